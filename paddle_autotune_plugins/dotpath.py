@@ -1,0 +1,83 @@
+"""Dotted paths into nested dicts and lists: ``Optimizer.lr.learning_rate``, ``Loss.Train.0.CELoss``.
+
+>>> cfg = {"Optimizer": {"lr": {"learning_rate": 0.1}}, "Loss": {"Train": [{"CELoss": {}}]}}
+>>> get(cfg, "Optimizer.lr.learning_rate")
+0.1
+>>> set_(cfg, "Loss.Train.0.CELoss.epsilon", 0.1)
+>>> cfg["Loss"]["Train"][0]["CELoss"]["epsilon"]
+0.1
+"""
+import difflib
+
+_MISSING = object()
+
+
+def _step(node, key):
+    """One level down, or _MISSING. List items are addressed by their index."""
+    if isinstance(node, dict):
+        return node.get(key, _MISSING)
+    if isinstance(node, (list, tuple)) and key.lstrip("-").isdigit():
+        index = int(key)
+        return node[index] if -len(node) <= index < len(node) else _MISSING
+    getter = getattr(node, "__dict__", None)  # tagged objects in detection configs
+    if isinstance(getter, dict):
+        return getter.get(key, _MISSING)
+    return _MISSING
+
+
+def get(cfg, path, default=_MISSING):
+    node = cfg
+    for key in path.split("."):
+        node = _step(node, key)
+        if node is _MISSING:
+            if default is _MISSING:
+                raise KeyError(path)
+            return default
+    return node
+
+
+def has(cfg, path):
+    return get(cfg, path, _MISSING) is not _MISSING if path else True
+
+
+def parent_path(path):
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def set_(cfg, path, value):
+    """Set the value at path. The parent must exist; the last key may be new (dicts only)."""
+    parent_key, _, key = path.rpartition(".")
+    parent = get(cfg, parent_key) if parent_key else cfg
+    if isinstance(parent, list):
+        parent[int(key)] = value
+    elif isinstance(parent, dict):
+        parent[key] = value
+    else:
+        setattr(parent, key, value)
+
+
+def leaf_paths(cfg, prefix=""):
+    """Every dotted path to a leaf value (and to every container on the way)."""
+    if isinstance(cfg, dict):
+        items = cfg.items()
+    elif isinstance(cfg, (list, tuple)):
+        items = enumerate(cfg)
+    elif isinstance(getattr(cfg, "__dict__", None), dict) and not isinstance(cfg, type):
+        items = vars(cfg).items()
+    else:
+        return
+    for key, value in items:
+        path = f"{prefix}{key}"
+        yield path
+        yield from leaf_paths(value, path + ".")
+
+
+def nearest(cfg, path, n=3):
+    """The existing paths that look most like a mistyped one, best first."""
+    candidates = list(leaf_paths(cfg))
+    close = difflib.get_close_matches(path, candidates, n=n, cutoff=0.5)
+    if not close:  # fall back on the last key alone: 'learning_rat' -> '...lr.learning_rate'
+        last = path.rsplit(".", 1)[-1]
+        tails = {c.rsplit(".", 1)[-1]: c for c in candidates}
+        close = [tails[t] for t in difflib.get_close_matches(last, list(tails), n=n, cutoff=0.6)]
+    return close

@@ -1,0 +1,47 @@
+"""The trial-to-coordinator protocol: one JSON line per evaluation, appended to a file.
+
+The coordinator sets ``PADDLE_AUTOTUNE_REPORT`` to the trial's ``metrics.jsonl`` and tails it. A line is
+``{"step": 3, "metrics": {"top1": 0.91, "top5": 0.99}, "time": 1700000000.0}``; there is no version: readers
+ignore keys they do not know. Outside a study (no variable set) reporting does nothing, so a hooked
+trainer behaves exactly as the suite's own.
+
+>>> report(1, {"val_acc": 0.5})  # no-op unless run under the coordinator
+"""
+import json
+import math
+import os
+import time
+
+ENV_VAR = "PADDLE_AUTOTUNE_REPORT"
+
+
+def report(step, metrics):
+    path = os.environ.get(ENV_VAR)
+    if not path:
+        return
+    clean = {}
+    for name, value in metrics.items():
+        value = float(value)
+        clean[name] = value if math.isfinite(value) else str(value)  # JSON has no NaN: 'nan', 'inf'
+    line = json.dumps({"step": int(step), "metrics": clean, "time": time.time()})
+    with open(path, "a") as f:  # one write per line, so a reader never sees half a line for long
+        f.write(line + "\n")
+        f.flush()
+
+
+def read_reports(path, offset=0):
+    """New complete lines from offset on: ([report, ...], new offset)."""
+    try:
+        with open(path) as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    reports = []
+    end = data.rfind("\n") + 1  # leave a half-written last line for the next read
+    for line in data[:end].splitlines():
+        if line.strip():
+            item = json.loads(line)
+            item["metrics"] = {k: float(v) for k, v in item.get("metrics", {}).items()}
+            reports.append(item)
+    return reports, offset + len(data[:end].encode())

@@ -1,0 +1,267 @@
+"""Search spaces: dotted config paths mapped to parameter specs.
+
+Every spelling in DESIGN.md parses to the same :class:`Param`:
+
+>>> [p.describe() for p in parse_space({
+...     "Optimizer.lr.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+...     "Optimizer.momentum": {"bounds": [0.8, 0.99]},
+...     "DataLoader.Train.sampler.batch_size": {"values": [32, 64, 128]},
+...     "Global.epochs": {"type": "int", "min": 2, "max": 6, "step": 2},
+... })]  # doctest: +NORMALIZE_WHITESPACE
+['Optimizer.lr.learning_rate: float [0.0001, 0.1] log', 'Optimizer.momentum: float [0.8, 0.99]',
+ 'DataLoader.Train.sampler.batch_size: categorical [32, 64, 128]', 'Global.epochs: int [2, 6] step 2']
+"""
+import dataclasses
+import json
+import math
+
+import optuna
+
+from . import dotpath
+from .errors import UsageError
+
+_FLOAT_TYPES = {"float", "continuous", "uniform", "real", "loguniform", "quniform", "qloguniform"}
+_INT_TYPES = {"int", "integer", "randint"}
+_CATEGORICAL_TYPES = {"categorical", "choice", "choices"}
+_KNOWN_KEYS = {"type", "_type", "_value", "low", "high", "min", "max", "bounds", "log", "scale", "step", "q",
+               "choices", "values", "new", "when", "apply", "description"}
+_APPLY_MODES = {None, "set", "scale_list"}
+
+
+@dataclasses.dataclass
+class Param:
+    """One tuned knob. ``name`` is the dotted path it writes in the native config."""
+
+    name: str
+    kind: str  # float | int | categorical
+    low: float = None
+    high: float = None
+    log: bool = False
+    step: float = None
+    choices: list = None
+    new: bool = False  # the path may be absent from the config (its parent must exist)
+    when: dict = None  # {other path: value or [values]}: sampled only when all match
+    apply: str = None  # "scale_list": the value is the list's first entry, the rest keep their ratios
+
+    def distribution(self):
+        if self.kind == "float":
+            return optuna.distributions.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+        if self.kind == "int":
+            return optuna.distributions.IntDistribution(int(self.low), int(self.high), log=self.log,
+                                                        step=int(self.step or 1))
+        return optuna.distributions.CategoricalDistribution(self._encoded_choices())
+
+    def suggest(self, trial):
+        if self.kind == "float":
+            return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
+        if self.kind == "int":
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return self.decode(trial.suggest_categorical(self.name, self._encoded_choices()))
+
+    def _encoded_choices(self):
+        # Optuna stores only scalars; lists (anchor sizes, milestones) travel as JSON text.
+        if all(c is None or isinstance(c, (bool, int, float, str)) for c in self.choices):
+            return list(self.choices)
+        return [json.dumps(c) for c in self.choices]
+
+    def decode(self, stored):
+        if self.kind == "categorical" and self._encoded_choices() != list(self.choices):
+            return json.loads(stored)
+        return stored
+
+    def encode(self, value):
+        if self.kind == "categorical" and self._encoded_choices() != list(self.choices):
+            return json.dumps(value)
+        return value
+
+    def contains(self, value):
+        """Whether a value from a config lies inside this space (for the baseline trial)."""
+        try:
+            return self.distribution()._contains(self.distribution().to_internal_repr(self.encode(value)))
+        except (ValueError, TypeError):
+            return False
+
+    def grid_values(self, points=5):
+        if self.kind == "categorical":
+            return list(self._encoded_choices())
+        if self.kind == "int":
+            values = list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+            if len(values) <= points:
+                return values
+            return sorted({values[round(i * (len(values) - 1) / (points - 1))] for i in range(points)})
+        if self.step:
+            count = int(round((self.high - self.low) / self.step)) + 1
+            return [self.low + i * self.step for i in range(count)]
+        if self.log:
+            a, b = math.log(self.low), math.log(self.high)
+            return [math.exp(a + (b - a) * i / (points - 1)) for i in range(points)]
+        return [self.low + (self.high - self.low) * i / (points - 1) for i in range(points)]
+
+    def apply_to(self, cfg, value):
+        if self.apply == "scale_list":
+            values = dotpath.get(cfg, self.name)
+            ratio = value / values[0]
+            dotpath.set_(cfg, self.name, [value if i == 0 else v * ratio for i, v in enumerate(values)])
+        else:
+            dotpath.set_(cfg, self.name, value)
+
+    def current(self, cfg):
+        """The value the config holds for this knob now (None if absent)."""
+        value = dotpath.get(cfg, self.name, None)
+        if self.apply == "scale_list" and isinstance(value, (list, tuple)) and value:
+            return value[0]
+        return value
+
+    def active(self, sampled, cfg):
+        for path, wanted in (self.when or {}).items():
+            actual = sampled[path] if path in sampled else dotpath.get(cfg, path, None)
+            options = wanted if isinstance(wanted, list) else [wanted]
+            if actual not in options:
+                return False
+        return True
+
+    def describe(self):
+        if self.kind == "categorical":
+            return f"{self.name}: categorical {list(self.choices)}"
+        text = f"{self.name}: {self.kind} [{_fmt(self.low)}, {_fmt(self.high)}]"
+        if self.log:
+            text += " log"
+        if self.step:
+            text += f" step {_fmt(self.step)}"
+        return text
+
+
+def _fmt(x):
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _number(name, key, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UsageError(f"space '{name}': {key} must be a number, got {value!r}")
+    try:
+        return float(value) if isinstance(value, str) else value
+    except ValueError:
+        raise UsageError(f"space '{name}': {key} must be a number, got {value!r}") from None
+
+
+def parse_spec(name, spec):
+    """Parse one spec in any supported spelling into a validated Param."""
+    if isinstance(spec, (list, tuple)):
+        spec = {"type": "categorical", "choices": list(spec)}
+    if not isinstance(spec, dict):
+        raise UsageError(f"space '{name}': expected a mapping like {{type: float, low: 0.001, high: 0.1}}, "
+                         f"got {spec!r}")
+    unknown = set(spec) - _KNOWN_KEYS
+    if unknown:
+        raise UsageError(f"space '{name}': unknown key(s) {sorted(unknown)}; use type, low, high, log, step, "
+                         f"choices (or bounds, min/max, scale, values)")
+    spec = dict(spec)
+    kind = str(spec.get("type") or spec.get("_type") or "").lower()
+    log = bool(spec.get("log", False)) or str(spec.get("scale", "")).lower() in ("log", "log10", "loguniform")
+    low = high = step = choices = None
+
+    if "_value" in spec:  # NNI style: {_type: loguniform, _value: [1e-4, 1e-1]}
+        value = spec["_value"]
+        if kind == "choice":
+            choices = list(value)
+        else:
+            low, high = value[0], value[1]
+            if kind.startswith("q") and len(value) > 2:
+                step = value[2]
+            if kind == "randint":  # NNI's upper bound is exclusive
+                high = _number(name, "high", high) - 1
+    if "bounds" in spec:
+        bounds = spec["bounds"]
+        if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+            raise UsageError(f"space '{name}': bounds must be [low, high], got {bounds!r}")
+        low, high = bounds
+    low = spec.get("low", spec.get("min", low))
+    high = spec.get("high", spec.get("max", high))
+    step = spec.get("step", spec.get("q", step))
+    choices = spec.get("choices", spec.get("values", choices))
+
+    if kind in ("loguniform", "qloguniform"):
+        log = True
+    if kind == "conditional" and not spec.get("when"):
+        raise UsageError(f"space '{name}': type conditional needs a 'when: {{path: value}}' condition")
+    if kind in ("", "conditional", "discrete"):
+        if choices is not None:
+            kind = "categorical"
+        elif isinstance(low, int) and isinstance(high, int) and not isinstance(step, float):
+            kind = "int"
+        elif kind == "discrete":
+            kind = "int"
+        else:
+            kind = "float"
+    elif kind in _FLOAT_TYPES:
+        kind = "float"
+    elif kind in _INT_TYPES:
+        kind = "int"
+    elif kind in _CATEGORICAL_TYPES:
+        kind = "categorical"
+    else:
+        raise UsageError(f"space '{name}': unknown type '{kind}'; use float, int or categorical")
+
+    apply = spec.get("apply")
+    if apply not in _APPLY_MODES:
+        raise UsageError(f"space '{name}': unknown apply '{apply}'; use set or scale_list")
+    when = spec.get("when")
+    if when is not None and not isinstance(when, dict):
+        raise UsageError(f"space '{name}': when must map a path to a value, got {when!r}")
+    common = dict(new=bool(spec.get("new", False)), when=when, apply=apply)
+
+    if kind == "categorical":
+        if not isinstance(choices, (list, tuple)) or not choices:
+            raise UsageError(f"space '{name}': categorical needs a non-empty list of choices")
+        return Param(name, "categorical", choices=list(choices), **common)
+
+    if low is None or high is None:
+        raise UsageError(f"space '{name}': a {kind} range needs low and high (or bounds: [low, high])")
+    low, high = _number(name, "low", low), _number(name, "high", high)
+    if kind == "int":
+        if low != int(low) or high != int(high):
+            raise UsageError(f"space '{name}': int bounds must be whole numbers, got [{low}, {high}]")
+        low, high = int(low), int(high)
+    if low > high:
+        raise UsageError(f"space '{name}': low {low} > high {high}; swap them")
+    if low == high:
+        raise UsageError(f"space '{name}': empty range [{low}, {high}]; widen it, or set the value with -o")
+    if log and low <= 0:
+        raise UsageError(f"space '{name}': a log range needs low > 0, got {low}")
+    if step is not None:
+        step = _number(name, "step", step)
+        if step <= 0:
+            raise UsageError(f"space '{name}': step must be > 0, got {step}")
+        if log:
+            raise UsageError(f"space '{name}': step and log cannot be combined; drop one")
+    return Param(name, kind, low=low, high=high, log=log, step=step, **common)
+
+
+def parse_space(mapping):
+    if mapping is None:
+        return []
+    if not isinstance(mapping, dict):
+        raise UsageError(f"a space file must map dotted paths to specs, got {type(mapping).__name__}")
+    return [parse_spec(str(name), spec) for name, spec in mapping.items()]
+
+
+def check_paths(params, cfg, where="config"):
+    """Every tuned path must exist in the resolved config (or be marked new, with an existing parent)."""
+    for p in params:
+        if dotpath.has(cfg, p.name):
+            continue
+        if p.new and dotpath.has(cfg, dotpath.parent_path(p.name)):
+            continue
+        hint = dotpath.nearest(cfg, p.name)
+        fix = f"did you mean {' or '.join(hint)}?" if hint else "check the path against the config"
+        raise UsageError(f"unknown path '{p.name}' in the {where}: {fix} "
+                         f"(mark it 'new: true' if the key is meant to be added)")
+
+
+def sample(trial, params, cfg):
+    """Ask Optuna for each active parameter; returns {path: value} in native form."""
+    values = {}
+    for p in params:
+        if p.active(values, cfg):
+            values[p.name] = p.suggest(trial)
+    return values
