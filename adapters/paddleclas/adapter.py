@@ -1,0 +1,179 @@
+"""The PaddleClas adapter (coordinator side)."""
+import argparse
+import copy
+import glob
+import os
+import pathlib
+
+import yaml
+
+from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins.adapter import Adapter, Task, python
+from paddle_autotune_plugins.errors import UsageError
+
+# Metric classes in Metric.Eval -> the names their summary line uses
+_METRIC_NAMES = {
+    "TopkAcc": lambda args: [f"top{k}" for k in ((args or {}).get("topk") or [1, 5])],
+    "Recallk": lambda args: [f"recall{k}" for k in ((args or {}).get("topk") or [1, 5])],
+}
+
+
+def parse_overrides(items):
+    """`-o KEY=VALUE` items as tools/train.py takes them, values parsed as YAML (never eval())."""
+    pairs = []
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"-o '{item}' must be KEY=VALUE, e.g. -o Global.epochs=10")
+        key, value = item.split("=", 1)
+        try:
+            pairs.append((key.strip(), yaml.safe_load(value)))
+        except yaml.YAMLError:
+            pairs.append((key.strip(), value))
+    return pairs
+
+
+def apply_overrides(cfg, pairs, source="-o"):
+    for key, value in pairs:
+        if not dotpath.has(cfg, dotpath.parent_path(key)):
+            hint = dotpath.nearest(cfg, key)
+            raise UsageError(f"{source} {key}: no such path in the config"
+                             + (f"; did you mean {' or '.join(hint)}?" if hint else ""))
+        dotpath.set_(cfg, key, value)
+
+
+def load_yaml(path):
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}; pass the path of a PaddleClas YAML with -c")
+    try:
+        with open(path) as f:
+            cfg = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(cfg, dict) or "Global" not in cfg or "Arch" not in cfg:
+        raise UsageError(f"config {path} is not a PaddleClas config (no Global/Arch section)")
+    return cfg
+
+
+_DEVICE = None
+
+
+def available_device():
+    """'gpu' when this Paddle build sees a GPU, else 'cpu' (Paddle's own check, cached)."""
+    global _DEVICE
+    if _DEVICE is None:
+        import paddle
+
+        _DEVICE = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    return _DEVICE
+
+
+class ClasAdapter(Adapter):
+    name = "clas"
+    default_metric = "top1"
+    direction = "maximize"
+    train_entry = "paddle_autotune_plugins.adapters.paddleclas.train"
+
+    @classmethod
+    def detects(cls, script):
+        root = pathlib.Path(script).resolve().parent.parent
+        return (root / "ppcls").is_dir()
+
+    def load(self, script, argv):
+        parser = argparse.ArgumentParser(prog=script or "paddle-autotune tune --suite clas", allow_abbrev=False)
+        parser.add_argument("-c", "--config", required=True)
+        parser.add_argument("-o", "--override", action="append", default=[], nargs="+")
+        args, rest = parser.parse_known_args(argv)
+        if rest and not script:
+            raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
+        cfg = load_yaml(args.config)
+        apply_overrides(cfg, parse_overrides([item for group in args.override for item in group]))
+        return Task(self, cfg, config_path=os.path.abspath(args.config),
+                    script=os.path.abspath(script) if script else None, script_args=rest,
+                    cwd=str(pathlib.Path(script).resolve().parent.parent) if script else os.getcwd())
+
+    def architecture(self, cfg):
+        return dotpath.get(cfg, "Arch.name", None)
+
+    def metric_names(self, cfg):
+        names = []
+        for item in dotpath.get(cfg, "Metric.Eval", None) or []:
+            for cls_name, args in (item or {}).items():
+                names += _METRIC_NAMES.get(cls_name, lambda a, n=cls_name: [n])(args)
+        return names or [self.default_metric]
+
+    def max_steps(self, cfg):
+        return dotpath.get(cfg, "Global.epochs", None)
+
+    def prepare_trial(self, cfg, trial_dir, seed):
+        g = cfg["Global"]
+        g["output_dir"] = str(pathlib.Path(trial_dir) / "output")
+        g["eval_during_train"] = True  # the study needs an eval metric every epoch
+        if g.get("device", "gpu") == "gpu" and available_device() == "cpu":
+            g["device"] = "cpu"
+        if g.get("seed") is None:
+            g["seed"] = seed
+        return cfg
+
+    def trial_command(self, task, config_path):
+        if task.script:  # the user's checkout: its own tools/train.py, with our hooks installed first
+            return [python(), "-m", "paddle_autotune_plugins.run_trial", self.name, task.script,
+                    "-c", config_path] + task.script_args
+        return [python(), "-m", self.train_entry, "-c", config_path]
+
+    def _output_dirs(self, cfg):
+        out = pathlib.Path(cfg["Global"]["output_dir"])
+        return [out / str(dotpath.get(cfg, "Arch.name", "")), out]  # 2.4 nests by Arch.name, develop does not
+
+    def best_checkpoint(self, cfg):
+        for folder in self._output_dirs(cfg):
+            files = sorted(glob.glob(str(folder / "best_model.*")))
+            if files:
+                return files
+        return None
+
+    def trial_outputs(self, cfg):
+        out = pathlib.Path(cfg["Global"]["output_dir"])
+        return [p for p in out.rglob("*.pdparams")] + [p for p in out.rglob("*.pdopt")] + \
+               [p for p in out.rglob("*.pdstates")] + [p for p in out.rglob("*.pdema")]
+
+    def export_config(self, cfg, task):
+        cfg = copy.deepcopy(cfg)
+        cfg["Global"]["output_dir"] = task.config["Global"].get("output_dir", "./output/")
+        return cfg
+
+    def owns_checkout(self, root):
+        return (pathlib.Path(root) / "ppcls" / "configs").is_dir()
+
+    def doctor_configs(self, root):
+        from . import doctor
+
+        return doctor.walk_configs(self, root)
+
+    def demo(self, out):
+        from .digits import write_demo_config
+
+        config = write_demo_config(out)
+        return self.load(None, ["-c", str(config)]), [
+            "--preset", "clas-lr", "--preset", "clas-weight-decay", "--pruner", "asha", "--seed", "0"]
+
+    def install_hooks(self):
+        from . import hooks
+
+        hooks.install()
+
+    def doctor(self):
+        from . import hooks
+
+        lines = []
+        root = hooks.wheel_ppcls_root()
+        try:
+            from importlib.metadata import version
+
+            lines.append(f"paddleclas {version('paddleclas')} (trainer from {root or 'not found'})")
+        except Exception:
+            lines.append("paddleclas: not installed (a source checkout's tools/train.py still works)")
+        applies = hooks.fixes_apply()
+        for name, text in hooks.FIXES:
+            lines.append(f"  fix {name}: {'applied' if applies else 'not needed'} - {text}")
+        return lines

@@ -1,0 +1,113 @@
+"""Code that runs inside a PaddleClas trial process: Paddle 3 fixes and eval-metric reporting.
+
+Both are attached with ``when_imported``, so they reach whichever ``ppcls`` the trial imports (the
+2.4.2 wheel or a source checkout) without a file being edited.
+"""
+import importlib.util
+import os
+import re
+import sys
+
+from paddle_autotune_plugins.import_hooks import when_imported
+from paddle_autotune_plugins.report import report
+
+_METRIC = re.compile(r"([A-Za-z_][\w.@-]*)\s*:\s*([-+]?[\d.]+(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
+
+
+def wheel_ppcls_root():
+    """The folder to put on sys.path so `import ppcls` finds the wheel (inside site-packages/paddleclas)."""
+    spec = importlib.util.find_spec("paddleclas")  # finds it without importing: the import prints a model table
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = list(spec.submodule_search_locations)[0]
+    return root if os.path.isdir(os.path.join(root, "ppcls")) else None
+
+
+# --- Paddle >= 2.5: reductions return 0-D tensors; ppcls 2.4 indexes them with .numpy()[0] -------------
+def _one_d(values):
+    import paddle
+
+    for key, value in list(values.items()):
+        if isinstance(value, paddle.Tensor) and value.ndim == 0:
+            values[key] = value.reshape([1])  # differentiable; [1]-shaped code paths work unchanged
+    return values
+
+
+def _fix_combined(module, class_name):
+    cls = getattr(module, class_name, None)
+    if cls is None or getattr(cls.__call__, "_autotune_fixed", False):
+        return
+    original = cls.__call__
+
+    def __call__(self, *args, **kwargs):
+        return _one_d(original(self, *args, **kwargs))
+
+    __call__._autotune_fixed = True
+    cls.__call__ = __call__
+
+
+def _fix_average_meter(module):
+    meter = getattr(module, "AverageMeter", None)
+    if meter is None:
+        return
+    import paddle
+
+    original = meter.update
+
+    def update(self, val, n=1):
+        if isinstance(val, paddle.Tensor) and val.ndim == 0:
+            val = val.reshape([1])
+        return original(self, val, n)
+
+    meter.update = update
+
+
+FIXES = [
+    ("ppcls-0d-tensors", "losses, metrics and running averages made 1-D where ppcls 2.4 indexes .numpy()[0] "
+                         "(Paddle >= 2.5 returns 0-D); harmless where ppcls already uses float()"),
+]
+
+
+def fixes_apply():
+    import paddle
+
+    major, minor = (int(x) for x in paddle.__version__.split(".")[:2])
+    return (major, minor) >= (2, 5) or paddle.__version__.startswith("0.0")
+
+
+# --- metric reporting ---------------------------------------------------------------------------------
+def eval_metrics(engine, value):
+    """All eval metrics of the epoch by name (top1, top5, ...), from the metric's own summary line."""
+    metrics = {}
+    metric_func = getattr(engine, "eval_metric_func", None)
+    info = getattr(metric_func, "avg_info", "") if metric_func is not None else ""
+    for name, number in _METRIC.findall(info if isinstance(info, str) else ""):
+        metrics[name] = float(number)
+    if not metrics:
+        metrics["metric"] = float(value)
+    return metrics
+
+
+def _hook_engine(module):
+    engine_cls = getattr(module, "Engine", None)
+    if engine_cls is None or getattr(engine_cls.eval, "_autotune_hooked", False):
+        return
+    original = engine_cls.eval
+
+    def eval(self, epoch_id=0):
+        value = original(self, epoch_id)
+        value = float(value)  # a [1]/0-D tensor in ppcls 2.4: the engine compares and logs it as a number
+        if self.mode == "train":  # evaluation during training: one report per eval epoch
+            report(epoch_id, eval_metrics(self, value))
+        return value
+
+    eval._autotune_hooked = True
+    engine_cls.eval = eval
+
+
+def install():
+    if fixes_apply():
+        when_imported("ppcls.loss", lambda m: _fix_combined(m, "CombinedLoss"))
+        when_imported("ppcls.metric", lambda m: _fix_combined(m, "CombinedMetrics"))
+        when_imported("ppcls.utils.misc", _fix_average_meter)
+    when_imported("ppcls.engine.engine", _hook_engine)

@@ -1,0 +1,32 @@
+"""The plugin's PaddleClas train entry, for pip-only installs: behaves like PaddleClas's tools/train.py.
+
+    python -m paddle_autotune_plugins.adapters.paddleclas.train -c config.yaml [-o Global.epochs=3 ...]
+
+It puts the 2.4.2 wheel's ``ppcls`` on the path, applies the Paddle 3 fixes, and trains with ppcls's
+own Engine; under a study each evaluation is reported to the coordinator.
+"""
+import argparse
+import sys
+
+from . import hooks
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("-c", "--config", required=True, help="native PaddleClas YAML")
+    parser.add_argument("-o", "--override", action="append", default=[], help="KEY=VALUE, as tools/train.py")
+    args = parser.parse_args(argv)
+    root = hooks.wheel_ppcls_root()
+    if root and root not in sys.path:
+        sys.path.insert(0, root)
+    hooks.install()
+    from ppcls.engine.engine import Engine
+    from ppcls.utils import config as ppcls_config
+
+    cfg = ppcls_config.get_config(args.config, overrides=args.override, show=False)
+    cfg.profiler_options = None
+    Engine(cfg, mode="train").train()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The seam between the core and a suite. One subclass per suite lives in adapters/.
+
+Adapters are found through the ``paddle_autotune.adapters`` entry-point group (pyproject.toml), so a
+new suite is one new folder plus one line there, and no change to the core.
+"""
+import copy
+import dataclasses
+import importlib.metadata
+import os
+import pathlib
+import shutil
+import sys
+
+import yaml
+
+from .errors import UsageError
+
+GROUP = "paddle_autotune.adapters"
+
+
+@dataclasses.dataclass
+class Task:
+    """One suite command as the user gave it, resolved: what every trial starts from."""
+
+    adapter: "Adapter"
+    config: dict  # the resolved native config (overrides applied); never mutated
+    config_path: str = None
+    script: str = None  # the user's training script, or None for the plugin's own train entry
+    script_args: list = dataclasses.field(default_factory=list)  # the script's other flags, passed on as is
+    cwd: str = None
+
+    def fresh_config(self):
+        return copy.deepcopy(self.config)
+
+
+class Adapter:
+    """Base class. Subclasses set ``name`` (the --suite key) and implement the hooks below."""
+
+    name = None
+    default_metric = None
+    direction = "maximize"
+    config_filename = "config.yaml"
+    train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
+
+    # --- coordinator side -------------------------------------------------------------------
+    @classmethod
+    def detects(cls, script):
+        """True when a training script belongs to this suite (e.g. tools/train.py beside ppcls/)."""
+        return False
+
+    def load(self, script, argv):
+        """Parse the suite's own command (config file, -o overrides) into a Task."""
+        raise NotImplementedError
+
+    def architecture(self, cfg):
+        return None
+
+    def metric_names(self, cfg):
+        """Metrics the trial will report for this config; --metric must be one of them."""
+        return [self.default_metric]
+
+    def max_steps(self, cfg):
+        """The last evaluation step a trial reaches (e.g. its epochs), or None if unknown."""
+        return None
+
+    def prepare_trial(self, cfg, trial_dir, seed):
+        """Point outputs into the trial folder, set the device and seed. Returns the config to write."""
+        return cfg
+
+    def write_config(self, cfg, path):
+        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w") as f:
+            yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
+
+    def trial_command(self, task, config_path):
+        """argv that trains one trial (run with the trial folder's env)."""
+        raise NotImplementedError
+
+    def best_checkpoint(self, cfg):
+        """Files or folder holding the trial's best weights, or None."""
+        return None
+
+    def trial_outputs(self, cfg):
+        """Folders of the trial that hold weights, deleted once the trial is not the best."""
+        return []
+
+    def export_config(self, cfg, task):
+        """The best trial's config as the user should train it (user's own output paths back)."""
+        return cfg
+
+    def doctor(self):
+        """Lines about versions and run-time fixes, for `paddle-autotune doctor`."""
+        return []
+
+    def owns_checkout(self, root):
+        """True when a folder is a source checkout of this suite (for doctor --configs)."""
+        return False
+
+    def demo(self, out):
+        """(Task, tuning options) of a small real study on bundled offline data, or None."""
+        return None
+
+    def doctor_configs(self, root):
+        """Walk a suite checkout's shipped configs; returns (counts dict, failures list)."""
+        raise UsageError(f"doctor --configs is not supported for the {self.name} suite")
+
+    # --- trial side -------------------------------------------------------------------------
+    def install_hooks(self):
+        """In the trial process, before the suite is imported: compat fixes and metric reporting."""
+
+
+def python():
+    return sys.executable
+
+
+def remove(path):
+    path = pathlib.Path(path)
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+
+
+def _entry_points():
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=GROUP)}
+
+
+def suite_names():
+    return sorted(_entry_points())
+
+
+def get_adapter(name):
+    eps = _entry_points()
+    if name not in eps:
+        raise UsageError(f"unknown suite '{name}'; choose one of {', '.join(sorted(eps))}")
+    return eps[name].load()()
+
+
+def detect_adapter(script):
+    """The adapter whose suite owns this script; the generic adapter when none claims it."""
+    eps = _entry_points()
+    for name, ep in eps.items():
+        if name != "generic" and ep.load().detects(script):
+            return ep.load()()
+    if "generic" in eps:
+        return eps["generic"].load()()
+    raise UsageError(f"cannot tell which suite {script} belongs to; use 'paddle-autotune tune --suite NAME'")
+
+
+def cpu_threads(workers):
+    """Threads per trial so W concurrent trials do not oversubscribe the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))

@@ -1,0 +1,225 @@
+"""Command line: ``paddle-autotune SUB-COMMAND`` and ``python -m paddle_autotune_plugins SCRIPT ... --autotune ...``.
+
+Bad input fails before any trial starts, with exit code 2 and one line naming the problem and the fix.
+"""
+import argparse
+import os
+import pathlib
+import re
+import sys
+import time
+
+import yaml
+
+from . import __version__, presets, pruners, results, samplers, space
+from .adapter import detect_adapter, get_adapter, suite_names
+from .coordinator import Coordinator, Settings
+from .errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line and exit code 2 (via UsageError), not a usage dump."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def parse_duration(text):
+    """'24h', '90m', '45s', '1.5h' or plain seconds -> seconds."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*([\d.]+)\s*([smhd]?)\s*", str(text))
+    if not match:
+        raise UsageError(f"cannot read duration '{text}'; write it like 30m, 24h or 3600")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def add_tuning_options(p):
+    g = p.add_argument_group("tuning options")
+    g.add_argument("--preset", action="append", default=[], help="a preset from space_presets/ (repeatable)")
+    g.add_argument("--space", help="a YAML file mapping dotted config paths to specs")
+    g.add_argument("--trials", type=int, default=20, help="trials to finish, trial 0 (your config) included")
+    g.add_argument("--time-budget", help="no new trial starts after this long (e.g. 30m, 24h)")
+    g.add_argument("--sampler", default="tpe", help=f"{', '.join(samplers.NAMES)} (bayes = tpe)")
+    g.add_argument("--pruner", default="asha", help=", ".join(pruners.NAMES))
+    g.add_argument("--early-stopping-rounds", type=int, help="stop after K finished trials without improvement")
+    g.add_argument("--metric", help="eval metric to optimise (default: the suite's, e.g. top1)")
+    g.add_argument("--direction", choices=["maximize", "minimize"])
+    g.add_argument("--workers", type=int, default=1, help="trials run at once")
+    g.add_argument("--storage", help="Optuna storage URL (default: SQLite file in --out)")
+    g.add_argument("--study", help="study name (default: autotune)")
+    g.add_argument("--out", default="autotune_out", help="output folder (default: autotune_out)")
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--max-failures", type=int, help="stop the study after this many failed trials")
+    g.add_argument("--trial-timeout", help="stop a trial that runs longer than this (e.g. 2h)")
+    g.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def build_params(task, opts):
+    """Presets, then the --space file on top (a path in both takes the file's spec)."""
+    resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config))
+    params = {p.name: p for p in resolved.params}
+    if opts.space:
+        path = pathlib.Path(opts.space)
+        if not path.is_file():
+            raise UsageError(f"space file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise UsageError(f"space file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        for p in space.parse_space(data):
+            params[p.name] = p
+    params = list(params.values())
+    if not params:
+        raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets') or --space FILE.yaml")
+    space.check_paths(params, task.config)
+    return params, resolved.notes
+
+
+def run_study(task, opts):
+    if opts.trials < 1:
+        raise UsageError(f"--trials must be >= 1, got {opts.trials}")
+    if opts.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {opts.workers}")
+    samplers.check_name(opts.sampler)
+    pruners.make_pruner(opts.pruner)
+    params, notes = build_params(task, opts)
+    settings = Settings(out=pathlib.Path(opts.out), trials=opts.trials, time_budget=parse_duration(opts.time_budget),
+                        sampler=opts.sampler, pruner=opts.pruner, early_stopping_rounds=opts.early_stopping_rounds,
+                        metric=opts.metric, direction=opts.direction, workers=opts.workers, storage=opts.storage,
+                        study=opts.study, seed=opts.seed, max_failures=opts.max_failures,
+                        trial_timeout=parse_duration(opts.trial_timeout), quiet=opts.quiet)
+    coordinator = Coordinator(task, params, settings)
+    say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    say(f"[autotune] suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
+        f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}, out {coordinator.out}")
+    for p in params:
+        say(f"[autotune]   {p.describe()}")
+    for note in notes:
+        say(f"[autotune] note: {note}")
+    started = time.time()
+    try:
+        stop = coordinator.run()
+    except KeyboardInterrupt:
+        print(f"\n[autotune] interrupted: finished trials are kept in {coordinator.out}; "
+              f"run the same command to resume", file=sys.stderr)
+        return 130
+    print(results.summary(coordinator.study, coordinator.metric, started, stop))
+    if (coordinator.out / "best_config.yaml").exists():
+        print(f"Best config: {coordinator.out / 'best_config.yaml'}   weights: {coordinator.out / 'best'}/   "
+              f"table: {coordinator.out / 'trials.csv'}")
+    return 0
+
+
+def launch(argv):
+    """`python -m paddle_autotune_plugins tools/train.py -c x.yml ... --autotune [tuning options]`"""
+    split = argv.index("--autotune")
+    command, tuning = argv[:split], argv[split + 1:]
+    if not command:
+        raise UsageError("put your training command before --autotune, e.g. tools/train.py -c configs/x.yaml --autotune")
+    script = command[0]
+    if not os.path.isfile(script):
+        raise UsageError(f"training script not found: {script}; run from the suite checkout or give its path")
+    parser = _Parser(prog=f"{script} ... --autotune", allow_abbrev=False)
+    add_tuning_options(parser)
+    opts = parser.parse_args(tuning)
+    adapter = detect_adapter(script)
+    task = adapter.load(script, command[1:])
+    return run_study(task, opts)
+
+
+def cmd_tune(opts, rest):
+    adapter = get_adapter(opts.suite)
+    task = adapter.load(None, rest)
+    return run_study(task, opts)
+
+
+def cmd_presets(opts, rest):
+    for line in presets.describe(opts.suite):
+        print(line)
+    return 0
+
+
+def cmd_train(opts, rest):
+    import runpy
+
+    adapter = get_adapter(opts.suite)
+    sys.argv = [adapter.train_entry] + rest
+    runpy.run_module(adapter.train_entry, run_name="__main__")
+    return 0
+
+
+def cmd_doctor(opts, rest):
+    import platform
+
+    print(f"paddle-autotune {__version__}, Python {platform.python_version()}")
+    try:
+        import paddle
+
+        gpus = paddle.device.cuda.device_count() if paddle.device.is_compiled_with_cuda() else 0
+        print(f"paddlepaddle {paddle.__version__} ({'CUDA' if paddle.device.is_compiled_with_cuda() else 'CPU'} build),"
+              f" devices: cpu x{os.cpu_count()}" + (f", gpu x{gpus}" if gpus else ""))
+    except ImportError:
+        print("paddlepaddle: not installed")
+    for name in suite_names():
+        for line in get_adapter(name).doctor():
+            print(line)
+    if opts.configs:
+        root = pathlib.Path(opts.configs)
+        adapters = [get_adapter(n) for n in ([opts.suite] if opts.suite else suite_names())]
+        adapter = next((a for a in adapters if a.owns_checkout(root)), None)
+        if adapter is None:
+            raise UsageError(f"{root} is not a suite checkout this plugin knows; give --suite")
+        counts, failures = adapter.doctor_configs(root)
+        for line in failures[:opts.show_failures]:
+            print(f"  FAIL {line}")
+        total = counts.pop("total")
+        print(f"{adapter.name} configs under {root}: {total}")
+        for key, n in counts.items():
+            print(f"  {key}: {n}/{total} ({100.0 * n / max(total, 1):.1f}%)")
+    return 0
+
+
+def cmd_demo(opts, rest):
+    adapter = get_adapter(opts.suite)
+    task, options = adapter.demo(pathlib.Path(opts.out))
+    parser = _Parser(prog="paddle-autotune demo")
+    add_tuning_options(parser)
+    return run_study(task, parser.parse_args(["--out", opts.out, "--trials", str(opts.trials)] + options + rest))
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if "--autotune" in argv:
+            return launch(argv)
+        parser = _Parser(prog="paddle-autotune", description=__doc__.splitlines()[0])
+        parser.add_argument("--version", action="version", version=__version__)
+        sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+        p = sub.add_parser("tune", help="tune a suite config (-c CONFIG [-o KEY=VALUE ...])")
+        p.add_argument("--suite", required=True, help="clas, det, nlp, ...")
+        add_tuning_options(p)
+        p.set_defaults(func=cmd_tune)
+        p = sub.add_parser("presets", help="list presets and the paths each touches")
+        p.add_argument("--suite")
+        p.set_defaults(func=cmd_presets)
+        p = sub.add_parser("train", help="the plugin's own train entry of a suite (like tools/train.py)")
+        p.add_argument("--suite", required=True)
+        p.set_defaults(func=cmd_train)
+        p = sub.add_parser("doctor", help="versions, run-time fixes, devices; --configs walks a suite checkout")
+        p.add_argument("--configs", help="root of a suite source checkout")
+        p.add_argument("--suite")
+        p.add_argument("--show-failures", type=int, default=20)
+        p.set_defaults(func=cmd_doctor)
+        p = sub.add_parser("demo", help="a real tuning run of PaddleClas on scikit-learn's digits")
+        p.add_argument("--out", default="autotune_demo")
+        p.add_argument("--trials", type=int, default=8)
+        p.add_argument("--suite", default="clas")
+        p.set_defaults(func=cmd_demo)
+        opts, rest = parser.parse_known_args(argv)
+        if rest and opts.func not in (cmd_tune, cmd_train, cmd_demo):
+            raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
+        return opts.func(opts, rest)
+    except UsageError as e:
+        print(f"paddle-autotune: error: {e}", file=sys.stderr)
+        return e.exit_code

@@ -1,0 +1,119 @@
+"""Curated search spaces, kept as data in space_presets/*.yaml.
+
+A preset names its suite, the architectures it fits, and knobs. A knob has one spec and the places it
+may live; the first place that exists in the resolved config wins, so one preset serves configs that
+keep the same knob at different paths (Piecewise ``values`` vs ``learning_rate``, R-CNN vs YOLO NMS)::
+
+    suite: clas
+    description: Base learning rate
+    knobs:
+      learning_rate:
+        spec: {type: float, low: 1.0e-3, high: 0.5, log: true}
+        paths:
+          - {path: Optimizer.lr.values, apply: scale_list, when: {Optimizer.lr.name: Piecewise}}
+          - {path: Optimizer.lr.learning_rate}
+
+``include: [other-preset]`` composes presets; ``optional: true`` lets a knob be absent with a note.
+"""
+import dataclasses
+import importlib.resources
+import pathlib
+
+import yaml
+
+from . import dotpath
+from .errors import UsageError
+from .space import parse_spec
+
+
+def preset_dir():
+    return pathlib.Path(str(importlib.resources.files("paddle_autotune_plugins.space_presets")))
+
+
+def available():
+    """{name: parsed preset file} for every preset shipped."""
+    presets = {}
+    for path in sorted(preset_dir().glob("*.yaml")):
+        with open(path) as f:
+            presets[path.stem] = yaml.safe_load(f) or {}
+    return presets
+
+
+@dataclasses.dataclass
+class Resolved:
+    params: list  # Param, named by the dotted path each writes
+    notes: list  # knobs this config lacks (optional ones), for the user to read
+
+
+def _knobs(name, presets, seen=()):
+    if name not in presets:
+        raise UsageError(f"unknown preset '{name}'; run 'paddle-autotune presets' to list them "
+                         f"({', '.join(sorted(presets))})")
+    if name in seen:
+        raise UsageError(f"preset '{name}' includes itself through {' -> '.join(seen)}")
+    preset = presets[name]
+    knobs = {}
+    for included in preset.get("include", []):
+        knobs.update(_knobs(included, presets, seen + (name,)))
+    for knob, body in (preset.get("knobs") or {}).items():
+        knobs[knob] = dict(body, preset=name)
+    return knobs
+
+
+def _place_matches(place, cfg):
+    for path, wanted in (place.get("when") or {}).items():
+        options = wanted if isinstance(wanted, list) else [wanted]
+        if dotpath.get(cfg, path, None) not in options:
+            return False
+    path = place["path"]
+    if dotpath.has(cfg, path):
+        return True
+    return bool(place.get("new")) and dotpath.has(cfg, dotpath.parent_path(path))
+
+
+def resolve(names, suite, cfg, architecture=None):
+    """Turn preset names into Params at the paths this config uses."""
+    presets = available()
+    params, notes = [], []
+    for name in names:
+        preset = presets.get(name)
+        if preset is not None and preset.get("suite") not in (None, suite):
+            raise UsageError(f"preset '{name}' is for the {preset['suite']} suite, this is a {suite} config; "
+                             f"run 'paddle-autotune presets' for the {suite} ones")
+        fits = (preset or {}).get("architectures", "any")
+        if architecture and fits != "any" and architecture not in fits:
+            raise UsageError(f"preset '{name}' fits architectures {fits}, this config is {architecture}")
+        for knob, body in _knobs(name, presets).items():
+            place = next((p for p in body["paths"] if _place_matches(p, cfg)), None)
+            if place is None:
+                tried = ", ".join(p["path"] for p in body["paths"])
+                message = f"preset '{body['preset']}': knob '{knob}' has no place in this config (looked at {tried})"
+                if body.get("optional"):
+                    notes.append(message + "; skipped")
+                    continue
+                raise UsageError(message + "; drop the preset or add the key with -o")
+            spec = dict(body["spec"], new=place.get("new", False))
+            if place.get("apply"):
+                spec["apply"] = place["apply"]
+            for key in ("low", "high", "choices"):  # a place may narrow or rescale the knob's range
+                if key in place:
+                    spec[key] = place[key]
+            params.append(parse_spec(place["path"], spec))
+    return Resolved(params, notes)
+
+
+def describe(suite=None):
+    """Lines for `paddle-autotune presets`: each preset with the paths each knob may touch."""
+    lines = []
+    presets = available()
+    for name, preset in presets.items():
+        if suite and preset.get("suite") != suite:
+            continue
+        fits = preset.get("architectures", "any")
+        lines.append(f"{name}  [{preset.get('suite', 'any')}; architectures: {fits}]  {preset.get('description', '')}")
+        for knob, body in _knobs(name, presets).items():
+            paths = " | ".join(p["path"] + (" (if " + ", ".join(f"{k}={v}" for k, v in p["when"].items()) + ")"
+                                            if p.get("when") else "") for p in body["paths"])
+            spec = parse_spec(knob, body["spec"]).describe().split(": ", 1)[1]
+            lines.append(f"    {knob:<16} {spec:<30} -> {paths}")
+    return lines

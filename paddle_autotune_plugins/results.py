@@ -1,0 +1,157 @@
+"""What a study shows people: trials.csv, the live progress line, the closing summary."""
+import csv
+import os
+import math
+import re
+import signal
+import sys
+import time
+
+import optuna
+
+CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason"]
+
+
+def write_trials_csv(study, param_names, path):
+    """One row per trial, trial order; best_value is the best finished value up to that trial."""
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    best = None
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        value = t.value if t.state == optuna.trial.TrialState.COMPLETE else _last(t)
+        if t.state == optuna.trial.TrialState.COMPLETE and value is not None:
+            best = value if best is None or (value > best if maximize else value < best) else best
+        values = t.user_attrs.get("values", t.params)
+        reason = t.user_attrs.get("reason", "baseline (config as given)" if t.user_attrs.get("baseline") else "")
+        if t.user_attrs.get("baseline") and "baseline" not in reason:
+            reason = f"baseline; {reason}"
+        rows.append([t.number, t.state.name, _num(value), _num(best), t.user_attrs.get("duration_s", ""), reason]
+                    + [_cell(values.get(name)) for name in param_names])
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_HEAD + list(param_names))
+        writer.writerows(rows)
+
+    os.replace(tmp, path)  # readers never see a half-written table
+
+
+def _last(t):
+    if t.intermediate_values:
+        return t.intermediate_values[max(t.intermediate_values)]
+    return None
+
+
+def _num(x):
+    return "" if x is None else f"{x:.6g}"
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def rounds_without_improvement(finished, direction):
+    """Finished trials since the best value last improved, in order of completion."""
+    count, best = 0, None
+    for t in sorted(finished, key=lambda t: t.datetime_complete or t.datetime_start):
+        v = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
+        if v is not None and (best is None or (v > best if direction == "maximize" else v < best)):
+            best, count = v, 0
+        else:
+            count += 1
+    return count
+
+
+_ERROR_LINE = re.compile(r"^\s*([A-Za-z_.]*(Error|Exception|Interrupt)|Killed|Segmentation fault)\b.*")
+
+
+def exit_reason(code, log_path):
+    """A short, readable reason for a trial process that ended badly."""
+    tail = _log_tail(log_path)
+    if code < 0:
+        name = signal.Signals(-code).name
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    if "MemoryError" in tail or "out of memory" in tail.lower():
+        return f"out of memory (exit code {code})"
+    errors = [m.group(0).strip() for line in tail.splitlines() if (m := _ERROR_LINE.match(line))]
+    detail = f": {errors[-1][:240]}" if errors else ""
+    return f"exit code {code}{detail}"
+
+
+def _log_tail(path, size=20000):
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _fmt_values(values, limit=4):
+    parts = [f"{k.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
+             for k, v in list(values.items())[:limit]]
+    return " ".join(parts) + (" ..." if len(values) > limit else "")
+
+
+def _clock(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """One line per event on stderr: what started, what each eval said, how each trial ended."""
+
+    def __init__(self, quiet=False):
+        self.quiet = quiet
+
+    def _line(self, text, coord):
+        if self.quiet:
+            return
+        done = coord.counted()
+        states = [t.state for t in done]
+        best = coord.best_value()
+        head = (f"[autotune {_clock(time.time() - coord.started)}] {len(done)}/{coord.s.trials} done"
+                f" ({states.count(optuna.trial.TrialState.PRUNED)} pruned,"
+                f" {states.count(optuna.trial.TrialState.FAIL)} failed), {len(coord.running)} running,"
+                f" best {coord.metric}={'-' if best is None else f'{best:.4f}'}")
+        print(f"{head} | {text}", file=sys.stderr, flush=True)
+
+    def started(self, number, baseline, values, coord):
+        self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"),
+                   coord)
+
+    def reported(self, rt, step, value, coord):
+        self._line(f"trial {rt.trial.number} step {step}: {coord.metric}={value:.4f}", coord)
+
+    def finished(self, number, state, value, reason, coord):
+        what = f"{coord.metric}={value:.4f}" if value is not None else (reason or "")
+        self._line(f"trial {number} {state.name}: {what}", coord)
+
+
+def summary(study, metric, started, stop_reason):
+    """The closing block: baseline vs best, improvement, pruned and failed counts, wall time."""
+    trials = study.get_trials(deepcopy=False)
+    count = {s: sum(t.state == s for t in trials) for s in optuna.trial.TrialState}
+    lines = [f"Study '{study.study_name}': {len(trials)} trials ({count[optuna.trial.TrialState.COMPLETE]} complete, "
+             f"{count[optuna.trial.TrialState.PRUNED]} pruned, {count[optuna.trial.TrialState.FAIL]} failed) "
+             f"in {_clock(time.time() - started)}; stopped by: {stop_reason or 'interrupt'}"]
+    baseline = next((t for t in trials if t.user_attrs.get("baseline")
+                     and t.state == optuna.trial.TrialState.COMPLETE), None)
+    completed = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not completed:
+        lines.append("No trial completed: see the reason column of trials.csv and the trial_*/train.log files.")
+        return "\n".join(lines)
+    best = study.best_trial
+    if baseline is not None:
+        lines.append(f"  baseline (trial {baseline.number}): {metric} = {baseline.value:.4f}")
+    lines.append(f"  best     (trial {best.number}): {metric} = {best.value:.4f}")
+    if baseline is not None and baseline.value:
+        diff = best.value - baseline.value
+        lines.append(f"  improvement: {diff:+.4f} ({diff / abs(baseline.value) * 100:+.1f}%)")
+    for name, value in best.user_attrs.get("values", best.params).items():
+        lines.append(f"    {name} = {value}")
+    return "\n".join(lines)

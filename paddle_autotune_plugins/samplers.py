@@ -1,0 +1,30 @@
+"""Sampler names of the CLI mapped to Optuna samplers."""
+import optuna
+
+from .errors import UsageError
+
+NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2")
+ALIASES = {"bayes": "tpe", "evolution": "cmaes"}
+
+
+def make_sampler(name, params, seed=None, n_objectives=1):
+    name = ALIASES.get(name, name)
+    if name == "tpe":
+        # constant_liar keeps parallel workers from sampling the same point while others still run
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True, n_startup_trials=4)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return optuna.samplers.GridSampler({p.name: p.grid_values() for p in params}, seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=4)
+    raise UsageError(f"unknown sampler '{name}'; choose one of {', '.join(NAMES)} (or 'bayes' for tpe)")
+
+
+def check_name(name):
+    if ALIASES.get(name, name) not in NAMES:
+        raise UsageError(f"unknown sampler '{name}'; choose one of {', '.join(NAMES)} (or 'bayes' for tpe)")
