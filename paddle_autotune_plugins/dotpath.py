@@ -37,7 +37,8 @@ def get(cfg, path, default=_MISSING):
 
 
 def has(cfg, path):
-    return get(cfg, path, _MISSING) is not _MISSING if path else True
+    absent = object()
+    return get(cfg, path, absent) is not absent if path else True
 
 
 def parent_path(path):

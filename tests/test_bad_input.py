@@ -1,0 +1,59 @@
+"""Bad input fails before any trial starts: exit code 2 and one line that names the problem and the fix."""
+import subprocess
+
+import pytest
+
+from conftest import PYTHON, REPO
+from paddle_autotune_plugins import cli
+
+
+def _space(tmp_path, text):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+CASES = {
+    "config missing": (lambda cfg, tmp: ["-c", str(tmp / "nope.yaml"), "--preset", "clas-lr"],
+                       "config file not found"),
+    "unknown path": (lambda cfg, tmp: ["-c", str(cfg), "--space", _space(tmp, "Optimizer.lr.learning_rat: {low: 0.01, high: 0.1}\n")],
+                     "unknown path 'Optimizer.lr.learning_rat'.*did you mean Optimizer.lr.learning_rate"),
+    "low > high": (lambda cfg, tmp: ["-c", str(cfg), "--space", _space(tmp, "Optimizer.momentum: {low: 0.99, high: 0.8}\n")],
+                   "low 0.99 > high 0.8; swap them"),
+    "unknown preset": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lrr"], "unknown preset 'clas-lrr'"),
+    "unknown sampler": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--sampler", "tpee"],
+                        "unknown sampler 'tpee'; choose one of tpe, gp"),
+    "unknown metric": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--metric", "top3"],
+                       "unknown metric 'top3' for this config; choose one of top1, top5"),
+    "unknown pruner": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--pruner", "sha"],
+                       "unknown pruner 'sha'"),
+    "bad duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "soon"],
+                     "cannot read duration 'soon'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_tune_rejects_bad_input(case, digits_config, tmp_path, capsys):
+    make_args, message = CASES[case]
+    out = tmp_path / "out"
+    code = cli.main(["tune", "--suite", "clas", "--out", str(out)] + make_args(digits_config, tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("paddle-autotune: error: ")
+    import re
+    assert re.search(message, lines[0]), lines[0]
+    assert not list(out.glob("trial_*")), "no trial may start on bad input"
+
+
+def test_launcher_exit_code_and_single_line(digits_config, tmp_path):
+    """The real `python -m paddle_autotune_plugins SCRIPT ... --autotune` path, as a user runs it."""
+    script = tmp_path / "train.py"
+    script.write_text("print('never runs')\n")
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", str(script), "-c", str(digits_config),
+                           "--autotune", "--preset", "clas-lr", "--trials", "3", "--samplr", "tpe"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "unrecognized arguments: --samplr" in proc.stderr

@@ -1,0 +1,71 @@
+"""Overrides (-o) without eval(), dotted-path edits, and the config export round trip through ppcls."""
+import copy
+
+import pytest
+import yaml
+
+from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins.adapters.paddleclas.adapter import ClasAdapter, apply_overrides, parse_overrides
+from paddle_autotune_plugins.errors import UsageError
+
+
+def test_overrides_are_parsed_as_yaml_never_evaluated():
+    pairs = dict(parse_overrides(["Global.epochs=3", "Optimizer.lr.values=[0.1, 0.01]", "Global.device=cpu",
+                                  "Global.eval_during_train=True", "Arch.name=__import__('os').getcwd()",
+                                  "Global.output_dir=a=b"]))
+    assert pairs["Global.epochs"] == 3
+    assert pairs["Optimizer.lr.values"] == [0.1, 0.01]
+    assert pairs["Global.eval_during_train"] is True
+    assert pairs["Arch.name"] == "__import__('os').getcwd()"  # a string, not code that ran
+    assert pairs["Global.output_dir"] == "a=b"
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        parse_overrides(["Global.epochs"])
+
+
+def test_overrides_reach_list_items_and_reject_unknown_parents():
+    cfg = {"Global": {"epochs": 1}, "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}}
+    apply_overrides(cfg, [("Loss.Train.0.CELoss.epsilon", 0.1), ("Global.epochs", 5)])
+    assert cfg["Loss"]["Train"][0]["CELoss"] == {"weight": 1.0, "epsilon": 0.1}
+    assert cfg["Global"]["epochs"] == 5
+    with pytest.raises(UsageError, match="did you mean Global"):
+        apply_overrides(cfg, [("Globl.epochs", 5)])
+
+
+def test_dotpath_nearest_and_set():
+    cfg = {"Optimizer": {"lr": {"learning_rate": 0.1, "name": "Cosine"}}}
+    assert dotpath.nearest(cfg, "Optimizer.lr.learning_rat")[0] == "Optimizer.lr.learning_rate"
+    dotpath.set_(cfg, "Optimizer.lr.learning_rate", 0.5)
+    assert dotpath.get(cfg, "Optimizer.lr.learning_rate") == 0.5
+    assert not dotpath.has(cfg, "Optimizer.momentum")
+
+
+def test_export_round_trip_loads_in_ppcls(digits_config, tmp_path):
+    """Load, change at dotted paths, write: ppcls's own get_config reads back the same values + changes."""
+    import sys
+
+    from paddle_autotune_plugins.adapters.paddleclas import hooks
+
+    sys.path.insert(0, hooks.wheel_ppcls_root())
+    from ppcls.utils.config import get_config
+
+    adapter = ClasAdapter()
+    task = adapter.load(None, ["-c", str(digits_config), "-o", "Global.epochs=7"])
+    cfg = task.fresh_config()
+    dotpath.set_(cfg, "Optimizer.lr.learning_rate", 0.123)
+    dotpath.set_(cfg, "Loss.Train.0.CELoss.epsilon", 0.05)
+    cfg = adapter.prepare_trial(cfg, tmp_path / "trial_0001", seed=7)
+    exported = adapter.export_config(cfg, task)
+    path = tmp_path / "best_config.yaml"
+    adapter.write_config(exported, path)
+    loaded = get_config(str(path), show=False)
+    assert loaded["Optimizer"]["lr"]["learning_rate"] == 0.123
+    assert loaded["Loss"]["Train"][0]["CELoss"]["epsilon"] == 0.05
+    assert loaded["Global"]["epochs"] == 7
+    assert loaded["Global"]["output_dir"] == task.config["Global"]["output_dir"]  # the user's, not the trial's
+    expected = copy.deepcopy(task.config)
+    expected["Optimizer"]["lr"]["learning_rate"] = 0.123
+    expected["Loss"]["Train"][0]["CELoss"]["epsilon"] = 0.05
+    written = yaml.safe_load(path.read_text())
+    for key in ("Arch", "DataLoader", "Metric", "Optimizer", "Loss"):
+        assert written[key] == expected[key]
+    assert task.config["Optimizer"]["lr"]["learning_rate"] == 0.01  # the task's own config is untouched

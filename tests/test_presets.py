@@ -1,0 +1,53 @@
+"""Presets: resolution per config shape (the Piecewise trap), listing, and errors."""
+import pytest
+
+from paddle_autotune_plugins import cli, presets
+from paddle_autotune_plugins.errors import UsageError
+
+COSINE = {"Arch": {"name": "MobileNetV1"}, "Optimizer": {"name": "Momentum", "momentum": 0.9,
+          "lr": {"name": "Cosine", "learning_rate": 0.1}, "regularizer": {"name": "L2", "coeff": 1e-4}},
+          "DataLoader": {"Train": {"sampler": {"batch_size": 64}}},
+          "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}}
+PIECEWISE = {"Arch": {"name": "ResNet50"}, "Optimizer": {"name": "AdamW", "weight_decay": 0.05,
+             "lr": {"name": "Piecewise", "learning_rate": 0.1, "decay_epochs": [30, 60], "values": [0.1, 0.01, 0.001]}},
+             "DataLoader": {"Train": {"sampler": {"batch_size": 64}}}, "Loss": {"Train": [{"CELoss": {}}]}}
+
+
+def test_learning_rate_goes_where_the_schedule_reads_it():
+    cosine = presets.resolve(["clas-lr"], "clas", COSINE).params
+    assert [(p.name, p.apply) for p in cosine] == [("Optimizer.lr.learning_rate", None)]
+    piecewise = presets.resolve(["clas-lr"], "clas", PIECEWISE).params
+    assert [(p.name, p.apply) for p in piecewise] == [("Optimizer.lr.values", "scale_list")]
+
+
+def test_weight_decay_follows_the_optimizer_and_optional_knobs_leave_notes():
+    resolved = presets.resolve(["clas-all"], "clas", PIECEWISE)
+    names = {p.name: p for p in resolved.params}
+    assert names["Optimizer.weight_decay"].high == 0.1  # AdamW range, not the L2 coeff one
+    assert "Loss.Train.0.CELoss.epsilon" in names
+    assert "Optimizer.momentum" not in names and any("momentum" in n for n in resolved.notes)
+    assert any("mixup_alpha" in n for n in resolved.notes)
+    cosine = {p.name for p in presets.resolve(["clas-all"], "clas", COSINE).params}
+    assert {"Optimizer.momentum", "Optimizer.regularizer.coeff", "Optimizer.lr.warmup_epoch",
+            "DataLoader.Train.sampler.batch_size"} <= cosine
+
+
+def test_unknown_preset_and_wrong_suite():
+    with pytest.raises(UsageError, match="unknown preset 'clas-lrr'.*paddle-autotune presets"):
+        presets.resolve(["clas-lrr"], "clas", COSINE)
+    with pytest.raises(UsageError, match="is for the clas suite"):
+        presets.resolve(["clas-lr"], "det", COSINE)
+
+
+def test_required_knob_missing_is_an_error():
+    with pytest.raises(UsageError, match="knob 'batch_size' has no place"):
+        presets.resolve(["clas-batch"], "clas", {"Optimizer": {}})
+
+
+def test_presets_command_lists_paths(capsys):
+    assert cli.main(["presets", "--suite", "clas"]) == 0
+    out = capsys.readouterr().out
+    for name in ("clas-lr", "clas-warmup", "clas-batch", "clas-weight-decay", "clas-momentum",
+                 "clas-label-smoothing", "clas-mixup"):
+        assert name in out
+    assert "Optimizer.lr.values (if Optimizer.lr.name=Piecewise)" in out
