@@ -80,6 +80,7 @@ class Coordinator:
 
     # --- study set-up -----------------------------------------------------------------------
     def open_study(self):
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.out.mkdir(parents=True, exist_ok=True)
         storage = self.s.storage or f"sqlite:///{self.out / 'study.db'}"
         name = self.s.study or "autotune"
@@ -130,6 +131,8 @@ class Coordinator:
         done = self.counted()
         if len(done) + len(self.running) >= self.s.trials:
             return "trials"
+        if isinstance(self.study.sampler, samplers.GridSampler) and self.study.sampler.is_exhausted(self.study):
+            return "grid exhausted"
         if self.s.time_budget and time.time() - self.started >= self.s.time_budget:
             return "time budget"
         failures = sum(t.state == optuna.trial.TrialState.FAIL for t in done)

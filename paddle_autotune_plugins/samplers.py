@@ -3,6 +3,14 @@ import optuna
 
 from .errors import UsageError
 
+class GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, leaving the stop to the coordinator: its own study.stop() works only inside
+    study.optimize(), and the coordinator drives the study with ask/tell."""
+
+    def after_trial(self, study, trial, state, values):
+        pass
+
+
 NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2")
 ALIASES = {"bayes": "tpe", "evolution": "cmaes"}
 
@@ -15,7 +23,7 @@ def make_sampler(name, params, seed=None, n_objectives=1):
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler({p.name: p.grid_values() for p in params}, seed=seed)
+        return GridSampler({p.name: p.grid_values() for p in params}, seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "nsga2":

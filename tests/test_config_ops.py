@@ -68,4 +68,4 @@ def test_export_round_trip_loads_in_ppcls(digits_config, tmp_path):
     written = yaml.safe_load(path.read_text())
     for key in ("Arch", "DataLoader", "Metric", "Optimizer", "Loss"):
         assert written[key] == expected[key]
-    assert task.config["Optimizer"]["lr"]["learning_rate"] == 0.01  # the task's own config is untouched
+    assert task.config["Optimizer"]["lr"]["learning_rate"] == 0.003  # the task's own config is untouched

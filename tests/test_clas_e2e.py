@@ -1,0 +1,150 @@
+"""End to end: real PaddleClas trainings (the 2.4.2 wheel's Engine on Paddle 3) on scikit-learn's digits."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import PYTHON, REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def autotune(args, cwd=None, **kwargs):
+    return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=cwd or REPO,
+                          capture_output=True, text=True, **kwargs)
+
+
+def read_trials(out):
+    with open(out / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def write_space(tmp_path, spec):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def test_real_study_prunes_and_exports_a_config_ppcls_trains(digits_config, tmp_path):
+    out = tmp_path / "out"
+    space = write_space(tmp_path, {"Optimizer.lr.learning_rate": {"low": 1e-4, "high": 1.0, "log": True}})
+    proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=4",
+                     "--space", space, "--trials", "6", "--pruner", "asha", "--seed", "1", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert [int(r["number"]) for r in rows] == list(range(6))
+    assert {r["state"] for r in rows} <= {"COMPLETE", "PRUNED", "FAIL"}
+    assert rows[0]["reason"].startswith("baseline") and float(rows[0]["Optimizer.lr.learning_rate"]) == 0.003
+    assert rows[0]["state"] == "COMPLETE"
+    assert sum(r["state"] == "PRUNED" for r in rows) >= 1, rows
+    assert "improvement" in proc.stdout and "baseline (trial 0)" in proc.stdout
+    # every eval was reported, one JSON line per epoch, until the trial ended
+    for r in rows:
+        lines = (out / f"trial_{int(r['number']):04d}" / "metrics.jsonl").read_text().splitlines()
+        steps = [json.loads(line)["step"] for line in lines]
+        assert steps == list(range(1, len(steps) + 1)) and steps
+        assert len(steps) == 4 if r["state"] == "COMPLETE" else len(steps) < 4
+    # only the best trial keeps weights, in best/
+    assert (out / "best" / "best_model.pdparams").exists()
+    assert not list(out.glob("trial_*/**/*.pdparams"))
+    best = max((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: float(r["value"]))
+    assert (out / "best" / "trial.txt").read_text().split() == ["trial", best["number"]]
+    # best_config.yaml: ppcls's own get_config loads it with the best trial's value, and it trains 1 epoch
+    check = (
+        "import sys; from paddle_autotune_plugins.adapters.paddleclas import hooks;"
+        "sys.path.insert(0, hooks.wheel_ppcls_root()); from ppcls.utils.config import get_config;"
+        f"c = get_config({str(out / 'best_config.yaml')!r}, show=False);"
+        "print(c['Optimizer']['lr']['learning_rate'])")
+    loaded = subprocess.run([PYTHON, "-c", check], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert float(loaded.stdout.split()[-1]) == pytest.approx(float(best["Optimizer.lr.learning_rate"]), rel=1e-5)
+    retrain = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins.adapters.paddleclas.train", "-c",
+                              str(out / "best_config.yaml"), "-o", "Global.epochs=1"],
+                             capture_output=True, text=True, cwd=tmp_path)
+    assert retrain.returncode == 0, retrain.stderr[-2000:]
+    assert "[Eval][Epoch 1][Avg]" in retrain.stdout + retrain.stderr
+
+
+def test_interrupted_study_resumes_without_redoing_trials(digits_config, tmp_path):
+    out = tmp_path / "out"
+    space = write_space(tmp_path, {"Optimizer.lr.learning_rate": {"low": 0.01, "high": 0.2, "log": True}})
+    args = ["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=2", "--space", space,
+            "--trials", "3", "--pruner", "none", "--out", str(out)]
+    first = subprocess.Popen([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    progress = out / "trial_0001" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (progress.exists() and progress.read_text().strip()):
+        time.sleep(0.5)  # wait until trial 1 is mid-training (its first eval is in)
+    assert progress.exists() and progress.read_text().strip(), "trial 1 never reported"
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err[-2000:]
+    assert "run the same command to resume" in err
+    rows = read_trials(out)
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "COMPLETE"), ("1", "FAIL")]
+    assert "interrupted" in rows[1]["reason"]
+    interrupted_lr = rows[1]["Optimizer.lr.learning_rate"]
+    baseline_stamp = os.stat(out / "trial_0000" / "metrics.jsonl").st_mtime_ns
+
+    second = autotune(args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    rows = read_trials(out)
+    numbers = [r["number"] for r in rows]
+    assert len(numbers) == len(set(numbers)) == 4  # trial 1 was interrupted; its parameters ran again as 2
+    counted = [r for r in rows if "interrupted" not in r["reason"]]
+    assert len(counted) == 3 and all(r["state"] == "COMPLETE" for r in counted)
+    assert rows[2]["Optimizer.lr.learning_rate"] == interrupted_lr
+    assert os.stat(out / "trial_0000" / "metrics.jsonl").st_mtime_ns == baseline_stamp  # not run twice
+    assert sorted(p.name for p in out.glob("trial_*")) == [f"trial_{i:04d}" for i in range(4)]
+
+
+def test_crashing_trial_is_recorded_and_the_study_goes_on(digits_config, tmp_path):
+    out = tmp_path / "out"
+    space = write_space(tmp_path, {"Optimizer.lr.name": {"values": ["Cosine", "NoSuchSchedule"]}})
+    proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=1",
+                     "--space", space, "--sampler", "grid", "--trials", "3", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    failed = [r for r in rows if r["state"] == "FAIL"]
+    assert len(failed) == 1 and failed[0]["Optimizer.lr.name"] == "NoSuchSchedule"
+    assert failed[0]["reason"].startswith("exit code 1: ") and "NoSuchSchedule" in failed[0]["reason"]
+    assert sum(r["state"] == "COMPLETE" for r in rows) == 2
+    assert "1 failed" in proc.stdout
+
+
+def test_suite_checkout_tools_train_runs_each_trial(digits_config, tmp_path):
+    """`python -m paddle_autotune_plugins tools/train.py -c ... --autotune` from a PaddleClas-style checkout.
+
+    The checkout is built here from the wheel's ppcls plus a tools/train.py doing what PaddleClas's does
+    (parse -c/-o, get_config, Engine(...).train()), so CI needs no network."""
+    from paddle_autotune_plugins.adapters.paddleclas import hooks
+
+    checkout = tmp_path / "PaddleClas"
+    (checkout / "tools").mkdir(parents=True)
+    os.symlink(os.path.join(hooks.wheel_ppcls_root(), "ppcls"), checkout / "ppcls")
+    (checkout / "tools" / "train.py").write_text(
+        "import os, sys\n"
+        "sys.path.append(os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))\n"
+        "from ppcls.utils import config\n"
+        "from ppcls.engine.engine import Engine\n"
+        "if __name__ == '__main__':\n"
+        "    args = config.parse_args()\n"
+        "    cfg = config.get_config(args.config, overrides=args.override, show=False)\n"
+        "    cfg.profiler_options = args.profiler_options\n"
+        "    Engine(cfg, mode='train').train()\n")
+    out = tmp_path / "out"
+    proc = autotune(["tools/train.py", "-c", str(digits_config), "-o", "Global.epochs=2", "--autotune",
+                     "--preset", "clas-lr", "--trials", "2", "--pruner", "none", "--out", str(out)], cwd=checkout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"]
+    command = (out / "trial_0001" / "command.txt").read_text()
+    assert "paddle_autotune_plugins.run_trial clas" in command and str(checkout / "tools" / "train.py") in command
+    assert len((out / "trial_0001" / "metrics.jsonl").read_text().splitlines()) == 2

@@ -1,0 +1,139 @@
+"""The coordinator's own logic, with a fake suite: a tiny script that 'trains' for a few steps and reports.
+
+The fake stands in for a suite only here, to test stop rules, samplers, pruners and failure handling in
+seconds; real suites are exercised in the e2e tests.
+"""
+import csv
+import pathlib
+import sys
+
+import pytest
+import yaml
+
+from paddle_autotune_plugins import space
+from paddle_autotune_plugins.adapter import Adapter, Task
+from paddle_autotune_plugins.coordinator import Coordinator, Settings
+
+FAKE_TRAIN = '''
+import math, sys, time, yaml
+from paddle_autotune_plugins.report import report
+cfg = yaml.safe_load(open(sys.argv[1]))
+if cfg.get("crash"):
+    raise ValueError("crash requested by the config")
+for step in range(1, cfg["steps"] + 1):
+    score = 1.0 - (cfg["x"] - 0.3) ** 2 - 0.1 * (cfg.get("c", "a") != "a")
+    report(step, {"score": float("nan") if cfg.get("nan") else score * step / cfg["steps"]})
+    time.sleep(cfg.get("sleep", 0.0))
+'''
+
+
+class FakeAdapter(Adapter):
+    name = "fake"
+    default_metric = "score"
+
+    def __init__(self, script):
+        self.script = script
+
+    def max_steps(self, cfg):
+        return cfg["steps"]
+
+    def trial_command(self, task, config_path):
+        return [sys.executable, str(self.script), config_path]
+
+
+def make_task(tmp_path, **config):
+    script = tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAIN)
+    cfg = {"x": 0.9, "c": "b", "steps": 3}
+    cfg.update(config)
+    return Task(FakeAdapter(script), cfg, config_path="fake.yaml", cwd=str(tmp_path))
+
+
+def run(tmp_path, spec, trials=6, **settings):
+    task = make_task(tmp_path, **settings.pop("config", {}))
+    params = space.parse_space(spec)
+    coordinator = Coordinator(task, params, Settings(out=tmp_path / "out", trials=trials, quiet=True, **settings))
+    stop = coordinator.run()
+    with open(tmp_path / "out" / "trials.csv") as f:
+        return stop, list(csv.DictReader(f)), coordinator
+
+
+X = {"x": {"low": 0.0, "high": 1.0}}
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "nsga2", "gp", "bayes"])
+def test_every_sampler_runs_a_study(tmp_path, sampler):
+    stop, rows, coordinator = run(tmp_path, dict(X, c={"values": ["a", "b"]}), trials=6, sampler=sampler,
+                                  pruner="none")
+    assert stop == "trials" and len(rows) == 6
+    assert all(r["state"] == "COMPLETE" for r in rows)
+    assert rows[0]["x"] == "0.9" and rows[0]["reason"].startswith("baseline")
+    assert coordinator.study.best_value >= float(rows[0]["value"])
+
+
+def test_grid_sampler_stops_when_the_grid_is_done(tmp_path):
+    stop, rows, _ = run(tmp_path, {"c": {"values": ["a", "b"]}}, trials=10, sampler="grid", pruner="none")
+    assert stop == "grid exhausted"
+    assert {r["c"] for r in rows} == {"a", "b"}
+
+
+@pytest.mark.parametrize("pruner", ["asha", "hyperband", "median"])
+def test_pruners_stop_bad_trials(tmp_path, pruner):
+    stop, rows, _ = run(tmp_path, X, trials=12, pruner=pruner, sampler="random", config={"steps": 6})
+    states = [r["state"] for r in rows]
+    assert len(rows) == 12 and "PRUNED" in states, states
+    for r in rows:
+        if r["state"] == "PRUNED":
+            assert r["reason"].startswith("pruned at step") and int(r["reason"].split()[3]) < 6
+
+
+def test_early_stopping_rounds(tmp_path):
+    # the baseline is the optimum already: nothing can improve on it
+    stop, rows, _ = run(tmp_path, X, trials=20, early_stopping_rounds=3, pruner="none", config={"x": 0.3, "c": "a"})
+    assert stop == "no improvement in 3 trials" and len(rows) == 4
+
+
+def test_time_budget(tmp_path):
+    stop, rows, _ = run(tmp_path, X, trials=50, time_budget=1.0, pruner="none", config={"sleep": 0.4})
+    assert stop == "time budget" and 1 <= len(rows) < 50
+
+
+def test_failures_are_recorded_with_their_reason_and_the_study_goes_on(tmp_path):
+    spec = {"crash": {"values": [False, True]}, "nan": {"values": [False, True], "new": True}}
+    stop, rows, _ = run(tmp_path, spec, trials=8, sampler="random", pruner="none", config={"crash": False})
+    assert stop == "trials" and len(rows) == 8
+    reasons = [r["reason"] for r in rows if r["state"] == "FAIL"]
+    assert any(r.startswith("exit code 1: ValueError: crash requested by the config") for r in reasons), reasons
+    assert any(r == "score is nan at step 1" for r in reasons), reasons
+    assert any(r["state"] == "COMPLETE" for r in rows)
+
+
+def test_max_failures_stops_the_study(tmp_path):
+    stop, rows, _ = run(tmp_path, X, trials=10, max_failures=2, pruner="none", config={"crash": True})
+    assert stop == "2 failed trials (--max-failures)" and len(rows) == 2
+
+
+def test_trial_timeout(tmp_path):
+    stop, rows, _ = run(tmp_path, X, trials=2, trial_timeout=1.0, pruner="none", config={"sleep": 5})
+    assert [r["reason"] for r in rows] == ["baseline; timeout after 1 s", "timeout after 1 s"]
+
+
+def test_missing_metric_and_silent_trial(tmp_path):
+    stop, rows, _ = run(tmp_path, X, trials=1, pruner="none", config={"steps": 0})
+    assert rows[0]["state"] == "FAIL" and "finished without reporting 'score'" in rows[0]["reason"]
+
+
+def test_resume_counts_finished_trials(tmp_path):
+    run(tmp_path, X, trials=3, pruner="none")
+    stop, rows, _ = run(tmp_path, X, trials=5, pruner="none")
+    assert [r["number"] for r in rows] == ["0", "1", "2", "3", "4"]
+    assert sum(r["reason"].startswith("baseline") for r in rows) == 1
+
+
+def test_trial_folder_holds_config_log_and_metrics(tmp_path):
+    run(tmp_path, X, trials=2, pruner="none")
+    trial = tmp_path / "out" / "trial_0001"
+    cfg = yaml.safe_load((trial / "config.yaml").read_text())
+    assert 0.0 <= cfg["x"] <= 1.0 and cfg["x"] != 0.9
+    assert len((trial / "metrics.jsonl").read_text().splitlines()) == 3
+    assert (trial / "train.log").exists() and (tmp_path / "out" / "best_config.yaml").exists()
