@@ -13,6 +13,7 @@ import sys
 
 import yaml
 
+from . import space
 from .errors import UsageError
 
 GROUP = "paddle_autotune.adapters"
@@ -55,9 +56,16 @@ class Adapter:
     def architecture(self, cfg):
         return None
 
-    def metric_names(self, cfg):
-        """Metrics the trial will report for this config; --metric must be one of them."""
+    def metric_names(self, task):
+        """Metrics the trials will report; --metric must be one of them. None: not known before a run."""
         return [self.default_metric]
+
+    def direction_for(self, metric):
+        return "minimize" if "loss" in metric.lower() else self.direction
+
+    def check_space(self, task, params):
+        """Refuse tuned paths the config does not have, before any trial runs."""
+        space.check_paths(params, task.config)
 
     def max_steps(self, cfg):
         """The last evaluation step a trial reaches (e.g. its epochs), or None if unknown."""
@@ -71,6 +79,10 @@ class Adapter:
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w") as f:
             yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
+
+    def write_best(self, cfg, out):
+        """best_config.yaml in --out (an adapter may add the suite's own format beside it)."""
+        self.write_config(cfg, pathlib.Path(out) / "best_config.yaml")
 
     def trial_command(self, task, config_path):
         """argv that trains one trial (run with the trial folder's env)."""
@@ -145,6 +157,19 @@ def detect_adapter(script):
     if "generic" in eps:
         return eps["generic"].load()()
     raise UsageError(f"cannot tell which suite {script} belongs to; use 'paddle-autotune tune --suite NAME'")
+
+
+_DEVICE = None
+
+
+def available_device():
+    """'gpu' when this Paddle build sees a GPU, else 'cpu' (Paddle's own check, asked once)."""
+    global _DEVICE
+    if _DEVICE is None:
+        import paddle
+
+        _DEVICE = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    return _DEVICE
 
 
 def cpu_threads(workers):

@@ -9,8 +9,6 @@ import re
 import sys
 import time
 
-import yaml
-
 from . import __version__, presets, pruners, results, samplers, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator, Settings
@@ -63,16 +61,12 @@ def build_params(task, opts):
         path = pathlib.Path(opts.space)
         if not path.is_file():
             raise UsageError(f"space file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise UsageError(f"space file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-        for p in space.parse_space(data):
+        for p in space.parse_space(space.load_yaml(path)):
             params[p.name] = p
     params = list(params.values())
     if not params:
         raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets') or --space FILE.yaml")
-    space.check_paths(params, task.config)
+    task.adapter.check_space(task, params)
     return params, resolved.notes
 
 

@@ -67,9 +67,9 @@ class Coordinator:
         self.params = params
         self.s = settings
         self.metric = settings.metric or self.adapter.default_metric
-        self.direction = settings.direction or self.adapter.direction
-        names = self.adapter.metric_names(task.config)
-        if self.metric not in names:
+        self.direction = settings.direction or self.adapter.direction_for(self.metric)
+        names = self.adapter.metric_names(task)
+        if names is not None and self.metric not in names:
             raise UsageError(f"unknown metric '{self.metric}' for this config; choose one of {', '.join(names)}")
         if self.direction not in ("maximize", "minimize"):
             raise UsageError(f"unknown direction '{self.direction}'; use maximize or minimize")
@@ -285,8 +285,7 @@ class Coordinator:
             for path in checkpoint:
                 os.replace(path, best_dir / pathlib.Path(path).name)
             (best_dir / "trial.txt").write_text(f"trial {rt.trial.number}\n")
-        exported = self.adapter.export_config(rt.cfg, self.task)
-        self.adapter.write_config(exported, self.out / "best_config.yaml")
+        self.adapter.write_best(self.adapter.export_config(rt.cfg, self.task), self.out)
 
     def interrupt(self):
         """Ctrl-C: stop running trials, record them as interrupted and queue them again."""

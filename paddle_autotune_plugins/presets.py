@@ -19,11 +19,9 @@ import dataclasses
 import importlib.resources
 import pathlib
 
-import yaml
-
 from . import dotpath
 from .errors import UsageError
-from .space import parse_spec
+from .space import load_yaml, parse_spec
 
 
 def preset_dir():
@@ -34,8 +32,7 @@ def available():
     """{name: parsed preset file} for every preset shipped."""
     presets = {}
     for path in sorted(preset_dir().glob("*.yaml")):
-        with open(path) as f:
-            presets[path.stem] = yaml.safe_load(f) or {}
+        presets[path.stem] = load_yaml(path) or {}
     return presets
 
 

@@ -18,7 +18,10 @@ def write_trials_csv(study, param_names, path):
     best = None
     rows = []
     for t in study.get_trials(deepcopy=False):
-        value = t.value if t.state == optuna.trial.TrialState.COMPLETE else _last(t)
+        if t.state == optuna.trial.TrialState.WAITING:  # queued, not started: not a trial yet
+            continue
+        value = {optuna.trial.TrialState.COMPLETE: t.value,
+                 optuna.trial.TrialState.PRUNED: _last(t)}.get(t.state)
         if t.state == optuna.trial.TrialState.COMPLETE and value is not None:
             best = value if best is None or (value > best if maximize else value < best) else best
         values = t.user_attrs.get("values", t.params)

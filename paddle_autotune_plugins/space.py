@@ -16,6 +16,7 @@ import json
 import math
 
 import optuna
+import yaml
 
 from . import dotpath
 from .errors import UsageError
@@ -235,6 +236,18 @@ def parse_spec(name, spec):
         if log:
             raise UsageError(f"space '{name}': step and log cannot be combined; drop one")
     return Param(name, kind, low=low, high=high, log=log, step=step, **common)
+
+
+def load_yaml(path):
+    """A space or preset file as plain data. OmegaConf reads ``1e-4`` as a number (PyYAML reads a
+    string) and resolves interpolations such as ``${oc.env:MAX_LR}``."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except (OmegaConfBaseException, yaml.YAMLError) as e:
+        raise UsageError(f"{path} is not a valid space file: {str(e).splitlines()[0]}") from None
 
 
 def parse_space(mapping):

@@ -102,3 +102,14 @@ def test_check_paths_suggests_the_nearest_path():
     with pytest.raises(UsageError, match="unknown path"):
         space.check_paths(space.parse_space({"Loss.Train.1.CELoss.epsilon": {"low": 0.0, "high": 0.2, "new": True}}),
                           cfg)
+
+
+def test_space_file_reads_plain_exponents_and_env_interpolation(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAX_LR", "0.5")
+    path = tmp_path / "space.yaml"
+    path.write_text("Optimizer.lr.learning_rate: {low: 1e-4, high: '${oc.env:MAX_LR}', log: true}\n")
+    (p,) = space.parse_space(space.load_yaml(path))
+    assert (p.low, p.high, p.log) == (1e-4, 0.5, True)
+    path.write_text("a: {low: [1, \n")
+    with pytest.raises(UsageError, match="not a valid space file"):
+        space.load_yaml(path)

@@ -8,7 +8,7 @@ import pathlib
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import Adapter, Task, python
+from paddle_autotune_plugins.adapter import Adapter, Task, available_device, python
 from paddle_autotune_plugins.errors import UsageError
 
 # Metric classes in Metric.Eval -> the names their summary line uses
@@ -55,19 +55,6 @@ def load_yaml(path):
     return cfg
 
 
-_DEVICE = None
-
-
-def available_device():
-    """'gpu' when this Paddle build sees a GPU, else 'cpu' (Paddle's own check, cached)."""
-    global _DEVICE
-    if _DEVICE is None:
-        import paddle
-
-        _DEVICE = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
-    return _DEVICE
-
-
 class ClasAdapter(Adapter):
     name = "clas"
     default_metric = "top1"
@@ -95,9 +82,9 @@ class ClasAdapter(Adapter):
     def architecture(self, cfg):
         return dotpath.get(cfg, "Arch.name", None)
 
-    def metric_names(self, cfg):
+    def metric_names(self, task):
         names = []
-        for item in dotpath.get(cfg, "Metric.Eval", None) or []:
+        for item in dotpath.get(task.config, "Metric.Eval", None) or []:
             for cls_name, args in (item or {}).items():
                 names += _METRIC_NAMES.get(cls_name, lambda a, n=cls_name: [n])(args)
         return names or [self.default_metric]
