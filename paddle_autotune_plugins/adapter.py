@@ -3,6 +3,7 @@
 Adapters are found through the ``paddle_autotune.adapters`` entry-point group (pyproject.toml), so a
 new suite is one new folder plus one line there, and no change to the core.
 """
+import ast
 import copy
 import dataclasses
 import importlib.metadata
@@ -119,6 +120,15 @@ class Adapter:
     # --- trial side -------------------------------------------------------------------------
     def install_hooks(self):
         """In the trial process, before the suite is imported: compat fixes and metric reporting."""
+
+
+def literal(text):
+    """A command-line value as the suites read it (ppcls evals -o values), without running code:
+    numbers, lists, True/False/None become Python values, anything else stays the string it was."""
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
 
 
 def python():

@@ -178,9 +178,7 @@ class Coordinator:
             values = {p.name: p.current(cfg) for p in self.params}
         else:
             values = space.sample(trial, self.params, cfg)
-            for p in self.params:
-                if p.name in values:
-                    p.apply_to(cfg, values[p.name])
+            space.apply_all(self.params, values, cfg)
         trial.set_user_attr("values", _jsonable(values))
         trial_dir = self.out / f"trial_{trial.number:04d}"
         trial_dir.mkdir(parents=True, exist_ok=True)

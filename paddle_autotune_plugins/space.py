@@ -25,7 +25,7 @@ _FLOAT_TYPES = {"float", "continuous", "uniform", "real", "loguniform", "qunifor
 _INT_TYPES = {"int", "integer", "randint"}
 _CATEGORICAL_TYPES = {"categorical", "choice", "choices"}
 _KNOWN_KEYS = {"type", "_type", "_value", "low", "high", "min", "max", "bounds", "log", "scale", "step", "q",
-               "choices", "values", "new", "when", "apply", "description"}
+               "choices", "values", "new", "when", "apply", "description", "scale_with", "reference"}
 _APPLY_MODES = {None, "set", "scale_list"}
 
 
@@ -43,6 +43,8 @@ class Param:
     new: bool = False  # the path may be absent from the config (its parent must exist)
     when: dict = None  # {other path: value or [values]}: sampled only when all match
     apply: str = None  # "scale_list": the value is the list's first entry, the rest keep their ratios
+    scale_with: list = None  # derived: the applied value is value * product(config[path]) / reference
+    reference: float = None  # e.g. the linear LR-scaling rule: the sampled LR is for a total batch of 32
 
     def distribution(self):
         if self.kind == "float":
@@ -99,6 +101,10 @@ class Param:
         return [self.low + (self.high - self.low) * i / (points - 1) for i in range(points)]
 
     def apply_to(self, cfg, value):
+        if self.scale_with:
+            for path in self.scale_with:
+                value = value * (dotpath.get(cfg, path, None) or 1)  # an absent factor (e.g. no accumulation) is 1
+            value = value / self.reference
         if self.apply == "scale_list":
             values = dotpath.get(cfg, self.name)
             ratio = value / values[0]
@@ -129,6 +135,8 @@ class Param:
             text += " log"
         if self.step:
             text += f" step {_fmt(self.step)}"
+        if self.scale_with:
+            text += f" x {' x '.join(self.scale_with)} / {_fmt(self.reference)}"
         return text
 
 
@@ -209,7 +217,13 @@ def parse_spec(name, spec):
     when = spec.get("when")
     if when is not None and not isinstance(when, dict):
         raise UsageError(f"space '{name}': when must map a path to a value, got {when!r}")
-    common = dict(new=bool(spec.get("new", False)), when=when, apply=apply)
+    scale_with = spec.get("scale_with")
+    if scale_with is not None:
+        scale_with = [scale_with] if isinstance(scale_with, str) else list(scale_with)
+        if not spec.get("reference") or _number(name, "reference", spec["reference"]) <= 0:
+            raise UsageError(f"space '{name}': scale_with needs a reference > 0 (the value the range is meant for)")
+    common = dict(new=bool(spec.get("new", False)), when=when, apply=apply, scale_with=scale_with,
+                  reference=_number(name, "reference", spec["reference"]) if scale_with else None)
 
     if kind == "categorical":
         if not isinstance(choices, (list, tuple)) or not choices:
@@ -269,6 +283,13 @@ def check_paths(params, cfg, where="config"):
         fix = f"did you mean {' or '.join(hint)}?" if hint else "check the path against the config"
         raise UsageError(f"unknown path '{p.name}' in the {where}: {fix} "
                          f"(mark it 'new: true' if the key is meant to be added)")
+
+
+def apply_all(params, values, cfg):
+    """Write sampled values into a config; derived (scale_with) ones last, once their factors are set."""
+    for p in sorted(params, key=lambda p: bool(p.scale_with)):
+        if p.name in values:
+            p.apply_to(cfg, values[p.name])
 
 
 def sample(trial, params, cfg):

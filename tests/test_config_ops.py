@@ -69,3 +69,14 @@ def test_export_round_trip_loads_in_ppcls(digits_config, tmp_path):
     for key in ("Arch", "DataLoader", "Metric", "Optimizer", "Loss"):
         assert written[key] == expected[key]
     assert task.config["Optimizer"]["lr"]["learning_rate"] == 0.003  # the task's own config is untouched
+
+
+def test_nlp_flags_keep_words_as_argparse_reads_them():
+    from paddle_autotune_plugins.adapters.paddlenlp.adapter import parse_flags, to_flags
+
+    args = parse_flags(["--save_strategy", "no", "--learning_rate", "1e-3", "--do_train", "--report_to", "none",
+                        "visualdl", "--disable_tqdm", "True", "--output_dir=out", "--seed", "7"])
+    assert args == {"save_strategy": "no", "learning_rate": 1e-3, "do_train": True,
+                    "report_to": ["none", "visualdl"], "disable_tqdm": True, "output_dir": "out", "seed": 7}
+    assert to_flags(args)[:4] == ["--save_strategy", "no", "--learning_rate", "0.001"]
+    assert "--report_to" in to_flags(args) and to_flags(args)[-4:] == ["--output_dir", "out", "--seed", "7"]

@@ -113,3 +113,16 @@ def test_space_file_reads_plain_exponents_and_env_interpolation(tmp_path, monkey
     path.write_text("a: {low: [1, \n")
     with pytest.raises(UsageError, match="not a valid space file"):
         space.load_yaml(path)
+
+
+def test_linear_lr_scaling_is_derived_from_the_total_batch():
+    params = space.parse_space({
+        "per_device_train_batch_size": {"values": [16, 64]},
+        "learning_rate": {"low": 2e-5, "high": 5e-5, "log": True, "reference": 32,
+                          "scale_with": ["per_device_train_batch_size", "gradient_accumulation_steps"]},
+    })
+    cfg = {"gradient_accumulation_steps": 2}
+    space.apply_all(params, {"learning_rate": 3e-5, "per_device_train_batch_size": 64}, cfg)
+    assert cfg["learning_rate"] == pytest.approx(3e-5 * 64 * 2 / 32)
+    with pytest.raises(UsageError, match="reference > 0"):
+        space.parse_spec("learning_rate", {"low": 1e-5, "high": 1e-4, "scale_with": "per_device_train_batch_size"})

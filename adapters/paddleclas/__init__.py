@@ -1,2 +1,1 @@
 """PaddleClas adapter: native ppcls YAML configs, trained by ppcls's own Engine, one process per trial."""
-from .adapter import ClasAdapter  # noqa: F401

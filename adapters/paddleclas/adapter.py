@@ -8,7 +8,7 @@ import pathlib
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import Adapter, Task, available_device, python
+from paddle_autotune_plugins.adapter import Adapter, Task, available_device, literal, python
 from paddle_autotune_plugins.errors import UsageError
 
 # Metric classes in Metric.Eval -> the names their summary line uses
@@ -19,16 +19,13 @@ _METRIC_NAMES = {
 
 
 def parse_overrides(items):
-    """`-o KEY=VALUE` items as tools/train.py takes them, values parsed as YAML (never eval())."""
+    """`-o KEY=VALUE` items as tools/train.py takes them: Python literals, never eval() of user strings."""
     pairs = []
     for item in items:
         if "=" not in item:
             raise UsageError(f"-o '{item}' must be KEY=VALUE, e.g. -o Global.epochs=10")
         key, value = item.split("=", 1)
-        try:
-            pairs.append((key.strip(), yaml.safe_load(value)))
-        except yaml.YAMLError:
-            pairs.append((key.strip(), value))
+        pairs.append((key.strip(), literal(value)))
     return pairs
 
 

@@ -1,0 +1,68 @@
+"""Hands every PaddleNLP evaluation to the tuning coordinator.
+
+A ``TrainerCallback`` whose ``on_evaluate`` passes the eval metrics (``eval_loss``, ``eval_accuracy``, ...)
+to ``paddle_autotune_plugins.report.report``: exact numbers, in-process, instead of parsing the coloured
+stderr log. Outside a study (``PADDLE_AUTOTUNE_REPORT`` unset) it does nothing.
+
+In any PaddleNLP script::
+
+    trainer = Trainer(...)
+    install(trainer)          # or Trainer(..., callbacks=[AutotuneReportCallback()])
+"""
+import numbers
+
+from paddlenlp.trainer import IntervalStrategy, TrainerCallback
+
+from paddle_autotune_plugins.report import report
+
+
+def _numeric(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    try:  # numpy scalars and 0-D arrays / tensors (Paddle >= 2.5 returns 0-D from reductions)
+        if getattr(value, "size", None) == 1 or getattr(value, "shape", None) in ((), []):
+            return float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def eval_step(args, state):
+    """The step a report is filed under: the epoch number when evaluating per epoch, else the global step.
+
+    Per-epoch numbers line up with the suite's notion of progress (PaddleClas and PaddleDetection report
+    per epoch too), so pruners compare like with like.
+    """
+    if args is not None and getattr(args, "evaluation_strategy", None) == IntervalStrategy.EPOCH and state.epoch:
+        return int(round(state.epoch))
+    return int(state.global_step)
+
+
+class AutotuneReportCallback(TrainerCallback):
+    """Reports each evaluation's numeric metrics. NaN and inf are reported as such: the coordinator decides."""
+
+    def __init__(self, reporter=report):
+        self.reporter = reporter  # replaceable for tests or other transports
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics:
+            return control
+        clean = {}
+        for name, value in metrics.items():
+            number = _numeric(value)
+            if number is not None:  # NaN included: float('nan') is a Real
+                clean[name] = number
+        if clean:
+            self.reporter(eval_step(args, state), clean)
+        return control
+
+
+def install(trainer):
+    """Add the reporting callback to a PaddleNLP Trainer once; return the trainer."""
+    handler = getattr(trainer, "callback_handler", None)
+    callbacks = getattr(handler, "callbacks", [])
+    if not any(isinstance(cb, AutotuneReportCallback) for cb in callbacks):
+        trainer.add_callback(AutotuneReportCallback())
+    return trainer

