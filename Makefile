@@ -9,7 +9,8 @@ DEMO_OUT ?= autotune_demo
 .PHONY: setup demo test clean
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml .ci/system-packages.txt
+	bash .ci/install-system.sh .ci/system-packages.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	# paddleclas 2.4.2 is the newest wheel with the trainer; its own pins have no cp311 wheels (see SUITES.md)

@@ -30,6 +30,7 @@ class Task:
     script: str = None  # the user's training script, or None for the plugin's own train entry
     script_args: list = dataclasses.field(default_factory=list)  # the script's other flags, passed on as is
     cwd: str = None
+    argv: list = None  # the suite command's arguments as given (a worker on another machine loads them again)
 
     def fresh_config(self):
         return copy.deepcopy(self.config)
@@ -43,6 +44,7 @@ class Adapter:
     direction = "maximize"
     config_filename = "config.yaml"
     train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
+    stops_cooperatively = False  # True: a pruned trial ends its own training loop when asked (report.py)
 
     # --- coordinator side -------------------------------------------------------------------
     @classmethod
@@ -88,6 +90,10 @@ class Adapter:
     def trial_command(self, task, config_path):
         """argv that trains one trial (run with the trial folder's env)."""
         raise NotImplementedError
+
+    def trial_env(self, metric):
+        """Extra environment for a trial process."""
+        return {}
 
     def best_checkpoint(self, cfg):
         """Files or folder holding the trial's best weights, or None."""
@@ -180,6 +186,17 @@ def available_device():
 
         _DEVICE = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
     return _DEVICE
+
+
+def launch_command(cmd, devices, log_dir):
+    """Turn `python -m module args` into paddle.distributed.launch over several GPUs of one trial."""
+    import importlib.util
+
+    if len(cmd) < 3 or cmd[1] != "-m":
+        raise ValueError(f"cannot distribute {cmd}")
+    script = importlib.util.find_spec(cmd[2]).origin  # launch runs a file
+    return [cmd[0], "-m", "paddle.distributed.launch", "--devices", devices, "--log_dir", str(log_dir),
+            script] + cmd[3:]
 
 
 def cpu_threads(workers):

@@ -3,16 +3,20 @@
 Bad input fails before any trial starts, with exit code 2 and one line naming the problem and the fix.
 """
 import argparse
+import dataclasses
 import os
 import pathlib
 import re
 import sys
 import time
 
+import optuna
+
 from . import __version__, presets, pruners, results, samplers, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator, Settings
 from .errors import UsageError
+from .storages import open_storage, redact
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +36,25 @@ def parse_duration(text):
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
+def parse_size(text):
+    """'8GB', '512MB', '1.5G' or plain bytes -> bytes."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*([\d.]+)\s*([kmgt]?)i?b?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise UsageError(f"cannot read memory size '{text}'; write it like 8GB or 512MB")
+    return float(match.group(1)) * 1024 ** "bkmgt".index((match.group(2) or "b").lower())
+
+
+def parse_gpus(text):
+    if not text:
+        return None
+    gpus = [g.strip() for g in str(text).split(",") if g.strip()]
+    if not all(g.isdigit() for g in gpus):
+        raise UsageError(f"--gpus takes GPU ids like 0,1,2,3, got '{text}'")
+    return gpus
+
+
 def add_tuning_options(p):
     g = p.add_argument_group("tuning options")
     g.add_argument("--preset", action="append", default=[], help="a preset from space_presets/ (repeatable)")
@@ -43,13 +66,18 @@ def add_tuning_options(p):
     g.add_argument("--early-stopping-rounds", type=int, help="stop after K finished trials without improvement")
     g.add_argument("--metric", help="eval metric to optimise (default: the suite's, e.g. top1)")
     g.add_argument("--direction", choices=["maximize", "minimize"])
-    g.add_argument("--workers", type=int, default=1, help="trials run at once")
+    g.add_argument("--workers", type=int, help="trials run at once (default 1, or every GPU slot with --gpus)")
+    g.add_argument("--gpus", help="GPU ids to place trials on, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES per trial)")
+    g.add_argument("--trials-per-gpu", type=int, default=1, help="trials sharing one GPU")
+    g.add_argument("--gpus-per-trial", type=int, default=1, help="GPUs of one trial (paddle.distributed.launch)")
     g.add_argument("--storage", help="Optuna storage URL (default: SQLite file in --out)")
     g.add_argument("--study", help="study name (default: autotune)")
     g.add_argument("--out", default="autotune_out", help="output folder (default: autotune_out)")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--max-failures", type=int, help="stop the study after this many failed trials")
     g.add_argument("--trial-timeout", help="stop a trial that runs longer than this (e.g. 2h)")
+    g.add_argument("--trial-memory", help="stop a trial whose processes hold more memory than this (e.g. 8GB)")
+    g.add_argument("--retry-failed", type=int, default=0, help="run a failed trial's parameters again, N times")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -70,23 +98,45 @@ def build_params(task, opts):
     return params, resolved.notes
 
 
-def run_study(task, opts):
+# Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).
+STUDY_OPTIONS = ("trials", "time_budget", "sampler", "pruner", "early_stopping_rounds", "metric", "direction",
+                 "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study")
+
+
+def make_settings(opts, command=None):
     if opts.trials < 1:
         raise UsageError(f"--trials must be >= 1, got {opts.trials}")
-    if opts.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {opts.workers}")
+    gpus = parse_gpus(opts.gpus)
+    if opts.trials_per_gpu < 1 or opts.gpus_per_trial < 1:
+        raise UsageError("--trials-per-gpu and --gpus-per-trial must be >= 1")
+    if gpus and opts.gpus_per_trial > len(gpus):
+        raise UsageError(f"--gpus-per-trial {opts.gpus_per_trial} needs at least that many --gpus (got {len(gpus)})")
+    workers = opts.workers or (len(gpus) * opts.trials_per_gpu // opts.gpus_per_trial if gpus else 1)
+    if workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {workers}")
     samplers.check_name(opts.sampler)
     pruners.make_pruner(opts.pruner)
-    params, notes = build_params(task, opts)
-    settings = Settings(out=pathlib.Path(opts.out), trials=opts.trials, time_budget=parse_duration(opts.time_budget),
-                        sampler=opts.sampler, pruner=opts.pruner, early_stopping_rounds=opts.early_stopping_rounds,
-                        metric=opts.metric, direction=opts.direction, workers=opts.workers, storage=opts.storage,
-                        study=opts.study, seed=opts.seed, max_failures=opts.max_failures,
-                        trial_timeout=parse_duration(opts.trial_timeout), quiet=opts.quiet)
-    coordinator = Coordinator(task, params, settings)
+    return Settings(out=pathlib.Path(opts.out), trials=opts.trials, time_budget=parse_duration(opts.time_budget),
+                    sampler=opts.sampler, pruner=opts.pruner, early_stopping_rounds=opts.early_stopping_rounds,
+                    metric=opts.metric, direction=opts.direction, workers=workers, storage=opts.storage,
+                    study=opts.study, seed=opts.seed, max_failures=opts.max_failures,
+                    trial_timeout=parse_duration(opts.trial_timeout), trial_memory=parse_size(opts.trial_memory),
+                    retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,
+                    gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command)
+
+
+def run_study(task, opts, params=None, notes=()):
+    if params is None:
+        params, notes = build_params(task, opts)
+    command = {"suite": task.adapter.name, "script": task.script, "argv": task.argv, "cwd": task.cwd,
+               "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
+               "space": [dataclasses.asdict(p) for p in params]}
+    coordinator = Coordinator(task, params, make_settings(opts, command))
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"[autotune] suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
-        f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}, out {coordinator.out}")
+        f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}, out {coordinator.out}"
+        + (f", storage {redact(opts.storage)}" if opts.storage else "")
+        + (f", {coordinator.s.workers} workers" if coordinator.s.workers > 1 else ""))
     for p in params:
         say(f"[autotune]   {p.describe()}")
     for note in notes:
@@ -119,13 +169,38 @@ def launch(argv):
     opts = parser.parse_args(tuning)
     adapter = detect_adapter(script)
     task = adapter.load(script, command[1:])
+    task.argv = command[1:]
     return run_study(task, opts)
 
 
 def cmd_tune(opts, rest):
     adapter = get_adapter(opts.suite)
     task = adapter.load(None, rest)
+    task.argv = rest
     return run_study(task, opts)
+
+
+def cmd_worker(opts, rest):
+    """Join a study in a shared storage: rebuild its command and space from the study, pull trials."""
+    if not opts.storage:
+        raise UsageError("worker needs --storage URL (the study's shared storage) and --study NAME")
+    storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve())
+    try:
+        study = optuna.load_study(study_name=opts.study, storage=storage)
+    except KeyError:
+        raise UsageError(f"no study '{opts.study}' in {redact(opts.storage)}; start it with --storage first") from None
+    command = study.user_attrs.get("command")
+    if not command:
+        raise UsageError(f"study '{opts.study}' was not started by paddle-autotune (no command recorded)")
+    if command["cwd"] and os.path.isdir(command["cwd"]):
+        os.chdir(command["cwd"])  # relative config and data paths, as on the first machine
+    task = get_adapter(command["suite"]).load(command["script"], command["argv"])
+    task.argv = command["argv"]
+    params = [space.Param(**p) for p in command["space"]]
+    for key, value in command["options"].items():
+        setattr(opts, key, value)
+    opts.seed = (opts.seed or 0) + os.getpid()  # not the first machine's random start points again
+    return run_study(task, opts, params)
 
 
 def cmd_presets(opts, rest):
@@ -194,6 +269,9 @@ def main(argv=None):
         p.add_argument("--suite", required=True, help="clas, det, nlp, ...")
         add_tuning_options(p)
         p.set_defaults(func=cmd_tune)
+        p = sub.add_parser("worker", help="join a study in a shared --storage and run its trials here")
+        add_tuning_options(p)
+        p.set_defaults(func=cmd_worker)
         p = sub.add_parser("presets", help="list presets and the paths each touches")
         p.add_argument("--suite")
         p.set_defaults(func=cmd_presets)

@@ -3,11 +3,13 @@
 Asynchronous: whenever a worker slot is free it asks for the next trial at once; no batch waits for
 its slowest member. Each trial is its own process (crashes, leaked state and memory stay inside it) that
 appends one JSON line per evaluation to its ``metrics.jsonl`` (see report.py). The coordinator reports
-each value to Optuna, and when the pruner says so it stops the trial's process group.
+each value to Optuna, and when the pruner says so it stops the trial.
 
 Trial 0 is the user's config unchanged (the baseline). Re-running the same command resumes: finished
-trials are kept; trials that were running when the previous run stopped are recorded as interrupted and
-their parameters queued again.
+trials are kept; trials that were running when a coordinator stopped or died are recorded as
+interrupted and their parameters queued again. Several coordinators (``paddle-autotune worker``) can
+share one study through a shared storage: each keeps a heartbeat on the trials it runs, and a trial
+whose heartbeat goes stale is taken back the same way.
 """
 import dataclasses
 import json
@@ -20,12 +22,13 @@ import time
 
 import optuna
 
-from . import pruners, results, samplers, space
-from .adapter import cpu_threads, remove
+from . import pruners, results, samplers, space, storages
+from .adapter import cpu_threads, launch_command, remove
 from .errors import UsageError
-from .report import ENV_VAR, read_reports
+from .report import ENV_VAR, STOP_ENV, read_reports
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+RUNNING = optuna.trial.TrialState.RUNNING
 POLL_SECONDS = 0.2
 
 
@@ -45,6 +48,14 @@ class Settings:
     seed: int = 42
     max_failures: int = None
     trial_timeout: float = None
+    trial_memory: float = None  # bytes of resident memory (the trial's whole process tree)
+    retry_failed: int = 0
+    gpus: list = None  # GPU ids trials are placed on
+    trials_per_gpu: int = 1
+    gpus_per_trial: int = 1
+    command: dict = None  # how to rebuild the task, stored in the study for `paddle-autotune worker`
+    heartbeat: float = 10.0  # seconds between heartbeats of a running trial
+    stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator
     quiet: bool = False
 
 
@@ -55,9 +66,18 @@ class RunningTrial:
     cfg: dict
     dir: pathlib.Path
     started: float
+    gpus: tuple = ()
     offset: int = 0
     steps: list = dataclasses.field(default_factory=list)  # (step, value) reported so far
     log: object = None
+    beat: float = 0.0
+    stop_deadline: float = None  # set once the trial was asked to stop
+
+
+def excluded(t):
+    """Storage rows that are not trials of the study: queued ones, interrupted ones (re-run under a new
+    number) and surplus asks of a worker that came too late."""
+    return t.state == optuna.trial.TrialState.WAITING or t.user_attrs.get("interrupted") or t.user_attrs.get("surplus")
 
 
 class Coordinator:
@@ -67,6 +87,8 @@ class Coordinator:
         self.params = params
         self.s = settings
         self.metric = settings.metric or self.adapter.default_metric
+        if not self.metric:
+            raise UsageError(f"the {self.adapter.name} suite has no default metric: give --metric NAME")
         self.direction = settings.direction or self.adapter.direction_for(self.metric)
         names = self.adapter.metric_names(task)
         if names is not None and self.metric not in names:
@@ -74,7 +96,10 @@ class Coordinator:
         if self.direction not in ("maximize", "minimize"):
             raise UsageError(f"unknown direction '{self.direction}'; use maximize or minimize")
         self.out = pathlib.Path(settings.out).resolve()
+        self.storage, self.embedded = storages.open_storage(settings.storage, self.out)
+        self.gpu_load = {str(g): 0 for g in (settings.gpus or [])}
         self.running = {}
+        self.stopping = []  # trials told to stop whose processes have not exited yet
         self.started = None
         self.progress = results.Progress(quiet=settings.quiet)
 
@@ -82,23 +107,26 @@ class Coordinator:
     def open_study(self):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.out.mkdir(parents=True, exist_ok=True)
-        storage = self.s.storage or f"sqlite:///{self.out / 'study.db'}"
         name = self.s.study or "autotune"
         try:
             self.study = optuna.create_study(
-                study_name=name, storage=storage, load_if_exists=True, direction=self.direction,
+                study_name=name, storage=self.storage, load_if_exists=True, direction=self.direction,
                 sampler=samplers.make_sampler(self.s.sampler, self.params, seed=self.s.seed),
                 pruner=pruners.make_pruner(self.s.pruner, self.adapter.max_steps(self.task.config)))
         except ValueError as e:  # e.g. resuming with another direction
             raise UsageError(f"cannot open study '{name}': {e}") from None
         attrs = self.study.user_attrs
         if attrs.get("metric", self.metric) != self.metric:
-            raise UsageError(f"study '{name}' in {self.out} tunes '{attrs['metric']}', not '{self.metric}': "
-                             f"use another --out or --study")
-        self.study.set_user_attr("metric", self.metric)
-        self.study.set_user_attr("suite", self.adapter.name)
-        self.study.set_user_attr("params", [p.name for p in self.params])
-        self.recover_interrupted()
+            raise UsageError(f"study '{name}' tunes '{attrs['metric']}', not '{self.metric}': "
+                             f"use another --out, --study or --storage")
+        if "metric" not in attrs:
+            self.study.set_user_attr("metric", self.metric)
+            self.study.set_user_attr("suite", self.adapter.name)
+            self.study.set_user_attr("params", [p.name for p in self.params])
+            self.study.set_user_attr("started", time.time())
+            if self.s.command:
+                self.study.set_user_attr("command", _jsonable(self.s.command))
+        self.recover_lost(everything=self.embedded)
         if not self.study.trials:
             self.enqueue_baseline()
 
@@ -108,32 +136,47 @@ class Coordinator:
                    if p.current(self.task.config) is not None and p.contains(p.current(self.task.config))}
         self.study.enqueue_trial(fitting, user_attrs={"baseline": True, "baseline_params": sorted(fitting)})
 
-    def recover_interrupted(self):
-        """Trials left RUNNING by a run that stopped (killed, crashed) are failed and queued again."""
-        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            handle = optuna.trial.Trial(self.study, t._trial_id)
-            handle.set_user_attr("reason", "interrupted: the previous run stopped; queued again")
-            handle.set_user_attr("interrupted", True)
-            self.requeue(t.params, t.user_attrs)
-            self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    def recover_lost(self, everything=False):
+        """Trials left RUNNING by a coordinator that stopped or died are failed and queued again.
 
-    def requeue(self, params, user_attrs):
+        With the embedded storage only this coordinator runs trials, so at start every RUNNING trial is
+        lost; with a shared storage a trial is lost when its heartbeat is older than stale_after."""
+        now = time.time()
+        for t in self.study.get_trials(deepcopy=False, states=(RUNNING,)):
+            if t.number in self.running:
+                continue
+            last = t.user_attrs.get("heartbeat") or (t.datetime_start.timestamp() if t.datetime_start else now)
+            if not everything and now - last < self.s.stale_after:
+                continue
+            try:
+                handle = optuna.trial.Trial(self.study, t._trial_id)
+                handle.set_user_attr("reason", "interrupted: its coordinator stopped; queued again")
+                handle.set_user_attr("interrupted", True)
+                self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            except (RuntimeError, ValueError):  # another worker took it back first
+                continue
+            self.requeue(t.params, t.user_attrs)
+
+    def requeue(self, params, user_attrs, **extra):
         attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params") if k in user_attrs}
-        self.study.enqueue_trial(params, user_attrs=attrs)
+        self.study.enqueue_trial(params, user_attrs=dict(attrs, **extra))
 
     # --- stop rules -------------------------------------------------------------------------
+    def trials_of_study(self):
+        return [t for t in self.study.get_trials(deepcopy=False) if not excluded(t)]
+
     def counted(self):
-        """Finished trials that count towards --trials (interrupted ones are re-run, not counted)."""
-        return [t for t in self.study.get_trials(deepcopy=False, states=FINISHED)
-                if not t.user_attrs.get("interrupted")]
+        """Finished trials that count towards --trials (across every coordinator of the study)."""
+        return [t for t in self.trials_of_study() if t.state in FINISHED]
 
     def stop_reason(self):
-        done = self.counted()
-        if len(done) + len(self.running) >= self.s.trials:
+        trials = self.trials_of_study()
+        done = [t for t in trials if t.state in FINISHED]
+        if len(trials) >= self.s.trials:
             return "trials"
         if isinstance(self.study.sampler, samplers.GridSampler) and self.study.sampler.is_exhausted(self.study):
             return "grid exhausted"
-        if self.s.time_budget and time.time() - self.started >= self.s.time_budget:
+        if self.s.time_budget and time.time() - self.study_started() >= self.s.time_budget:
             return "time budget"
         failures = sum(t.state == optuna.trial.TrialState.FAIL for t in done)
         if self.s.max_failures is not None and failures >= self.s.max_failures:
@@ -143,22 +186,34 @@ class Coordinator:
             return f"no improvement in {self.s.early_stopping_rounds} trials"
         return None
 
+    def study_started(self):
+        return self.study.user_attrs.get("started", self.started) if self.s.storage else self.started
+
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
         self.open_study()
         self.started = time.time()
         stop = None
+        next_check = time.time() + self.s.heartbeat
         try:
             while True:
                 stop = self.stop_reason()
-                while stop is None and len(self.running) < self.s.workers:
-                    self.launch()
+                while stop is None and self.free_slots() > 0:
+                    if not self.launch():
+                        stop = "trials"
+                        break
                     stop = self.stop_reason()
-                if not self.running:
+                if not self.running and not self.stopping:
                     break
                 time.sleep(POLL_SECONDS)
                 for number in list(self.running):
                     self.poll(self.running[number])
+                self.poll_stopping()
+                if time.time() >= next_check:
+                    self.beat()
+                    if not self.embedded:
+                        self.recover_lost()
+                    next_check = time.time() + self.s.heartbeat
         except KeyboardInterrupt:
             self.interrupt()
             raise
@@ -166,8 +221,33 @@ class Coordinator:
             self.write_results()
         return stop
 
+    def free_slots(self):
+        busy = len(self.running) + len(self.stopping)
+        if self.gpu_load:
+            return min(self.s.workers - busy, self._gpu_capacity())
+        return self.s.workers - busy
+
+    def _gpu_capacity(self):
+        free = sum(max(0, self.s.trials_per_gpu - n) for n in self.gpu_load.values())
+        return free // self.s.gpus_per_trial
+
+    def take_gpus(self):
+        """The least-loaded GPU slots for one trial."""
+        order = sorted(self.gpu_load, key=lambda g: (self.gpu_load[g], list(self.gpu_load).index(g)))
+        chosen = tuple(g for g in order if self.gpu_load[g] < self.s.trials_per_gpu)[:self.s.gpus_per_trial]
+        for g in chosen:
+            self.gpu_load[g] += 1
+        return chosen
+
     def launch(self):
+        """Start the next trial. False when this ask came too late (other workers filled the study)."""
         trial = self.study.ask()
+        before = [t for t in self.trials_of_study() if t.number < trial.number]
+        if len(before) >= self.s.trials:
+            trial.set_user_attr("surplus", True)
+            trial.set_user_attr("reason", "not run: the study had its trials when this ask arrived")
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return False
         baseline = bool(trial.user_attrs.get("baseline"))
         cfg = self.task.fresh_config()
         if baseline:
@@ -188,19 +268,31 @@ class Coordinator:
         (trial_dir / "params.json").write_text(json.dumps(_jsonable(values), indent=1) + "\n")
         metrics_path = trial_dir / "metrics.jsonl"
         metrics_path.write_text("")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        remove(trial_dir / "stop")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.adapter.trial_env(self.metric))
         env[ENV_VAR] = str(metrics_path)
+        env[STOP_ENV] = str(trial_dir / "stop")
         if self.s.workers > 1:
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM"):
                 env.setdefault(var, str(cpu_threads(self.s.workers)))
         cmd = self.adapter.trial_command(self.task, str(config_path))
-        (trial_dir / "command.txt").write_text(" ".join(cmd) + "\n")
+        gpus = self.take_gpus() if self.gpu_load else ()
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+            if len(gpus) > 1:  # one trial over several GPUs: paddle.distributed.launch, rank 0 reports
+                cmd = launch_command(cmd, ",".join(str(i) for i in range(len(gpus))), trial_dir / "launch_log")
+        (trial_dir / "command.txt").write_text(
+            (f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} " if gpus else "") + " ".join(cmd) + "\n")
         log = open(trial_dir / "train.log", "w")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
-                                start_new_session=True)  # its own group, so stopping it stops its children
+                                start_new_session=True,  # its own group, so stopping it stops its children
+                                preexec_fn=_die_with_parent)
         trial.set_user_attr("dir", str(trial_dir))
-        self.running[trial.number] = RunningTrial(trial, proc, cfg, trial_dir, time.time(), log=log)
+        trial.set_user_attr("heartbeat", time.time())
+        self.running[trial.number] = RunningTrial(trial, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log,
+                                                  beat=time.time())
         self.progress.started(trial.number, baseline, values, self)
+        return True
 
     def poll(self, rt):
         reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
@@ -211,6 +303,12 @@ class Coordinator:
         if code is None:
             if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
                 self.finish(rt, optuna.trial.TrialState.FAIL, f"timeout after {self.s.trial_timeout:.0f} s", stop=True)
+            elif self.s.trial_memory:
+                rss = results.tree_rss(rt.proc.pid)
+                if rss > self.s.trial_memory:
+                    self.finish(rt, optuna.trial.TrialState.FAIL,
+                                f"out of memory: {rss / 2**30:.2f} GiB resident > --trial-memory "
+                                f"{self.s.trial_memory / 2**30:.2f} GiB", stop=True)
             return
         if code != 0:
             self.finish(rt, optuna.trial.TrialState.FAIL, results.exit_reason(code, rt.dir / "train.log"))
@@ -244,9 +342,7 @@ class Coordinator:
         return False
 
     def finish(self, rt, state, reason=None, stop=False):
-        if stop:
-            stop_process(rt.proc)
-        rt.log.close()
+        """Record the trial's end; a process still running is asked to stop and cleaned up once it has."""
         del self.running[rt.trial.number]
         trial = rt.trial
         trial.set_user_attr("duration_s", round(time.time() - rt.started, 2))
@@ -256,16 +352,62 @@ class Coordinator:
         if state == optuna.trial.TrialState.COMPLETE:
             value = (max if self.direction == "maximize" else min)(v for _, v in rt.steps)
             previous_best = self.best_value()
-            self.study.tell(trial, value)
             if previous_best is None or (value > previous_best if self.direction == "maximize"
                                          else value < previous_best):
-                self.keep_best(rt)
+                self.keep_best(rt)  # before tell: the trial's config is stored on it while it is still open
+            self.study.tell(trial, value)
         else:
             self.study.tell(trial, state=state)
-        for path in self.adapter.trial_outputs(rt.cfg):  # weights of every trial but the best are dropped
-            remove(path)
+            if state == optuna.trial.TrialState.FAIL:
+                self.maybe_retry(trial)
         self.progress.finished(trial.number, state, value, reason, self)
+        if stop and rt.proc.poll() is None:
+            self.request_stop(rt)
+        else:
+            self.release(rt)
         self.write_results()
+
+    def maybe_retry(self, trial):
+        attempt = trial.user_attrs.get("attempt", 1)
+        if attempt <= self.s.retry_failed:
+            self.requeue(trial.params, trial.user_attrs, attempt=attempt + 1, retry_of=trial.number)
+
+    def request_stop(self, rt):
+        """Cooperative first (the trial sees its stop file and ends its training loop), then SIGTERM."""
+        if self.adapter.stops_cooperatively:
+            (rt.dir / "stop").write_text("stop\n")
+            rt.stop_deadline = time.time() + 15
+        else:
+            _signal_group(rt.proc, signal.SIGTERM)
+            rt.stop_deadline = time.time() + 10
+        self.stopping.append(rt)
+
+    def poll_stopping(self):
+        for rt in list(self.stopping):
+            if rt.proc.poll() is not None:
+                self.stopping.remove(rt)
+                self.release(rt)
+            elif time.time() > rt.stop_deadline:
+                escalate = signal.SIGKILL if (rt.dir / "stop.term").exists() else signal.SIGTERM
+                _signal_group(rt.proc, escalate)
+                (rt.dir / "stop.term").write_text("")
+                rt.stop_deadline = time.time() + 10
+
+    def release(self, rt):
+        """The trial's process is gone: free its GPUs, close its log, drop its weights (the best's moved)."""
+        for g in rt.gpus:
+            self.gpu_load[g] -= 1
+        rt.log.close()
+        for path in self.adapter.trial_outputs(rt.cfg):
+            remove(path)
+        remove(rt.dir / "stop.term")
+
+    def beat(self):
+        now = time.time()
+        for rt in self.running.values():
+            if now - rt.beat >= self.s.heartbeat:
+                rt.trial.set_user_attr("heartbeat", now)
+                rt.beat = now
 
     def best_value(self):
         try:
@@ -283,7 +425,9 @@ class Coordinator:
             for path in checkpoint:
                 os.replace(path, best_dir / pathlib.Path(path).name)
             (best_dir / "trial.txt").write_text(f"trial {rt.trial.number}\n")
-        self.adapter.write_best(self.adapter.export_config(rt.cfg, self.task), self.out)
+        exported = self.adapter.export_config(rt.cfg, self.task)
+        rt.trial.set_user_attr("config", _jsonable(exported))  # any machine can export it from the storage
+        self.adapter.write_best(exported, self.out)
 
     def interrupt(self):
         """Ctrl-C: stop running trials, record them as interrupted and queue them again."""
@@ -292,26 +436,45 @@ class Coordinator:
             rt.trial.set_user_attr("interrupted", True)
             rt.trial.set_user_attr("reason", "interrupted (Ctrl-C); queued again")
             self.requeue(rt.trial.params, rt.trial.user_attrs)
-            rt.log.close()
             self.study.tell(rt.trial, state=optuna.trial.TrialState.FAIL)
             del self.running[rt.trial.number]
+            self.release(rt)
+        for rt in self.stopping:
+            stop_process(rt.proc)
+            self.release(rt)
+        self.stopping = []
 
     def write_results(self):
         if getattr(self, "study", None) is not None:
             results.write_trials_csv(self.study, [p.name for p in self.params], self.out / "trials.csv")
 
 
+def _signal_group(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def stop_process(proc, grace=10.0):
-    """SIGTERM the trial's process group, SIGKILL it if it lingers."""
+    """SIGTERM the trial's process group and wait; SIGKILL it if it lingers."""
     if proc.poll() is not None:
         return
+    _signal_group(proc, signal.SIGTERM)
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(grace)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _signal_group(proc, signal.SIGKILL)
         proc.wait()
-    except ProcessLookupError:
+
+
+def _die_with_parent():
+    """Linux: the trial gets SIGKILL if the coordinator dies, instead of training on as an orphan."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
         pass
 
 

@@ -13,11 +13,12 @@ import os
 import time
 
 ENV_VAR = "PADDLE_AUTOTUNE_REPORT"
+STOP_ENV = "PADDLE_AUTOTUNE_STOP"  # a file the coordinator creates when the trial should end (pruned)
 
 
 def report(step, metrics):
     path = os.environ.get(ENV_VAR)
-    if not path:
+    if not path or os.environ.get("PADDLE_TRAINER_ID", "0") != "0":  # multi-GPU trial: rank 0 speaks
         return
     clean = {}
     for name, value in metrics.items():
@@ -27,6 +28,12 @@ def report(step, metrics):
     with open(path, "a") as f:  # one write per line, so a reader never sees half a line for long
         f.write(line + "\n")
         f.flush()
+
+
+def stop_requested():
+    """True once the coordinator wants this trial to end: a trainer that can stop cleanly checks this."""
+    path = os.environ.get(STOP_ENV)
+    return bool(path) and os.path.exists(path)
 
 
 def read_reports(path, offset=0):

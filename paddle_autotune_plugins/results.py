@@ -94,6 +94,24 @@ def _log_tail(path, size=20000):
         return ""
 
 
+def tree_rss(pid):
+    """Resident memory of a process and all its children, in bytes (0 once it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 def _fmt_values(values, limit=4):
     parts = [f"{k.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
              for k, v in list(values.items())[:limit]]

@@ -9,7 +9,7 @@ import os
 import runpy
 import sys
 
-from .adapter import get_adapter
+from paddle_autotune_plugins.adapter import get_adapter  # absolute: launch may run this as a file
 
 
 def main():

@@ -20,3 +20,42 @@ def digits_config(tmp_path, digits_root):
     from paddle_autotune_plugins.adapters.paddleclas.digits import write_demo_config
 
     return write_demo_config(tmp_path / "cfg")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server of its own on loopback for the session (Debian's postgresql package,
+    installed by `make setup`): a fresh cluster in a temp dir, so no system service is needed."""
+    import glob
+    import os
+    import shutil
+    import socket
+    import subprocess
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL is not installed (make setup installs it as root: apt-get install postgresql)")
+    bindir = os.path.dirname(bins[-1])
+    import pathlib
+    import tempfile
+
+    data = pathlib.Path(tempfile.mkdtemp(prefix="autotune-pg-"))  # not under pytest's root-only tmp
+    as_user = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the package's postgres user
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *cmd: subprocess.run(as_user + list(cmd), check=True, capture_output=True, text=True)
+    run(f"{bindir}/initdb", "-D", str(data / "db"), "-U", "postgres", "--auth=trust")
+    run(f"{bindir}/pg_ctl", "-D", str(data / "db"), "-w", "-l", str(data / "log"), "-o",
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+    try:
+        psql = lambda sql: run(f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", sql)
+        psql("CREATE USER tuner WITH PASSWORD 's3cret-pw'")
+        psql("CREATE DATABASE studies OWNER tuner")
+        yield f"postgresql://tuner:s3cret-pw@127.0.0.1:{port}/studies"
+    finally:
+        run(f"{bindir}/pg_ctl", "-D", str(data / "db"), "-m", "fast", "stop")
+        shutil.rmtree(data, ignore_errors=True)

@@ -72,7 +72,7 @@ def test_export_round_trip_loads_in_ppcls(digits_config, tmp_path):
 
 
 def test_nlp_flags_keep_words_as_argparse_reads_them():
-    from paddle_autotune_plugins.adapters.paddlenlp.adapter import parse_flags, to_flags
+    from paddle_autotune_plugins.flags import parse_flags, to_flags
 
     args = parse_flags(["--save_strategy", "no", "--learning_rate", "1e-3", "--do_train", "--report_to", "none",
                         "visualdl", "--disable_tqdm", "True", "--output_dir=out", "--seed", "7"])

@@ -8,7 +8,7 @@ own Engine; under a study each evaluation is reported to the coordinator.
 import argparse
 import sys
 
-from . import hooks
+from paddle_autotune_plugins.adapters.paddleclas import hooks  # absolute: launch may run this as a file
 
 
 def main(argv=None):

@@ -16,7 +16,8 @@ import subprocess
 
 import yaml
 
-from paddle_autotune_plugins.adapter import Adapter, Task, available_device, literal, python
+from paddle_autotune_plugins.adapter import Adapter, Task, available_device, python
+from paddle_autotune_plugins.flags import parse_flags, to_flags
 from paddle_autotune_plugins.errors import UsageError
 
 # What TrainingArguments (and the train entry) accept, for the arguments people tune.
@@ -38,45 +39,6 @@ LIMITS = {
 }
 _OWN_METRICS = ["eval_accuracy", "eval_f1", "eval_loss"]
 _KNOWN = {}  # --help answers: (command, script mtime) -> argument names
-
-
-def parse_flags(tokens):
-    """``--name value``, ``--name=value``, bare ``--flag`` (True) and ``--name a b`` (a list), in order."""
-    args, name = {}, None
-    for token in tokens:
-        if token.startswith("--"):
-            name, _, value = token[2:].partition("=")
-            args[name] = _value(value) if value else True
-            if value:
-                name = None
-        elif name is None:
-            raise UsageError(f"unexpected argument '{token}': give arguments as --name value")
-        elif args[name] is True:
-            args[name] = _value(token)
-        else:
-            args[name] = (args[name] if isinstance(args[name], list) else [args[name]]) + [_value(token)]
-    return args
-
-
-def _value(text):
-    """Numbers become numbers (so ranges can be checked), true/false booleans; the rest stays text as
-    argparse will read it ('no' is a save_strategy, not YAML's False)."""
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    value = literal(text)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else text
-
-
-def to_flags(args):
-    flags = []
-    for name, value in args.items():
-        if value is None:
-            continue
-        if isinstance(value, list):
-            flags += [f"--{name}"] + [str(v) for v in value]
-        else:
-            flags += [f"--{name}", str(value).lower() if isinstance(value, bool) else str(value)]
-    return flags
 
 
 def load_args_file(path):
@@ -110,6 +72,7 @@ class NlpAdapter(Adapter):
     direction = "maximize"
     train_entry = "paddle_autotune_plugins.adapters.paddlenlp.train_seq_cls"
     config_filename = "config.json"
+    stops_cooperatively = True  # the reporting callback ends training when the trial is pruned
 
     @classmethod
     def detects(cls, script):

@@ -13,7 +13,7 @@ import numbers
 
 from paddlenlp.trainer import IntervalStrategy, TrainerCallback
 
-from paddle_autotune_plugins.report import report
+from paddle_autotune_plugins.report import report, stop_requested
 
 
 def _numeric(value):
@@ -56,6 +56,11 @@ class AutotuneReportCallback(TrainerCallback):
                 clean[name] = number
         if clean:
             self.reporter(eval_step(args, state), clean)
+        return control
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if stop_requested():  # pruned: end the training loop cleanly instead of being killed
+            control.should_training_stop = True
         return control
 
 

@@ -1,0 +1,205 @@
+"""Parallel trials, GPU placement, faults, shared storages (journal file, real PostgreSQL), hard kills.
+
+Trials here run tests/probe_train.py through the generic adapter (a real script, real processes) so the
+machinery is exercised in seconds; the suite trainers run in the e2e tests (one of them here, with 2 workers).
+"""
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import PYTHON, REPO
+
+PROBE = str(REPO / "tests" / "probe_train.py")
+
+
+def autotune(args, cwd=None, **kwargs):
+    return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=cwd or REPO,
+                          capture_output=True, text=True, **kwargs)
+
+
+def read_trials(out):
+    with open(out / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def space_file(tmp_path, spec):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def probe(*flags):
+    return [PROBE, "--lr", "0.1", "--epochs", "3"] + list(flags)
+
+
+def test_generic_script_flags_and_printed_metric(tmp_path):
+    out = tmp_path / "out"
+    proc = autotune(probe() + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0.0, "high": 1.0}}),
+                               "--metric", "val_acc", "--trials", "4", "--pruner", "none", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 4 and rows[0]["lr"] == "0.1"
+    reports = [json.loads(line) for line in (out / "trial_0001" / "metrics.jsonl").read_text().splitlines()]
+    lr = float(rows[1]["lr"])
+    assert [r["step"] for r in reports] == [1, 2, 3]
+    assert reports[-1]["metrics"]["val_acc"] == pytest.approx(1.0 - (lr - 0.3) ** 2 - 0.05 / 3, abs=1e-4)
+    assert f"--lr {rows[1]['lr']}" in (out / "trial_0001" / "command.txt").read_text().replace("'", "") or \
+        str(lr)[:6] in (out / "trial_0001" / "command.txt").read_text()
+
+
+def test_generic_bad_input(tmp_path):
+    no_metric = autotune(probe() + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0, "high": 1}})])
+    assert no_metric.returncode == 2 and "give --metric NAME" in no_metric.stderr
+    not_a_flag = autotune(probe() + ["--autotune", "--space", space_file(tmp_path, {"lrr": {"low": 0, "high": 1}}),
+                                     "--metric", "val_acc"])
+    assert not_a_flag.returncode == 2 and "'lrr' is not a flag of the command" in not_a_flag.stderr
+    bad_url = autotune(probe() + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0, "high": 1}}),
+                                  "--metric", "val_acc", "--storage", "postgre//tuner:hunter2x@host/db"])
+    assert bad_url.returncode == 2 and "malformed storage URL" in bad_url.stderr
+    assert "hunter2x" not in bad_url.stderr and "tuner:***@" in bad_url.stderr
+
+
+def test_gpu_slots_least_loaded_first(tmp_path):
+    """--gpus 0,1 --trials-per-gpu 2: four trials at once, two per GPU, seen through CUDA_VISIBLE_DEVICES."""
+    out, record = tmp_path / "out", tmp_path / "record.jsonl"
+    proc = autotune(probe("--sleep", "1", "--record", str(record)) + [
+        "--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0.0, "high": 1.0}}), "--metric", "val_acc",
+        "--trials", "8", "--pruner", "none", "--gpus", "0,1", "--trials-per-gpu", "2", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(seen) == 8 and {s["cuda"] for s in seen} == {"0", "1"}
+    for s in seen:  # at every trial's midpoint: at most 2 trials per GPU, 4 in all
+        mid = (s["start"] + s["end"]) / 2
+        live = [o for o in seen if o["start"] <= mid <= o["end"]]
+        assert len(live) <= 4 and all(sum(o["cuda"] == g for o in live) <= 2 for g in ("0", "1"))
+    assert max(sum(o["start"] <= (s["start"] + s["end"]) / 2 <= o["end"] for o in seen) for s in seen) == 4
+    assert {s["omp"] for s in seen} == {"1"}  # 4 workers on 2 cores: one thread each
+
+
+def test_multi_gpu_trial_goes_through_paddle_distributed_launch(tmp_path):
+    out = tmp_path / "out"
+    autotune(probe() + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0.0, "high": 1.0}}),
+                        "--metric", "val_acc", "--trials", "1", "--gpus", "2,3", "--gpus-per-trial", "2",
+                        "--trial-timeout", "60", "--out", str(out)], timeout=300)
+    command = (out / "trial_0000" / "command.txt").read_text()
+    assert command.startswith("CUDA_VISIBLE_DEVICES=2,3 ")
+    assert "-m paddle.distributed.launch --devices 0,1" in command
+    assert command.split()[command.split().index("--log_dir") + 2].endswith("run_trial.py")
+
+
+def test_faults_are_recorded_with_their_reason(tmp_path):
+    out = tmp_path / "out"
+    spec = {"mode": {"values": ["ok", "sigkill", "memory", "nan", "sleep", "crash"]}}
+    proc = autotune(probe() + ["--mode", "ok", "--autotune", "--space", space_file(tmp_path, spec),
+                               "--sampler", "grid", "--metric", "val_acc", "--trials", "7", "--pruner", "none",
+                               "--trial-memory", "400MB", "--trial-timeout", "8", "--out", str(out)], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reasons = {r["mode"]: (r["state"], r["reason"]) for r in read_trials(out)[1:]}
+    assert reasons["ok"][0] == "COMPLETE"
+    assert reasons["sigkill"] == ("FAIL", "killed by SIGKILL (out of memory?)")
+    assert reasons["memory"][0] == "FAIL" and reasons["memory"][1].startswith("out of memory: ")
+    assert reasons["nan"] == ("FAIL", "val_acc is nan at step 1")
+    assert reasons["sleep"] == ("FAIL", "timeout after 8 s")
+    assert reasons["crash"] == ("FAIL", "exit code 1: RuntimeError: probe crashed on purpose")
+    assert "5 failed" in proc.stdout
+
+
+def test_retry_failed_requeues_the_parameters(tmp_path):
+    out = tmp_path / "out"
+    proc = autotune(probe("--mode", "crash") + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0, "high": 1}}),
+                                                "--metric", "val_acc", "--trials", "3", "--retry-failed", "1",
+                                                "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["FAIL"] * 3
+    assert rows[1]["lr"] == rows[0]["lr"] == "0.1"  # trial 1 is trial 0 again
+
+
+def test_coordinator_killed_hard_then_resumed(tmp_path):
+    out = tmp_path / "out"
+    args = probe("--sleep", "1") + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0.0, "high": 1.0}}),
+                                    "--metric", "val_acc", "--trials", "5", "--pruner", "none", "--out", str(out)]
+    first = subprocess.Popen([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "trial_0002" / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    time.sleep(1)  # the trial process dies with its coordinator (PDEATHSIG)
+    second = autotune(args)
+    assert second.returncode == 0, second.stderr[-2000:]
+    rows = read_trials(out)
+    numbers = [r["number"] for r in rows]
+    assert len(numbers) == len(set(numbers))
+    kept = [r for r in rows if "interrupted" not in r["reason"]]
+    assert len(kept) == 5 and all(r["state"] == "COMPLETE" for r in kept)
+    lost = [r for r in rows if "interrupted" in r["reason"]]
+    assert len(lost) == 1 and lost[0]["lr"] in [r["lr"] for r in kept]  # its parameters ran again
+
+
+def _join_study(storage, tmp_path, workers=2, trials=8):
+    """One `tune` and one `worker` process on the same study; returns the study's trials."""
+    import optuna
+
+    args = probe("--sleep", "0.5") + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0.0, "high": 1.0}}),
+                                      "--metric", "val_acc", "--trials", str(trials), "--pruner", "none",
+                                      "--storage", storage, "--study", "shared"]
+    first = subprocess.Popen([PYTHON, "-m", "paddle_autotune_plugins"] + args + ["--out", str(tmp_path / "a")],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (tmp_path / "a" / "trial_0000").exists():
+        time.sleep(0.2)
+    second = autotune(["worker", "--storage", storage, "--study", "shared", "--out", str(tmp_path / "b")],
+                      timeout=300)
+    out_first, err_first = first.communicate(timeout=300)
+    assert first.returncode == 0, err_first[-2000:]
+    assert second.returncode == 0, second.stderr[-2000:]
+    for text in (err_first, second.stderr, out_first, second.stdout):
+        assert "s3cret-pw" not in text and "Traceback" not in text
+    from paddle_autotune_plugins.storages import open_storage
+
+    study = optuna.load_study(study_name="shared", storage=open_storage(storage, tmp_path)[0])
+    ran_here = {p.name for p in (tmp_path / "a").glob("trial_*")}, {p.name for p in (tmp_path / "b").glob("trial_*")}
+    return study, ran_here
+
+
+def _check_shared(study, ran_here, trials=8):
+    real = [t for t in study.trials if not t.user_attrs.get("surplus") and not t.user_attrs.get("interrupted")]
+    assert len(real) == trials and all(t.state.name == "COMPLETE" for t in real)
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    a, b = ran_here
+    assert a and b and not (a & b)  # both coordinators ran trials, never the same one
+    assert len(a | b) == trials
+
+
+def test_two_coordinators_share_a_journal_file(tmp_path):
+    study, ran_here = _join_study(f"journal:///{tmp_path / 'study.log'}", tmp_path)
+    _check_shared(study, ran_here)
+
+
+def test_two_workers_share_a_postgresql_study(postgres_url, tmp_path):
+    study, ran_here = _join_study(postgres_url, tmp_path)
+    _check_shared(study, ran_here)
+
+
+@pytest.mark.e2e
+def test_two_workers_run_real_paddleclas_trials(digits_config, tmp_path):
+    out = tmp_path / "out"
+    proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=2",
+                     "--preset", "clas-lr", "--trials", "4", "--workers", "2", "--pruner", "none", "--out", str(out)],
+                    timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert len(rows) == 4 and all(r["state"] == "COMPLETE" for r in rows)
+    text = (proc.stderr + proc.stdout).lower()
+    assert "database is locked" not in text and "oversubscri" not in text
+    logs = " ".join((out / f"trial_{i:04d}" / "train.log").read_text().lower() for i in range(4))
+    assert "oversubscri" not in logs
+    assert "2 workers" in proc.stderr
