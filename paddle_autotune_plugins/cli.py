@@ -85,16 +85,20 @@ def build_params(task, opts):
     """Presets, then the --space file on top (a path in both takes the file's spec)."""
     resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config))
     params = {p.name: p for p in resolved.params}
+    enqueue = []
     if opts.space:
         path = pathlib.Path(opts.space)
         if not path.is_file():
             raise UsageError(f"space file not found: {path}")
-        for p in space.parse_space(space.load_yaml(path)):
+        data = space.load_yaml(path)
+        enqueue = data.pop("enqueue", None) or [] if isinstance(data, dict) else []
+        for p in space.parse_space(data):
             params[p.name] = p
     params = list(params.values())
     if not params:
         raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets') or --space FILE.yaml")
     task.adapter.check_space(task, params)
+    opts.enqueue = space.check_enqueue(enqueue, params)
     return params, resolved.notes
 
 
@@ -122,7 +126,8 @@ def make_settings(opts, command=None):
                     study=opts.study, seed=opts.seed, max_failures=opts.max_failures,
                     trial_timeout=parse_duration(opts.trial_timeout), trial_memory=parse_size(opts.trial_memory),
                     retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,
-                    gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command)
+                    gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command,
+                    enqueue=getattr(opts, "enqueue", None) or [])
 
 
 def run_study(task, opts, params=None, notes=()):
@@ -203,6 +208,59 @@ def cmd_worker(opts, rest):
     return run_study(task, opts, params)
 
 
+def _open(opts):
+    from . import study_report
+
+    storage = opts.storage
+    if storage and not storage.startswith(("sqlite", "postgres", "mysql")):
+        storage, _ = open_storage(storage, pathlib.Path(opts.out))
+    return study_report.open_study(opts.out, study=opts.study, storage=storage)
+
+
+def cmd_show(opts, rest):
+    from . import study_report
+
+    print("\n".join(study_report.trials_table(_open(opts))))
+    return 0
+
+
+def cmd_report(opts, rest):
+    from . import study_report
+
+    study = _open(opts)
+    path = study_report.write_report(study, opts.out)
+    print(f"report: {path}")
+    if opts.visualdl:
+        study_report.log_to_visualdl(study, pathlib.Path(opts.out) / "vdl")
+        print(f"VisualDL HParams: visualdl --logdir {pathlib.Path(opts.out) / 'vdl'}")
+    return 0
+
+
+def cmd_export(opts, rest):
+    """Any trial's full native config (the one it trained with), or the best K, into OUT/export/."""
+    from . import study_report
+
+    study = _open(opts)
+    if opts.trial is not None:
+        chosen = [t for t in study.trials if t.number == opts.trial]
+        if not chosen:
+            raise UsageError(f"no trial {opts.trial} in the study (0..{len(study.trials) - 1})")
+    else:
+        chosen = [t for t in study_report.ordered_trials(study) if t.state.name == "COMPLETE"][:opts.top]
+    dest = pathlib.Path(opts.out) / "export"
+    dest.mkdir(parents=True, exist_ok=True)
+    for t in chosen:
+        folder = pathlib.Path(t.user_attrs.get("dir", pathlib.Path(opts.out) / f"trial_{t.number:04d}"))
+        configs = sorted(p for p in folder.glob("config.*") if p.suffix in (".yaml", ".yml", ".json"))
+        if not configs:
+            raise UsageError(f"trial {t.number} left no config in {folder}")
+        target = dest / f"trial_{t.number:04d}_{configs[0].name}"
+        target.write_text(configs[0].read_text())
+        value = "" if t.value is None else f" ({study.user_attrs.get('metric', 'value')} = {t.value:.4f})"
+        print(f"trial {t.number} {t.state.name}{value}: {target}")
+    return 0
+
+
 def cmd_presets(opts, rest):
     for line in presets.describe(opts.suite):
         print(line)
@@ -272,6 +330,19 @@ def main(argv=None):
         p = sub.add_parser("worker", help="join a study in a shared --storage and run its trials here")
         add_tuning_options(p)
         p.set_defaults(func=cmd_worker)
+        for name, func, text in (("show", cmd_show, "the trials table, best first"),
+                                 ("report", cmd_report, "HTML report with plots (and VisualDL HParams)"),
+                                 ("export", cmd_export, "write any trial's full config (--trial N) or the best K")):
+            p = sub.add_parser(name, help=text)
+            p.add_argument("--out", default="autotune_out", help="the tuning run's --out folder")
+            p.add_argument("--study")
+            p.add_argument("--storage", help="for studies kept in a --storage URL")
+            if name == "report":
+                p.add_argument("--visualdl", action="store_true", help="also log trials to VisualDL's HParams")
+            if name == "export":
+                p.add_argument("--trial", type=int)
+                p.add_argument("--top", type=int, default=1)
+            p.set_defaults(func=func)
         p = sub.add_parser("presets", help="list presets and the paths each touches")
         p.add_argument("--suite")
         p.set_defaults(func=cmd_presets)

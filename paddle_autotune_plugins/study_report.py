@@ -1,0 +1,711 @@
+"""Reading a study back: the trials table, a self-contained HTML report with plots, VisualDL HParams.
+
+Works on any study the coordinator wrote (finished, interrupted or still running)::
+
+    from paddle_autotune_plugins import study_report
+    study = study_report.open_study("tune_resnet18")            # tune_resnet18/study.db, study 'autotune'
+    print("\\n".join(study_report.trials_table(study)))          # best first
+    study_report.write_report(study, "tune_resnet18")            # tune_resnet18/report.html + report/*.png
+    study_report.log_to_visualdl(study, "tune_resnet18/vdl")     # then: visualdl --logdir tune_resnet18/vdl
+
+The storage is plain Optuna, so optuna-dashboard opens it too (it is not a dependency of this package):
+``pip install optuna-dashboard && optuna-dashboard sqlite:///tune_resnet18/study.db``.
+
+The plots are our own matplotlib code (Agg canvas, no pyplot, so no global backend is switched in the
+caller's process) rather than optuna.visualization.matplotlib, whose functions are experimental and warn.
+"""
+import base64
+import html
+import io
+import math
+import pathlib
+import re
+
+import optuna
+
+from .errors import UsageError
+from .storages import redact
+
+S = optuna.trial.TrialState
+DEFAULT_STUDY = "autotune"
+# One colour per outcome, the same in every plot.
+COLORS = {"COMPLETE": "#1f77b4", "PRUNED": "#ff7f0e", "FAIL": "#d62728", "baseline": "#222222", "best": "#2ca02c"}
+
+
+# --- opening ---------------------------------------------------------------------------------------
+def open_study(out, study=None, storage=None):
+    """The Optuna study a run left in ``out`` (or in ``storage``, for --storage runs).
+
+    ``study`` is the --study name; without it 'autotune', or the only study the storage holds.
+    """
+    if storage is None:
+        db = pathlib.Path(out) / "study.db"
+        if not db.is_file():  # checked first: opening a SQLite URL would create an empty file
+            raise UsageError(f"no study in {out}: {db} does not exist; pass the --out folder of a tuning run "
+                             f"(or --storage URL for a study kept elsewhere)")
+        storage = f"sqlite:///{db.resolve()}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        names = optuna.get_all_study_names(storage)
+    except Exception as e:  # malformed URL, unreachable server, not a database
+        raise UsageError(f"cannot read the study storage {redact(storage)}: {redact(str(e).splitlines()[0])}") from None
+    if study is None:
+        study = DEFAULT_STUDY if DEFAULT_STUDY in names or len(names) != 1 else names[0]
+    if study not in names:
+        held = f"it holds {', '.join(sorted(names))}: pass --study NAME" if names else "it holds no study yet"
+        raise UsageError(f"no study '{study}' in {redact(storage)}; {held}")
+    return optuna.load_study(study_name=study, storage=storage)
+
+
+# --- what the study holds ----------------------------------------------------------------------------
+def tuned_params(study):
+    """Dotted paths of the tuned parameters, in the order of the space."""
+    names = list(study.user_attrs.get("params") or [])
+    for t in study.get_trials(deepcopy=False):
+        names += [n for n in list(t.params) + list(t.user_attrs.get("values", {})) if n not in names]
+    return names
+
+
+def short_names(paths):
+    """The shortest dotted suffix that tells each path apart.
+
+    >>> short_names(["Optimizer.lr.learning_rate", "Optimizer.regularizer.coeff", "Loss.Train.0.CELoss.epsilon"])
+    {'Optimizer.lr.learning_rate': 'learning_rate', 'Optimizer.regularizer.coeff': 'coeff', \
+'Loss.Train.0.CELoss.epsilon': 'epsilon'}
+    """
+    parts = {p: p.split(".") for p in paths}
+    depth = {p: 2 if len(s) > 1 and s[-1].isdigit() else 1 for p, s in parts.items()}  # "values.0", not "0"
+    while True:
+        short = {p: ".".join(parts[p][-depth[p]:]) for p in paths}
+        clashes = [p for p in paths if list(short.values()).count(short[p]) > 1 and depth[p] < len(parts[p])]
+        if not clashes:
+            return short
+        for p in clashes:
+            depth[p] += 1
+
+
+def _directions(study):
+    return [d == optuna.study.StudyDirection.MAXIMIZE for d in study.directions]  # True = maximize
+
+
+def _metric_names(study):
+    if study.metric_names:
+        return list(study.metric_names)
+    if len(study.directions) == 1:
+        return [study.user_attrs.get("metric", "value")]
+    return [f"objective {i}" for i in range(len(study.directions))]
+
+
+def _last(t):
+    return t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
+
+
+def _duration(t):
+    if "duration_s" in t.user_attrs:
+        return t.user_attrs["duration_s"]
+    if t.datetime_start and t.datetime_complete:
+        return (t.datetime_complete - t.datetime_start).total_seconds()
+    return None
+
+
+def _pareto_numbers(study):
+    try:
+        return {t.number for t in study.best_trials}
+    except ValueError:
+        return set()
+
+
+def ordered_trials(study):
+    """Best first: COMPLETE by value in the study's direction (Pareto front first when multi-objective),
+    then PRUNED by their last value, then FAIL, then RUNNING; queued (WAITING) trials are not trials yet."""
+    maximize = _directions(study)[0]
+    pareto = _pareto_numbers(study) if len(study.directions) > 1 else set()
+
+    def by_value(v):
+        return (v is None, 0 if v is None else (-v if maximize else v))
+
+    trials = study.get_trials(deepcopy=False)
+    complete = sorted((t for t in trials if t.state == S.COMPLETE),
+                      key=lambda t: (t.number not in pareto, *by_value(t.values[0]), t.number))
+    pruned = sorted((t for t in trials if t.state == S.PRUNED), key=lambda t: (*by_value(_last(t)), t.number))
+    rest = [t for state in (S.FAIL, S.RUNNING) for t in trials if t.state == state]
+    return complete + pruned + rest
+
+
+# --- the table ---------------------------------------------------------------------------------------
+def _fmt_value(v, width=18):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    text = str(v)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _fmt_duration(seconds):
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    seconds = int(round(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def trials_table(study, reason_width=56):
+    """A fixed-width table of the trials, best first, one line per trial; ``*`` marks the baseline.
+
+    Example (``paddle-autotune show`` prints this)::
+
+        print("\\n".join(trials_table(open_study("tune_resnet18"))))
+    """
+    metrics = _metric_names(study)
+    dirs = ", ".join(f"{'maximize' if m else 'minimize'} {name}" for m, name in zip(_directions(study), metrics))
+    trials = ordered_trials(study)
+    lines = [f"Study '{study.study_name}': {dirs}; {len(trials)} trials, best first. "
+             "* = baseline (your config as given)"]
+    paths = tuned_params(study)
+    short = short_names(paths)
+    legend = [f"  {short[p]} = {p}" for p in paths if short[p] != p]
+    if legend:
+        lines += ["Parameters:"] + legend
+    if not trials:
+        return lines + ["(no trial has started yet)"]
+
+    head = ["#", "state", "value", "duration", "reason"] + [short[p] for p in paths]
+    rows = []
+    for t in trials:
+        if t.state == S.COMPLETE:
+            value = ", ".join(f"{v:.6g}" for v in t.values)
+        elif t.state == S.PRUNED and _last(t) is not None:
+            value = f"{_last(t):.6g}"
+        else:
+            value = "-"
+        reason = t.user_attrs.get("reason", "")
+        if len(reason) > reason_width:
+            reason = reason[:reason_width - 3] + "..."
+        used = t.user_attrs.get("values", t.params)
+        number = f"{t.number}*" if t.user_attrs.get("baseline") else f"{t.number} "
+        rows.append([number, t.state.name, value, _fmt_duration(_duration(t)), reason]
+                    + [_fmt_value(used.get(p)) for p in paths])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    right = {0, 2, 3}  # numbers line up on the right
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    lines.append(line(head))
+    lines.append(line(["-" * w for w in widths]))
+    return lines + [line(r) for r in rows]
+
+
+# --- the HTML report ---------------------------------------------------------------------------------
+class _Skip(Exception):
+    """A plot that does not apply to this study; the message is shown in its place."""
+
+
+class _Data:
+    """What the plots need, collected once. Interrupted trials (Ctrl-C, re-queued) are left out."""
+
+    def __init__(self, study):
+        self.study = study
+        self.maximize = _directions(study)
+        self.metrics = _metric_names(study)
+        self.multi = len(study.directions) > 1
+        self.paths = tuned_params(study)
+        self.short = short_names(self.paths)
+        self.trials = [t for t in study.get_trials(deepcopy=False)
+                       if t.state in (S.COMPLETE, S.PRUNED, S.FAIL) and not t.user_attrs.get("interrupted")]
+        self.complete = [t for t in self.trials if t.state == S.COMPLETE]
+        self.pruned = [t for t in self.trials if t.state == S.PRUNED]
+        self.failed = [t for t in self.trials if t.state == S.FAIL]
+        self.baseline = next((t for t in self.trials if t.user_attrs.get("baseline")), None)
+        # study.best_trial is a copy: keep our own object so that "t is d.best" holds in the plots
+        best = None if self.multi or not self.complete else study.best_trial.number
+        self.best = next((t for t in self.complete if t.number == best), None)
+        # One distribution per parameter, from any trial that sampled it: axes follow the space (log, choices).
+        self.dists = {}
+        for t in self.trials:
+            for name, dist in t.distributions.items():
+                self.dists.setdefault(name, dist)
+
+    def param_value(self, t, path):
+        """The sampled value; for the baseline, the config's value when it lies outside the space."""
+        if path in t.params:
+            return t.params[path]
+        v = t.user_attrs.get("values", {}).get(path)
+        numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if numeric and not isinstance(self.dists.get(path), optuna.distributions.CategoricalDistribution):
+            return v
+        return None
+
+
+def _figure(width=8.0, height=4.2, layout=None):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _legend(ax, **kw):
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, framealpha=0.85, **kw)
+
+
+def plot_history(d):
+    """Each trial's value by trial number, the best so far, and a horizontal line at the baseline's value."""
+    if not d.complete and not d.pruned:
+        raise _Skip("No trial reported a value yet.")
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import blended_transform_factory
+
+    n = len(d.metrics)
+    fig = _figure(8, 3.6 * n, layout="constrained")  # stacked axes (multi-objective) without overlaps
+    for i, (metric, maximize) in enumerate(zip(d.metrics, d.maximize)):
+        ax = fig.add_subplot(n, 1, i + 1)
+        ax.scatter([t.number for t in d.complete], [t.values[i] for t in d.complete], color=COLORS["COMPLETE"],
+                   zorder=3, label="complete")
+        if not d.multi:
+            ax.scatter([t.number for t in d.pruned if _last(t) is not None],
+                       [_last(t) for t in d.pruned if _last(t) is not None], facecolors="none",
+                       edgecolors=COLORS["PRUNED"], zorder=3, label="pruned (last value)")
+            best, xs, ys = None, [], []
+            for t in sorted(d.complete, key=lambda t: t.number):
+                if best is None or (t.value > best if maximize else t.value < best):
+                    best = t.value
+                xs.append(t.number)
+                ys.append(best)
+            if xs:
+                xs.append(max(t.number for t in d.trials))
+                ys.append(ys[-1])
+                ax.step(xs, ys, where="post", color=COLORS["best"], label="best so far")
+        if d.failed:  # failed trials have no value: ticks along the bottom edge show when they happened
+            bottom = blended_transform_factory(ax.transData, ax.transAxes)
+            ax.scatter([t.number for t in d.failed], [0.03] * len(d.failed), marker="x", color=COLORS["FAIL"],
+                       transform=bottom, zorder=3, label="failed")
+        if d.baseline is not None and d.baseline.state == S.COMPLETE:
+            v = d.baseline.values[i]
+            ax.axhline(v, color=COLORS["baseline"], linestyle="--", linewidth=1,
+                       label=f"baseline (trial {d.baseline.number}) {v:.4g}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("trial")
+        ax.set_ylabel(f"{metric} ({'higher' if maximize else 'lower'} is better)")
+        ax.grid(alpha=0.3)
+        _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never over a point
+    fig.suptitle("Optimization history")
+    return fig
+
+
+def plot_intermediate(d):
+    """Every trial's evaluations step by step; pruned trials are dashed and end in an X where they were stopped."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    curves = [t for t in d.trials if t.intermediate_values]
+    if not curves:
+        raise _Skip("No trial reported intermediate values" +
+                    (" (Optuna keeps none for multi-objective studies)." if d.multi else "."))
+    fig = _figure()
+    ax = fig.add_subplot()
+    special = {t.number: role for t, role in ((d.best, "best"), (d.baseline, "baseline")) if t is not None}
+    # Ordinary trials first, so the baseline and the best are drawn on top of them.
+    for t in sorted(curves, key=lambda t: t.number in special):
+        steps = sorted(t.intermediate_values)
+        values = [t.intermediate_values[s] for s in steps]
+        role = special.get(t.number)
+        color = COLORS[role] if role else COLORS[t.state.name]
+        style = {"PRUNED": "--", "FAIL": ":"}.get(t.state.name, "-")
+        width = 2.2 if role else 1.1
+        ax.plot(steps, values, linestyle=style, color=color, linewidth=width, alpha=1.0 if role else 0.7,
+                marker="o" if len(steps) == 1 else None, markersize=3)
+        if t.state in (S.PRUNED, S.FAIL):
+            ax.plot(steps[-1:], values[-1:], marker="X", markersize=8, color=color, linestyle="none")
+    handles = [Line2D([], [], color=COLORS["COMPLETE"], label="complete")]
+    if d.pruned:
+        handles.append(Line2D([], [], color=COLORS["PRUNED"], linestyle="--", marker="X", label="pruned (X = stopped)"))
+    if any(t.state == S.FAIL for t in curves):
+        handles.append(Line2D([], [], color=COLORS["FAIL"], linestyle=":", marker="X", label="failed"))
+    if d.baseline in curves:
+        handles.append(Line2D([], [], color=COLORS["baseline"], linewidth=2.2,
+                              label=f"baseline (trial {d.baseline.number})"))
+    if d.best is not None and d.best is not d.baseline:
+        handles.append(Line2D([], [], color=COLORS["best"], linewidth=2.2, label=f"best (trial {d.best.number})"))
+    ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step (evaluation)")
+    ax.set_ylabel(d.metrics[0])
+    ax.set_title("Intermediate values")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def param_importances(d):
+    """{metric: {path: importance}} from Optuna's fANOVA evaluator, most important first."""
+    if len(d.complete) < 2:
+        raise _Skip(f"Parameter importances need at least 2 complete trials; this study has {len(d.complete)}.")
+    if len(d.dists) < 2:
+        raise _Skip("Parameter importances need at least 2 tuned parameters; this study tunes "
+                    f"{len(d.dists)}.")
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)  # seeded: the same study gives the same plot
+    result = {}
+    for i, metric in enumerate(d.metrics):
+        try:
+            result[metric] = optuna.importance.get_param_importances(
+                d.study, evaluator=evaluator, target=(lambda t, i=i: t.values[i]) if d.multi else None)
+        except (ValueError, RuntimeError) as e:  # e.g. no parameter sampled by every complete trial
+            raise _Skip(f"Optuna could not compute parameter importances: {e}") from None
+    if not any(result.values()):
+        raise _Skip("No parameter was sampled by every complete trial, so importances cannot be compared.")
+    return result
+
+
+def plot_importances(d):
+    """Horizontal bars: how much of the objective's variance each parameter explains (fANOVA)."""
+    result = param_importances(d)
+    fig = _figure(8, 0.8 + sum(0.5 * len(r) + 0.8 for r in result.values()), layout="constrained")
+    for i, (metric, imp) in enumerate(result.items()):
+        ax = fig.add_subplot(len(result), 1, i + 1)
+        names = list(imp)[::-1]  # largest at the top
+        ax.barh([d.short.get(n, n) for n in names], [imp[n] for n in names], color=COLORS["COMPLETE"])
+        for y, n in enumerate(names):
+            ax.text(imp[n], y, f" {imp[n]:.2f}", va="center", fontsize=8)
+        ax.set_xlim(0, max(1.0, max(imp.values()) * 1.15))
+        ax.set_title(f"for {metric}", fontsize=10)
+    ax.set_xlabel("importance (fANOVA, sums to 1 per objective)")
+    fig.suptitle("Parameter importances")
+    return fig
+
+
+def _axis(d, path, values):
+    """(to_unit, ticks): maps a parameter's values to 0..1 on its axis, and the labelled tick positions."""
+    dist = d.dists.get(path)
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        choices = list(dist.choices)
+        pos = {c: (i / (len(choices) - 1) if len(choices) > 1 else 0.5) for i, c in enumerate(choices)}
+        return (lambda v: pos.get(v, math.nan)), [(pos[c], _fmt_value(c, 12)) for c in choices]
+    log = bool(getattr(dist, "log", False))
+    known = [v for v in values if v is not None] + ([dist.low, dist.high] if dist is not None else [])
+    if log:
+        known = [v for v in known if v > 0]
+    if not known:
+        return (lambda v: math.nan), []
+    f = math.log10 if log else float
+    lo, hi = f(min(known)), f(max(known))
+    span = (hi - lo) or 1.0
+
+    def to_unit(v):
+        return math.nan if v is None or (log and v <= 0) else (f(v) - lo) / span
+
+    ticks = [(to_unit(v), f"{v:.3g}") for v in sorted({min(known), max(known)})]
+    return to_unit, ticks
+
+
+def plot_parallel(d):
+    """One polyline per complete trial across every parameter axis and the objective, coloured by the objective."""
+    if not d.complete:
+        raise _Skip("Parallel coordinates need at least one complete trial.")
+    paths = [p for p in d.paths if any(d.param_value(t, p) is not None for t in d.complete)]
+    if not paths:
+        raise _Skip("No tuned parameter has a value in the complete trials.")
+    import matplotlib
+    from matplotlib import cm, colors
+
+    metric, maximize = d.metrics[0], d.maximize[0]
+    axes = []
+    for p in paths:
+        axes.append((d.short[p],) + _axis(d, p, [d.param_value(t, p) for t in d.complete]))
+    objective = [t.values[0] for t in d.complete]
+    lo, hi = min(objective), max(objective)
+    span = (hi - lo) or 1.0
+    axes.append((metric, lambda v: (v - lo) / span, [(0.0, f"{lo:.4g}"), (1.0, f"{hi:.4g}")]))
+
+    fig = _figure(max(7.0, 1.6 * len(axes) + 1.5), 4.6)
+    ax = fig.add_subplot()
+    # The better end of the colour map is always the bright one, whatever the direction.
+    cmap = matplotlib.colormaps["viridis" if maximize else "viridis_r"]
+    norm = colors.Normalize(lo, hi if hi > lo else lo + 1e-12)
+    for t in sorted(d.complete, key=lambda t: t.values[0] if maximize else -t.values[0]):  # best drawn last
+        ys = [to_unit(d.param_value(t, p)) for (_, to_unit, _), p in zip(axes, paths)] + [axes[-1][1](t.values[0])]
+        is_base = t is d.baseline
+        ax.plot(range(len(axes)), ys, color=COLORS["baseline"] if is_base else cmap(norm(t.values[0])),
+                linewidth=2.2 if is_base else 1.3, linestyle="--" if is_base else "-", alpha=0.9,
+                zorder=3 if is_base else 2, marker="o", markersize=3)
+    for x, (name, _, ticks) in enumerate(axes):
+        ax.axvline(x, color="#888888", linewidth=0.8, zorder=1)
+        for y, text in ticks:
+            ax.text(x + 0.05, y, text, fontsize=7, va="center", ha="left", color="#333333", zorder=4,
+                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.75, pad=0.6))  # readable over lines
+    ax.set_xticks(range(len(axes)))
+    ax.set_xticklabels([a[0] for a in axes], fontsize=9)
+    ax.set_yticks([])
+    ax.set_ylim(-0.06, 1.06)
+    ax.set_xlim(-0.2, len(axes) - 0.6)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=metric, pad=0.02)
+    base = (f"; dashed black: baseline (trial {d.baseline.number})"
+            if d.baseline is not None and d.baseline.state == S.COMPLETE else "")
+    ax.set_title(f"Parallel coordinates: {len(d.complete)} complete trials, coloured by {metric}{base}", fontsize=10)
+    return fig
+
+
+def plot_slice(d, path):
+    """The objective against one parameter's sampled values, complete trials coloured by trial number."""
+    points = [(d.param_value(t, path), t) for t in d.complete]
+    points = [(v, t) for v, t in points if v is not None]
+    if not points:
+        raise _Skip(f"No complete trial has a value for {path}.")
+    from matplotlib import colors
+
+    fig = _figure(5.2, 3.6)
+    ax = fig.add_subplot()
+    dist = d.dists.get(path)
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        choices = list(dist.choices)
+        xs = [choices.index(v) for v, _ in points]
+        ax.set_xticks(range(len(choices)))
+        ax.set_xticklabels([_fmt_value(c, 12) for c in choices], fontsize=8)
+        ax.set_xlim(-0.5, len(choices) - 0.5)
+    else:
+        xs = [v for v, _ in points]
+        if getattr(dist, "log", False):
+            ax.set_xscale("log")
+    numbers = [t.number for _, t in points]
+    norm = colors.Normalize(min(numbers), max(max(numbers), min(numbers) + 1))
+    # Blues without its near-white start, so that early trials stay visible on white
+    cmap = colors.LinearSegmentedColormap.from_list("trials", ["#9ecae1", "#08306b"])
+    sc = ax.scatter(xs, [t.values[0] for _, t in points], c=numbers, cmap=cmap, norm=norm,
+                    edgecolors="#333333", linewidths=0.5, zorder=3)
+    ax.margins(0.1)  # room for the stars at the edges
+    for x, (v, t) in zip(xs, points):
+        if t is d.baseline:
+            ax.scatter([x], [t.values[0]], marker="*", s=160, color=COLORS["baseline"], zorder=4,
+                       label=f"baseline (trial {t.number})")
+        elif t is d.best:
+            ax.scatter([x], [t.values[0]], marker="*", s=160, color=COLORS["best"], zorder=4,
+                       label=f"best (trial {t.number})")
+    fig.colorbar(sc, ax=ax, label="trial")
+    ax.set_xlabel(path if len(path) <= 40 else d.short[path])
+    ax.set_ylabel(d.metrics[0])
+    ax.set_title(f"Slice: {d.short[path]}", fontsize=10)
+    ax.grid(alpha=0.3)
+    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # below: never over a point
+    return fig
+
+
+def plot_pareto(d):
+    """Multi-objective studies: the complete trials in the plane of the first two objectives, the Pareto front
+    joined."""
+    if len(d.complete) < 1:
+        raise _Skip("The Pareto front needs at least one complete trial.")
+    front = [t for t in d.study.best_trials if not t.user_attrs.get("interrupted")]
+    fig = _figure(6.5, 5)
+    ax = fig.add_subplot()
+    others = [t for t in d.complete if t not in front]
+    ax.scatter([t.values[0] for t in others], [t.values[1] for t in others], color="#9ecae1",
+               edgecolors="#555555", linewidths=0.5, label="dominated", zorder=2)
+    front = sorted(front, key=lambda t: t.values[0])
+    ax.plot([t.values[0] for t in front], [t.values[1] for t in front], marker="o", color=COLORS["FAIL"],
+            label=f"Pareto front ({len(front)} trials)", zorder=3)
+    for t in front:
+        ax.annotate(str(t.number), (t.values[0], t.values[1]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if d.baseline is not None and d.baseline.state == S.COMPLETE:
+        ax.scatter([d.baseline.values[0]], [d.baseline.values[1]], marker="*", s=180, color=COLORS["baseline"],
+                   zorder=4, label=f"baseline (trial {d.baseline.number})")
+    word = {True: "higher is better", False: "lower is better"}
+    ax.set_xlabel(f"{d.metrics[0]} ({word[d.maximize[0]]})")
+    ax.set_ylabel(f"{d.metrics[1]} ({word[d.maximize[1]]})")
+    title = "Pareto front" + (f" (first two of {len(d.metrics)} objectives)" if len(d.metrics) > 2 else "")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    _legend(ax, loc="best")
+    return fig
+
+
+def _plots(d):
+    """(file stem, title, draw) for every plot that may apply, in report order."""
+    plots = [("history", "Optimization history", plot_history),
+             ("intermediate", "Intermediate values", plot_intermediate)]
+    if d.multi:
+        plots.append(("pareto", "Pareto front", plot_pareto))
+    plots += [("importances", "Parameter importances", plot_importances),
+              ("parallel", "Parallel coordinates", plot_parallel)]
+    for p in d.paths:
+        stem = "slice_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", d.short[p])
+        plots.append((stem, f"Slice: {d.short[p]}", lambda d, p=p: plot_slice(d, p)))
+    return plots
+
+
+def _summary_html(d):
+    e = html.escape
+    out = []
+    counts = {s: sum(t.state == s for t in d.study.get_trials(deepcopy=False)) for s in S}
+    interrupted = sum(bool(t.user_attrs.get("interrupted")) for t in d.study.get_trials(deepcopy=False))
+    directions = ", ".join(f"{'maximize' if m else 'minimize'} <b>{e(n)}</b>" for m, n in zip(d.maximize, d.metrics))
+    suite = d.study.user_attrs.get("suite")
+    out.append(f"<p>Study <b>{e(d.study.study_name)}</b>{f' ({e(suite)})' if suite else ''}: {directions}. "
+               f"{counts[S.COMPLETE]} complete, {counts[S.PRUNED]} pruned, "
+               f"{counts[S.FAIL] - interrupted} failed"
+               + (f", {interrupted} interrupted and re-queued" if interrupted else "")
+               + (f", {counts[S.RUNNING]} running" if counts[S.RUNNING] else "") + ".</p>")
+    if not d.complete:
+        out.append("<p>No trial completed: see the reason column below and the trial_*/train.log files.</p>")
+        return "\n".join(out)
+    rows = []
+    base = d.baseline if d.baseline is not None and d.baseline.state == S.COMPLETE else None
+    if d.multi:
+        front = sorted(d.study.best_trials, key=lambda t: t.number)
+        out.append(f"<p>Pareto front: trials {', '.join(str(t.number) for t in front)}.</p>")
+        shown = ([base] if base is not None else []) + [t for t in front if t is not base]
+    else:
+        best = d.best
+        if base is not None:
+            diff = best.value - base.value
+            better = diff > 0 if d.maximize[0] else diff < 0
+            pct = f" ({diff / abs(base.value) * 100:+.1f}%)" if base.value else ""
+            verdict = "better than" if better else ("the same as" if diff == 0 else "worse than")
+            out.append(f"<p class=big>Best <b>{e(d.metrics[0])} = {best.value:.6g}</b> (trial {best.number}) vs "
+                       f"baseline {base.value:.6g} (trial {base.number}): <b>{diff:+.6g}{pct}</b>, {verdict} "
+                       f"the baseline.</p>")
+        else:
+            out.append(f"<p class=big>Best <b>{e(d.metrics[0])} = {best.value:.6g}</b> (trial {best.number}); "
+                       f"the baseline did not complete.</p>")
+        shown = ([base] if base is not None and base is not best else []) + [best]
+    head = "".join(f"<th>{'baseline' if t is base else ('best' if t is d.best else 'Pareto')} "
+                   f"(trial {t.number})</th>" for t in shown)
+    for p in d.paths:
+        cells = "".join(f"<td>{e(_fmt_value(t.user_attrs.get('values', t.params).get(p), 40))}</td>" for t in shown)
+        rows.append(f"<tr><td><code>{e(p)}</code></td>{cells}</tr>")
+    for i, m in enumerate(d.metrics):
+        cells = "".join(f"<td><b>{t.values[i]:.6g}</b></td>" for t in shown)
+        rows.append(f"<tr><td>{e(m)}</td>{cells}</tr>")
+    out.append(f"<table><tr><th>parameter</th>{head}</tr>{''.join(rows)}</table>")
+    return "\n".join(out)
+
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px auto;max-width:1180px;color:#222;
+padding:0 16px}
+h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:3px;margin-top:28px}
+table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
+th{background:#f3f3f3} pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow-x:auto}
+img{max-width:100%;height:auto} .note{color:#666;font-style:italic} .big{font-size:15px}
+.grid{display:flex;flex-wrap:wrap;gap:12px} .grid figure{margin:0;flex:1 1 480px;max-width:580px}
+figure{margin:0} code{font-size:12px}
+"""
+
+
+def write_report(study, out_dir):
+    """Write ``out_dir/report.html`` (self-contained: PNGs inline as data URIs, no script, no network) and
+    the same PNGs as ``out_dir/report/*.png``. Returns the path of report.html.
+
+    Example::
+
+        write_report(open_study("tune_resnet18"), "tune_resnet18")   # open tune_resnet18/report.html
+    """
+    out_dir = pathlib.Path(out_dir)
+    img_dir = out_dir / "report"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    d = _Data(study)
+    sections, slices = [], []
+    for stem, title, draw in _plots(d):
+        try:
+            png = _png(draw(d))
+        except _Skip as skip:
+            part = (title, None, str(skip))
+        else:
+            (img_dir / f"{stem}.png").write_bytes(png)
+            part = (title, f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}", stem)
+        (slices if stem.startswith("slice_") else sections).append(part)
+
+    e = html.escape
+    db = out_dir / "study.db"
+    storage_hint = f"sqlite:///{db.resolve()}" if db.is_file() else "STORAGE_URL"
+    body = [f"<h1>paddle-autotune report: {e(study.study_name)}</h1>",
+            "<h2>Summary</h2>", _summary_html(d),
+            "<h2>Trials (best first)</h2>", f"<pre>{e(chr(10).join(trials_table(study)))}</pre>"]
+    for title, uri, note in sections:
+        body.append(f"<h2>{e(title)}</h2>")
+        body.append(f'<img src="{uri}" alt="{e(title)}">' if uri else f"<p class=note>{e(note)}</p>")
+    if slices:
+        body.append("<h2>Slice plots (objective against each parameter)</h2><div class=grid>")
+        for title, uri, note in slices:
+            body.append(f'<figure><img src="{uri}" alt="{e(title)}"></figure>' if uri
+                        else f"<figure><p class=note>{e(title)}: {e(note)}</p></figure>")
+        body.append("</div>")
+    body.append("<h2>Explore further</h2>"
+                f"<p>Interactive views of the same storage: <code>pip install optuna-dashboard &amp;&amp; "
+                f"optuna-dashboard {e(storage_hint)}</code>. VisualDL HParams: "
+                "<code>paddle_autotune_plugins.study_report.log_to_visualdl(study, LOGDIR)</code>, then "
+                "<code>visualdl --logdir LOGDIR</code>. The PNGs are also in <code>report/</code>.</p>")
+    page = ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+            f"<title>autotune report: {e(study.study_name)}</title><style>{_CSS}</style></head>\n<body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+    path = out_dir / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)  # a browser that reloads never sees half a page
+    return path
+
+
+# --- VisualDL ----------------------------------------------------------------------------------------
+def _hparam(v):
+    """VisualDL accepts str, int and float hyperparameter values only."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return str(v)
+    return v
+
+
+def log_to_visualdl(study, logdir):
+    """One VisualDL run per finished trial (COMPLETE, and PRUNED with a value) under ``logdir/trial_NNNN``:
+    its hparams (the values used, by dotted path, plus ``state`` and ``baseline``), ``hparam/<metric>`` = the
+    trial's value for the HParams tab, and ``eval/<metric>`` at every evaluation step for the Scalars tab.
+    Returns the run folders written.
+
+    Example::
+
+        log_to_visualdl(open_study("tune_resnet18"), "tune_resnet18/vdl")
+        # visualdl --logdir tune_resnet18/vdl --port 8040, then the HParams tab
+    """
+    try:
+        from visualdl import LogWriter
+    except ImportError:
+        raise UsageError("visualdl is not installed: pip install visualdl (or open the storage with "
+                         "optuna-dashboard instead)") from None
+    names = _metric_names(study)
+    metrics = [f"hparam/{m}" for m in names]
+    paths = tuned_params(study)
+    runs = []
+    for t in study.get_trials(deepcopy=False, states=(S.COMPLETE, S.PRUNED)):
+        if t.user_attrs.get("interrupted") or (t.state == S.PRUNED and not t.intermediate_values):
+            continue
+        used = t.user_attrs.get("values", t.params)
+        hparams = {p: _hparam(used[p]) for p in paths if used.get(p) is not None}
+        hparams["state"] = t.state.name
+        hparams["baseline"] = "yes" if t.user_attrs.get("baseline") else "no"
+        run = pathlib.Path(logdir) / f"trial_{t.number:04d}"
+        with LogWriter(logdir=str(run)) as writer:
+            writer.add_hparams(hparams, metrics)
+            # HParams reads the hparam/ tags: one point, the trial's value (its best evaluation, or the last
+            # one for a pruned trial); the step-by-step curve goes under eval/ so it is not mistaken for it.
+            steps = sorted(t.intermediate_values)
+            last = steps[-1] if steps else 0
+            if t.state == S.COMPLETE:
+                for name, value in zip(metrics, t.values):
+                    writer.add_scalar(name, value, last)
+            else:
+                writer.add_scalar(metrics[0], t.intermediate_values[last], last)
+            for step in steps:
+                writer.add_scalar(f"eval/{names[0]}", t.intermediate_values[step], step)
+        runs.append(run)
+    return runs

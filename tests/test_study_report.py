@@ -1,0 +1,197 @@
+"""study_report: the trials table, the HTML report (checked in headless Chromium too) and VisualDL HParams,
+on a real study written by the coordinator with a fake trainer (seconds, no suite needed)."""
+import pathlib
+import re
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from paddle_autotune_plugins import space, study_report
+from paddle_autotune_plugins.adapter import Adapter, Task
+from paddle_autotune_plugins.coordinator import Coordinator, Settings
+from paddle_autotune_plugins.errors import UsageError
+
+# A fake trainer like the one in test_coordinator.py: a score peaking at x=0.3, better with c='a'; "diverges"
+# (exits with an error) when x > 0.8, so a seeded study holds complete, pruned and failed trials.
+FAKE_TRAIN = '''
+import sys, yaml
+from paddle_autotune_plugins.report import report
+cfg = yaml.safe_load(open(sys.argv[1]))
+for step in range(1, cfg["steps"] + 1):
+    if cfg["x"] > 0.8:
+        raise FloatingPointError("loss diverged")
+    score = 1.0 - (cfg["x"] - 0.3) ** 2 - 0.1 * (cfg["c"] != "a") - 0.05 * abs(cfg["Model"]["width"] - 64) / 64
+    report(step, {"score": score * step / cfg["steps"]})
+'''
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+class FakeAdapter(Adapter):
+    name = "fake"
+    default_metric = "score"
+
+    def __init__(self, script):
+        self.script = script
+
+    def max_steps(self, cfg):
+        return cfg["steps"]
+
+    def trial_command(self, task, config_path):
+        return [sys.executable, str(self.script), config_path]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    """A finished 14-trial study: baseline (trial 0) + complete + pruned + failed trials."""
+    root = tmp_path_factory.mktemp("study")
+    script = root / "fake_train.py"
+    script.write_text(FAKE_TRAIN)
+    task = Task(FakeAdapter(script), {"x": 0.7, "c": "b", "Model": {"width": 32}, "steps": 4},
+                config_path="fake.yaml", cwd=str(root))
+    params = space.parse_space({"x": {"low": 0.0, "high": 1.0}, "c": {"values": ["a", "b"]},
+                                "Model.width": {"values": [32, 64, 128]}})
+    settings = Settings(out=root / "out", trials=14, sampler="random", pruner="asha", seed=2, quiet=True)
+    Coordinator(task, params, settings).run()
+    return root / "out"
+
+
+def states(study):
+    return [t.state.name for t in study.get_trials()]
+
+
+def test_open_study(out, tmp_path):
+    study = study_report.open_study(out)
+    assert study.study_name == "autotune" and study.user_attrs["metric"] == "score"
+    assert {"COMPLETE", "PRUNED", "FAIL"} <= set(states(study)), states(study)
+    with pytest.raises(UsageError, match="no study in .*study.db does not exist"):
+        study_report.open_study(tmp_path)
+    assert not (tmp_path / "study.db").exists()  # looking did not create an empty database
+    with pytest.raises(UsageError, match="no study 'other' .* it holds autotune"):
+        study_report.open_study(out, study="other")
+
+
+def test_trials_table_best_first(out):
+    study = study_report.open_study(out)
+    lines = study_report.trials_table(study)
+    print("\n".join(lines))
+    assert lines[0].startswith("Study 'autotune': maximize score; 14 trials, best first")
+    assert "  width = Model.width" in lines  # short names, full path in the legend
+    head = lines.index(next(line for line in lines if line.lstrip().startswith("#  state")))
+    assert lines[head].split() == ["#", "state", "value", "duration", "reason", "x", "c", "width"]
+    rows = lines[head + 2:]
+    assert len(rows) == 14
+    numbers = [int(r.split()[0].rstrip("*")) for r in rows]
+    row_states = [r.split()[1] for r in rows]
+    # COMPLETE (best value first), then PRUNED, then FAIL
+    order = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2}
+    assert [order[s] for s in row_states] == sorted(order[s] for s in row_states)
+    complete = [float(r.split()[2]) for r in rows if r.split()[1] == "COMPLETE"]
+    assert complete == sorted(complete, reverse=True) and complete[0] == pytest.approx(study.best_value, rel=1e-5)
+    assert numbers[0] == study.best_trial.number
+    pruned = [float(r.split()[2]) for r in rows if r.split()[1] == "PRUNED"]
+    assert pruned == sorted(pruned, reverse=True)
+    # the baseline row is marked and shows the config's own values; reasons are there
+    baseline = next(r for r in rows if r.split()[0] == "0*")
+    assert baseline.split()[-3:] == ["0.7", "b", "32"]
+    assert any("pruned at step" in r for r in rows if " PRUNED " in r)
+    assert all("exit code 1: FloatingPointError" in r for r in rows if " FAIL " in r)
+    # fixed width: every column starts where its header does
+    for name in ("state", "reason", "x"):
+        col = lines[head].index(f" {name}") + 1
+        assert all(r[col - 1] == " " and r[col] != " " for r in rows if len(r) > col and name != "reason"
+                   or name == "reason" and r.split()[1] != "COMPLETE"), name
+
+
+def test_trials_table_minimize_and_empty():
+    study = optuna.create_study(direction="minimize")
+    assert study_report.trials_table(study)[-1] == "(no trial has started yet)"
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-4, 1, log=True)}
+    for v, lr in [(0.5, 0.1), (0.2, 0.01), (0.9, 0.3)]:
+        study.add_trial(optuna.trial.create_trial(value=v, params={"lr": lr}, distributions=dist))
+    rows = study_report.trials_table(study)[-3:]
+    assert [r.split()[2] for r in rows] == ["0.2", "0.5", "0.9"]
+
+
+def test_report_html_and_pngs(out):
+    study = study_report.open_study(out)
+    path = study_report.write_report(study, out)
+    assert path == out / "report.html"
+    page = path.read_text()
+    uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(uris) >= 5
+    assert "http://" not in page and "https://" not in page and "<script" not in page  # self-contained
+    pngs = {p.name for p in (out / "report").glob("*.png")}
+    assert {"history.png", "intermediate.png", "importances.png", "parallel.png",
+            "slice_x.png", "slice_c.png", "slice_width.png"} <= pngs, pngs
+    assert all((out / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in pngs)
+    # summary: baseline vs best, counts, best params
+    assert "vs baseline" in page and "complete," in page and "pruned," in page and "failed" in page
+    assert f"(trial {study.best_trial.number})" in page and "<code>Model.width</code>" in page
+    assert "optuna-dashboard sqlite:///" in page
+
+
+def test_report_notes_instead_of_plots_that_do_not_apply(tmp_path):
+    study = optuna.create_study(direction="maximize")
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-4, 1, log=True)}
+    study.add_trial(optuna.trial.create_trial(value=0.5, params={"lr": 0.01}, distributions=dist,
+                                              intermediate_values={1: 0.3, 2: 0.5}, user_attrs={"baseline": True}))
+    # a trial stopped by Ctrl-C and re-queued: listed in the table, left out of the plots and the failed count
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params={"lr": 0.5},
+                                              distributions=dist, intermediate_values={1: 0.1},
+                                              user_attrs={"interrupted": True, "reason": "interrupted (Ctrl-C)"}))
+    assert "interrupted (Ctrl-C)" in study_report.trials_table(study)[-1]
+    page = study_report.write_report(study, tmp_path).read_text()
+    assert "1 complete, 0 pruned, 0 failed, 1 interrupted and re-queued" in page
+    assert "Parameter importances need at least 2 complete trials" in page
+    assert (tmp_path / "report" / "history.png").exists() and not (tmp_path / "report" / "importances.png").exists()
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # set_metric_names
+def test_multi_objective_pareto_front(tmp_path):
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.set_metric_names(["top1", "latency_ms"])
+    dist = {"width": optuna.distributions.IntDistribution(8, 64), "lr": optuna.distributions.FloatDistribution(0, 1)}
+    for i, (acc, ms) in enumerate([(0.7, 10), (0.8, 20), (0.75, 30), (0.9, 40), (0.6, 5)]):
+        study.add_trial(optuna.trial.create_trial(values=[acc, ms], params={"width": 8 + 10 * i, "lr": 0.1 * i + 0.05},
+                                                  distributions=dist, user_attrs={"baseline": i == 0}))
+    lines = study_report.trials_table(study)
+    assert lines[0].startswith("Study") and "maximize top1, minimize latency_ms" in lines[0]
+    first = [int(r.split()[0].rstrip("*")) for r in lines[-5:]]
+    assert set(first[:4]) == {0, 1, 3, 4} and first[4] == 2  # the Pareto front first, the dominated trial last
+    page = study_report.write_report(study, tmp_path).read_text()
+    assert (tmp_path / "report" / "pareto.png").exists() and "Pareto front: trials 0, 1, 3, 4" in page
+
+
+def test_log_to_visualdl(out, tmp_path):
+    pytest.importorskip("visualdl")
+    study = study_report.open_study(out)
+    runs = study_report.log_to_visualdl(study, tmp_path / "vdl")
+    finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED")]
+    assert sorted(r.name for r in runs) == sorted(f"trial_{t.number:04d}" for t in finished)
+    assert all(any(r.glob("vdlrecords.*.log")) for r in runs)
+
+
+@pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(),
+                    reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/system-packages.txt)")
+def test_report_renders_in_headless_chromium(out, tmp_path):
+    from PIL import Image
+
+    page = study_report.write_report(study_report.open_study(out), out)
+    shot = tmp_path / "shot.png"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
+           page.resolve().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert shot.exists(), f"no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1280, 2000)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50, "the page rendered (nearly) blank"
+    # the plots are there: a good share of the page is not white
+    white = max(count for count, rgb in colours if rgb == (255, 255, 255)) if any(
+        rgb == (255, 255, 255) for _, rgb in colours) else 0
+    assert white < 0.95 * 1280 * 2000
