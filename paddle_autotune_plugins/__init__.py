@@ -3,5 +3,19 @@
 Usage from a suite checkout (everything before --autotune is your usual command)::
 
     python -m paddle_autotune_plugins tools/train.py -c configs/x.yaml --autotune --preset clas-lr --trials 20
+
+From Python, any objective (see paddle_autotune_plugins.api)::
+
+    from paddle_autotune_plugins import AutoTuner, report
 """
+from .reporting import report  # noqa: F401  (light: json/os/time only)
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "AutoTuner":  # imported on first use: it pulls in Optuna
+        from .api import AutoTuner
+
+        return AutoTuner
+    raise AttributeError(name)

@@ -44,7 +44,7 @@ class Adapter:
     direction = "maximize"
     config_filename = "config.yaml"
     train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
-    stops_cooperatively = False  # True: a pruned trial ends its own training loop when asked (report.py)
+    stops_cooperatively = False  # True: a pruned trial ends its own training loop when asked (reporting.py)
 
     # --- coordinator side -------------------------------------------------------------------
     @classmethod
@@ -58,6 +58,10 @@ class Adapter:
 
     def architecture(self, cfg):
         return None
+
+    def default_metric_for(self, task):
+        """The metric tuned when --metric is not given (may depend on the config, e.g. COCO vs VOC)."""
+        return self.default_metric
 
     def metric_names(self, task):
         """Metrics the trials will report; --metric must be one of them. None: not known before a run."""
@@ -90,10 +94,6 @@ class Adapter:
     def trial_command(self, task, config_path):
         """argv that trains one trial (run with the trial folder's env)."""
         raise NotImplementedError
-
-    def trial_env(self, metric):
-        """Extra environment for a trial process."""
-        return {}
 
     def best_checkpoint(self, cfg):
         """Files or folder holding the trial's best weights, or None."""
@@ -135,6 +135,12 @@ def literal(text):
         return ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
+
+
+def weight_files(folder):
+    """Every weight file a Paddle training left under folder (what trials drop once they are not the best)."""
+    folder = pathlib.Path(folder)
+    return [p for ext in ("pdparams", "pdopt", "pdstates", "pdema") for p in folder.rglob(f"*.{ext}")]
 
 
 def python():

@@ -2,7 +2,7 @@
 
 Asynchronous: whenever a worker slot is free it asks for the next trial at once; no batch waits for
 its slowest member. Each trial is its own process (crashes, leaked state and memory stay inside it) that
-appends one JSON line per evaluation to its ``metrics.jsonl`` (see report.py). The coordinator reports
+appends one JSON line per evaluation to its ``metrics.jsonl`` (see reporting.py). The coordinator reports
 each value to Optuna, and when the pruner says so it stops the trial.
 
 Trial 0 is the user's config unchanged (the baseline). Re-running the same command resumes: finished
@@ -25,7 +25,7 @@ import optuna
 from . import pruners, results, samplers, space, storages
 from .adapter import cpu_threads, launch_command, remove
 from .errors import UsageError
-from .report import ENV_VAR, STOP_ENV, read_reports
+from .reporting import ENV_VAR, METRIC_ENV, STOP_ENV, read_reports
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 RUNNING = optuna.trial.TrialState.RUNNING
@@ -53,6 +53,8 @@ class Settings:
     gpus: list = None  # GPU ids trials are placed on
     trials_per_gpu: int = 1
     gpus_per_trial: int = 1
+    baseline: bool = True  # trial 0 runs the config as given
+    enqueue: list = dataclasses.field(default_factory=list)  # known-good configs to run after the baseline
     command: dict = None  # how to rebuild the task, stored in the study for `paddle-autotune worker`
     heartbeat: float = 10.0  # seconds between heartbeats of a running trial
     stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator
@@ -72,6 +74,7 @@ class RunningTrial:
     log: object = None
     beat: float = 0.0
     stop_deadline: float = None  # set once the trial was asked to stop
+    final: float = None  # the value the trial declared its result, if it did
 
 
 def excluded(t):
@@ -86,7 +89,7 @@ class Coordinator:
         self.adapter = task.adapter
         self.params = params
         self.s = settings
-        self.metric = settings.metric or self.adapter.default_metric
+        self.metric = settings.metric or self.adapter.default_metric_for(task)
         if not self.metric:
             raise UsageError(f"the {self.adapter.name} suite has no default metric: give --metric NAME")
         self.direction = settings.direction or self.adapter.direction_for(self.metric)
@@ -128,7 +131,10 @@ class Coordinator:
                 self.study.set_user_attr("command", _jsonable(self.s.command))
         self.recover_lost(everything=self.embedded)
         if not self.study.trials:
-            self.enqueue_baseline()
+            if self.s.baseline:
+                self.enqueue_baseline()
+            for params in self.s.enqueue:
+                self.study.enqueue_trial(params, user_attrs={"enqueued": True})
 
     def enqueue_baseline(self):
         """Trial 0 runs the user's config unchanged; values that fit the space teach the sampler too."""
@@ -269,7 +275,8 @@ class Coordinator:
         metrics_path = trial_dir / "metrics.jsonl"
         metrics_path.write_text("")
         remove(trial_dir / "stop")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.adapter.trial_env(self.metric))
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env[METRIC_ENV] = self.metric
         env[ENV_VAR] = str(metrics_path)
         env[STOP_ENV] = str(trial_dir / "stop")
         if self.s.workers > 1:
@@ -312,7 +319,7 @@ class Coordinator:
             return
         if code != 0:
             self.finish(rt, optuna.trial.TrialState.FAIL, results.exit_reason(code, rt.dir / "train.log"))
-        elif not rt.steps:
+        elif not rt.steps and rt.final is None:
             self.finish(rt, optuna.trial.TrialState.FAIL,
                         f"finished without reporting '{self.metric}' (is evaluation during training on?)")
         else:
@@ -327,8 +334,12 @@ class Coordinator:
             return True
         value, step = metrics[self.metric], rep["step"]
         if not math.isfinite(value):
-            self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} at step {step}", stop=True)
+            where = "as the result" if rep.get("final") else f"at step {step}"
+            self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} {where}", stop=True)
             return True
+        if rep.get("final"):  # the trial's own result (Python API return value): not a pruning step
+            rt.final = value
+            return False
         if any(s == step for s, _ in rt.steps):  # a second eval of the same epoch (e.g. EMA weights)
             return False
         rt.steps.append((step, value))
@@ -350,7 +361,8 @@ class Coordinator:
             trial.set_user_attr("reason", reason)
         value = None
         if state == optuna.trial.TrialState.COMPLETE:
-            value = (max if self.direction == "maximize" else min)(v for _, v in rt.steps)
+            value = rt.final if rt.final is not None else \
+                (max if self.direction == "maximize" else min)(v for _, v in rt.steps)
             previous_best = self.best_value()
             if previous_best is None or (value > previous_best if self.direction == "maximize"
                                          else value < previous_best):

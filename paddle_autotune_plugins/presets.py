@@ -51,10 +51,28 @@ def _knobs(name, presets, seen=()):
     preset = presets[name]
     knobs = {}
     for included in preset.get("include", []):
-        knobs.update(_knobs(included, presets, seen + (name,)))
+        # {preset: NAME, optional: true}: architectures without those knobs get a note, not an error
+        optional = isinstance(included, dict) and included.get("optional", False)
+        for knob, body in _knobs(included["preset"] if isinstance(included, dict) else included, presets,
+                                 seen + (name,)).items():
+            knobs[knob] = dict(body, optional=True) if optional else body
     for knob, body in (preset.get("knobs") or {}).items():
         knobs[knob] = dict(body, preset=name)
     return knobs
+
+
+def expand(cfg, pattern):
+    """A dotted path with `*` for any one key or index, matched against the config."""
+    if "*" not in pattern:
+        return [pattern] if dotpath.has(cfg, pattern) else []
+    head, _, tail = pattern.partition("*")
+    head = head.rstrip(".")
+    node = dotpath.get(cfg, head, None) if head else cfg
+    keys = range(len(node)) if isinstance(node, list) else (node.keys() if isinstance(node, dict) else [])
+    found = []
+    for key in keys:
+        found += expand(cfg, ".".join(p for p in (head, str(key), tail.lstrip(".")) if p))
+    return found
 
 
 def _place_matches(place, cfg):
@@ -84,7 +102,8 @@ def resolve(names, suite, cfg, architecture=None):
             place = next((p for p in body["paths"] if _place_matches(p, cfg)), None)
             if place is None:
                 tried = ", ".join(p["path"] for p in body["paths"])
-                message = f"preset '{body['preset']}': knob '{knob}' has no place in this config (looked at {tried})"
+                what = f"this {architecture} config" if architecture else "this config"
+                message = f"preset '{body['preset']}': knob '{knob}' has no place in {what} (looked at {tried})"
                 if body.get("optional"):
                     notes.append(message + "; skipped")
                     continue
@@ -92,6 +111,8 @@ def resolve(names, suite, cfg, architecture=None):
             spec = dict(body["spec"], new=place.get("new", False))
             if place.get("apply"):
                 spec["apply"] = place["apply"]
+            if place.get("also"):
+                spec["also"] = [path for pattern in place["also"] for path in expand(cfg, pattern)]
             for key in ("low", "high", "choices"):  # a place may narrow or rescale the knob's range
                 if key in place:
                     spec[key] = place[key]

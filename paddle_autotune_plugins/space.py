@@ -25,8 +25,8 @@ _FLOAT_TYPES = {"float", "continuous", "uniform", "real", "loguniform", "qunifor
 _INT_TYPES = {"int", "integer", "randint"}
 _CATEGORICAL_TYPES = {"categorical", "choice", "choices"}
 _KNOWN_KEYS = {"type", "_type", "_value", "low", "high", "min", "max", "bounds", "log", "scale", "step", "q",
-               "choices", "values", "new", "when", "apply", "description", "scale_with", "reference"}
-_APPLY_MODES = {None, "set", "scale_list"}
+               "choices", "values", "new", "when", "apply", "description", "scale_with", "reference", "also"}
+_APPLY_MODES = {None, "set", "scale_list", "scale_all"}
 
 
 @dataclasses.dataclass
@@ -45,6 +45,7 @@ class Param:
     apply: str = None  # "scale_list": the value is the list's first entry, the rest keep their ratios
     scale_with: list = None  # derived: the applied value is value * product(config[path]) / reference
     reference: float = None  # e.g. the linear LR-scaling rule: the sampled LR is for a total batch of 32
+    also: list = None  # more paths that take the same change (YOLOv3 anchors in head and target assigner)
 
     def distribution(self):
         if self.kind == "float":
@@ -105,15 +106,20 @@ class Param:
             for path in self.scale_with:
                 value = value * (dotpath.get(cfg, path, None) or 1)  # an absent factor (e.g. no accumulation) is 1
             value = value / self.reference
-        if self.apply == "scale_list":
-            values = dotpath.get(cfg, self.name)
-            ratio = value / values[0]
-            dotpath.set_(cfg, self.name, [value if i == 0 else v * ratio for i, v in enumerate(values)])
-        else:
-            dotpath.set_(cfg, self.name, value)
+        for path in [self.name] + (self.also or []):
+            if self.apply == "scale_list":
+                values = dotpath.get(cfg, path)
+                ratio = value / values[0]
+                dotpath.set_(cfg, path, [value if i == 0 else v * ratio for i, v in enumerate(values)])
+            elif self.apply == "scale_all":
+                dotpath.set_(cfg, path, _scaled(dotpath.get(cfg, path), value))
+            else:
+                dotpath.set_(cfg, path, value)
 
     def current(self, cfg):
         """The value the config holds for this knob now (None if absent)."""
+        if self.apply == "scale_all":
+            return 1.0 if dotpath.has(cfg, self.name) else None  # the config as given is scale 1
         value = dotpath.get(cfg, self.name, None)
         if self.apply == "scale_list" and isinstance(value, (list, tuple)) and value:
             return value[0]
@@ -137,7 +143,20 @@ class Param:
             text += f" step {_fmt(self.step)}"
         if self.scale_with:
             text += f" x {' x '.join(self.scale_with)} / {_fmt(self.reference)}"
+        if self.apply == "scale_all":
+            text += " (a factor on the config's values)"
+        if self.also:
+            text += f", also at {', '.join(self.also)}"
         return text
+
+
+def _scaled(node, factor):
+    """Every number in a nested list times factor; whole numbers (pixel sizes) stay whole, at least 1."""
+    if isinstance(node, (list, tuple)):
+        return [_scaled(v, factor) for v in node]
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        return node
+    return max(1, int(round(node * factor))) if isinstance(node, int) else node * factor
 
 
 def _fmt(x):
@@ -222,8 +241,11 @@ def parse_spec(name, spec):
         scale_with = [scale_with] if isinstance(scale_with, str) else list(scale_with)
         if not spec.get("reference") or _number(name, "reference", spec["reference"]) <= 0:
             raise UsageError(f"space '{name}': scale_with needs a reference > 0 (the value the range is meant for)")
+    also = spec.get("also")
+    if also is not None and not (isinstance(also, list) and all(isinstance(a, str) for a in also)):
+        raise UsageError(f"space '{name}': also must be a list of dotted paths")
     common = dict(new=bool(spec.get("new", False)), when=when, apply=apply, scale_with=scale_with,
-                  reference=_number(name, "reference", spec["reference"]) if scale_with else None)
+                  reference=_number(name, "reference", spec["reference"]) if scale_with else None, also=also)
 
     if kind == "categorical":
         if not isinstance(choices, (list, tuple)) or not choices:
@@ -283,6 +305,25 @@ def check_paths(params, cfg, where="config"):
         fix = f"did you mean {' or '.join(hint)}?" if hint else "check the path against the config"
         raise UsageError(f"unknown path '{p.name}' in the {where}: {fix} "
                          f"(mark it 'new: true' if the key is meant to be added)")
+
+
+def check_enqueue(items, params):
+    """`enqueue:` in a space file: known-good configs run right after the baseline. Each maps tuned paths
+    to values inside their ranges; paths left out are sampled."""
+    by_name = {p.name: p for p in params}
+    if not isinstance(items, list):
+        raise UsageError("enqueue must be a list of {path: value} mappings")
+    checked = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise UsageError(f"enqueue item {item!r} must map tuned paths to values")
+        for name, value in item.items():
+            if name not in by_name:
+                raise UsageError(f"enqueue: '{name}' is not a tuned path ({', '.join(by_name)})")
+            if not by_name[name].contains(value):
+                raise UsageError(f"enqueue: {name} = {value!r} is outside its space {by_name[name].describe()}")
+        checked.append({name: by_name[name].encode(value) for name, value in item.items()})
+    return checked
 
 
 def apply_all(params, values, cfg):

@@ -16,7 +16,7 @@ from paddle_autotune_plugins.coordinator import Coordinator, Settings
 
 FAKE_TRAIN = '''
 import math, sys, time, yaml
-from paddle_autotune_plugins.report import report
+from paddle_autotune_plugins.reporting import report
 cfg = yaml.safe_load(open(sys.argv[1]))
 if cfg.get("crash"):
     raise ValueError("crash requested by the config")
@@ -137,3 +137,21 @@ def test_trial_folder_holds_config_log_and_metrics(tmp_path):
     assert 0.0 <= cfg["x"] <= 1.0 and cfg["x"] != 0.9
     assert len((trial / "metrics.jsonl").read_text().splitlines()) == 3
     assert (trial / "train.log").exists() and (tmp_path / "out" / "best_config.yaml").exists()
+
+
+def test_enqueued_configs_run_right_after_the_baseline(tmp_path):
+    from paddle_autotune_plugins.errors import UsageError
+
+    params = space.parse_space({"x": {"low": 0.0, "high": 1.0}, "c": {"values": ["a", "b"]}})
+    enqueue = space.check_enqueue([{"x": 0.31, "c": "a"}, {"x": 0.7}], params)
+    task = make_task(tmp_path)
+    coordinator = Coordinator(task, params, Settings(out=tmp_path / "out", trials=4, quiet=True, pruner="none",
+                                                     enqueue=enqueue))
+    coordinator.run()
+    trials = coordinator.study.trials
+    assert trials[1].params == {"x": 0.31, "c": "a"} and trials[2].params["x"] == 0.7
+    assert coordinator.study.best_trial.number == 1  # the known-good config is the optimum here
+    with pytest.raises(UsageError, match="outside its space"):
+        space.check_enqueue([{"x": 2.0}], params)
+    with pytest.raises(UsageError, match="not a tuned path"):
+        space.check_enqueue([{"y": 0.5}], params)

@@ -17,7 +17,7 @@ from paddle_autotune_plugins.errors import UsageError
 # (exits with an error) when x > 0.8, so a seeded study holds complete, pruned and failed trials.
 FAKE_TRAIN = '''
 import sys, yaml
-from paddle_autotune_plugins.report import report
+from paddle_autotune_plugins.reporting import report
 cfg = yaml.safe_load(open(sys.argv[1]))
 for step in range(1, cfg["steps"] + 1):
     if cfg["x"] > 0.8:

@@ -12,8 +12,7 @@ import pathlib
 from paddle_autotune_plugins.adapter import Adapter, Task, python
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.flags import parse_flags, to_flags
-
-METRIC_ENV = "PADDLE_AUTOTUNE_METRIC"
+from paddle_autotune_plugins.reporting import METRIC_ENV
 
 
 class GenericAdapter(Adapter):
@@ -40,9 +39,6 @@ class GenericAdapter(Adapter):
 
         cfg = yaml.safe_load(pathlib.Path(config_path).read_text()) or {}
         return [python(), "-m", "paddle_autotune_plugins.run_trial", self.name, task.script] + to_flags(cfg)
-
-    def trial_env(self, metric):
-        return {METRIC_ENV: metric}
 
     def install_hooks(self):
         from . import hooks

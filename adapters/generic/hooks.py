@@ -2,7 +2,7 @@
 import re
 import sys
 
-from paddle_autotune_plugins.report import report
+from paddle_autotune_plugins.reporting import report
 
 
 class _MetricTee:

@@ -8,7 +8,7 @@ import pathlib
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import Adapter, Task, available_device, literal, python
+from paddle_autotune_plugins.adapter import Adapter, Task, available_device, literal, python, weight_files
 from paddle_autotune_plugins.errors import UsageError
 
 # Metric classes in Metric.Eval -> the names their summary line uses
@@ -117,9 +117,7 @@ class ClasAdapter(Adapter):
         return None
 
     def trial_outputs(self, cfg):
-        out = pathlib.Path(cfg["Global"]["output_dir"])
-        return [p for p in out.rglob("*.pdparams")] + [p for p in out.rglob("*.pdopt")] + \
-               [p for p in out.rglob("*.pdstates")] + [p for p in out.rglob("*.pdema")]
+        return weight_files(cfg["Global"]["output_dir"])
 
     def export_config(self, cfg, task):
         cfg = copy.deepcopy(cfg)

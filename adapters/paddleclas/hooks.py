@@ -9,7 +9,7 @@ import re
 import sys
 
 from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.report import report
+from paddle_autotune_plugins.reporting import report
 
 _METRIC = re.compile(r"([A-Za-z_][\w.@-]*)\s*:\s*([-+]?[\d.]+(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 

@@ -1,7 +1,7 @@
 """Hands every PaddleNLP evaluation to the tuning coordinator.
 
 A ``TrainerCallback`` whose ``on_evaluate`` passes the eval metrics (``eval_loss``, ``eval_accuracy``, ...)
-to ``paddle_autotune_plugins.report.report``: exact numbers, in-process, instead of parsing the coloured
+to ``paddle_autotune_plugins.reporting.report``: exact numbers, in-process, instead of parsing the coloured
 stderr log. Outside a study (``PADDLE_AUTOTUNE_REPORT`` unset) it does nothing.
 
 In any PaddleNLP script::
@@ -13,7 +13,7 @@ import numbers
 
 from paddlenlp.trainer import IntervalStrategy, TrainerCallback
 
-from paddle_autotune_plugins.report import report, stop_requested
+from paddle_autotune_plugins.reporting import report, stop_requested
 
 
 def _numeric(value):

@@ -14,17 +14,27 @@ import time
 
 ENV_VAR = "PADDLE_AUTOTUNE_REPORT"
 STOP_ENV = "PADDLE_AUTOTUNE_STOP"  # a file the coordinator creates when the trial should end (pruned)
+METRIC_ENV = "PADDLE_AUTOTUNE_METRIC"  # the metric the study optimises
 
 
-def report(step, metrics):
+def report(step, metrics, final=False):
+    """One evaluation: ``metrics`` is ``{name: value}``, or a bare number for the study's own metric.
+    ``final=True`` marks the trial's result (the Python API's return value), not a step for the pruner."""
     path = os.environ.get(ENV_VAR)
     if not path or os.environ.get("PADDLE_TRAINER_ID", "0") != "0":  # multi-GPU trial: rank 0 speaks
         return
+    if stop_requested():  # the trial is decided; an eval of the stopped, partial epoch says nothing
+        return
+    if not isinstance(metrics, dict):
+        metrics = {os.environ.get(METRIC_ENV) or "objective": metrics}
     clean = {}
     for name, value in metrics.items():
         value = float(value)
         clean[name] = value if math.isfinite(value) else str(value)  # JSON has no NaN: 'nan', 'inf'
-    line = json.dumps({"step": int(step), "metrics": clean, "time": time.time()})
+    item = {"step": None if step is None else int(step), "metrics": clean, "time": time.time()}
+    if final:
+        item["final"] = True
+    line = json.dumps(item)
     with open(path, "a") as f:  # one write per line, so a reader never sees half a line for long
         f.write(line + "\n")
         f.flush()
