@@ -356,54 +356,6 @@ def _quickrun(config, det_data, out, *extra):
     return _run_python(QUICKRUN, args, cwd=str(out.parent))  # a stray bbox.json would land there
 
 
-ARCHITECTURES = {
-    # config: (overrides, modules that must be patched)
-    "faster_rcnn_r18_digits": (None, ["ppdet.modeling.proposal_generator.rpn_head",
-                                      "ppdet.modeling.proposal_generator.target", "ppdet.modeling.post_process"]),
-    "ppyoloe_tiny_digits": (None, ["ppdet.modeling.assigners.atss_assigner"]),  # ATSS in the first epochs
-    # assigner switched at once, so this run goes through TaskAlignedAssigner (PP-YOLOE covers ATSS)
-    "picodet_tiny_digits": ({"PicoHeadV2": {"static_assigner_epoch": 0}},
-                            ["ppdet.modeling.assigners.task_aligned_assigner"]),
-    # ppdet 2.6's YOLOv3 never calls BBoxPostProcess.get_pred, so it needs neither fix (it runs with them)
-    "yolov3_mobilenet_v1_digits": (None, []),
-}
-
-
-@pytest.mark.e2e
-@pytest.mark.parametrize("config", list(ARCHITECTURES))
-def test_train_one_epoch_and_evaluate(config, det_data, tmp_path):
-    overrides, modules = ARCHITECTURES[config]
-    extra = ["--overrides", json.dumps(overrides)] if overrides else []
-    proc, wall = _quickrun(config, det_data, tmp_path / "run", *extra)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = _tagged_json(proc, "QUICKRUN_RESULT ")
-    assert result["steps"] == 60 // _batch_size(config) and result["loss_finite"], result
-    assert result["metric_name"] == "AP" and 0.0 <= result["metric"] <= 1.0, result
-    assert len(result["evals"]) == 1
-    assert all(result["compat"][m] == "patched" for m in modules)
-    assert os.path.isfile(tmp_path / "run" / "eval" / "bbox.json") or result["evals"][0]["no_detections"]
-    assert not os.path.exists(tmp_path / "bbox.json")  # output_eval kept it inside the run folder
-    TIMINGS[config] = (wall, result)
-    print(f"\nTIMING {config}: wall {wall:.1f}s (imports {result['seconds']['imports']}s, "
-          f"train+eval {result['seconds']['train_eval']}s), AP {result['metric']:.4f}, "
-          f"AP50 {result['ap50'] if result['ap50'] is None else round(result['ap50'], 4)}, "
-          f"final loss {result['final_loss']:.3f}")
-
-
-def _batch_size(config):
-    return {"faster_rcnn_r18_digits": 2}.get(config, 8)
-
-
-@pytest.mark.e2e
-def test_voc_variant_trains_and_reports_map(det_data, tmp_path):
-    proc, wall = _quickrun("yolov3_mobilenet_v1_digits_voc", det_data, tmp_path / "run")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = _tagged_json(proc, "QUICKRUN_RESULT ")
-    assert result["metric_name"] == "mAP" and 0.0 <= result["metric"] <= 1.0 and result["loss_finite"]
-    assert "mAP(0.50, 11point)" in proc.stdout + proc.stderr
-    print(f"\nTIMING yolov3_mobilenet_v1_digits_voc: wall {wall:.1f}s, VOC mAP {result['metric']:.4f}")
-
-
 @pytest.mark.e2e
 @pytest.mark.parametrize("config, error", [
     ("faster_rcnn_r18_digits", "The axis is expected to be in range of [0, 0)"),

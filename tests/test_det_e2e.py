@@ -1,0 +1,169 @@
+"""PaddleDetection through the adapter: real ppdet 2.6.0 trainings on Paddle 3 on the digits detection set."""
+import csv
+import json
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import PYTHON, REPO
+from paddle_autotune_plugins import cli, dotpath
+from paddle_autotune_plugins.adapters.paddledet import config_io
+from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
+from paddle_autotune_plugins.adapters.paddledet.digits_det import write_demo_config
+
+ENTRY = "paddle_autotune_plugins.adapters.paddledet.train"
+
+
+def autotune(args, **kwargs):
+    return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=REPO, capture_output=True, text=True,
+                          **kwargs)
+
+
+def read_trials(out):
+    with open(out / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def small_config(tmp_path, name="faster_rcnn_r18_digits", epochs=2):
+    return write_demo_config(tmp_path / "cfg", config=name, epochs=epochs, num_train=60, num_val=20)
+
+
+@pytest.mark.e2e
+def test_faster_rcnn_study_with_det_nms_anchor(tmp_path):
+    out = tmp_path / "out"
+    proc = autotune(["tune", "--suite", "det", "-c", str(small_config(tmp_path)), "--preset", "det-nms-anchor",
+                     "--trials", "4", "--pruner", "asha", "--seed", "0", "--out", str(out)], timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert len(rows) == 4 and rows[0]["reason"].startswith("baseline")
+    assert all(r["state"] in ("COMPLETE", "PRUNED") for r in rows), rows
+    for r in rows:  # bbox AP reported at every eval (every epoch here) until the trial ended
+        reports = [json.loads(line) for line in
+                   (out / f"trial_{int(r['number']):04d}" / "metrics.jsonl").read_text().splitlines()]
+        assert [rep["step"] for rep in reports] == list(range(1, len(reports) + 1)) and reports
+        assert all(0.0 <= rep["metrics"]["bbox_ap"] <= 1.0 for rep in reports)
+        assert len(reports) == 2 if r["state"] == "COMPLETE" else len(reports) < 2
+    heads = [yaml.safe_load(_untagged(out / f"trial_{i:04d}" / "config.yml"))["BBoxHead"]["head"] for i in range(4)]
+    assert heads[0] == "TwoFCHead" and "TwoFCHeadDropout" in heads[1:]
+    assert (out / "best" / "best_model.pdparams").exists()
+    assert (out / "trial_0000" / "output" / "eval" / "bbox.json").exists()  # bbox.json stays in the trial folder
+    assert not list(out.glob("trial_*/**/*.pdparams"))
+    # best_config.yaml trains with ppdet's own Trainer (the plugin's entry registers the dropout head)
+    (tmp_path / "retrain_eval").mkdir()
+    retrain = subprocess.run([PYTHON, "-m", ENTRY, "-c", str(out / "best_config.yaml"), "--eval", "-o", "epoch=1",
+                              f"save_dir={tmp_path / 'retrain'}", f"output_eval={tmp_path / 'retrain_eval'}"],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert retrain.returncode == 0, retrain.stderr[-3000:]
+    assert "Average Precision" in retrain.stdout + retrain.stderr
+
+
+def _untagged(path):
+    """A flattened trial config as plain YAML (tags dropped) for simple reads in the tests."""
+    return re.sub(r"!\w+", "", path.read_text())
+
+
+ARCHITECTURES = {
+    "faster_rcnn_r18_digits": ("LearningRate.base_lr", [], "bbox_ap"),
+    "ppyoloe_tiny_digits": ("LearningRate.base_lr", [], "bbox_ap"),
+    # TaskAligned assigner from the first epoch (PP-YOLOE already covers ATSS)
+    "picodet_tiny_digits": ("LearningRate.base_lr", ["-o", "PicoHeadV2.static_assigner_epoch=0"], "bbox_ap"),
+    "yolov3_mobilenet_v1_digits": ("LearningRate.base_lr", [], "bbox_ap"),
+    "yolov3_mobilenet_v1_digits_voc": ("LearningRate.base_lr", [], "bbox_map"),
+}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_each_architecture_trains_and_evaluates_through_the_adapter(name, tmp_path):
+    path, extra, metric = ARCHITECTURES[name]
+    space = tmp_path / "space.yaml"
+    space.write_text(f"{path}: {{values: [0.005]}}\n")
+    out = tmp_path / "out"
+    proc = autotune(["tune", "--suite", "det", "-c", str(small_config(tmp_path, name, epochs=1))] + extra +
+                    ["--space", str(space), "--trials", "1", "--out", str(out)], timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert rows[0]["state"] == "COMPLETE", rows
+    reports = [json.loads(line) for line in (out / "trial_0000" / "metrics.jsonl").read_text().splitlines()]
+    assert len(reports) == 1 and 0.0 <= reports[0]["metrics"][metric] <= 1.0
+
+
+ROUND_TRIP = """
+import json, sys
+from paddle_autotune_plugins.adapters.paddledet import hooks
+hooks.install()
+from ppdet.core.workspace import load_config
+def plain(x):
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if hasattr(x, '__dict__') and not isinstance(x, type):
+        return dict({'__class__': type(x).__name__}, **{k: plain(v) for k, v in vars(x).items()})
+    return x
+cfg = load_config(sys.argv[1])
+print('CONFIG ' + json.dumps({k: plain(cfg[k]) for k in sorted(cfg) if k != 'filename'}, default=str))
+"""
+
+
+def _ppdet_view(path):
+    proc = subprocess.run([PYTHON, "-c", ROUND_TRIP, str(path)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("CONFIG "))[7:])
+
+
+def test_base_chain_and_tags_round_trip_through_ppdet(tmp_path):
+    """A config with a _BASE_ chain and tagged schedulers, changed and written flat, loads in ppdet to the
+    same values plus the trial's changes."""
+    original = REPO / "adapters" / "paddledet" / "configs" / "faster_rcnn_r18_digits.yml"
+    assert "_BASE_" in original.read_text() and "!PiecewiseDecay" in original.read_text()
+    cfg = DetAdapter().load(None, ["-c", str(original)]).fresh_config()
+    changes = {"LearningRate.base_lr": 0.005, "LearningRate.schedulers.0.milestones": [5, 7],
+               "BBoxPostProcess.nms.nms_threshold": 0.6, "BBoxPostProcess.nms.score_threshold": 0.01,
+               "RPNHead.anchor_generator.anchor_sizes": [[16], [32], [64], [128], [256]]}
+    for path, value in changes.items():
+        dotpath.set_(cfg, path, value)
+    written = tmp_path / "trial.yml"
+    config_io.dump(cfg, written)
+    assert "_BASE_" not in written.read_text() and "!PiecewiseDecay" in written.read_text()
+    before, after = _ppdet_view(original), _ppdet_view(written)
+    assert after["LearningRate"]["base_lr"] == 0.005
+    assert after["LearningRate"]["schedulers"][0]["__class__"] == "PiecewiseDecay"
+    assert after["LearningRate"]["schedulers"][0]["milestones"] == [5, 7]
+    assert after["BBoxPostProcess"]["nms"]["nms_threshold"] == 0.6
+    assert after["BBoxPostProcess"]["nms"]["score_threshold"] == 0.01  # both nms keys kept (no -o clobber)
+    assert after["RPNHead"]["anchor_generator"]["anchor_sizes"] == [[16], [32], [64], [128], [256]]
+    for path in changes:  # everything else is exactly what ppdet read from the original chain
+        for view in (before, after):
+            dotpath.set_(view, path, None)
+    assert before == after
+
+
+def test_yolov3_anchors_stay_equal_in_head_and_target_assigner(tmp_path):
+    from paddle_autotune_plugins import presets, space
+
+    cfg = DetAdapter().load(None, ["-c", str(REPO / "adapters/paddledet/configs/yolov3_mobilenet_v1_digits.yml")])
+    params = presets.resolve(["det-anchors"], "det", cfg.config, "YOLOv3").params
+    trial = cfg.fresh_config()
+    space.apply_all(params, {"YOLOv3Head.anchors": 1.5}, trial)
+    head = dotpath.get(trial, "YOLOv3Head.anchors")
+    target = next(t["Gt2YoloTarget"] for t in trial["TrainReader"]["batch_transforms"] if "Gt2YoloTarget" in t)
+    assert head == target["anchors"] and head[0] == [round(13 * 1.5), round(19 * 1.5)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "det-roi-dropout"], r"knob 'roi_dropout' has no place in this PPYOLOE config"),
+    (["--preset", "det-anchors"], r"knob 'anchor_scale' has no place in this PPYOLOE config"),
+    (["--space", "SPACE"], r"unknown path 'PPYOLOEHead.nms.nms_thresh'.*did you mean PPYOLOEHead.nms.nms_threshold"),
+])
+def test_bad_det_input_exits_2(tmp_path, capsys, args, message):
+    space = tmp_path / "space.yaml"
+    space.write_text("PPYOLOEHead.nms.nms_thresh: {low: 0.3, high: 0.8}\n")
+    args = [str(space) if a == "SPACE" else a for a in args]
+    code = cli.main(["tune", "--suite", "det", "-c", str(REPO / "adapters/paddledet/configs/ppyoloe_tiny_digits.yml"),
+                     "--out", str(tmp_path / "out")] + args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and re.search(message, err), err
+    assert not (tmp_path / "out").exists()
