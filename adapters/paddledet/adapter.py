@@ -171,5 +171,5 @@ class DetAdapter(Adapter):
     def demo(self, out):
         from .digits_det import write_demo_config
 
-        return self.load(None, ["-c", str(write_demo_config(out))]), [
+        return self.load(None, ["-c", str(write_demo_config(out, epochs=3))]), [
             "--preset", "det-nms-anchor", "--pruner", "asha", "--seed", "0"]
