@@ -63,6 +63,10 @@ class Adapter:
         """The metric tuned when --metric is not given (may depend on the config, e.g. COCO vs VOC)."""
         return self.default_metric
 
+    def data_choices(self, path, cfg):
+        """Choices computed from the training data for a preset knob with `choices: from_data`."""
+        raise UsageError(f"the {self.name} suite cannot compute choices for '{path}' from the data")
+
     def metric_names(self, task):
         """Metrics the trials will report; --metric must be one of them. None: not known before a run."""
         return [self.default_metric]

@@ -83,7 +83,8 @@ def add_tuning_options(p):
 
 def build_params(task, opts):
     """Presets, then the --space file on top (a path in both takes the file's spec)."""
-    resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config))
+    resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config),
+                               data_choices=task.adapter.data_choices)
     params = {p.name: p for p in resolved.params}
     enqueue = []
     if opts.space:

@@ -86,8 +86,11 @@ def _place_matches(place, cfg):
     return bool(place.get("new")) and dotpath.has(cfg, dotpath.parent_path(path))
 
 
-def resolve(names, suite, cfg, architecture=None):
-    """Turn preset names into Params at the paths this config uses."""
+def resolve(names, suite, cfg, architecture=None, data_choices=None):
+    """Turn preset names into Params at the paths this config uses.
+
+    ``data_choices(path, cfg)`` gives the choices of a knob whose spec says ``choices: from_data`` (the
+    adapter's: e.g. k-means anchors over the training boxes)."""
     presets = available()
     params, notes = [], []
     for name in names:
@@ -109,6 +112,11 @@ def resolve(names, suite, cfg, architecture=None):
                     continue
                 raise UsageError(message + "; drop the preset or add the key with -o")
             spec = dict(body["spec"], new=place.get("new", False))
+            if spec.get("choices") == "from_data":
+                if data_choices is None:
+                    raise UsageError(f"preset '{body['preset']}' seeds '{knob}' from the data, which the {suite} "
+                                     f"suite cannot do")
+                spec["choices"] = data_choices(place["path"], cfg)
             if place.get("apply"):
                 spec["apply"] = place["apply"]
             if place.get("also"):
@@ -132,6 +140,8 @@ def describe(suite=None):
         for knob, body in _knobs(name, presets).items():
             paths = " | ".join(p["path"] + (" (if " + ", ".join(f"{k}={v}" for k, v in p["when"].items()) + ")"
                                             if p.get("when") else "") for p in body["paths"])
-            spec = parse_spec(knob, body["spec"]).describe().split(": ", 1)[1]
+            shown = dict(body["spec"], choices=["as configured", "k-means over the training boxes"]) \
+                if body["spec"].get("choices") == "from_data" else body["spec"]
+            spec = parse_spec(knob, shown).describe().split(": ", 1)[1]
             lines.append(f"    {knob:<16} {spec:<30} -> {paths}")
     return lines

@@ -155,3 +155,33 @@ def test_enqueued_configs_run_right_after_the_baseline(tmp_path):
         space.check_enqueue([{"x": 2.0}], params)
     with pytest.raises(UsageError, match="not a tuned path"):
         space.check_enqueue([{"y": 0.5}], params)
+
+
+def test_stale_heartbeat_in_a_shared_storage_is_taken_back(tmp_path):
+    """A worker that died hard left a RUNNING trial in a shared storage: once its heartbeat is older than
+    stale_after, another coordinator fails it as interrupted and queues its parameters again; a trial
+    with a fresh heartbeat (a live worker's) is left alone."""
+    import time as clock
+
+    import optuna
+
+    storage = f"journal:///{tmp_path / 'study.log'}"
+    task = make_task(tmp_path)
+    params = space.parse_space(X)
+    coordinator = Coordinator(task, params, Settings(out=tmp_path / "out", storage=storage, study="s", trials=5,
+                                                     quiet=True, stale_after=30))
+    coordinator.open_study()
+    study = coordinator.study
+    dead, alive = study.ask(), study.ask()
+    for trial, beat, x in ((dead, clock.time() - 120, 0.25), (alive, clock.time(), 0.75)):
+        trial.suggest_float("x", 0.0, 1.0)  # the baseline was queued first; these are plain asks
+        trial.set_user_attr("heartbeat", beat)
+    dead_x = dead.params["x"]
+    coordinator.recover_lost()
+    states = {t.number: t for t in study.get_trials(deepcopy=False)}
+    assert states[dead.number].state == optuna.trial.TrialState.FAIL
+    assert states[dead.number].user_attrs["interrupted"] is True
+    assert states[alive.number].state == optuna.trial.TrialState.RUNNING
+    waiting = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.WAITING]
+    assert any(t.params.get("x") == dead_x for t in waiting) or any(
+        t.system_attrs.get("fixed_params", {}).get("x") == dead_x for t in waiting)

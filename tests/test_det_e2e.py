@@ -167,3 +167,28 @@ def test_bad_det_input_exits_2(tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and re.search(message, err), err
     assert not (tmp_path / "out").exists()
+
+
+def test_anchors_seeded_from_the_training_boxes(tmp_path):
+    """det-anchors-kmeans: each trial takes the config's anchors or k-means ones over the training data."""
+    from paddle_autotune_plugins import presets, space
+
+    adapter = DetAdapter()
+    for name, path in (("faster_rcnn_r18_digits", "RPNHead.anchor_generator.anchor_sizes"),
+                       ("yolov3_mobilenet_v1_digits", "YOLOv3Head.anchors")):
+        task = adapter.load(None, ["-c", str(small_config(tmp_path / name, name, epochs=1))])
+        (param,) = presets.resolve(["det-anchors-kmeans"], "det", task.config, adapter.architecture(task.config),
+                                   data_choices=adapter.data_choices).params
+        assert param.name == path and param.choices[0] == dotpath.get(task.config, path)
+        seeded = param.choices[1]
+        assert seeded != param.choices[0] and len(seeded) == len(param.choices[0])
+        areas = [a[0] * a[-1] for a in seeded]
+        assert areas == sorted(areas)
+        # the digits are pasted at 16-32 px on 96-128 px canvases: the seeded sizes sit in that range
+        assert all(8 <= v <= 48 for a in seeded for v in a), seeded
+        cfg = task.fresh_config()
+        space.apply_all([param], {path: seeded}, cfg)
+        assert dotpath.get(cfg, path) == seeded
+    with pytest.raises(Exception, match="cannot compute choices"):
+        presets.resolve(["det-anchors-kmeans"], "det", task.config, "YOLOv3",
+                        data_choices=super(DetAdapter, adapter).data_choices)

@@ -88,6 +88,15 @@ class DetAdapter(Adapter):
     def default_metric_for(self, task):
         return self.metric_names(task)[0]
 
+    def data_choices(self, path, cfg):
+        from .anchors import data_choices
+
+        try:
+            return data_choices(path, cfg)
+        except (OSError, KeyError, ValueError) as e:
+            raise UsageError(f"cannot seed '{path}' from the training data ({type(e).__name__}: {e}); "
+                             f"check TrainDataset.dataset_dir and anno_path") from None
+
     def max_steps(self, cfg):
         return cfg.get("epoch")
 
