@@ -46,6 +46,22 @@ def parse_size(text):
     return float(match.group(1)) * 1024 ** "bkmgt".index((match.group(2) or "b").lower())
 
 
+def parse_stages(text):
+    """'random:10,tpe' -> [('random', 10), ('tpe', None)]: each stage's sampler and trials; the last runs on."""
+    if not text:
+        return None
+    stages = []
+    for part in text.split(","):
+        name, _, count = part.strip().partition(":")
+        samplers.check_name(name)
+        if count and not count.isdigit():
+            raise UsageError(f"--stages: '{part}' must be SAMPLER:TRIALS, e.g. random:10,tpe")
+        stages.append((name, int(count) if count else None))
+    if len(stages) < 2 or any(c is None for _, c in stages[:-1]) or stages[-1][1] is not None:
+        raise UsageError("--stages takes SAMPLER:TRIALS stages then a last SAMPLER, e.g. random:10,tpe")
+    return stages
+
+
 def parse_gpus(text):
     if not text:
         return None
@@ -63,6 +79,7 @@ def add_tuning_options(p):
     g.add_argument("--time-budget", help="no new trial starts after this long (e.g. 30m, 24h)")
     g.add_argument("--sampler", default="tpe", help=f"{', '.join(samplers.NAMES)} (bayes = tpe)")
     g.add_argument("--pruner", default="asha", help=", ".join(pruners.NAMES))
+    g.add_argument("--stages", help="a broad phase, then a narrowed one: e.g. random:10,tpe (replaces --sampler)")
     g.add_argument("--early-stopping-rounds", type=int, help="stop after K finished trials without improvement")
     g.add_argument("--metric", help="eval metric to optimise (default: the suite's, e.g. top1)")
     g.add_argument("--direction", choices=["maximize", "minimize"])
@@ -104,7 +121,7 @@ def build_params(task, opts):
 
 
 # Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).
-STUDY_OPTIONS = ("trials", "time_budget", "sampler", "pruner", "early_stopping_rounds", "metric", "direction",
+STUDY_OPTIONS = ("trials", "time_budget", "sampler", "stages", "pruner", "early_stopping_rounds", "metric", "direction",
                  "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study")
 
 
@@ -128,6 +145,7 @@ def make_settings(opts, command=None):
                     trial_timeout=parse_duration(opts.trial_timeout), trial_memory=parse_size(opts.trial_memory),
                     retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,
                     gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command,
+                    stages=parse_stages(opts.stages),
                     enqueue=getattr(opts, "enqueue", None) or [])
 
 

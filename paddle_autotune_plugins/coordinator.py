@@ -53,6 +53,7 @@ class Settings:
     gpus: list = None  # GPU ids trials are placed on
     trials_per_gpu: int = 1
     gpus_per_trial: int = 1
+    stages: list = None  # [(sampler, trials), ..., (sampler, None)]: e.g. broad random, then TPE narrowed
     baseline: bool = True  # trial 0 runs the config as given
     enqueue: list = dataclasses.field(default_factory=list)  # known-good configs to run after the baseline
     command: dict = None  # how to rebuild the task, stored in the study for `paddle-autotune worker`
@@ -101,6 +102,8 @@ class Coordinator:
         self.out = pathlib.Path(settings.out).resolve()
         self.storage, self.embedded = storages.open_storage(settings.storage, self.out)
         self.gpu_load = {str(g): 0 for g in (settings.gpus or [])}
+        self.active_params = params  # narrowed in a later --stages stage
+        self.stage = None
         self.running = {}
         self.stopping = []  # trials told to stop whose processes have not exited yet
         self.started = None
@@ -245,8 +248,31 @@ class Coordinator:
             self.gpu_load[g] += 1
         return chosen
 
+    def enter_stage(self):
+        """--stages: after each stage's trials, switch sampler and narrow the space around the best trials."""
+        if not self.s.stages:
+            return
+        done = len(self.trials_of_study())
+        stage, start = 0, 0
+        for i, (_, count) in enumerate(self.s.stages):
+            if count is None or done < start + count:
+                stage = i
+                break
+            start += count
+        if stage == self.stage:
+            return
+        self.stage = stage
+        self.study.sampler = samplers.make_sampler(self.s.stages[stage][0], self.active_params, seed=self.s.seed)
+        if stage > 0:
+            complete = [t for t in self.counted() if t.state == optuna.trial.TrialState.COMPLETE]
+            self.active_params = space.narrow(self.params, complete, self.direction)
+            self.progress.note(f"stage {stage + 1} ({self.s.stages[stage][0]}): "
+                               + "; ".join(p.describe() for p in self.active_params), self)
+        self.study.set_user_attr("stage", stage)
+
     def launch(self):
         """Start the next trial. False when this ask came too late (other workers filled the study)."""
+        self.enter_stage()
         trial = self.study.ask()
         before = [t for t in self.trials_of_study() if t.number < trial.number]
         if len(before) >= self.s.trials:
@@ -263,8 +289,8 @@ class Coordinator:
                     p.suggest(trial)  # returns the enqueued value
             values = {p.name: p.current(cfg) for p in self.params}
         else:
-            values = space.sample(trial, self.params, cfg)
-            space.apply_all(self.params, values, cfg)
+            values = space.sample(trial, self.active_params, cfg)
+            space.apply_all(self.active_params, values, cfg)
         trial.set_user_attr("values", _jsonable(values))
         trial_dir = self.out / f"trial_{trial.number:04d}"
         trial_dir.mkdir(parents=True, exist_ok=True)

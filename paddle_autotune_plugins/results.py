@@ -141,6 +141,9 @@ class Progress:
                 f" best {coord.metric}={'-' if best is None else f'{best:.4f}'}")
         print(f"{head} | {text}", file=sys.stderr, flush=True)
 
+    def note(self, text, coord):
+        self._line(text, coord)
+
     def started(self, number, baseline, values, coord):
         self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"),
                    coord)

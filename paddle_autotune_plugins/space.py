@@ -307,6 +307,33 @@ def check_paths(params, cfg, where="config"):
                          f"(mark it 'new: true' if the key is meant to be added)")
 
 
+def narrow(params, complete, direction, keep=0.25, margin=0.25):
+    """The space around the best trials (the top quarter, at least 3): each range shrunk to what they
+    used plus a margin of that width (in log space for log ranges), categories to the ones they used."""
+    ranked = sorted((t for t in complete if t.value is not None), key=lambda t: t.value,
+                    reverse=direction == "maximize")
+    top = ranked[:max(3, int(len(ranked) * keep))]
+    if len(top) < 3:
+        return list(params)
+    narrowed = []
+    for p in params:
+        used = [t.params[p.name] for t in top if p.name in t.params]
+        if not used:
+            narrowed.append(p)
+        elif p.kind == "categorical":
+            kept = [c for c in p.choices if p.encode(c) in used]
+            narrowed.append(dataclasses.replace(p, choices=kept) if len(kept) >= 2 else p)
+        else:
+            scale = (math.log, math.exp) if p.log else (lambda v: v, lambda v: v)
+            lo, hi = scale[0](min(used)), scale[0](max(used))
+            pad = (hi - lo) * margin or (scale[0](p.high) - scale[0](p.low)) * 0.05
+            low, high = max(p.low, scale[1](lo - pad)), min(p.high, scale[1](hi + pad))
+            if p.kind == "int":
+                low, high = int(math.floor(low)), int(math.ceil(high))
+            narrowed.append(dataclasses.replace(p, low=low, high=high) if low < high else p)
+    return narrowed
+
+
 def check_enqueue(items, params):
     """`enqueue:` in a space file: known-good configs run right after the baseline. Each maps tuned paths
     to values inside their ranges; paths left out are sampled."""

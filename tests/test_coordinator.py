@@ -185,3 +185,14 @@ def test_stale_heartbeat_in_a_shared_storage_is_taken_back(tmp_path):
     waiting = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.WAITING]
     assert any(t.params.get("x") == dead_x for t in waiting) or any(
         t.system_attrs.get("fixed_params", {}).get("x") == dead_x for t in waiting)
+
+
+def test_two_stages_narrow_the_space_around_the_best(tmp_path):
+    stop, rows, coordinator = run(tmp_path, X, trials=14, pruner="none", stages=[("random", 8), ("tpe", None)],
+                                  config={"x": 0.9, "c": "a"})
+    assert stop == "trials" and len(rows) == 14
+    (narrowed,) = coordinator.active_params
+    assert 0.0 <= narrowed.low < narrowed.high <= 1.0 and narrowed.high - narrowed.low < 0.9
+    assert narrowed.low <= 0.3 <= narrowed.high  # the optimum of the fake trainer stays inside
+    assert all(narrowed.low <= float(r["x"]) <= narrowed.high for r in rows[8:])
+    assert coordinator.study.user_attrs["stage"] == 1
