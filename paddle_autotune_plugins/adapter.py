@@ -72,7 +72,8 @@ class Adapter:
         return [self.default_metric]
 
     def direction_for(self, metric):
-        return "minimize" if "loss" in metric.lower() else self.direction
+        lower = metric.lower()
+        return "minimize" if any(w in lower for w in ("loss", "latency", "params", "flops", "time", "cost", "size", "memory")) else self.direction
 
     def check_space(self, task, params):
         """Refuse tuned paths the config does not have, before any trial runs."""

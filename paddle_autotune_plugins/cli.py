@@ -62,6 +62,13 @@ def parse_stages(text):
     return stages
 
 
+def parse_constraint(text):
+    match = re.fullmatch(r"\s*([\w.@-]+)\s*(<=|>=)\s*([-+\d.eE]+)\s*", text)
+    if not match:
+        raise UsageError(f"--constraint '{text}' must read METRIC<=VALUE or METRIC>=VALUE, e.g. latency_ms<=20")
+    return match.group(1), match.group(2), float(match.group(3))
+
+
 def parse_gpus(text):
     if not text:
         return None
@@ -81,8 +88,12 @@ def add_tuning_options(p):
     g.add_argument("--pruner", default="asha", help=", ".join(pruners.NAMES))
     g.add_argument("--stages", help="a broad phase, then a narrowed one: e.g. random:10,tpe (replaces --sampler)")
     g.add_argument("--early-stopping-rounds", type=int, help="stop after K finished trials without improvement")
-    g.add_argument("--metric", help="eval metric to optimise (default: the suite's, e.g. top1)")
-    g.add_argument("--direction", choices=["maximize", "minimize"])
+    g.add_argument("--metric", action="append",
+                   help="eval metric to optimise (default: the suite's, e.g. top1); repeat for several objectives")
+    g.add_argument("--direction", action="append", choices=["maximize", "minimize"],
+                   help="one per --metric (default: minimize for losses and latencies, else maximize)")
+    g.add_argument("--constraint", action="append", default=[],
+                   help="soft constraint on a reported metric, e.g. 'latency_ms<=20' (repeatable)")
     g.add_argument("--workers", type=int, help="trials run at once (default 1, or every GPU slot with --gpus)")
     g.add_argument("--gpus", help="GPU ids to place trials on, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES per trial)")
     g.add_argument("--trials-per-gpu", type=int, default=1, help="trials sharing one GPU")
@@ -122,6 +133,7 @@ def build_params(task, opts):
 
 # Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).
 STUDY_OPTIONS = ("trials", "time_budget", "sampler", "stages", "pruner", "early_stopping_rounds", "metric", "direction",
+                 "constraint",
                  "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study")
 
 
@@ -138,9 +150,16 @@ def make_settings(opts, command=None):
         raise UsageError(f"--workers must be >= 1, got {workers}")
     samplers.check_name(opts.sampler)
     pruners.make_pruner(opts.pruner)
+    metrics = list(opts.metric or [None])
+    directions = list(opts.direction or [])
+    if len(directions) > len(metrics):
+        raise UsageError(f"{len(directions)} --direction for {len(metrics)} --metric: give one per metric")
+    directions += [None] * (len(metrics) - len(directions))
     return Settings(out=pathlib.Path(opts.out), trials=opts.trials, time_budget=parse_duration(opts.time_budget),
                     sampler=opts.sampler, pruner=opts.pruner, early_stopping_rounds=opts.early_stopping_rounds,
-                    metric=opts.metric, direction=opts.direction, workers=workers, storage=opts.storage,
+                    metric=metrics[0], direction=directions[0], extra_metrics=list(zip(metrics[1:], directions[1:])),
+                    constraints=[parse_constraint(c) for c in opts.constraint],
+                    workers=workers, storage=opts.storage,
                     study=opts.study, seed=opts.seed, max_failures=opts.max_failures,
                     trial_timeout=parse_duration(opts.trial_timeout), trial_memory=parse_size(opts.trial_memory),
                     retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,

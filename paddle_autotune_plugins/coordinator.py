@@ -25,7 +25,7 @@ import optuna
 from . import pruners, results, samplers, space, storages
 from .adapter import cpu_threads, launch_command, remove
 from .errors import UsageError
-from .reporting import ENV_VAR, METRIC_ENV, STOP_ENV, read_reports
+from .reporting import ENV_VAR, METRIC_ENV, STOP_ENV, WANTS_ENV, read_reports
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 RUNNING = optuna.trial.TrialState.RUNNING
@@ -42,6 +42,8 @@ class Settings:
     early_stopping_rounds: int = None
     metric: str = None
     direction: str = None
+    extra_metrics: list = None  # more objectives: [(name, direction)], a multi-objective study
+    constraints: list = None  # [(metric, "<=" or ">=", bound)]: soft constraints (Optuna's constraints_func)
     workers: int = 1
     storage: str = None
     study: str = None
@@ -76,6 +78,7 @@ class RunningTrial:
     beat: float = 0.0
     stop_deadline: float = None  # set once the trial was asked to stop
     final: float = None  # the value the trial declared its result, if it did
+    reports: dict = dataclasses.field(default_factory=dict)  # step -> every metric of that evaluation
 
 
 def excluded(t):
@@ -97,8 +100,19 @@ class Coordinator:
         names = self.adapter.metric_names(task)
         if names is not None and self.metric not in names:
             raise UsageError(f"unknown metric '{self.metric}' for this config; choose one of {', '.join(names)}")
-        if self.direction not in ("maximize", "minimize"):
-            raise UsageError(f"unknown direction '{self.direction}'; use maximize or minimize")
+        self.objectives = [(self.metric, self.direction)] + [
+            (m, d or self.adapter.direction_for(m)) for m, d in (settings.extra_metrics or [])]
+        for m, d in self.objectives:
+            if names is not None and m not in names:
+                raise UsageError(f"unknown metric '{m}' for this config; choose one of {', '.join(names)}")
+            if d not in ("maximize", "minimize"):
+                raise UsageError(f"unknown direction '{d}'; use maximize or minimize")
+        self.multi = len(self.objectives) > 1
+        if self.multi and settings.pruner != "none":
+            raise UsageError("several --metric: Optuna cannot prune multi-objective studies; add --pruner none")
+        for m, _, _ in settings.constraints or []:
+            if m not in [o for o, _ in self.objectives] and (names is None or m not in names):
+                raise UsageError(f"--constraint on unknown metric '{m}'")
         self.out = pathlib.Path(settings.out).resolve()
         self.storage, self.embedded = storages.open_storage(settings.storage, self.out)
         self.gpu_load = {str(g): 0 for g in (settings.gpus or [])}
@@ -116,7 +130,8 @@ class Coordinator:
         name = self.s.study or "autotune"
         try:
             self.study = optuna.create_study(
-                study_name=name, storage=self.storage, load_if_exists=True, direction=self.direction,
+                study_name=name, storage=self.storage, load_if_exists=True,
+                directions=[d for _, d in self.objectives],
                 sampler=samplers.make_sampler(self.s.sampler, self.params, seed=self.s.seed),
                 pruner=pruners.make_pruner(self.s.pruner, self.adapter.max_steps(self.task.config)))
         except ValueError as e:  # e.g. resuming with another direction
@@ -127,6 +142,7 @@ class Coordinator:
                              f"use another --out, --study or --storage")
         if "metric" not in attrs:
             self.study.set_user_attr("metric", self.metric)
+            self.study.set_user_attr("objectives", [m for m, _ in self.objectives])
             self.study.set_user_attr("suite", self.adapter.name)
             self.study.set_user_attr("params", [p.name for p in self.params])
             self.study.set_user_attr("started", time.time())
@@ -190,7 +206,7 @@ class Coordinator:
         failures = sum(t.state == optuna.trial.TrialState.FAIL for t in done)
         if self.s.max_failures is not None and failures >= self.s.max_failures:
             return f"{failures} failed trials (--max-failures)"
-        if self.s.early_stopping_rounds and results.rounds_without_improvement(
+        if self.s.early_stopping_rounds and not self.multi and results.rounds_without_improvement(
                 done, self.direction) >= self.s.early_stopping_rounds:
             return f"no improvement in {self.s.early_stopping_rounds} trials"
         return None
@@ -263,7 +279,7 @@ class Coordinator:
             return
         self.stage = stage
         self.study.sampler = samplers.make_sampler(self.s.stages[stage][0], self.active_params, seed=self.s.seed)
-        if stage > 0:
+        if stage > 0 and not self.multi:
             complete = [t for t in self.counted() if t.state == optuna.trial.TrialState.COMPLETE]
             self.active_params = space.narrow(self.params, complete, self.direction)
             self.progress.note(f"stage {stage + 1} ({self.s.stages[stage][0]}): "
@@ -303,6 +319,7 @@ class Coordinator:
         remove(trial_dir / "stop")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env[METRIC_ENV] = self.metric
+        env[WANTS_ENV] = ",".join([m for m, _ in self.objectives] + [m for m, _, _ in self.s.constraints or []])
         env[ENV_VAR] = str(metrics_path)
         env[STOP_ENV] = str(trial_dir / "stop")
         if self.s.workers > 1:
@@ -359,6 +376,11 @@ class Coordinator:
                         f"reported {', '.join(metrics)} but not '{self.metric}'", stop=True)
             return True
         value, step = metrics[self.metric], rep["step"]
+        missing = [m for m, _ in self.objectives[1:] if m not in metrics]
+        if missing:
+            self.finish(rt, optuna.trial.TrialState.FAIL, f"reported {', '.join(metrics)} but not "
+                        f"'{missing[0]}'", stop=True)
+            return True
         if not math.isfinite(value):
             where = "as the result" if rep.get("final") else f"at step {step}"
             self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} {where}", stop=True)
@@ -369,6 +391,10 @@ class Coordinator:
         if any(s == step for s, _ in rt.steps):  # a second eval of the same epoch (e.g. EMA weights)
             return False
         rt.steps.append((step, value))
+        rt.reports[step] = metrics
+        if self.multi:  # Optuna keeps no intermediate values for several objectives (and cannot prune them)
+            self.progress.reported(rt, step, value, self)
+            return False
         rt.trial.report(value, step)
         self.progress.reported(rt, step, value, self)
         last = self.adapter.max_steps(rt.cfg)
@@ -386,9 +412,20 @@ class Coordinator:
         if reason:
             trial.set_user_attr("reason", reason)
         value = None
-        if state == optuna.trial.TrialState.COMPLETE:
+        if state == optuna.trial.TrialState.COMPLETE and self.multi:
+            # every objective as measured at the evaluation where the first one was best
+            step = (max if self.direction == "maximize" else min)(rt.steps, key=lambda sv: sv[1])[0]
+            values = [rt.reports[step][m] for m, _ in self.objectives]
+            self.record_constraints(trial, rt.reports[step])
+            trial.set_user_attr("config", _jsonable(self.adapter.export_config(rt.cfg, self.task)))
+            self.study.tell(trial, values)
+            self.write_pareto()
+            value = values[0]
+        elif state == optuna.trial.TrialState.COMPLETE:
             value = rt.final if rt.final is not None else \
                 (max if self.direction == "maximize" else min)(v for _, v in rt.steps)
+            if rt.steps:
+                self.record_constraints(trial, rt.reports[max(rt.reports, key=lambda k: k)])
             previous_best = self.best_value()
             if previous_best is None or (value > previous_best if self.direction == "maximize"
                                          else value < previous_best):
@@ -404,6 +441,24 @@ class Coordinator:
         else:
             self.release(rt)
         self.write_results()
+
+    def record_constraints(self, trial, metrics):
+        """Optuna's soft constraints: each value <= 0 when satisfied; samplers prefer feasible trials."""
+        values = [metrics.get(m, math.inf) - bound if op == "<=" else bound - metrics.get(m, -math.inf)
+                  for m, op, bound in self.s.constraints or []]
+        for (m, op, bound), value in zip(self.s.constraints or [], values):
+            trial.set_constraint(f"{m}{op}{bound:g}", value)
+        if values:
+            trial.set_user_attr("constraints", values)  # for trials.csv readers and the Pareto export
+
+    def write_pareto(self):
+        """out/pareto/: the exported config of every trial on the Pareto front (feasible ones)."""
+        folder = self.out / "pareto"
+        remove(folder)
+        folder.mkdir(parents=True)
+        for t in self.study.best_trials:
+            if all(c <= 0 for c in t.user_attrs.get("constraints", [])) and "config" in t.user_attrs:
+                self.adapter.write_config(t.user_attrs["config"], folder / f"trial_{t.number:04d}_{self.adapter.config_filename}")
 
     def maybe_retry(self, trial):
         attempt = trial.user_attrs.get("attempt", 1)
@@ -448,6 +503,8 @@ class Coordinator:
                 rt.beat = now
 
     def best_value(self):
+        if self.multi:
+            return None
         try:
             return self.study.best_value
         except ValueError:

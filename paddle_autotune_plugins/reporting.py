@@ -15,6 +15,12 @@ import time
 ENV_VAR = "PADDLE_AUTOTUNE_REPORT"
 STOP_ENV = "PADDLE_AUTOTUNE_STOP"  # a file the coordinator creates when the trial should end (pruned)
 METRIC_ENV = "PADDLE_AUTOTUNE_METRIC"  # the metric the study optimises
+WANTS_ENV = "PADDLE_AUTOTUNE_WANTS"  # every metric the study reads (objectives, constraints), comma-separated
+
+
+def wanted(name):
+    """Whether the study reads this metric: costly measurements (latency) are taken only when asked."""
+    return name in os.environ.get(WANTS_ENV, "").split(",")
 
 
 def report(step, metrics, final=False):

@@ -14,29 +14,38 @@ CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason"]
 
 def write_trials_csv(study, param_names, path):
     """One row per trial, trial order; best_value is the best finished value up to that trial."""
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    multi = len(study.directions) > 1
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     best = None
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.state == optuna.trial.TrialState.WAITING:  # queued, not started: not a trial yet
             continue
+        if multi:  # every objective, ';'-separated; no single best
+            rows.append(_row(t, ";".join(_num(v) for v in t.values) if t.values else "", "", param_names))
+            continue
         value = {optuna.trial.TrialState.COMPLETE: t.value,
                  optuna.trial.TrialState.PRUNED: _last(t)}.get(t.state)
         if t.state == optuna.trial.TrialState.COMPLETE and value is not None:
             best = value if best is None or (value > best if maximize else value < best) else best
-        values = t.user_attrs.get("values", t.params)
-        reason = t.user_attrs.get("reason", "baseline (config as given)" if t.user_attrs.get("baseline") else "")
-        if t.user_attrs.get("baseline") and "baseline" not in reason:
-            reason = f"baseline; {reason}"
-        rows.append([t.number, t.state.name, _num(value), _num(best), t.user_attrs.get("duration_s", ""), reason]
-                    + [_cell(values.get(name)) for name in param_names])
+        rows.append(_row(t, _num(value), _num(best), param_names))
     tmp = f"{path}.tmp"
+
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_HEAD + list(param_names))
         writer.writerows(rows)
 
     os.replace(tmp, path)  # readers never see a half-written table
+
+
+def _row(t, value, best, param_names):
+    values = t.user_attrs.get("values", t.params)
+    reason = t.user_attrs.get("reason", "baseline (config as given)" if t.user_attrs.get("baseline") else "")
+    if t.user_attrs.get("baseline") and "baseline" not in reason:
+        reason = f"baseline; {reason}"
+    return [t.number, t.state.name, value, best, t.user_attrs.get("duration_s", ""), reason] + \
+        [_cell(values.get(name)) for name in param_names]
 
 
 def _last(t):
@@ -168,6 +177,14 @@ def summary(study, metric, started, stop_reason):
     completed = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not completed:
         lines.append("No trial completed: see the reason column of trials.csv and the trial_*/train.log files.")
+        return "\n".join(lines)
+    if len(study.directions) > 1:
+        names = study.user_attrs.get("objectives", [metric])
+        lines.append(f"  Pareto front ({', '.join(names)}), configs in pareto/:")
+        for t in sorted(study.best_trials, key=lambda t: t.number):
+            feasible = all(c <= 0 for c in t.user_attrs.get("constraints", []))
+            lines.append(f"    trial {t.number}: " + ", ".join(f"{n} = {v:.4g}" for n, v in zip(names, t.values))
+                         + ("" if feasible else "  (violates a constraint)"))
         return "\n".join(lines)
     best = study.best_trial
     if baseline is not None:

@@ -15,7 +15,7 @@ NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2")
 ALIASES = {"bayes": "tpe", "evolution": "cmaes"}
 
 
-def make_sampler(name, params, seed=None, n_objectives=1):
+def make_sampler(name, params, seed=None):
     name = ALIASES.get(name, name)
     if name == "tpe":
         # constant_liar keeps parallel workers from sampling the same point while others still run

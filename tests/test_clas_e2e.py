@@ -148,3 +148,27 @@ def test_suite_checkout_tools_train_runs_each_trial(digits_config, tmp_path):
     command = (out / "trial_0001" / "command.txt").read_text()
     assert "paddle_autotune_plugins.run_trial clas" in command and str(checkout / "tools" / "train.py") in command
     assert len((out / "trial_0001" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_accuracy_and_latency_pareto_front(digits_config, tmp_path):
+    """Two objectives: top1 and the trained model's latency on a fixed batch (measured in the trial)."""
+    import optuna
+
+    out = tmp_path / "out"
+    space = write_space(tmp_path, {"Arch.name": {"values": ["MobileNetV1_x0_25", "MobileNetV1"]}})
+    proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=1",
+                     "--space", space, "--metric", "top1", "--metric", "latency_ms",
+                     "--constraint", "latency_ms<=1000", "--pruner", "none", "--sampler", "grid", "--trials", "3",
+                     "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Pareto front (top1, latency_ms)" in proc.stdout
+    report = json.loads((out / "trial_0001" / "metrics.jsonl").read_text().splitlines()[0])["metrics"]
+    assert report["latency_ms"] > 0 and 0 < report["params_m"] < 5
+    study = optuna.load_study(study_name="autotune", storage=f"sqlite:///{out / 'study.db'}")
+    front = study.best_trials
+    for a in front:
+        for b in front:
+            assert a is b or not (a.values[0] >= b.values[0] and a.values[1] <= b.values[1]
+                                  and (a.values[0] > b.values[0] or a.values[1] < b.values[1]))
+    assert sorted(p.name for p in (out / "pareto").iterdir()) == sorted(
+        f"trial_{t.number:04d}_config.yaml" for t in front)

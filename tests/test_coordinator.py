@@ -22,7 +22,7 @@ if cfg.get("crash"):
     raise ValueError("crash requested by the config")
 for step in range(1, cfg["steps"] + 1):
     score = 1.0 - (cfg["x"] - 0.3) ** 2 - 0.1 * (cfg.get("c", "a") != "a")
-    report(step, {"score": float("nan") if cfg.get("nan") else score * step / cfg["steps"]})
+    report(step, {"score": float("nan") if cfg.get("nan") else score * step / cfg["steps"], "cost": cfg["x"]})
     time.sleep(cfg.get("sleep", 0.0))
 '''
 
@@ -33,6 +33,9 @@ class FakeAdapter(Adapter):
 
     def __init__(self, script):
         self.script = script
+
+    def metric_names(self, task):
+        return ["score", "cost"]
 
     def max_steps(self, cfg):
         return cfg["steps"]
@@ -196,3 +199,30 @@ def test_two_stages_narrow_the_space_around_the_best(tmp_path):
     assert narrowed.low <= 0.3 <= narrowed.high  # the optimum of the fake trainer stays inside
     assert all(narrowed.low <= float(r["x"]) <= narrowed.high for r in rows[8:])
     assert coordinator.study.user_attrs["stage"] == 1
+
+
+def _dominates(a, b, directions):
+    better = [(x >= y) if d == "maximize" else (x <= y) for x, y, d in zip(a, b, directions)]
+    strictly = [(x > y) if d == "maximize" else (x < y) for x, y, d in zip(a, b, directions)]
+    return all(better) and any(strictly)
+
+
+def test_multi_objective_returns_a_non_dominated_set_with_configs(tmp_path):
+    stop, rows, coordinator = run(tmp_path, dict(X, c={"values": ["a", "b"]}), trials=16, pruner="none",
+                                  sampler="nsga2", extra_metrics=[("cost", None)],
+                                  constraints=[("cost", "<=", 0.8)])
+    study = coordinator.study
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]  # cost: minimize by its name
+    front = [t for t in study.best_trials if all(c <= 0 for c in t.user_attrs["constraints"])]
+    assert len(front) >= 2
+    for a in front:  # pairwise: no member of the front dominates another
+        for b in front:
+            assert a is b or not _dominates(a.values, b.values, ["maximize", "minimize"])
+        assert a.values[1] <= 0.8
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    for t in complete:  # and nothing outside it dominates a member
+        assert not any(_dominates(t.values, a.values, ["maximize", "minimize"]) for a in front
+                       if all(c <= 0 for c in t.user_attrs["constraints"]))
+    exported = sorted(p.name for p in (tmp_path / "out" / "pareto").iterdir())
+    assert exported == sorted(f"trial_{t.number:04d}_config.yaml" for t in front)
+    assert ";" in rows[1]["value"]

@@ -84,7 +84,7 @@ class ClasAdapter(Adapter):
         for item in dotpath.get(task.config, "Metric.Eval", None) or []:
             for cls_name, args in (item or {}).items():
                 names += _METRIC_NAMES.get(cls_name, lambda a, n=cls_name: [n])(args)
-        return names or [self.default_metric]
+        return (names or [self.default_metric]) + ["params_m", "latency_ms"]  # measured by the trial's hook
 
     def max_steps(self, cfg):
         return dotpath.get(cfg, "Global.epochs", None)

@@ -9,7 +9,7 @@ import re
 import sys
 
 from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.reporting import report, wanted
 
 _METRIC = re.compile(r"([A-Za-z_][\w.@-]*)\s*:\s*([-+]?[\d.]+(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 
@@ -88,6 +88,26 @@ def eval_metrics(engine, value):
     return metrics
 
 
+def latency_ms(model, config, batch=8, runs=10):
+    """Milliseconds per forward pass of a fixed batch (zeros at Global.image_shape), eval mode, median."""
+    import time
+
+    import paddle
+
+    shape = list(config["Global"].get("image_shape") or [3, 224, 224])
+    x = paddle.zeros([batch] + shape, dtype="float32")
+    model.eval()
+    times = []
+    with paddle.no_grad():
+        model(x)  # warm-up
+        for _ in range(runs):
+            start = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - start) * 1000)
+    model.train()
+    return sorted(times)[len(times) // 2]
+
+
 def _hook_engine(module):
     engine_cls = getattr(module, "Engine", None)
     if engine_cls is None or getattr(engine_cls.eval, "_autotune_hooked", False):
@@ -98,7 +118,11 @@ def _hook_engine(module):
         value = original(self, epoch_id)
         value = float(value)  # a [1]/0-D tensor in ppcls 2.4: the engine compares and logs it as a number
         if self.mode == "train":  # evaluation during training: one report per eval epoch
-            report(epoch_id, eval_metrics(self, value))
+            metrics = eval_metrics(self, value)
+            metrics["params_m"] = sum(int(p.numel()) for p in self.model.parameters()) / 1e6
+            if wanted("latency_ms"):
+                metrics["latency_ms"] = latency_ms(self.model, self.config)
+            report(epoch_id, metrics)
         return value
 
     eval._autotune_hooked = True
