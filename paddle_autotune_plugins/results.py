@@ -1,7 +1,6 @@
 """What a study shows people: trials.csv, the live progress line, the closing summary."""
 import csv
 import os
-import math
 import re
 import signal
 import sys

@@ -1,10 +1,23 @@
+import csv
 import pathlib
+import subprocess
 import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+def autotune(args, cwd=None, **kwargs):
+    """`python -m paddle_autotune_plugins ARGS`, as a user runs it."""
+    return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + list(args), cwd=cwd or REPO,
+                          capture_output=True, text=True, **kwargs)
+
+
+def read_trials(out):
+    with open(pathlib.Path(out) / "trials.csv") as f:
+        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="session")

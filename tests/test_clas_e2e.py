@@ -1,28 +1,17 @@
 """End to end: real PaddleClas trainings (the 2.4.2 wheel's Engine on Paddle 3) on scikit-learn's digits."""
-import csv
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO
+from conftest import PYTHON, REPO, autotune, read_trials
 
 pytestmark = pytest.mark.e2e
 
-
-def autotune(args, cwd=None, **kwargs):
-    return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=cwd or REPO,
-                          capture_output=True, text=True, **kwargs)
-
-
-def read_trials(out):
-    with open(out / "trials.csv") as f:
-        return list(csv.DictReader(f))
 
 
 def write_space(tmp_path, spec):

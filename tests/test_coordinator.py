@@ -4,14 +4,13 @@ The fake stands in for a suite only here, to test stop rules, samplers, pruners 
 seconds; real suites are exercised in the e2e tests.
 """
 import csv
-import pathlib
-import sys
 
 import pytest
 import yaml
 
 from paddle_autotune_plugins import space
-from paddle_autotune_plugins.adapter import Adapter, Task
+from fake_suite import FakeAdapter
+from paddle_autotune_plugins.adapter import Task
 from paddle_autotune_plugins.coordinator import Coordinator, Settings
 
 FAKE_TRAIN = '''
@@ -27,29 +26,12 @@ for step in range(1, cfg["steps"] + 1):
 '''
 
 
-class FakeAdapter(Adapter):
-    name = "fake"
-    default_metric = "score"
-
-    def __init__(self, script):
-        self.script = script
-
-    def metric_names(self, task):
-        return ["score", "cost"]
-
-    def max_steps(self, cfg):
-        return cfg["steps"]
-
-    def trial_command(self, task, config_path):
-        return [sys.executable, str(self.script), config_path]
-
-
 def make_task(tmp_path, **config):
     script = tmp_path / "fake_train.py"
     script.write_text(FAKE_TRAIN)
     cfg = {"x": 0.9, "c": "b", "steps": 3}
     cfg.update(config)
-    return Task(FakeAdapter(script), cfg, config_path="fake.yaml", cwd=str(tmp_path))
+    return Task(FakeAdapter(script, metrics=("score", "cost")), cfg, config_path="fake.yaml", cwd=str(tmp_path))
 
 
 def run(tmp_path, spec, trials=6, **settings):

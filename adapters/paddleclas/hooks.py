@@ -6,7 +6,6 @@ Both are attached with ``when_imported``, so they reach whichever ``ppcls`` the 
 import importlib.util
 import os
 import re
-import sys
 
 from paddle_autotune_plugins.import_hooks import when_imported
 from paddle_autotune_plugins.reporting import report, wanted
