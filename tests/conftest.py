@@ -15,6 +15,28 @@ def autotune(args, cwd=None, **kwargs):
                           capture_output=True, text=True, **kwargs)
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def assert_renders(page, tmp_path):
+    """Screenshot an HTML page in headless Chromium (Debian's) and check it is not blank."""
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
+           pathlib.Path(page).resolve().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert shot.exists(), f"no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1280, 2000)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 50, "the page rendered (nearly) blank"
+    white = sum(count for count, rgb in colours if rgb == (255, 255, 255))
+    assert white < 0.95 * 1280 * 2000  # the plots are there: a good share of the page is not white
+
+
 def read_trials(out):
     with open(pathlib.Path(out) / "trials.csv") as f:
         return list(csv.DictReader(f))

@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, autotune, read_trials
+from conftest import CHROMIUM, PYTHON, REPO, assert_renders, autotune, read_trials
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +53,13 @@ def test_real_study_prunes_and_exports_a_config_ppcls_trains(digits_config, tmp_
     loaded = subprocess.run([PYTHON, "-c", check], capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert float(loaded.stdout.split()[-1]) == pytest.approx(float(best["Optimizer.lr.learning_rate"]), rel=1e-5)
+    # the report of this real study: HTML with its plots embedded, rendered by headless Chromium
+    report = autotune(["report", "--out", str(out)])
+    assert report.returncode == 0, report.stderr[-2000:]
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 4 and "baseline" in page  # history, curves, parallel, slice
+    if os.path.exists(CHROMIUM):
+        assert_renders(out / "report.html", tmp_path)
     retrain = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins.adapters.paddleclas.train", "-c",
                               str(out / "best_config.yaml"), "-o", "Global.epochs=1"],
                              capture_output=True, text=True, cwd=tmp_path)

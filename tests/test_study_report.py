@@ -2,7 +2,6 @@
 on a real study written by the coordinator with a fake trainer (seconds, no suite needed)."""
 import pathlib
 import re
-import subprocess
 
 import optuna
 import pytest
@@ -11,6 +10,7 @@ from paddle_autotune_plugins import space, study_report
 from paddle_autotune_plugins.adapter import Task
 from paddle_autotune_plugins.coordinator import Coordinator, Settings
 from paddle_autotune_plugins.errors import UsageError
+from conftest import CHROMIUM, assert_renders
 from fake_suite import FakeAdapter
 
 # A fake trainer like the one in test_coordinator.py: a score peaking at x=0.3, better with c='a'; "diverges"
@@ -26,7 +26,6 @@ for step in range(1, cfg["steps"] + 1):
     report(step, {"score": score * step / cfg["steps"]})
 '''
 
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -163,21 +162,5 @@ def test_log_to_visualdl(out, tmp_path):
 @pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(),
                     reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/system-packages.txt)")
 def test_report_renders_in_headless_chromium(out, tmp_path):
-    from PIL import Image
-
     page = study_report.write_report(study_report.open_study(out), out)
-    shot = tmp_path / "shot.png"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
-           page.resolve().as_uri()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert shot.exists(), f"no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}"
-    image = Image.open(shot).convert("RGB")
-    assert image.size == (1280, 2000)
-    colours = image.getcolors(maxcolors=1 << 20)
-    assert colours is not None and len(colours) > 50, "the page rendered (nearly) blank"
-    # the plots are there: a good share of the page is not white
-    white = max(count for count, rgb in colours if rgb == (255, 255, 255)) if any(
-        rgb == (255, 255, 255) for _, rgb in colours) else 0
-    assert white < 0.95 * 1280 * 2000
+    assert_renders(page, tmp_path)
