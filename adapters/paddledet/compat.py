@@ -30,7 +30,6 @@ And one fix that is not about Paddle:
 needed by the ppdet this process would import, without importing it.
 """
 import functools
-import importlib.abc
 import importlib.util
 import inspect
 import os
@@ -38,7 +37,7 @@ import re
 import sys
 import types
 
-from paddle_autotune_plugins.import_hooks import when_imported
+from paddle_autotune_plugins.import_hooks import around_import, when_imported
 
 _MARK = "__paddle_autotune_compat__"  # set on patched objects, so installing twice patches once
 
@@ -229,35 +228,16 @@ def _pkg_resources_stand_in():
     return module
 
 
-class _LendPkgResources(importlib.abc.MetaPathFinder):
-    """Finds ppdet.model_zoo.model_zoo through the other finders and runs its body with the stand-in lent.
-
-    A before-import hook: `when_imported` runs after the body, too late for a failing import statement.
-    """
-
-    def find_spec(self, name, path=None, target=None):
-        if name != MODEL_ZOO_MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None and spec.loader is not None:
-                original = spec.loader.exec_module
-
-                def exec_module(module, original=original):
-                    if not pkg_resources_missing():
-                        return original(module)
-                    stand_in = sys.modules["pkg_resources"] = _pkg_resources_stand_in()
-                    try:
-                        original(module)
-                    finally:
-                        if sys.modules.get("pkg_resources") is stand_in:
-                            del sys.modules["pkg_resources"]
-
-                spec.loader.exec_module = exec_module  # path-based loaders are made per module
-                return spec
-        return None
+def _lend_pkg_resources(run_body, module):
+    """While ppdet.model_zoo.model_zoo's body runs (and only if pkg_resources is missing), lend it the stand-in."""
+    if not pkg_resources_missing():
+        return run_body()
+    stand_in = sys.modules["pkg_resources"] = _pkg_resources_stand_in()
+    try:
+        run_body()
+    finally:
+        if sys.modules.get("pkg_resources") is stand_in:
+            del sys.modules["pkg_resources"]
 
 
 def pkg_resources_applies():
@@ -315,8 +295,8 @@ def install(fixes=None):
     if "assigner-int-mix" in wanted - _installed:
         for name in ASSIGNER_CLASSES:
             when_imported(name, _patch_assigner)
-    if "pkg-resources" in wanted - _installed and MODEL_ZOO_MODULE not in sys.modules:
-        sys.meta_path.insert(0, _LendPkgResources())
+    if "pkg-resources" in wanted - _installed:
+        around_import(MODEL_ZOO_MODULE, _lend_pkg_resources)
     _installed.update(wanted)
 
 
