@@ -31,6 +31,11 @@ class Task:
     script_args: list = dataclasses.field(default_factory=list)  # the script's other flags, passed on as is
     cwd: str = None
     argv: list = None  # the suite command's arguments as given (a worker on another machine loads them again)
+    set_by_files: dict = dataclasses.field(default_factory=dict)  # names a file of the script may set over
+    # the values above (script_yaml.py): the baseline cannot know what it trains with for these
+
+    def known_value(self, name):
+        return name not in self.set_by_files
 
     def fresh_config(self):
         return copy.deepcopy(self.config)
@@ -76,7 +81,7 @@ class Adapter:
         return "minimize" if any(w in lower for w in ("loss", "latency", "params", "flops", "time", "cost", "size", "memory")) else self.direction
 
     def check_space(self, task, params):
-        """Refuse tuned paths the config does not have, before any trial runs."""
+        """Refuse tuned paths the config does not have, before any trial runs. May return notes to show."""
         space.check_paths(params, task.config)
 
     def max_steps(self, cfg):

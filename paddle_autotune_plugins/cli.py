@@ -126,9 +126,9 @@ def build_params(task, opts):
     params = list(params.values())
     if not params:
         raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets') or --space FILE.yaml")
-    task.adapter.check_space(task, params)
+    notes = list(resolved.notes) + list(task.adapter.check_space(task, params) or [])
     opts.enqueue = space.check_enqueue(enqueue, params)
-    return params, resolved.notes
+    return params, notes
 
 
 # Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).

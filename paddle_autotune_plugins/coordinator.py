@@ -158,7 +158,8 @@ class Coordinator:
     def enqueue_baseline(self):
         """Trial 0 runs the user's config unchanged; values that fit the space teach the sampler too."""
         fitting = {p.name: p.encode(p.current(self.task.config)) for p in self.params
-                   if p.current(self.task.config) is not None and p.contains(p.current(self.task.config))}
+                   if p.current(self.task.config) is not None and p.contains(p.current(self.task.config))
+                   and self.task.known_value(p.name)}
         self.study.enqueue_trial(fitting, user_attrs={"baseline": True, "baseline_params": sorted(fitting)})
 
     def recover_lost(self, everything=False):
@@ -303,7 +304,7 @@ class Coordinator:
             for p in self.params:
                 if p.name in trial.user_attrs["baseline_params"]:
                     p.suggest(trial)  # returns the enqueued value
-            values = {p.name: p.current(cfg) for p in self.params}
+            values = {p.name: p.current(cfg) if self.task.known_value(p.name) else None for p in self.params}
         else:
             values = space.sample(trial, self.active_params, cfg)
             space.apply_all(self.active_params, values, cfg)

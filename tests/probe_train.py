@@ -1,5 +1,6 @@
 """A probe 'training' for the generic adapter's tests: prints `val_acc: x` per epoch and misbehaves on
-request (--mode sigkill | memory | nan | sleep | crash), recording what it saw in --record."""
+request (--mode sigkill | memory | nan | sleep | crash), recording what it saw in --record.
+With --config FILE --dataset NAME it reads its YAML after its flags, the way ERNIE 3.0's run_seq_cls.py does."""
 import argparse
 import json
 import os
@@ -12,7 +13,17 @@ parser.add_argument("--epochs", type=int, default=3)
 parser.add_argument("--mode", default="ok")
 parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--record", default="")
+parser.add_argument("--config", default="", help="a YAML applied after the flags, as ERNIE 3.0's run_seq_cls.py does")
+parser.add_argument("--dataset", default="")
 args = parser.parse_args()
+if args.config:  # the file's DefaultArgs names, taken from the --dataset section, win over the flags
+    import yaml
+
+    with open(args.config) as f:
+        config = yaml.safe_load(f)
+    for name in config["DefaultArgs"]:
+        if name in config[args.dataset]:
+            setattr(args, name, config[args.dataset][name])
 started = time.time()
 for epoch in range(1, args.epochs + 1):
     time.sleep(args.sleep)

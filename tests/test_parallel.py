@@ -42,6 +42,35 @@ def test_generic_script_flags_and_printed_metric(tmp_path):
         str(lr)[:6] in (out / "trial_0001" / "command.txt").read_text()
 
 
+
+def test_script_yaml_that_overrides_flags_is_rewritten_per_trial(tmp_path):
+    """The script reads --config after its flags (ERNIE 3.0 style), so --lr alone would change nothing."""
+    (tmp_path / "default.yml").write_text("DefaultArgs:\n  lr: 0.1\n  epochs: 3\n"
+                                          "reviews:\n  lr: 0.05\n  epochs: 2\nother:\n  lr: 0.9\n")
+    out = tmp_path / "out"
+    proc = autotune(probe("--config", "default.yml", "--dataset", "reviews") +
+                    ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0.2, "high": 0.4}}),
+                     "--metric", "val_acc", "--trials", "3", "--pruner", "none", "--out", str(out)], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "default.yml sets lr" in proc.stderr
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 3
+    assert rows[0]["lr"] == ""  # the baseline trains with the file's lr, which the plugin cannot know
+    base = [json.loads(line) for line in (out / "trial_0000" / "metrics.jsonl").read_text().splitlines()]
+    assert len(base) == 2 and base[-1]["metrics"]["val_acc"] == pytest.approx(1 - 0.25 ** 2 - 0.025, abs=1e-4)
+    assert "--config default.yml" in (out / "trial_0000" / "command.txt").read_text()
+    for r in rows[1:]:
+        trial_dir = out / f"trial_{int(r['number']):04d}"
+        lr = float(r["lr"])
+        copy = yaml.safe_load((trial_dir / "config_default.yml").read_text())
+        assert copy["reviews"]["epochs"] == 2 and copy["reviews"]["lr"] == copy["other"]["lr"] == pytest.approx(lr)
+        assert f"--config {trial_dir / 'config_default.yml'}" in (trial_dir / "command.txt").read_text()
+        reports = [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
+        assert reports[-1]["metrics"]["val_acc"] == pytest.approx(1 - (lr - 0.3) ** 2 - 0.025, abs=1e-4)
+    best = yaml.safe_load((out / "best_config.yaml").read_text())
+    assert best["config"] == str(out / "best_default.yml")
+    assert yaml.safe_load((out / "best_default.yml").read_text())["reviews"]["lr"] == pytest.approx(best["lr"])
+
 def test_generic_bad_input(tmp_path):
     no_metric = autotune(probe() + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0, "high": 1}})])
     assert no_metric.returncode == 2 and "give --metric NAME" in no_metric.stderr

@@ -13,17 +13,26 @@ from paddle_autotune_plugins.adapter import Adapter, Task, python
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.flags import parse_flags, to_flags
 from paddle_autotune_plugins.reporting import METRIC_ENV
+from paddle_autotune_plugins.script_yaml import ScriptYamls
 
 
 class GenericAdapter(Adapter):
     name = "generic"
     config_filename = "config.yaml"
 
+    def __init__(self):
+        self.given = {}
+        self.script_yamls = ScriptYamls({})  # YAML files the script reads after its flags (script_yaml.py)
+
     def load(self, script, argv):
         if not script:
             raise UsageError("the generic suite needs a script: python -m paddle_autotune_plugins SCRIPT --flags "
                              "... --autotune ...")
-        return Task(self, parse_flags(argv), script=os.path.abspath(script), cwd=os.getcwd())
+        task = Task(self, parse_flags(argv), script=os.path.abspath(script), cwd=os.getcwd())
+        self.given = dict(task.config)
+        self.script_yamls = ScriptYamls.find(task.config, task.cwd)
+        task.set_by_files = {name: self.script_yamls.setting(name) for name in self.script_yamls.names()}
+        return task
 
     def metric_names(self, task):
         return None  # whatever the script prints
@@ -33,6 +42,13 @@ class GenericAdapter(Adapter):
             if p.name not in task.config and not p.new:
                 raise UsageError(f"'{p.name}' is not a flag of the command ({', '.join(task.config) or 'none given'});"
                                  f" give --{p.name} VALUE before --autotune, or mark it 'new: true'")
+        return self.script_yamls.notes(p.name for p in params)
+
+    def prepare_trial(self, cfg, trial_dir, seed):
+        return self.script_yamls.write_copies(cfg, self.given, trial_dir)
+
+    def write_best(self, cfg, out):
+        super().write_best(self.script_yamls.keep_copies(cfg, self.given, out), out)
 
     def trial_command(self, task, config_path):
         import yaml

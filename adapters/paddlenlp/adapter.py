@@ -19,6 +19,7 @@ import yaml
 from paddle_autotune_plugins.adapter import Adapter, Task, available_device, python
 from paddle_autotune_plugins.flags import parse_flags, to_flags
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.script_yaml import ScriptYamls
 
 # What TrainingArguments (and the train entry) accept, for the arguments people tune.
 # name: (lowest, highest, lowest included, highest included)
@@ -74,6 +75,10 @@ class NlpAdapter(Adapter):
     config_filename = "config.json"
     stops_cooperatively = True  # the reporting callback ends training when the trial is pruned
 
+    def __init__(self):
+        self.given = {}  # the arguments as the user gave them
+        self.script_yamls = ScriptYamls({})  # YAML files the script reads after its flags (script_yaml.py)
+
     @classmethod
     def detects(cls, script):
         try:
@@ -86,7 +91,8 @@ class NlpAdapter(Adapter):
     def load(self, script, argv):
         argv = list(argv)
         config_path = None
-        if argv[:1] == ["-c"] or argv[:1] == ["--config"]:  # paddle-autotune tune --suite nlp -c args.json
+        if not script and argv[:1] in (["-c"], ["--config"]):  # paddle-autotune tune --suite nlp -c args.json
+            # (a script's own --config is one of its flags: ERNIE 3.0's run_seq_cls.py takes a YAML there)
             if len(argv) < 2:
                 raise UsageError("-c needs a JSON or YAML file of training arguments")
             config_path, argv = argv[1], argv[2:]
@@ -100,6 +106,9 @@ class NlpAdapter(Adapter):
         for name, value in cfg.items():
             self._check_name(task, name, "argument")
             check_value(name, value)
+        self.given = copy.deepcopy(cfg)
+        self.script_yamls = ScriptYamls.find(cfg, task.cwd)
+        task.set_by_files = {name: self.script_yamls.setting(name) for name in self.script_yamls.names()}
         return task
 
     def known_arguments(self, task):
@@ -135,6 +144,7 @@ class NlpAdapter(Adapter):
             self._check_name(task, p.name, "tuned argument")
             for value in (p.choices or []) + [v for v in (p.low, p.high) if v is not None]:
                 check_value(p.name, value)
+        return self.script_yamls.notes(p.name for p in params)
 
     def metric_names(self, task):
         return None if task.script else _OWN_METRICS  # a user's script reports what its compute_metrics makes
@@ -151,14 +161,16 @@ class NlpAdapter(Adapter):
         if str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
             cfg["device"] = "cpu"  # PaddleNLP defaults to gpu and set_device('gpu') raises on the CPU build
         cfg.setdefault("disable_tqdm", True)  # the bar glues itself to the eval log line
-        return cfg
+        return self.script_yamls.write_copies(cfg, self.given, trial_dir)
 
     def write_config(self, cfg, path):
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(path).write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n")
 
     def write_best(self, cfg, out):
-        """best_config.yaml per the contract, and best_config.json, which PaddleNLP scripts take as is."""
+        """best_config.yaml per the contract, and best_config.json, which PaddleNLP scripts take as is.
+        A script YAML the best trial rewrote is kept beside them as best_<name>.yml."""
+        cfg = self.script_yamls.keep_copies(cfg, self.given, out)
         self.write_config(cfg, pathlib.Path(out) / "best_config.json")
         with open(pathlib.Path(out) / "best_config.yaml", "w") as f:
             yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,111 @@
+"""YAML files that a script reads after its flags, so the file's values win over the command line.
+
+ERNIE 3.0's ``run_seq_cls.py`` is the case in point: with ``--config configs/default.yml --dataset tnews``
+it parses its flags, then sets ``learning_rate`` (and the other ``DefaultArgs``) from the file's ``tnews``
+section, whatever ``--learning_rate`` said. Passing a trial's value as a flag would change nothing.
+
+So a trial that changes an argument such a file names writes the value into a copy of the file, at
+every place the file names it, and passes the copy in place of the original. The flag is passed too,
+so the value wins whichever of the two the script reads last.
+
+>>> files = ScriptYamls({"config": ("default.yml", {"DefaultArgs": {"learning_rate": 3e-5},
+...                                                 "tnews": {"learning_rate": 5e-5, "num_train_epochs": 3}})})
+>>> sorted(files.names())
+['learning_rate', 'num_train_epochs']
+>>> set_everywhere(files.files["config"][1], {"learning_rate": 1e-3})
+{'DefaultArgs': {'learning_rate': 0.001}, 'tnews': {'learning_rate': 0.001, 'num_train_epochs': 3}}
+"""
+import copy
+import os
+import pathlib
+import shutil
+
+import yaml
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def keys_of(data):
+    """Every key anywhere in a loaded YAML document that holds a value (not a section)."""
+    if isinstance(data, dict):
+        own = {str(k) for k, v in data.items() if not isinstance(v, dict)}
+        return own.union(*(keys_of(v) for v in data.values()))
+    if isinstance(data, list):
+        return set().union(*(keys_of(v) for v in data))
+    return set()
+
+
+def set_everywhere(data, values):
+    """A copy of data with each name in values set wherever a mapping holds that key."""
+    if isinstance(data, dict):
+        return {k: values[k] if k in values and not isinstance(v, dict) else set_everywhere(v, values)
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [set_everywhere(v, values) for v in data]
+    return data
+
+
+class ScriptYamls:
+    """The YAML files a command's flags point to: {flag name: (path, loaded document)}."""
+
+    def __init__(self, files):
+        self.files = files
+
+    @classmethod
+    def find(cls, args, cwd):
+        """Flags whose value is an existing YAML file holding a mapping (relative paths from cwd)."""
+        files = {}
+        for flag, value in args.items():
+            if not (isinstance(value, str) and value.lower().endswith(YAML_SUFFIXES)):
+                continue
+            path = pathlib.Path(cwd or ".", value)
+            try:
+                data = yaml.safe_load(path.read_text())
+            except (OSError, yaml.YAMLError):
+                continue
+            if isinstance(data, dict):
+                files[flag] = (str(path.resolve()), data)
+        return cls(files)
+
+    def names(self):
+        return set().union(*(keys_of(data) for _, data in self.files.values()))
+
+    def setting(self, name):
+        """The flags whose file names this argument."""
+        return [flag for flag, (_, data) in self.files.items() if name in keys_of(data)]
+
+    def notes(self, tuned):
+        """One line per file that names tuned arguments, for the start of a study."""
+        lines = []
+        for flag, (path, data) in self.files.items():
+            named = sorted(set(tuned) & keys_of(data))
+            if named:
+                lines.append(f"--{flag} {os.path.basename(path)} sets {', '.join(named)}, which the script may "
+                             f"apply over its flags: each trial writes its values into a copy of that file; "
+                             f"the baseline runs it as given")
+        return lines
+
+    def write_copies(self, args, given, folder):
+        """Point args at rewritten copies (in folder) of the files that name an argument args changes."""
+        changed = {k: v for k, v in args.items() if k not in self.files and given.get(k, object()) != v}
+        for flag, (path, data) in self.files.items():
+            values = {k: v for k, v in changed.items() if k in keys_of(data)}
+            if not values:
+                continue
+            target = pathlib.Path(folder) / f"{flag}_{os.path.basename(path)}"
+            with open(target, "w") as f:
+                f.write(f"# {path} with this trial's {', '.join(sorted(values))} (paddle-autotune)\n")
+                yaml.safe_dump(set_everywhere(copy.deepcopy(data), values), f, sort_keys=False, allow_unicode=True)
+            args[flag] = str(target)
+        return args
+
+    def keep_copies(self, args, given, out):
+        """Copy the trial's rewritten files into out as best_<name> and point args at them."""
+        args = dict(args)
+        for flag, (path, _) in self.files.items():
+            copied = args.get(flag)
+            if copied and copied != given.get(flag) and pathlib.Path(copied).is_file():
+                target = pathlib.Path(out) / f"best_{os.path.basename(path)}"
+                shutil.copyfile(copied, target)
+                args[flag] = str(target.resolve())
+        return args
