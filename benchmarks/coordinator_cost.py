@@ -87,11 +87,20 @@ class Probe:
         shim.sleep = sleep
         self.saved_time = real_time
         coordinator_module.time = shim
+        real_wait = self.saved_wait = coordinator_module.wait_for_exit
+
+        def wait_for_exit(procs, timeout):  # the loop's idle wait (woken early when a trial exits)
+            t0 = time.perf_counter()
+            real_wait(procs, timeout)
+            probe.sleeps.append((t0, time.perf_counter() - t0))
+
+        coordinator_module.wait_for_exit = wait_for_exit
 
     def uninstall(self, coordinator_module):
         for owner, attr, original in self.saved:
             setattr(owner, attr, original)
         coordinator_module.time = self.saved_time
+        coordinator_module.wait_for_exit = self.saved_wait
 
     def _wrap(self, name, fn):
         probe = self
@@ -145,8 +154,8 @@ def per_interval(probe, end, end_cpu):
 
 
 def wal_storage(path):
-    """An Optuna RDBStorage on a SQLite file in WAL mode with synchronous=NORMAL (what a core change could
-    use): every connection gets the pragmas through SQLAlchemy's ``creator``."""
+    """An Optuna RDBStorage on a SQLite file in WAL mode with synchronous=NORMAL, built independently of
+    the core's storages.embedded_sqlite (for the sampler-alone comparison)."""
     import sqlite3
 
     import optuna
@@ -162,9 +171,9 @@ def wal_storage(path):
     return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"creator": connect})
 
 
-def run_coordinator(work, trials, workers, pruner, quiet, wal=False):
+def run_coordinator(work, trials, workers, pruner, quiet):
     from paddle_autotune_plugins import coordinator as coord_module
-    from paddle_autotune_plugins import space, storages
+    from paddle_autotune_plugins import space
     from paddle_autotune_plugins.adapters.generic.adapter import GenericAdapter
     from paddle_autotune_plugins.coordinator import Coordinator, Settings
 
@@ -174,15 +183,7 @@ def run_coordinator(work, trials, workers, pruner, quiet, wal=False):
     params = space.parse_space(SPACE)
     settings = Settings(out=work / "out", trials=trials, workers=workers, sampler="tpe", pruner=pruner,
                         metric="val", seed=0, quiet=quiet)
-    if wal:  # measure a proposed core change from outside: the embedded storage in WAL mode
-        original = storages.open_storage
-        storages.open_storage = lambda url, out: (wal_storage(pathlib.Path(out) / "study.db"), True)
-        try:
-            coordinator = Coordinator(task, params, settings)
-        finally:
-            storages.open_storage = original
-    else:
-        coordinator = Coordinator(task, params, settings)
+    coordinator = Coordinator(task, params, settings)
     probe = Probe()
     probe.install(coord_module)
     saved_stderr = sys.stderr
@@ -235,8 +236,6 @@ def main():
     ap.add_argument("--pruner", default="none", help="the study's pruner (default none: every trial completes, "
                                                      "so the sampler alone sees the same history)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines (the CLI prints them by default)")
-    ap.add_argument("--wal", action="store_true", help="run the study on a SQLite storage in WAL mode with "
-                    "synchronous=NORMAL (patched in from outside), to measure that change; default: as the core has it")
     ap.add_argument("--window", type=int, default=100)
     ap.add_argument("--keep", help="folder for the study's outputs (default: a temp dir)")
     ap.add_argument("--no-results", action="store_true")
@@ -248,8 +247,7 @@ def main():
     print(f"[coordinator_cost] {trials} trials, {args.workers} workers, outputs in {work}", flush=True)
     started = time.time()
     with C.LoadMonitor() as monitor:
-        probe, rows, wall, stop, states = run_coordinator(work, trials, args.workers, args.pruner, args.quiet,
-                                                            wal=args.wal)
+        probe, rows, wall, stop, states = run_coordinator(work, trials, args.workers, args.pruner, args.quiet)
         print(f"[coordinator_cost] study: {wall:.1f} s ({stop}); sampler alone ...", flush=True)
         t0 = time.perf_counter()
         mem = run_sampler(trials)
@@ -278,7 +276,7 @@ def main():
     lines = [
         f"- setup: {trials} trials of `val: x` (x in [0, 1]) through Coordinator + generic adapter + one process "
         f"per trial, {args.workers} workers, sampler tpe, pruner {args.pruner}, "
-        f"{'SQLite storage in WAL mode, synchronous=NORMAL (patched in: not the core default)' if args.wal else 'SQLite storage (the default)'}, progress lines "
+        f"the default storage (SQLite file in --out, WAL mode, synchronous=NORMAL), progress lines "
         f"{'off' if args.quiet else 'on (to a file)'}; study wall {wall:.1f} s ({trials / wall:.2f} trials/s), "
         f"trial states {counts}",
         f"- **coordinator time per trial** (busy wall of its loop, sleeps excluded, between consecutive launches), "
@@ -290,7 +288,7 @@ def main():
         f"same on a SQLite storage: {ms(q_first)} / {ms(q_last)}, growth x{q_growth:.2f} ({sql_wall:.1f} s); on SQLite in WAL mode with synchronous=NORMAL: "
         f"{ms(w_first)} / {ms(w_last)}, growth x{w_growth:.2f} ({wal_wall:.1f} s)",
         f"- coordinator growth / sampler growth: {c_growth / s_growth:.2f} (in-memory), "
-        f"{c_growth / q_growth:.2f} (SQLite); target: < 50 ms per trial and growth not above the sampler's",
+        f"{c_growth / q_growth:.2f} (SQLite), {c_growth / w_growth:.2f} (SQLite WAL, the coordinator's storage); target: < 50 ms per trial and growth not above the sampler's",
         f"- where the coordinator's time goes (wall per trial interval, mean of the first {n} -> last {n}; "
         f"inclusive: finish and write_results run inside poll): " + ", ".join(
             f"{m} {ms(a)} -> {ms(b)}" for m, (a, b) in parts.items() if m in METHODS),
@@ -304,9 +302,8 @@ def main():
         {"coordinator_busy": busy, "coordinator_cpu": cpu, "sampler_memory": mem, "sampler_sqlite": sql,
                                                  "sampler_sqlite_wal": wal}))
     if not args.no_results:
-        name = f"coordinator_cost{'_wal' if args.wal else ''}_{trials}"
-        title = (f"coordinator_cost.py{' --wal' if args.wal else ''}, {trials} trials: the coordinator's own time "
-                 f"per trial" + (" on a WAL-mode SQLite storage (a proposed change, patched in)" if args.wal else ""))
+        name = f"coordinator_cost_{trials}"
+        title = f"coordinator_cost.py, {trials} trials: the coordinator's own time per trial"
         C.update_results(name, title, body)
 
 

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import pathlib
+import select
 import signal
 import subprocess
 import time
@@ -30,6 +31,8 @@ from .reporting import ENV_VAR, METRIC_ENV, STOP_ENV, WANTS_ENV, read_reports
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 RUNNING = optuna.trial.TrialState.RUNNING
 POLL_SECONDS = 0.2
+SHARED_REFRESH_SECONDS = 1.0  # how stale this coordinator's view of a shared study may get
+CSV_EVERY_SECONDS = 1.0  # trials.csv is rewritten at most this often while trials run (and at the end)
 
 
 @dataclasses.dataclass
@@ -122,11 +125,16 @@ class Coordinator:
         self.stopping = []  # trials told to stop whose processes have not exited yet
         self.started = None
         self.progress = results.Progress(quiet=settings.quiet)
+        self._trials = None  # (time read, trials of the study): see trials_of_study
+        self._csv_due = None  # time trials.csv was last written while it has news, None when up to date
+        self._csv_written = 0.0
 
     # --- study set-up -----------------------------------------------------------------------
     def open_study(self):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.embedded:
+            self.storage = storages.embedded_sqlite(self.out / "study.db")
         name = self.s.study or "autotune"
         try:
             self.study = optuna.create_study(
@@ -182,14 +190,28 @@ class Coordinator:
             except (RuntimeError, ValueError):  # another worker took it back first
                 continue
             self.requeue(t.params, t.user_attrs)
+            self.changed()
 
     def requeue(self, params, user_attrs, **extra):
         attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params") if k in user_attrs}
         self.study.enqueue_trial(params, user_attrs=dict(attrs, **extra))
+        self.changed()
 
     # --- stop rules -------------------------------------------------------------------------
     def trials_of_study(self):
-        return [t for t in self.study.get_trials(deepcopy=False) if not excluded(t)]
+        """The study's trials, read again only after this coordinator changed the study (ask, tell,
+        enqueue) or, with a shared storage, once SHARED_REFRESH_SECONDS have passed: reading every trial
+        on every poll is what made a long study's coordinator slow."""
+        now = time.time()
+        if self._trials is None or (not self.embedded and now - self._trials[0] > SHARED_REFRESH_SECONDS):
+            self._trials = (now, [t for t in self.study.get_trials(deepcopy=False) if not excluded(t)])
+        return self._trials[1]
+
+    def changed(self):
+        """This coordinator wrote to the study: its cached view and trials.csv are out of date."""
+        self._trials = None
+        if self._csv_due is None:
+            self._csv_due = time.time()
 
     def counted(self):
         """Finished trials that count towards --trials (across every coordinator of the study)."""
@@ -213,7 +235,9 @@ class Coordinator:
         return None
 
     def study_started(self):
-        return self.study.user_attrs.get("started", self.started) if self.s.storage else self.started
+        if self.s.storage and not hasattr(self, "_study_started"):
+            self._study_started = self.study.user_attrs.get("started", self.started)
+        return self._study_started if self.s.storage else self.started
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
@@ -231,10 +255,12 @@ class Coordinator:
                     stop = self.stop_reason()
                 if not self.running and not self.stopping:
                     break
-                time.sleep(POLL_SECONDS)
+                wait_for_exit([rt.proc for rt in self.running.values()] + [rt.proc for rt in self.stopping],
+                              POLL_SECONDS)
                 for number in list(self.running):
                     self.poll(self.running[number])
                 self.poll_stopping()
+                self.write_results(force=False)
                 if time.time() >= next_check:
                     self.beat()
                     if not self.embedded:
@@ -291,6 +317,7 @@ class Coordinator:
         """Start the next trial. False when this ask came too late (other workers filled the study)."""
         self.enter_stage()
         trial = self.study.ask()
+        self.changed()
         before = [t for t in self.trials_of_study() if t.number < trial.number]
         if len(before) >= self.s.trials:
             trial.set_user_attr("surplus", True)
@@ -338,8 +365,8 @@ class Coordinator:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
                                 start_new_session=True,  # its own group, so stopping it stops its children
                                 preexec_fn=_die_with_parent)
-        trial.set_user_attr("dir", str(trial_dir))
-        trial.set_user_attr("heartbeat", time.time())
+        if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
+            trial.set_user_attr("dir", str(trial_dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = RunningTrial(trial, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log,
                                                   beat=time.time())
         self.progress.started(trial.number, baseline, values, self)
@@ -409,7 +436,6 @@ class Coordinator:
         """Record the trial's end; a process still running is asked to stop and cleaned up once it has."""
         del self.running[rt.trial.number]
         trial = rt.trial
-        trial.set_user_attr("duration_s", round(time.time() - rt.started, 2))
         if reason:
             trial.set_user_attr("reason", reason)
         value = None
@@ -436,12 +462,12 @@ class Coordinator:
             self.study.tell(trial, state=state)
             if state == optuna.trial.TrialState.FAIL:
                 self.maybe_retry(trial)
+        self.changed()
         self.progress.finished(trial.number, state, value, reason, self)
         if stop and rt.proc.poll() is None:
             self.request_stop(rt)
         else:
             self.release(rt)
-        self.write_results()
 
     def record_constraints(self, trial, metrics):
         """Optuna's soft constraints: each value <= 0 when satisfied; samplers prefer feasible trials."""
@@ -506,10 +532,10 @@ class Coordinator:
     def best_value(self):
         if self.multi:
             return None
-        try:
-            return self.study.best_value
-        except ValueError:
+        values = [t.value for t in self.trials_of_study() if t.state == optuna.trial.TrialState.COMPLETE]
+        if not values:
             return None
+        return max(values) if self.direction == "maximize" else min(values)
 
     def keep_best(self, rt):
         """Move the new best trial's weights to out/best/ and write best_config.yaml."""
@@ -533,6 +559,7 @@ class Coordinator:
             rt.trial.set_user_attr("reason", "interrupted (Ctrl-C); queued again")
             self.requeue(rt.trial.params, rt.trial.user_attrs)
             self.study.tell(rt.trial, state=optuna.trial.TrialState.FAIL)
+            self.changed()
             del self.running[rt.trial.number]
             self.release(rt)
         for rt in self.stopping:
@@ -540,9 +567,32 @@ class Coordinator:
             self.release(rt)
         self.stopping = []
 
-    def write_results(self):
-        if getattr(self, "study", None) is not None:
-            results.write_trials_csv(self.study, [p.name for p in self.params], self.out / "trials.csv")
+    def write_results(self, force=True):
+        """trials.csv; while trials run (force=False) only when something changed, at most every
+        CSV_EVERY_SECONDS, since rewriting the table of a long study after each trial adds up."""
+        if getattr(self, "study", None) is None:
+            return
+        if not force and (self._csv_due is None or time.time() - self._csv_written < CSV_EVERY_SECONDS):
+            return
+        results.write_trials_csv(self.study, [p.name for p in self.params], self.out / "trials.csv")
+        self._csv_due, self._csv_written = None, time.time()
+
+
+def wait_for_exit(procs, timeout):
+    """Sleep up to timeout, waking as soon as one of the processes exits (Linux pidfds), so the next
+    trial starts without waiting out the poll interval."""
+    fds = []
+    try:
+        for proc in procs:
+            if proc.poll() is not None:
+                return
+            fds.append(os.pidfd_open(proc.pid))
+        select.select(fds, [], [], timeout)
+    except (AttributeError, OSError):  # no pidfd_open (not Linux 5.3+): plain polling
+        time.sleep(timeout)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _signal_group(proc, sig):

@@ -43,8 +43,18 @@ def _row(t, value, best, param_names):
     reason = t.user_attrs.get("reason", "baseline (config as given)" if t.user_attrs.get("baseline") else "")
     if t.user_attrs.get("baseline") and "baseline" not in reason:
         reason = f"baseline; {reason}"
-    return [t.number, t.state.name, value, best, t.user_attrs.get("duration_s", ""), reason] + \
+    duration = duration_s(t)
+    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason] + \
         [_cell(values.get(name)) for name in param_names]
+
+
+def duration_s(t):
+    """Seconds from the trial's start to its end (older studies stored it as a user attr)."""
+    if "duration_s" in t.user_attrs:
+        return t.user_attrs["duration_s"]
+    if t.datetime_start and t.datetime_complete:
+        return (t.datetime_complete - t.datetime_start).total_seconds()
+    return None
 
 
 def _last(t):

@@ -24,6 +24,7 @@ import re
 import optuna
 
 from .errors import UsageError
+from .results import duration_s
 from .storages import redact
 
 S = optuna.trial.TrialState
@@ -98,14 +99,6 @@ def _metric_names(study):
 
 def _last(t):
     return t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-
-
-def _duration(t):
-    if "duration_s" in t.user_attrs:
-        return t.user_attrs["duration_s"]
-    if t.datetime_start and t.datetime_complete:
-        return (t.datetime_complete - t.datetime_start).total_seconds()
-    return None
 
 
 def _pareto_numbers(study):
@@ -187,7 +180,7 @@ def trials_table(study, reason_width=56):
             reason = reason[:reason_width - 3] + "..."
         used = t.user_attrs.get("values", t.params)
         number = f"{t.number}*" if t.user_attrs.get("baseline") else f"{t.number} "
-        rows.append([number, t.state.name, value, _fmt_duration(_duration(t)), reason]
+        rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), reason]
                     + [_fmt_value(used.get(p)) for p in paths])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     right = {0, 2, 3}  # numbers line up on the right
