@@ -195,13 +195,26 @@ _DEVICE = None
 
 
 def available_device():
-    """'gpu' when this Paddle build sees a GPU, else 'cpu' (Paddle's own check, asked once)."""
+    """'gpu' when this Paddle build sees a GPU, else 'cpu' (asked once). The CPU wheel (`paddlepaddle`
+    without `paddlepaddle-gpu`) is known from its package metadata, which spares the coordinator the
+    second or so that importing Paddle takes; other builds are asked through Paddle itself."""
     global _DEVICE
     if _DEVICE is None:
-        import paddle
+        if _installed("paddlepaddle") and not _installed("paddlepaddle-gpu"):
+            _DEVICE = "cpu"
+        else:
+            import paddle
 
-        _DEVICE = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+            _DEVICE = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
     return _DEVICE
+
+
+def _installed(distribution):
+    try:
+        importlib.metadata.distribution(distribution)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
 
 
 def launch_command(cmd, devices, log_dir):

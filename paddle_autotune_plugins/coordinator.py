@@ -69,7 +69,7 @@ class Settings:
 
 @dataclasses.dataclass
 class RunningTrial:
-    trial: optuna.trial.Trial
+    trial: optuna.trial.Trial  # None until the study has asked for it (start_early_baseline)
     proc: subprocess.Popen
     cfg: dict
     dir: pathlib.Path
@@ -82,6 +82,7 @@ class RunningTrial:
     stop_deadline: float = None  # set once the trial was asked to stop
     final: float = None  # the value the trial declared its result, if it did
     reports: dict = dataclasses.field(default_factory=dict)  # step -> every metric of that evaluation
+    number: int = None
 
 
 def excluded(t):
@@ -124,6 +125,7 @@ class Coordinator:
         self.running = {}
         self.stopping = []  # trials told to stop whose processes have not exited yet
         self.started = None
+        self.early = None  # trial 0's process, started before the study opened
         self.progress = results.Progress(quiet=settings.quiet)
         self._trials = None  # (time read, trials of the study): see trials_of_study
         self._csv_due = None  # time trials.csv was last written while it has news, None when up to date
@@ -241,7 +243,12 @@ class Coordinator:
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
-        self.open_study()
+        self.start_early_baseline()
+        try:
+            self.open_study()
+        except BaseException:
+            self.drop_early()
+            raise
         self.started = time.time()
         stop = None
         next_check = time.time() + self.s.heartbeat
@@ -270,6 +277,7 @@ class Coordinator:
             self.interrupt()
             raise
         finally:
+            self.drop_early()
             self.write_results()
         return stop
 
@@ -331,12 +339,48 @@ class Coordinator:
             for p in self.params:
                 if p.name in trial.user_attrs["baseline_params"]:
                     p.suggest(trial)  # returns the enqueued value
-            values = {p.name: p.current(cfg) if self.task.known_value(p.name) else None for p in self.params}
+            values = self.baseline_values()
         else:
             values = space.sample(trial, self.active_params, cfg)
             space.apply_all(self.active_params, values, cfg)
         trial.set_user_attr("values", _jsonable(values))
-        trial_dir = self.out / f"trial_{trial.number:04d}"
+        early, self.early = self.early, None
+        if early is not None and baseline and trial.number == early.number:
+            rt = early  # started before the study was open (start_early_baseline)
+        else:
+            self.early = early
+            self.drop_early()  # not the trial it was started for
+            rt = self.start_process(trial.number, cfg, values)
+        rt.trial = trial
+        if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
+            trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
+        self.running[trial.number] = rt
+        self.progress.started(trial.number, baseline, values, self)
+        return True
+
+    def drop_early(self):
+        """The early trial 0 never became a trial of the study (it failed to open, or stopped at once)."""
+        if self.early is not None:
+            stop_process(self.early.proc)
+            self.release(self.early)
+            self.early = None
+
+    def baseline_values(self):
+        return {p.name: p.current(self.task.config) if self.task.known_value(p.name) else None for p in self.params}
+
+    def start_early_baseline(self):
+        """A fresh study in --out starts trial 0 (the config as given) before the study storage opens,
+        which takes a second or two of imports and set-up that the trial's own start-up then hides."""
+        self.early = None
+        if not (self.s.baseline and self.embedded and self.s.trials > 0 and not self.gpu_load
+                and not (self.out / "study.db").exists()):
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.early = self.start_process(0, self.task.fresh_config(), self.baseline_values())
+
+    def start_process(self, number, cfg, values):
+        """Write the trial's folder (config, params, empty metrics) and start its process."""
+        trial_dir = self.out / f"trial_{number:04d}"
         trial_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.adapter.prepare_trial(cfg, trial_dir, self.s.seed)
         config_path = trial_dir / self.adapter.config_filename
@@ -365,12 +409,8 @@ class Coordinator:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
                                 start_new_session=True,  # its own group, so stopping it stops its children
                                 preexec_fn=_die_with_parent)
-        if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
-            trial.set_user_attr("dir", str(trial_dir))  # at the trial's start time (recover_lost)
-        self.running[trial.number] = RunningTrial(trial, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log,
-                                                  beat=time.time())
-        self.progress.started(trial.number, baseline, values, self)
-        return True
+        return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
+                            number=number)
 
     def poll(self, rt):
         reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
