@@ -26,6 +26,9 @@ def scratch(name, keep=None):
     """A fresh folder for a run's outputs (trial folders, logs): --keep DIR, else a temp dir."""
     if keep:
         path = pathlib.Path(keep).resolve()
+        if path.exists() and any(path.iterdir()):
+            # a study folder left there would be resumed, and its old trials counted as this run's
+            sys.exit(f"--keep {path} is not empty: give a new or empty folder")
         path.mkdir(parents=True, exist_ok=True)
         return path
     return pathlib.Path(tempfile.mkdtemp(prefix=f"autotune_bench_{name}_"))
