@@ -126,6 +126,7 @@ class Coordinator:
         self.stopping = []  # trials told to stop whose processes have not exited yet
         self.started = None
         self.early = None  # trial 0's process, started before the study opened
+        self.lock = None  # the --out folder's lock (embedded storage: one coordinator per folder)
         self.progress = results.Progress(quiet=settings.quiet)
         self._trials = None  # (time read, trials of the study): see trials_of_study
         self._csv_due = None  # time trials.csv was last written while it has news, None when up to date
@@ -243,11 +244,14 @@ class Coordinator:
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
+        if self.embedded:
+            self.lock = storages.lock_folder(self.out)
         self.start_early_baseline()
         try:
             self.open_study()
         except BaseException:
             self.drop_early()
+            self.unlock()
             raise
         self.started = time.time()
         stop = None
@@ -279,7 +283,13 @@ class Coordinator:
         finally:
             self.drop_early()
             self.write_results()
+            self.unlock()
         return stop
+
+    def unlock(self):
+        if getattr(self, "lock", None) is not None:
+            self.lock.close()
+            self.lock = None
 
     def free_slots(self):
         busy = len(self.running) + len(self.stopping)
@@ -365,6 +375,14 @@ class Coordinator:
             self.release(self.early)
             self.early = None
 
+    def base_env(self):
+        """The environment every trial of this study starts with (before its own reporting paths)."""
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.s.workers > 1:
+            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM"):
+                env.setdefault(var, str(cpu_threads(self.s.workers)))
+        return env
+
     def baseline_values(self):
         return {p.name: p.current(self.task.config) if self.task.known_value(p.name) else None for p in self.params}
 
@@ -389,14 +407,11 @@ class Coordinator:
         metrics_path = trial_dir / "metrics.jsonl"
         metrics_path.write_text("")
         remove(trial_dir / "stop")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = self.base_env()
         env[METRIC_ENV] = self.metric
         env[WANTS_ENV] = ",".join([m for m, _ in self.objectives] + [m for m, _, _ in self.s.constraints or []])
         env[ENV_VAR] = str(metrics_path)
         env[STOP_ENV] = str(trial_dir / "stop")
-        if self.s.workers > 1:
-            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM"):
-                env.setdefault(var, str(cpu_threads(self.s.workers)))
         cmd = self.adapter.trial_command(self.task, str(config_path))
         gpus = self.take_gpus() if self.gpu_load else ()
         if gpus:

@@ -50,6 +50,28 @@ def open_storage(url, out):
                      f"sqlite:///path/study.db or postgresql://user:password@host/db")
 
 
+def lock_folder(out):
+    """Hold --out for this coordinator: two coordinators on one embedded study would each believe they
+    are its only writer. Released when the returned file is closed (or the process ends)."""
+    import fcntl
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
+    lock = open(out / ".lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        owner = lock.read().strip() or "?"
+        lock.close()
+        raise UsageError(f"another paddle-autotune (pid {owner}) is running the study in {out}; wait for it, "
+                         f"use another --out, or share a --storage with 'paddle-autotune worker'") from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
 def embedded_sqlite(path):
     """The default storage: a SQLite file in --out that only its coordinator writes.
 

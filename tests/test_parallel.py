@@ -83,6 +83,27 @@ def test_generic_bad_input(tmp_path):
     assert "hunter2x" not in bad_url.stderr and "tuner:***@" in bad_url.stderr
 
 
+
+def test_second_coordinator_on_the_same_out_is_refused(tmp_path):
+    """The embedded study has one writer: a second command on the same --out stops before any trial."""
+    out = tmp_path / "out"
+    args = ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0, "high": 1}}), "--metric", "val_acc",
+            "--trials", "2", "--pruner", "none", "--out", str(out)]
+    first = subprocess.Popen([PYTHON, "-m", "paddle_autotune_plugins"] +
+                             probe("--sleep", "1") + args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 60
+    while not (out / "trial_0000" / "command.txt").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    second = autotune(probe() + args)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"another paddle-autotune (pid {first.pid}) is running the study in {out}" in second.stderr
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err[-2000:]
+    assert [r["state"] for r in read_trials(out)] == ["COMPLETE", "COMPLETE"]
+    again = autotune(probe() + args[:-4] + ["--trials", "3", "--out", str(out)])  # free again once it ended
+    assert again.returncode == 0 and len(read_trials(out)) == 3, again.stderr[-2000:]
+
 def test_gpu_slots_least_loaded_first(tmp_path):
     """--gpus 0,1 --trials-per-gpu 2: four trials at once, two per GPU, seen through CUDA_VISIBLE_DEVICES."""
     out, record = tmp_path / "out", tmp_path / "record.jsonl"
