@@ -29,11 +29,31 @@ def preset_dir():
 
 
 def available():
-    """{name: parsed preset file} for every preset shipped."""
-    presets = {}
-    for path in sorted(preset_dir().glob("*.yaml")):
-        presets[path.stem] = load_yaml(path) or {}
-    return presets
+    """{name: parsed preset file} for every preset shipped (each file is read when first asked for)."""
+    return _Presets()
+
+
+class _Presets(dict):
+    """The shipped presets by name, read lazily: a study that names one preset should not parse all."""
+
+    def __init__(self):
+        super().__init__((path.stem, None) for path in sorted(preset_dir().glob("*.yaml")))
+
+    def __getitem__(self, name):
+        value = super().__getitem__(name)
+        if value is None:
+            value = load_yaml(preset_dir() / f"{name}.yaml") or {}
+            self[name] = value
+        return value
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+    def items(self):
+        return [(name, self[name]) for name in self]
+
+    def values(self):
+        return [self[name] for name in self]
 
 
 @dataclasses.dataclass
