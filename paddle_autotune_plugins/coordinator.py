@@ -26,7 +26,7 @@ import optuna
 from . import pruners, results, samplers, space, storages
 from .adapter import cpu_threads, launch_command, remove
 from .errors import UsageError
-from .reporting import ENV_VAR, METRIC_ENV, STOP_ENV, WANTS_ENV, read_reports
+from .reporting import ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, WANTS_ENV, read_reports
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 RUNNING = optuna.trial.TrialState.RUNNING
@@ -128,7 +128,7 @@ class Coordinator:
         self.early = None  # trial 0's process, started before the study opened
         self.lock = None  # the --out folder's lock (embedded storage: one coordinator per folder)
         self.progress = results.Progress(quiet=settings.quiet)
-        self._trials = None  # (time read, trials of the study): see trials_of_study
+        self._trials = None  # (time read, trials of the study, their tally): see trials_of_study
         self._csv_due = None  # time trials.csv was last written while it has news, None when up to date
         self._csv_written = 0.0
 
@@ -207,8 +207,23 @@ class Coordinator:
         on every poll is what made a long study's coordinator slow."""
         now = time.time()
         if self._trials is None or (not self.embedded and now - self._trials[0] > SHARED_REFRESH_SECONDS):
-            self._trials = (now, [t for t in self.study.get_trials(deepcopy=False) if not excluded(t)])
+            trials = [t for t in self.study.get_trials(deepcopy=False) if not excluded(t)]
+            self._trials = (now, trials, self._count(trials))
         return self._trials[1]
+
+    def tally(self):
+        """Counts of the trials above, computed once per read of them (progress lines and stop rules ask
+        on every event and poll): {"trials", "done", "pruned", "failed", "best"}."""
+        self.trials_of_study()
+        return self._trials[2]
+
+    def _count(self, trials):
+        states = [t.state for t in trials]
+        values = [t.value for t in trials if t.state == optuna.trial.TrialState.COMPLETE] if not self.multi else []
+        best = (max(values) if self.direction == "maximize" else min(values)) if values else None
+        return {"trials": len(trials), "done": sum(s in FINISHED for s in states),
+                "pruned": states.count(optuna.trial.TrialState.PRUNED),
+                "failed": states.count(optuna.trial.TrialState.FAIL), "best": best}
 
     def changed(self):
         """This coordinator wrote to the study: its cached view and trials.csv are out of date."""
@@ -221,19 +236,18 @@ class Coordinator:
         return [t for t in self.trials_of_study() if t.state in FINISHED]
 
     def stop_reason(self):
-        trials = self.trials_of_study()
-        done = [t for t in trials if t.state in FINISHED]
-        if len(trials) >= self.s.trials:
+        tally = self.tally()
+        if tally["trials"] >= self.s.trials:
             return "trials"
         if isinstance(self.study.sampler, samplers.GridSampler) and self.study.sampler.is_exhausted(self.study):
             return "grid exhausted"
         if self.s.time_budget and time.time() - self.study_started() >= self.s.time_budget:
             return "time budget"
-        failures = sum(t.state == optuna.trial.TrialState.FAIL for t in done)
+        failures = tally["failed"]
         if self.s.max_failures is not None and failures >= self.s.max_failures:
             return f"{failures} failed trials (--max-failures)"
         if self.s.early_stopping_rounds and not self.multi and results.rounds_without_improvement(
-                done, self.direction) >= self.s.early_stopping_rounds:
+                self.counted(), self.direction) >= self.s.early_stopping_rounds:
             return f"no improvement in {self.s.early_stopping_rounds} trials"
         return None
 
@@ -378,6 +392,7 @@ class Coordinator:
     def base_env(self):
         """The environment every trial of this study starts with (before its own reporting paths)."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env[PARENT_ENV] = str(os.getpid())  # the trial dies with this process (reporting.die_with_coordinator)
         if self.s.workers > 1:
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM"):
                 env.setdefault(var, str(cpu_threads(self.s.workers)))
@@ -423,7 +438,8 @@ class Coordinator:
         log = open(trial_dir / "train.log", "w")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
                                 start_new_session=True,  # its own group, so stopping it stops its children
-                                preexec_fn=_die_with_parent)
+                                # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
+                                preexec_fn=_die_with_parent if len(gpus) > 1 else None)
         return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
                             number=number)
 
@@ -587,10 +603,7 @@ class Coordinator:
     def best_value(self):
         if self.multi:
             return None
-        values = [t.value for t in self.trials_of_study() if t.state == optuna.trial.TrialState.COMPLETE]
-        if not values:
-            return None
-        return max(values) if self.direction == "maximize" else min(values)
+        return self.tally()["best"]
 
     def keep_best(self, rt):
         """Move the new best trial's weights to out/best/ and write best_config.yaml."""
@@ -670,7 +683,7 @@ def stop_process(proc, grace=10.0):
 
 
 def _die_with_parent():
-    """Linux: the trial gets SIGKILL if the coordinator dies, instead of training on as an orphan."""
+    """In the child before exec: SIGKILL when the coordinator dies (Linux)."""
     try:
         import ctypes
 

@@ -16,6 +16,36 @@ ENV_VAR = "PADDLE_AUTOTUNE_REPORT"
 STOP_ENV = "PADDLE_AUTOTUNE_STOP"  # a file the coordinator creates when the trial should end (pruned)
 METRIC_ENV = "PADDLE_AUTOTUNE_METRIC"  # the metric the study optimises
 WANTS_ENV = "PADDLE_AUTOTUNE_WANTS"  # every metric the study reads (objectives, constraints), comma-separated
+PARENT_ENV = "PADDLE_AUTOTUNE_PARENT"  # the coordinator's pid
+
+
+def die_with_coordinator():
+    """Linux: a trial process gets SIGKILL when its coordinator dies, instead of training on as an orphan.
+
+    Set here, at the trial's start, rather than by the coordinator between fork and exec (Popen's
+    preexec_fn), which would make every trial start a full fork of the coordinator instead of a vfork.
+    Processes the trial starts itself (e.g. paddle.distributed.launch's workers) are left as they are."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not parent.isdigit():
+        return
+    parent = int(parent)
+    if os.getppid() != parent:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:  # the coordinator died before this trial got this far
+            os._exit(137)
+        except PermissionError:
+            pass
+        return  # a grandchild of the coordinator
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died between the check and the prctl
+        os._exit(137)
 
 
 def wanted(name):

@@ -150,12 +150,10 @@ class Progress:
     def _line(self, text, coord):
         if self.quiet:
             return
-        done = coord.counted()
-        states = [t.state for t in done]
+        tally = coord.tally()
         best = coord.best_value()
-        head = (f"[autotune {_clock(time.time() - coord.started)}] {len(done)}/{coord.s.trials} done"
-                f" ({states.count(optuna.trial.TrialState.PRUNED)} pruned,"
-                f" {states.count(optuna.trial.TrialState.FAIL)} failed), {len(coord.running)} running,"
+        head = (f"[autotune {_clock(time.time() - coord.started)}] {tally['done']}/{coord.s.trials} done"
+                f" ({tally['pruned']} pruned, {tally['failed']} failed), {len(coord.running)} running,"
                 f" best {coord.metric}={'-' if best is None else f'{best:.4f}'}")
         print(f"{head} | {text}", file=sys.stderr, flush=True)
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import psutil
 import pytest
 import yaml
 
@@ -169,9 +170,13 @@ def test_coordinator_killed_hard_then_resumed(tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "trial_0002" / "metrics.jsonl").exists():
         time.sleep(0.2)
+    report_file = str(out / "trial_0002" / "metrics.jsonl")
+    running = [p for p in psutil.process_iter() if _environ(p).get("PADDLE_AUTOTUNE_REPORT") == report_file]
+    assert running  # trial 2 is training
     first.send_signal(signal.SIGKILL)
     first.wait()
-    time.sleep(1)  # the trial process dies with its coordinator (PDEATHSIG)
+    time.sleep(1)  # it dies with its coordinator (PDEATHSIG), not seconds later when its epochs are done
+    assert all(_status(p) in (None, psutil.STATUS_ZOMBIE) for p in running)
     second = autotune(args)
     assert second.returncode == 0, second.stderr[-2000:]
     rows = read_trials(out)
@@ -181,6 +186,20 @@ def test_coordinator_killed_hard_then_resumed(tmp_path):
     assert len(kept) == 5 and all(r["state"] == "COMPLETE" for r in kept)
     lost = [r for r in rows if "interrupted" in r["reason"]]
     assert len(lost) == 1 and lost[0]["lr"] in [r["lr"] for r in kept]  # its parameters ran again
+
+
+def _status(proc):
+    try:
+        return proc.status()
+    except psutil.Error:
+        return None
+
+
+def _environ(proc):
+    try:
+        return proc.environ()
+    except psutil.Error:
+        return {}
 
 
 def _join_study(storage, tmp_path, workers=2, trials=8):
