@@ -12,7 +12,7 @@ so the value wins whichever of the two the script reads last.
 ...                                                 "tnews": {"learning_rate": 5e-5, "num_train_epochs": 3}})})
 >>> sorted(files.names())
 ['learning_rate', 'num_train_epochs']
->>> set_everywhere(files.files["config"][1], {"learning_rate": 1e-3})
+>>> set_everywhere(files.files["config"][1], {"learning_rate": 1e-3})  # a new document
 {'DefaultArgs': {'learning_rate': 0.001}, 'tnews': {'learning_rate': 0.001, 'num_train_epochs': 3}}
 """
 import copy
@@ -36,7 +36,7 @@ def keys_of(data):
 
 
 def set_everywhere(data, values):
-    """A copy of data with each name in values set wherever a mapping holds that key."""
+    """A copy of data (new mappings and lists) with each name in values set wherever a mapping holds it."""
     if isinstance(data, dict):
         return {k: values[k] if k in values and not isinstance(v, dict) else set_everywhere(v, values)
                 for k, v in data.items()}
@@ -46,10 +46,12 @@ def set_everywhere(data, values):
 
 
 class ScriptYamls:
-    """The YAML files a command's flags point to: {flag name: (path, loaded document)}."""
+    """The YAML files a command's flags point to, and the command's arguments as given (what a trial's
+    values are compared with)."""
 
-    def __init__(self, files):
-        self.files = files
+    def __init__(self, files, given=None):
+        self.files = {flag: (path, data, keys_of(data)) for flag, (path, data) in files.items()}
+        self.given = dict(given or {})
 
     @classmethod
     def find(cls, args, cwd):
@@ -65,46 +67,46 @@ class ScriptYamls:
                 continue
             if isinstance(data, dict):
                 files[flag] = (str(path.resolve()), data)
-        return cls(files)
+        return cls(files, copy.deepcopy(args))
 
     def names(self):
-        return set().union(*(keys_of(data) for _, data in self.files.values()))
+        return set().union(*(keys for _, _, keys in self.files.values()))
 
-    def setting(self, name):
-        """The flags whose file names this argument."""
-        return [flag for flag, (_, data) in self.files.items() if name in keys_of(data)]
+    def set_by(self):
+        """{argument: the flags whose file names it}, for Task.set_by_files."""
+        return {name: [flag for flag, (_, _, keys) in self.files.items() if name in keys] for name in self.names()}
 
     def notes(self, tuned):
         """One line per file that names tuned arguments, for the start of a study."""
         lines = []
-        for flag, (path, data) in self.files.items():
-            named = sorted(set(tuned) & keys_of(data))
+        for flag, (path, _, keys) in self.files.items():
+            named = sorted(set(tuned) & keys)
             if named:
                 lines.append(f"--{flag} {os.path.basename(path)} sets {', '.join(named)}, which the script may "
                              f"apply over its flags: each trial writes its values into a copy of that file; "
                              f"the baseline runs it as given")
         return lines
 
-    def write_copies(self, args, given, folder):
+    def write_copies(self, args, folder):
         """Point args at rewritten copies (in folder) of the files that name an argument args changes."""
-        changed = {k: v for k, v in args.items() if k not in self.files and given.get(k, object()) != v}
-        for flag, (path, data) in self.files.items():
-            values = {k: v for k, v in changed.items() if k in keys_of(data)}
+        changed = {k: v for k, v in args.items() if k not in self.files and self.given.get(k, object()) != v}
+        for flag, (path, data, keys) in self.files.items():
+            values = {k: v for k, v in changed.items() if k in keys}
             if not values:
                 continue
             target = pathlib.Path(folder) / f"{flag}_{os.path.basename(path)}"
             with open(target, "w") as f:
                 f.write(f"# {path} with this trial's {', '.join(sorted(values))} (paddle-autotune)\n")
-                yaml.safe_dump(set_everywhere(copy.deepcopy(data), values), f, sort_keys=False, allow_unicode=True)
+                yaml.safe_dump(set_everywhere(data, values), f, sort_keys=False, allow_unicode=True)
             args[flag] = str(target)
         return args
 
-    def keep_copies(self, args, given, out):
+    def keep_copies(self, args, out):
         """Copy the trial's rewritten files into out as best_<name> and point args at them."""
         args = dict(args)
-        for flag, (path, _) in self.files.items():
+        for flag, (path, _, _) in self.files.items():
             copied = args.get(flag)
-            if copied and copied != given.get(flag) and pathlib.Path(copied).is_file():
+            if copied and copied != self.given.get(flag) and pathlib.Path(copied).is_file():
                 target = pathlib.Path(out) / f"best_{os.path.basename(path)}"
                 shutil.copyfile(copied, target)
                 args[flag] = str(target.resolve())

@@ -21,7 +21,6 @@ class GenericAdapter(Adapter):
     config_filename = "config.yaml"
 
     def __init__(self):
-        self.given = {}
         self.script_yamls = ScriptYamls({})  # YAML files the script reads after its flags (script_yaml.py)
 
     def load(self, script, argv):
@@ -29,9 +28,8 @@ class GenericAdapter(Adapter):
             raise UsageError("the generic suite needs a script: python -m paddle_autotune_plugins SCRIPT --flags "
                              "... --autotune ...")
         task = Task(self, parse_flags(argv), script=os.path.abspath(script), cwd=os.getcwd())
-        self.given = dict(task.config)
         self.script_yamls = ScriptYamls.find(task.config, task.cwd)
-        task.set_by_files = {name: self.script_yamls.setting(name) for name in self.script_yamls.names()}
+        task.set_by_files = self.script_yamls.set_by()
         return task
 
     def metric_names(self, task):
@@ -45,10 +43,10 @@ class GenericAdapter(Adapter):
         return self.script_yamls.notes(p.name for p in params)
 
     def prepare_trial(self, cfg, trial_dir, seed):
-        return self.script_yamls.write_copies(cfg, self.given, trial_dir)
+        return self.script_yamls.write_copies(cfg, trial_dir)
 
     def write_best(self, cfg, out):
-        super().write_best(self.script_yamls.keep_copies(cfg, self.given, out), out)
+        super().write_best(self.script_yamls.keep_copies(cfg, out), out)
 
     def trial_command(self, task, config_path):
         import yaml

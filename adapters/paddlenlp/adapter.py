@@ -76,7 +76,6 @@ class NlpAdapter(Adapter):
     stops_cooperatively = True  # the reporting callback ends training when the trial is pruned
 
     def __init__(self):
-        self.given = {}  # the arguments as the user gave them
         self.script_yamls = ScriptYamls({})  # YAML files the script reads after its flags (script_yaml.py)
 
     @classmethod
@@ -106,9 +105,8 @@ class NlpAdapter(Adapter):
         for name, value in cfg.items():
             self._check_name(task, name, "argument")
             check_value(name, value)
-        self.given = copy.deepcopy(cfg)
         self.script_yamls = ScriptYamls.find(cfg, task.cwd)
-        task.set_by_files = {name: self.script_yamls.setting(name) for name in self.script_yamls.names()}
+        task.set_by_files = self.script_yamls.set_by()
         return task
 
     def known_arguments(self, task):
@@ -161,7 +159,7 @@ class NlpAdapter(Adapter):
         if str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
             cfg["device"] = "cpu"  # PaddleNLP defaults to gpu and set_device('gpu') raises on the CPU build
         cfg.setdefault("disable_tqdm", True)  # the bar glues itself to the eval log line
-        return self.script_yamls.write_copies(cfg, self.given, trial_dir)
+        return self.script_yamls.write_copies(cfg, trial_dir)
 
     def write_config(self, cfg, path):
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +168,7 @@ class NlpAdapter(Adapter):
     def write_best(self, cfg, out):
         """best_config.yaml per the contract, and best_config.json, which PaddleNLP scripts take as is.
         A script YAML the best trial rewrote is kept beside them as best_<name>.yml."""
-        cfg = self.script_yamls.keep_copies(cfg, self.given, out)
+        cfg = self.script_yamls.keep_copies(cfg, out)
         self.write_config(cfg, pathlib.Path(out) / "best_config.json")
         with open(pathlib.Path(out) / "best_config.yaml", "w") as f:
             yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
