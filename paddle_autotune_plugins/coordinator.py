@@ -26,7 +26,8 @@ import optuna
 from . import pruners, results, samplers, space, storages
 from .adapter import cpu_threads, launch_command, remove
 from .errors import UsageError
-from .reporting import ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, WANTS_ENV, read_reports
+from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, WANTS_ENV, read_reports,
+                        set_parent_death_signal)
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 RUNNING = optuna.trial.TrialState.RUNNING
@@ -193,7 +194,6 @@ class Coordinator:
             except (RuntimeError, ValueError):  # another worker took it back first
                 continue
             self.requeue(t.params, t.user_attrs)
-            self.changed()
 
     def requeue(self, params, user_attrs, **extra):
         attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params") if k in user_attrs}
@@ -301,7 +301,7 @@ class Coordinator:
         return stop
 
     def unlock(self):
-        if getattr(self, "lock", None) is not None:
+        if self.lock is not None:
             self.lock.close()
             self.lock = None
 
@@ -368,12 +368,10 @@ class Coordinator:
             values = space.sample(trial, self.active_params, cfg)
             space.apply_all(self.active_params, values, cfg)
         trial.set_user_attr("values", _jsonable(values))
-        early, self.early = self.early, None
-        if early is not None and baseline and trial.number == early.number:
-            rt = early  # started before the study was open (start_early_baseline)
+        if self.early is not None and baseline and trial.number == self.early.number:
+            rt, self.early = self.early, None  # started before the study was open (start_early_baseline)
         else:
-            self.early = early
-            self.drop_early()  # not the trial it was started for
+            self.drop_early()  # if there is one, it was not started for this trial
             rt = self.start_process(trial.number, cfg, values)
         rt.trial = trial
         if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
@@ -439,7 +437,7 @@ class Coordinator:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
                                 start_new_session=True,  # its own group, so stopping it stops its children
                                 # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
-                                preexec_fn=_die_with_parent if len(gpus) > 1 else None)
+                                preexec_fn=set_parent_death_signal if len(gpus) > 1 else None)
         return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
                             number=number)
 
@@ -680,16 +678,6 @@ def stop_process(proc, grace=10.0):
     except subprocess.TimeoutExpired:
         _signal_group(proc, signal.SIGKILL)
         proc.wait()
-
-
-def _die_with_parent():
-    """In the child before exec: SIGKILL when the coordinator dies (Linux)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _jsonable(values):

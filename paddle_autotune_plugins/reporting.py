@@ -37,15 +37,20 @@ def die_with_coordinator():
         except PermissionError:
             pass
         return  # a grandchild of the coordinator
+    if set_parent_death_signal() and os.getppid() != parent:  # it died between the check and the prctl
+        os._exit(137)
+
+
+def set_parent_death_signal():
+    """Linux: this process gets SIGKILL when its parent dies. False where that cannot be set."""
     try:
         import ctypes
         import signal
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        return True
     except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # it died between the check and the prctl
-        os._exit(137)
+        return False
 
 
 def wanted(name):
