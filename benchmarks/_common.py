@@ -192,6 +192,13 @@ def print_block(lines):
     print("\n".join(lines), flush=True)
 
 
+def publish(label, lines, info, monitor, wall, section=None, title=None):
+    """Print a run's figures; with a section name, also make them that section of RESULTS.md."""
+    print_block(["", f"{label}:"] + lines + [f"- {monitor.summary()}"])
+    if section:
+        update_results(section, title, machine_lines(info, monitor, wall) + lines)
+
+
 def fmt(x, digits=3):
     if x is None or (isinstance(x, float) and x != x):
         return "n/a"

@@ -296,15 +296,12 @@ def main():
         f"Study.get_trials also runs inside Study.ask and Progress._line): " + ", ".join(
             f"{m} {ms(a)} -> {ms(b)} ({calls[m]:.1f} calls)" for m, (a, b) in parts.items() if m in INNER),
     ]
-    body = C.machine_lines(info, monitor, total) + lines
-    C.print_block(["", "coordinator_cost:"] + lines + [f"- {monitor.summary()}"])
     (work / "per_trial.json").write_text(json.dumps(
         {"coordinator_busy": busy, "coordinator_cpu": cpu, "sampler_memory": mem, "sampler_sqlite": sql,
-                                                 "sampler_sqlite_wal": wal}))
-    if not args.no_results:
-        name = f"coordinator_cost_{trials}"
-        title = f"coordinator_cost.py, {trials} trials: the coordinator's own time per trial"
-        C.update_results(name, title, body)
+         "sampler_sqlite_wal": wal}))
+    C.publish("coordinator_cost", lines, info, monitor, total,
+              section=None if args.no_results else f"coordinator_cost_{trials}",
+              title=f"coordinator_cost.py, {trials} trials: the coordinator's own time per trial")
 
 
 if __name__ == "__main__":

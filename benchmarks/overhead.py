@@ -192,10 +192,8 @@ def main():
         f"per study of {k}; with (a)'s mean training lifetime for both sides the ratio is **{derived:.4f}** "
         f"(the wall ratio without the drift of the trainings' own speed)",
     ]
-    body = C.machine_lines(info, monitor, total) + lines
-    C.print_block(["", "overhead:"] + lines + [f"- {monitor.summary()}"])
-    if not args.no_results:
-        C.update_results("overhead", "overhead.py: study vs direct trainings", body)
+    C.publish("overhead", lines, info, monitor, total, section=None if args.no_results else "overhead",
+              title="overhead.py: study vs direct trainings")
 
 
 if __name__ == "__main__":

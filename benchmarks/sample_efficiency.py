@@ -209,13 +209,10 @@ def main():
     lines.append(f"- cost: {spent_epochs} epochs in {total / 60:.1f} min ({per_epoch:.1f} s per epoch, trial "
                  f"start-up included); a full run (3 seeds, B = {full_budget}) would take about {full / 60:.0f} min "
                  f"at this rate")
-    body = C.machine_lines(info, monitor, total) + lines
-    C.print_block(["", "sample_efficiency:"] + lines + [f"- {monitor.summary()}"])
-    if not args.no_results:
-        quick = " --quick" if args.quick else ""
-        C.update_results(f"sample_efficiency_{args.suite}{quick.replace(' --', '_')}",
-                         f"sample_efficiency.py --suite {args.suite}{quick}: TPE + ASHA vs random at equal compute",
-                         body)
+    quick = " --quick" if args.quick else ""
+    C.publish("sample_efficiency", lines, info, monitor, total,
+              section=None if args.no_results else f"sample_efficiency_{args.suite}{quick.replace(' --', '_')}",
+              title=f"sample_efficiency.py --suite {args.suite}{quick}: TPE + ASHA vs random at equal compute")
 
 
 if __name__ == "__main__":

@@ -109,10 +109,8 @@ def main():
            f"(about the same CPU time: a trial beside another waits for a core, as two trials, the coordinator "
            f"and the other load share {os.cpu_count()} cores)"),
     ]
-    body = C.machine_lines(info, monitor, total) + lines
-    C.print_block(["", "scaling:"] + lines + [f"- {monitor.summary()}"])
-    if not args.no_results:
-        C.update_results("scaling", "scaling.py: 1 vs 2 workers on CPU trials", body)
+    C.publish("scaling", lines, info, monitor, total, section=None if args.no_results else "scaling",
+              title="scaling.py: 1 vs 2 workers on CPU trials")
 
 
 if __name__ == "__main__":
