@@ -105,6 +105,11 @@ class Adapter:
         """argv that trains one trial (run with the trial folder's env)."""
         raise NotImplementedError
 
+    def warm_preload(self, task):
+        """``"module:function"`` that imports what this task's trials import, for --warm-start (trials are
+        forks of a process that ran it, see warm_start.py); None: the trials start cold."""
+        return None
+
     def best_checkpoint(self, cfg):
         """Files or folder holding the trial's best weights, or None."""
         return None

@@ -23,7 +23,7 @@ import time
 
 import optuna
 
-from . import pruners, results, samplers, space, storages
+from . import pruners, results, samplers, space, storages, warm_start
 from .adapter import cpu_threads, launch_command, remove
 from .errors import UsageError
 from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, WANTS_ENV, read_reports,
@@ -65,6 +65,7 @@ class Settings:
     command: dict = None  # how to rebuild the task, stored in the study for `paddle-autotune worker`
     heartbeat: float = 10.0  # seconds between heartbeats of a running trial
     stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator
+    warm_start: bool = False  # CPU trials are forks of a process that imported the suite once (warm_start.py)
     quiet: bool = False
 
 
@@ -127,6 +128,7 @@ class Coordinator:
         self.stopping = []  # trials told to stop whose processes have not exited yet
         self.started = None
         self.early = None  # trial 0's process, started before the study opened
+        self.zygote = None  # --warm-start: the process trials are forked from
         self.lock = None  # the --out folder's lock (embedded storage: one coordinator per folder)
         self.progress = results.Progress(quiet=settings.quiet)
         self._trials = None  # (time read, trials of the study, their tally): see trials_of_study
@@ -260,11 +262,13 @@ class Coordinator:
     def run(self):
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
+        self.start_zygote()
         self.start_early_baseline()
         try:
             self.open_study()
         except BaseException:
             self.drop_early()
+            self.close_zygote()
             self.unlock()
             raise
         self.started = time.time()
@@ -296,9 +300,42 @@ class Coordinator:
             raise
         finally:
             self.drop_early()
+            self.close_zygote()
             self.write_results()
             self.unlock()
         return stop
+
+    def start_zygote(self):
+        """--warm-start: the process CPU trials are forked from, preloading while the study opens."""
+        self.zygote = None
+        if not self.s.warm_start or self.gpu_load:
+            return
+        preload = self.adapter.warm_preload(self.task)
+        if preload is None:
+            self.progress.note("--warm-start: this suite's trials run a script of their own; they start cold", self)
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.zygote = warm_start.Zygote(preload, self.base_env(), self.task.cwd, self.out / "warm_start.log")
+
+    def close_zygote(self):
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
+
+    def warm_process(self, cmd, env, log_path):
+        """The trial forked from the zygote, or None: not ready yet (the trial starts cold) or gone."""
+        if self.zygote is None or not warm_start.can_fork(cmd) or not self.zygote.ready():
+            if self.zygote is not None and self.zygote.proc.poll() is not None:
+                self.progress.note(f"--warm-start: the preloading process ended (see {self.out / 'warm_start.log'});"
+                                   " trials start cold", self)
+                self.close_zygote()
+            return None
+        proc = self.zygote.start(cmd, env, self.task.cwd, log_path)
+        if proc is None:
+            self.progress.note(f"--warm-start: the preloading process stopped answering (see "
+                               f"{self.out / 'warm_start.log'}); trials start cold", self)
+            self.close_zygote()
+        return proc
 
     def unlock(self):
         if self.lock is not None:
@@ -391,9 +428,12 @@ class Coordinator:
         """The environment every trial of this study starts with (before its own reporting paths)."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env[PARENT_ENV] = str(os.getpid())  # the trial dies with this process (reporting.die_with_coordinator)
-        if self.s.workers > 1:
+        if self.s.workers > 1 or self.s.warm_start:
+            # A fork does not take Paddle's default for an unset OMP_NUM_THREADS as a fresh process does (it
+            # trained with 2 threads where a fresh process used 1), so warm studies always set it: 1 is that default.
+            threads = cpu_threads(self.s.workers) if self.s.workers > 1 else 1
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM"):
-                env.setdefault(var, str(cpu_threads(self.s.workers)))
+                env.setdefault(var, str(threads))
         return env
 
     def baseline_values(self):
@@ -434,10 +474,15 @@ class Coordinator:
         (trial_dir / "command.txt").write_text(
             (f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} " if gpus else "") + " ".join(cmd) + "\n")
         log = open(trial_dir / "train.log", "w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
-                                start_new_session=True,  # its own group, so stopping it stops its children
-                                # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
-                                preexec_fn=set_parent_death_signal if len(gpus) > 1 else None)
+        proc = None if gpus else self.warm_process(cmd, env, trial_dir / "train.log")
+        if proc is not None:
+            with open(trial_dir / "command.txt", "a") as f:
+                f.write(f"# started warm: forked from the study's preloaded process {self.zygote.proc.pid}\n")
+        else:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
+                                    start_new_session=True,  # its own group, so stopping it stops its children
+                                    # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
+                                    preexec_fn=set_parent_death_signal if len(gpus) > 1 else None)
         return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
                             number=number)
 

@@ -168,3 +168,29 @@ def test_accuracy_and_latency_pareto_front(digits_config, tmp_path):
                                   and (a.values[0] > b.values[0] or a.values[1] < b.values[1]))
     assert sorted(p.name for p in (out / "pareto").iterdir()) == sorted(
         f"trial_{t.number:04d}_config.yaml" for t in front)
+
+
+def _losses(log):
+    """The training log's loss figures per logged iteration (times and speeds left out)."""
+    import re
+
+    return [re.sub(r"(batch_cost|reader_cost|ips|eta)[^,]*,?", "", line.split("ppcls INFO:")[1])
+            for line in log.read_text().splitlines() if "[Train][Epoch" in line and "ppcls INFO:" in line]
+
+
+def test_warm_started_trials_train_exactly_as_cold_ones(digits_config, tmp_path):
+    """--warm-start forks trials 1 and 2 from a process that imported Paddle and ppcls once; trial 0 starts
+    cold (before that process is ready). All three train the same config and must log the same losses."""
+    out = tmp_path / "out"
+    space = write_space(tmp_path, {"Global.seed": {"type": "categorical", "choices": [42]}})  # the config's own
+    proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=1", "--space", space,
+                     "--trials", "3", "--sampler", "random", "--pruner", "none", "--warm-start", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dirs = [out / f"trial_{n:04d}" for n in range(3)]
+    warm = ["started warm" in (d / "command.txt").read_text() for d in dirs]
+    assert warm == [False, True, True], warm
+    metrics = [[json.loads(line)["metrics"] for line in (d / "metrics.jsonl").read_text().splitlines()] for d in dirs]
+    assert metrics[0] and metrics[1] == metrics[0] and metrics[2] == metrics[0]
+    losses = [_losses(d / "train.log") for d in dirs]
+    assert len(losses[0]) >= 9 and losses[1] == losses[0] and losses[2] == losses[0]
+    assert (out / "warm_start.log").exists()

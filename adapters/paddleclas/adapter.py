@@ -105,6 +105,9 @@ class ClasAdapter(Adapter):
                     "-c", config_path] + task.script_args
         return [python(), "-m", self.train_entry, "-c", config_path]
 
+    def warm_preload(self, task):
+        return None if task.script else f"{self.train_entry}:preload"  # a user's checkout starts cold
+
     def _output_dirs(self, cfg):
         out = pathlib.Path(cfg["Global"]["output_dir"])
         return [out / str(dotpath.get(cfg, "Arch.name", "")), out]  # 2.4 nests by Arch.name, develop does not

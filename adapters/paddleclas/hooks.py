@@ -47,7 +47,7 @@ def _fix_combined(module, class_name):
 
 def _fix_average_meter(module):
     meter = getattr(module, "AverageMeter", None)
-    if meter is None:
+    if meter is None or getattr(meter.update, "_autotune_fixed", False):
         return
     import paddle
 
@@ -58,6 +58,7 @@ def _fix_average_meter(module):
             val = val.reshape([1])
         return original(self, val, n)
 
+    update._autotune_fixed = True
     meter.update = update
 
 
