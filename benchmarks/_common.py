@@ -194,7 +194,7 @@ def print_block(lines):
 
 def publish(label, lines, info, monitor, wall, section=None, title=None):
     """Print a run's figures; with a section name, also make them that section of RESULTS.md."""
-    print_block(["", f"{label}:"] + lines + [f"- {monitor.summary()}"])
+    print_block(["", f"{label}:"] + lines + ([f"- {monitor.summary()}"] if monitor is not None else []))
     if section:
         update_results(section, title, machine_lines(info, monitor, wall) + lines)
 

@@ -1,5 +1,6 @@
 """Overhead of tuning through the plugin: K identical short PaddleClas trainings run (a) directly, one after
-another, with the plugin's train entry, and (b) as a study of K trials that all train that same config.
+another, with the plugin's train entry, (b) as a study of K trials that all train that same config, and
+(c) as that study with ``--warm-start``.
 
     .venv/bin/python benchmarks/overhead.py [--quick] [--k 4] [--rounds 2]
 
@@ -9,10 +10,11 @@ another, with the plugin's train entry, and (b) as a study of K trials that all 
     --sampler random``, where S is ``Global.seed: {type: categorical, choices: [42]}`` - the config's own
     seed, so trial 0 (the baseline) and every sampled trial train exactly the config of (a) (checked).
 
-The two alternate (A B A B with --rounds 2) so that drift in the machine's other load hits both alike.
+The three alternate (A B C A B C with --rounds 2) so that drift in the machine's other load hits all alike.
 
 Figures: the wall-time ratio (b)/(a) (sum over rounds; target <= 1.02), and each training's start latency,
-from its launch to its first training step. Timestamps come from benchmarks/_timing/sitecustomize.py, put
+from its launch to its first training step; for (c), the warm trials' start latency from the fork (the
+trial process's start) to the first training step (stretch target: under 1 s), and the ratio (c)/(a). Timestamps come from benchmarks/_timing/sitecustomize.py, put
 on PYTHONPATH of every process of both (a) and (b): the process's kernel start time (/proc, 10 ms) and the
 sub-millisecond ``created`` time of the first ppcls ``[Train][Epoch ...][Iter: 0/...]`` log record (the log
 line itself has only second resolution). The launch is the benchmark's Popen for (a) and the mtime of the
@@ -59,11 +61,11 @@ def run_direct(work, cfg, k, epochs, tag, timing):
     return end - t0, runs, end
 
 
-def run_study(work, cfg, space, k, epochs, tag, timing):
-    """(b): one study of K trials; returns (wall, cli start, cli end, out folder)."""
+def run_study(work, cfg, space, k, epochs, tag, timing, extra=()):
+    """(b), or (c) with extra=["--warm-start"]: one study of K trials; returns (wall, cli start, cli end, out)."""
     out = work / tag
     cmd = [C.CLI, "tune", "--suite", "clas", "-c", str(cfg), "-o", f"Global.epochs={epochs}", "--space", str(space),
-           "--trials", str(k), "--pruner", "none", "--sampler", "random", "--out", str(out)]
+           "--trials", str(k), "--pruner", "none", "--sampler", "random", "--out", str(out)] + list(extra)
     with open(work / f"{tag}_cli.log", "w") as log:
         t0 = time.time()
         code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work,
@@ -75,6 +77,22 @@ def run_study(work, cfg, space, k, epochs, tag, timing):
     if len(rows) != k or not all(",COMPLETE," in r for r in rows):
         sys.exit(f"study {tag}: expected {k} COMPLETE trials, got {rows}")
     return t1 - t0, t0, t1, out
+
+
+def study_records(timing, tag, k, cfg, epochs, out):
+    """(trial folder names in order, {name: timing record}) of one study, its configs checked equal to (a)'s."""
+    trials = {}
+    for rec in C.read_timing(timing):
+        if rec.get("tag") == tag and rec.get("first_step"):
+            config = rec["argv"][rec["argv"].index("-c") + 1]
+            trials[pathlib.Path(config).parent.name] = rec
+    names = sorted(trials)
+    if len(names) != k:
+        sys.exit(f"study {tag}: timing records for {len(names)} of {k} trials")
+    for name in names:
+        if not same_config(cfg, epochs, out / name / "config.yaml"):
+            sys.exit(f"{out / name / 'config.yaml'} differs from the direct runs' config")
+    return names, trials
 
 
 def same_config(cfg_path, epochs, trial_config):
@@ -112,6 +130,7 @@ def main():
     walls_a, walls_b, lat_a, lat_b, proc_a, proc_b = [], [], [], [], [], []
     run_a, run_b, gaps_a, gaps_b, startups, tails = [], [], [], [], [], []
     tails_a, orch_a, orch_b, teardown = [], [], [], []  # orchestration: wall minus the trainings' own lifetimes
+    walls_c, proc_c_warm, proc_c_cold, run_c = [], [], [], []  # (c): the study with --warm-start
     started = time.time()
     with C.LoadMonitor() as monitor:
         for r in range(args.rounds):
@@ -137,17 +156,7 @@ def main():
             wall, t0, t1, out = run_study(work, cfg, space, k, args.epochs, f"b{r}", timing)
             walls_b.append(wall)
             print(f"[overhead] round {r}: (b) study   {wall:7.2f} s", flush=True)
-            trials = {}
-            for rec in C.read_timing(timing):
-                if rec.get("tag") == f"b{r}" and rec.get("first_step"):
-                    config = rec["argv"][rec["argv"].index("-c") + 1]
-                    trials[pathlib.Path(config).parent.name] = rec
-            names = sorted(trials)
-            if len(names) != k:
-                sys.exit(f"study b{r}: timing records for {len(names)} of {k} trials")
-            for name in names:
-                if not same_config(cfg, args.epochs, out / name / "config.yaml"):
-                    sys.exit(f"{out / name / 'config.yaml'} differs from the direct runs' config")
+            names, trials = study_records(timing, f"b{r}", k, cfg, args.epochs, out)
             launches = [os.stat(out / n / "command.txt").st_mtime_ns / 1e9 for n in names]
             for i, name in enumerate(names):
                 rec = trials[name]
@@ -159,6 +168,16 @@ def main():
             startups.append(launches[0] - t0)
             tails.append(t1 - trials[names[-1]]["exit"])
             orch_b.append(wall - sum(trials[n]["exit"] - trials[n]["proc_start"] for n in names))
+
+            wall, t0, t1, out = run_study(work, cfg, space, k, args.epochs, f"c{r}", timing, ["--warm-start"])
+            walls_c.append(wall)
+            print(f"[overhead] round {r}: (c) warm    {wall:7.2f} s", flush=True)
+            names, trials = study_records(timing, f"c{r}", k, cfg, args.epochs, out)
+            for name in names:
+                rec = trials[name]
+                warm = "started warm" in (out / name / "command.txt").read_text()
+                (proc_c_warm if warm else proc_c_cold).append(rec["first_step"] - rec["proc_start"])
+                run_c.append(rec["exit"] - rec["proc_start"])
     total = time.time() - started
 
     ratio = sum(walls_b) / sum(walls_a)
@@ -191,6 +210,15 @@ def main():
         f"{C.mean(orch_a):.2f} s, (b) {C.mean(orch_b):.2f} s; (b) adds {C.mean(orch_b) - C.mean(orch_a):.2f} s "
         f"per study of {k}; with (a)'s mean training lifetime for both sides the ratio is **{derived:.4f}** "
         f"(the wall ratio without the drift of the trainings' own speed)",
+    ]
+    lines += [
+        f"- (c) the same study with `--warm-start` (trials after the first fork from one process that imported "
+        f"Paddle and ppcls once): wall " + ", ".join(f"{w:.2f} s" for w in walls_c)
+        + f"; **wall ratio (c)/(a): {sum(walls_c) / sum(walls_a):.4f}**; **start latency, process start to first "
+        f"training step: {C.median(proc_c_warm):.3f} s warm** (median of {len(proc_c_warm)}; max "
+        f"{max(proc_c_warm):.3f} s) vs {C.median(proc_a):.3f} s cold ((a)); the first trial of each (c) study starts "
+        f"cold while that process imports ({C.median(proc_c_cold):.3f} s); training lifetime (median) "
+        f"{C.median(run_c):.3f} s (stretch target: warm start under 1 s)",
     ]
     C.publish("overhead", lines, info, monitor, total, section=None if args.no_results else "overhead",
               title="overhead.py: study vs direct trainings")

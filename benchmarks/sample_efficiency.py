@@ -221,6 +221,78 @@ def run_all(args, seeds, work, threads):
     return results
 
 
+def expected_random_compute(rows_by_seed, target, epochs, budget):
+    """Random search's trials are independent draws, so the compute it needs on average to hold >= target
+    is estimated from every seed's random trials (within B, the baseline aside): E for the baseline, then E
+    per draw until one holds it, E + E / q, q the share of draws >= target. Less luck than one seed's order."""
+    draws = [r[2] for rows in rows_by_seed for r in rows[1:len(curve(rows, budget))]]
+    if rows_by_seed[0][0][2] is not None and rows_by_seed[0][0][2] >= target - 1e-12:
+        return epochs, len(draws), None
+    hits = sum(v is not None and v >= target - 1e-12 for v in draws)
+    return (epochs + epochs * len(draws) / hits if hits else None), len(draws), hits
+
+
+def figures(suite_name, epochs, budget, seeds, results):
+    """The report's lines from the studies' rows (results[(seed, method)]["rows"])."""
+    suite = SUITES[suite_name]
+    metric = suite["metric"]
+    lines = [f"- setup: {suite['setup']}, {epochs} epoch(s) per training, budget B = {budget} epochs per study "
+             f"({budget // epochs} full trainings), 1 worker per study, seeds {seeds}; metric {metric}; each TPE + "
+             f"ASHA study stops once it holds R"]
+    ratios, expected_ratios = [], []
+    random_rows = [results[(seed, "random")]["rows"] for seed in seeds]
+    for seed in seeds:
+        rnd, tpe = results[(seed, "random")], results[(seed, "tpe+asha")]
+        rnd_curve, tpe_curve = curve(rnd["rows"], budget), curve(tpe["rows"], budget)
+        baseline = next((r[2] for r in rnd["rows"] if r[0] == 0), None)
+        target = rnd_curve[-1][1] if rnd_curve else None
+        c_rnd = compute_to_reach(rnd_curve, target) if target is not None else None
+        c_tpe = compute_to_reach(tpe_curve, target) if target is not None else None
+        best_tpe = tpe_curve[-1][1] if tpe_curve else None
+        # not reached within B: the ratio is at least B / c_rnd, entered at that bound and marked
+        ratio = (c_tpe / c_rnd, True) if (c_tpe and c_rnd) else (budget / c_rnd, False) if c_rnd else None
+        ratios.append(ratio)
+        e_rnd, n_draws, hits = expected_random_compute(random_rows, target, epochs, budget)
+        expected = (c_tpe / e_rnd, True) if (c_tpe and e_rnd) else (budget / e_rnd, False) if e_rnd else None
+        expected_ratios.append(expected)
+        n_pruned = sum(r[1] == "PRUNED" for r in tpe["rows"])
+        lines.append(
+            f"- seed {seed}: baseline {metric} {C.fmt(baseline, 4)}; random: {len(rnd['rows'])} trials, best "
+            f"R = {C.fmt(target, 4)}, first reached at {c_rnd} epochs (expected from all seeds' random draws: "
+            f"{C.fmt(e_rnd, 0)} epochs, {hits} of {n_draws} draws >= R); TPE+ASHA: {len(tpe['rows'])} trials "
+            f"({n_pruned} pruned), best {C.fmt(best_tpe, 4)}, reached R at "
+            f"{c_tpe if c_tpe is not None else f'never within {budget}'} epochs; ratio {ratio_text(ratio)} "
+            f"(to random's expected compute: {ratio_text(expected)}); "
+            f"baseline >= R: {'yes' if baseline is not None and target is not None and baseline >= target else 'no'}")
+    lines.append(f"- **compute ratio TPE+ASHA / random to reach random's final best: per seed "
+                 + ", ".join(ratio_text(r) for r in ratios) + f"; geometric mean {ratio_text(geo_mean(ratios))}** "
+                 f"(target <= 0.333; a seed where TPE+ASHA did not reach R within B enters at its lower bound, so the "
+                 f"mean is then a lower bound too)")
+    lines.append(f"- the same against random search's expected compute to reach each R (its draws are independent, "
+                 f"so all seeds' draws estimate it, instead of the one order a seed happened to draw): per seed "
+                 + ", ".join(ratio_text(r) for r in expected_ratios)
+                 + f"; geometric mean {ratio_text(geo_mean(expected_ratios))}")
+    return lines
+
+
+def report_again(args, seeds):
+    """--from DIR: the figures of a finished run, recomputed from the studies it kept (<study>.json)."""
+    folder = pathlib.Path(args.source)
+    results = {(seed, method): json.loads((folder / f"{study_name(seed, method)}.json").read_text())
+               for seed in seeds for method in METHODS}
+    lines = figures(args.suite, args.epochs, args.budget, seeds, results)
+    lines.append(f"- figures recomputed with `--from` from the studies of the run kept in {folder}")
+    C.publish("sample_efficiency", lines, C.machine(), None, None,
+              section=None if args.no_results else f"sample_efficiency_{args.suite}",
+              title=f"sample_efficiency.py --suite {args.suite}: TPE + ASHA vs random at equal compute")
+
+
+def geo_mean(ratios):
+    if not ratios or not all(ratios):
+        return None
+    return math.exp(sum(math.log(r) for r, _ in ratios) / len(ratios)), all(exact for _, exact in ratios)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one seed and a third of the budget")
@@ -233,6 +305,8 @@ def main():
                          "is counted in epochs, so this changes the wall time only")
     ap.add_argument("--keep", help="folder for the studies' outputs (default: a temp dir)")
     ap.add_argument("--no-results", action="store_true")
+    ap.add_argument("--from", dest="source", metavar="DIR",
+                    help="no training: the figures again from the studies a finished run kept in its --keep DIR")
     ap.add_argument("--study", nargs=2, metavar=("SEED", "METHOD"), help=argparse.SUPPRESS)  # internal: one child
     ap.add_argument("--target", type=float, help=argparse.SUPPRESS)  # internal: the child stops once it holds this
     args = ap.parse_args()
@@ -242,6 +316,8 @@ def main():
     args.budget = budget = args.budget or epochs * (6 if args.quick else TRAININGS)
     if args.study:
         return run_one(args, int(args.study[0]), args.study[1], pathlib.Path(args.keep))
+    if args.source:
+        return report_again(args, seeds)
     work = C.scratch(f"sample_efficiency_{args.suite}", args.keep)
     info = C.machine()
     make_task(args.suite, work / "cfg", epochs)  # generates the data set and model once, before the children
@@ -253,39 +329,7 @@ def main():
     with C.LoadMonitor(interval=10) as monitor:
         results = run_all(args, seeds, work, threads)
     total = time.time() - started
-    (work / "results.json").write_text(json.dumps({f"{s}:{m}": v for (s, m), v in results.items()}, indent=1))
-
-    metric = suite["metric"]
-    lines = [f"- setup: {suite['setup']}, {epochs} epoch(s) per training, budget B = {budget} epochs per study "
-             f"({budget // epochs} full trainings), 1 worker per study, seeds {seeds}; metric {metric}; each TPE + "
-             f"ASHA study stops once it holds R"]
-    ratios = []
-    for seed in seeds:
-        rnd, tpe = results[(seed, "random")], results[(seed, "tpe+asha")]
-        rnd_curve, tpe_curve = curve(rnd["rows"], budget), curve(tpe["rows"], budget)
-        baseline = next((r[2] for r in rnd["rows"] if r[0] == 0), None)
-        target = rnd_curve[-1][1] if rnd_curve else None
-        c_rnd = compute_to_reach(rnd_curve, target) if target is not None else None
-        c_tpe = compute_to_reach(tpe_curve, target) if target is not None else None
-        best_tpe = tpe_curve[-1][1] if tpe_curve else None
-        # not reached within B: the ratio is at least B / c_rnd, entered at that bound and marked
-        ratio = (c_tpe / c_rnd, True) if (c_tpe and c_rnd) else (budget / c_rnd, False) if c_rnd else None
-        ratios.append(ratio)
-        n_pruned = sum(r[1] == "PRUNED" for r in tpe["rows"])
-        good = sum(r[2] is not None and r[2] >= target - 1e-12 for r in rnd["rows"]) if target is not None else 0
-        lines.append(
-            f"- seed {seed}: baseline {metric} {C.fmt(baseline, 4)}; random: {len(rnd['rows'])} trials, best "
-            f"R = {C.fmt(target, 4)} (held by {good} of them), first reached at {c_rnd} epochs; TPE+ASHA: "
-            f"{len(tpe['rows'])} trials ({n_pruned} pruned), best {C.fmt(best_tpe, 4)}, reached R at "
-            f"{c_tpe if c_tpe is not None else f'never within {budget}'} epochs; ratio {ratio_text(ratio)}; "
-            f"baseline >= R: {'yes' if baseline is not None and target is not None and baseline >= target else 'no'}")
-    geo = None
-    if ratios and all(ratios):
-        geo = (math.exp(sum(math.log(r) for r, _ in ratios) / len(ratios)), all(exact for _, exact in ratios))
-    lines.append(f"- **compute ratio TPE+ASHA / random to reach random's final best: per seed "
-                 + ", ".join(ratio_text(r) for r in ratios)
-                 + f"; geometric mean {ratio_text(geo)}** (target <= 0.333; a seed where TPE+ASHA did not reach R "
-                   f"within B enters at its lower bound B / random's compute, so the mean is then a lower bound too)")
+    lines = figures(args.suite, epochs, budget, seeds, results)
     spent_epochs = sum(r["used"] for r in results.values())
     lines.append(f"- cost: {spent_epochs} epochs in {total / 60:.1f} min with {args.jobs} studies at a time "
                  f"({total / max(1, spent_epochs):.1f} s of wall time per epoch, trial start-up included)")

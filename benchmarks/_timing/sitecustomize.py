@@ -3,7 +3,8 @@
 The benchmarks put this folder on PYTHONPATH and name a file in BENCH_TIMING_FILE; nothing happens
 without that variable. Each process then appends one JSON line at exit:
 
-- ``proc_start``: when the kernel started the process (/proc/self/stat, 10 ms resolution);
+- ``proc_start``: when the kernel started the process (/proc/self/stat, 10 ms resolution), for a fork (a
+  ``--warm-start`` trial) the fork's own start;
 - ``first_step``: the ``created`` time (sub-millisecond) of the first ppcls log record containing
   ``[Train][Epoch`` - ppcls prints it right after the first training iteration (``[Iter: 0/...]``);
   the log line itself only has second resolution, so the record's own timestamp is used;
@@ -50,8 +51,15 @@ if _PATH:
 
     logging.getLogger("ppcls").addFilter(_FirstTrainStep())
 
+    def _forked():
+        """A fork (a --warm-start trial) is a process of its own: its start is now, its tag comes at exit."""
+        _record.update(pid=os.getpid(), proc_start=_proc_start(), site=time.time(), first_step=None)
+
+    os.register_at_fork(after_in_child=_forked)
+
     def _write():
         _record["exit"] = time.time()
+        _record["tag"] = os.environ.get("BENCH_TAG")  # a warm trial takes its environment after the fork
         try:
             import resource
 
