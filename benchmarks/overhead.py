@@ -188,7 +188,7 @@ def main():
     derived = (trainings + C.mean(orch_b)) / (trainings + C.mean(orch_a))
     lines = [
         f"- setup: K={k} identical trainings per side, digits config (MobileNetV1_x0_25, {args.epochs} epoch), "
-        f"{args.rounds} rounds interleaved A B; (b) = `paddle-autotune tune --suite clas ... --space "
+        f"{args.rounds} rounds interleaved A B C; (b) = `paddle-autotune tune --suite clas ... --space "
         f"{{Global.seed: categorical [{seed}]}} --trials {k} --pruner none --sampler random`; every trial's "
         f"config.yaml checked equal to (a)'s config (output_dir aside)",
         f"- wall (a) direct: " + ", ".join(f"{w:.2f} s" for w in walls_a) + f"; (b) study: "

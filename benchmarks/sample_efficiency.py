@@ -283,8 +283,8 @@ def report_again(args, seeds):
     lines = figures(args.suite, args.epochs, args.budget, seeds, results)
     lines.append(f"- figures recomputed with `--from` from the studies of the run kept in {folder}")
     C.publish("sample_efficiency", lines, C.machine(), None, None,
-              section=None if args.no_results else f"sample_efficiency_{args.suite}",
-              title=f"sample_efficiency.py --suite {args.suite}: TPE + ASHA vs random at equal compute")
+              section=None if args.no_results else f"sample_efficiency_{args.suite}_from",
+              title=f"sample_efficiency.py --suite {args.suite} --from: the figures of the run above, recomputed")
 
 
 def geo_mean(ratios):
