@@ -221,15 +221,10 @@ def run_all(args, seeds, work, threads):
     return results
 
 
-def expected_random_compute(rows_by_seed, target, epochs, budget):
-    """Random search's trials are independent draws, so the compute it needs on average to hold >= target
-    is estimated from every seed's random trials (within B, the baseline aside): E for the baseline, then E
-    per draw until one holds it, E + E / q, q the share of draws >= target. Less luck than one seed's order."""
+def draws_reaching(rows_by_seed, target, budget):
+    """(random trials of all seeds within B, baseline aside; how many of them hold >= target): how rare R is."""
     draws = [r[2] for rows in rows_by_seed for r in rows[1:len(curve(rows, budget))]]
-    if rows_by_seed[0][0][2] is not None and rows_by_seed[0][0][2] >= target - 1e-12:
-        return epochs, len(draws), None
-    hits = sum(v is not None and v >= target - 1e-12 for v in draws)
-    return (epochs + epochs * len(draws) / hits if hits else None), len(draws), hits
+    return len(draws), sum(v is not None and v >= target - 1e-12 for v in draws)
 
 
 def figures(suite_name, epochs, budget, seeds, results):
@@ -239,7 +234,7 @@ def figures(suite_name, epochs, budget, seeds, results):
     lines = [f"- setup: {suite['setup']}, {epochs} epoch(s) per training, budget B = {budget} epochs per study "
              f"({budget // epochs} full trainings), 1 worker per study, seeds {seeds}; metric {metric}; each TPE + "
              f"ASHA study stops once it holds R"]
-    ratios, expected_ratios = [], []
+    ratios = []
     random_rows = [results[(seed, "random")]["rows"] for seed in seeds]
     for seed in seeds:
         rnd, tpe = results[(seed, "random")], results[(seed, "tpe+asha")]
@@ -252,32 +247,29 @@ def figures(suite_name, epochs, budget, seeds, results):
         # not reached within B: the ratio is at least B / c_rnd, entered at that bound and marked
         ratio = (c_tpe / c_rnd, True) if (c_tpe and c_rnd) else (budget / c_rnd, False) if c_rnd else None
         ratios.append(ratio)
-        e_rnd, n_draws, hits = expected_random_compute(random_rows, target, epochs, budget)
-        expected = (c_tpe / e_rnd, True) if (c_tpe and e_rnd) else (budget / e_rnd, False) if e_rnd else None
-        expected_ratios.append(expected)
+        n_draws, hits = draws_reaching(random_rows, target, budget)
         n_pruned = sum(r[1] == "PRUNED" for r in tpe["rows"])
         lines.append(
             f"- seed {seed}: baseline {metric} {C.fmt(baseline, 4)}; random: {len(rnd['rows'])} trials, best "
-            f"R = {C.fmt(target, 4)}, first reached at {c_rnd} epochs (expected from all seeds' random draws: "
-            f"{C.fmt(e_rnd, 0)} epochs, {hits} of {n_draws} draws >= R); TPE+ASHA: {len(tpe['rows'])} trials "
+            f"R = {C.fmt(target, 4)}, first reached at {c_rnd} epochs ({hits} of all seeds' {n_draws} random draws "
+            f"hold >= R); TPE+ASHA: {len(tpe['rows'])} trials "
             f"({n_pruned} pruned), best {C.fmt(best_tpe, 4)}, reached R at "
-            f"{c_tpe if c_tpe is not None else f'never within {budget}'} epochs; ratio {ratio_text(ratio)} "
-            f"(to random's expected compute: {ratio_text(expected)}); "
+            f"{c_tpe if c_tpe is not None else f'never within {budget}'} epochs; ratio {ratio_text(ratio)}; "
             f"baseline >= R: {'yes' if baseline is not None and target is not None and baseline >= target else 'no'}")
     lines.append(f"- **compute ratio TPE+ASHA / random to reach random's final best: per seed "
                  + ", ".join(ratio_text(r) for r in ratios) + f"; geometric mean {ratio_text(geo_mean(ratios))}** "
                  f"(target <= 0.333; a seed where TPE+ASHA did not reach R within B enters at its lower bound, so the "
                  f"mean is then a lower bound too)")
-    lines.append(f"- the same against random search's expected compute to reach each R (its draws are independent, "
-                 f"so all seeds' draws estimate it, instead of the one order a seed happened to draw): per seed "
-                 + ", ".join(ratio_text(r) for r in expected_ratios)
-                 + f"; geometric mean {ratio_text(geo_mean(expected_ratios))}")
     return lines
 
 
 def report_again(args, seeds):
     """--from DIR: the figures of a finished run, recomputed from the studies it kept (<study>.json)."""
     folder = pathlib.Path(args.source)
+    missing = [study_name(seed, method) for seed in seeds for method in METHODS
+               if not (folder / f"{study_name(seed, method)}.json").exists()]
+    if missing:
+        sys.exit(f"no finished study {', '.join(missing)} in {folder}: choose the seeds that finished with --seeds")
     results = {(seed, method): json.loads((folder / f"{study_name(seed, method)}.json").read_text())
                for seed in seeds for method in METHODS}
     lines = figures(args.suite, args.epochs, args.budget, seeds, results)
