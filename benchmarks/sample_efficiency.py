@@ -1,6 +1,7 @@
 """Sample efficiency at equal compute: TPE + ASHA vs random search without pruning vs the baseline config.
 
     .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--suite clas|nlp] [--seeds 0 1 2] [--budget EPOCHS] [--jobs N]
+    .venv/bin/python benchmarks/sample_efficiency.py --suite clas --from KEPT_DIR [--seeds 0 1]   # figures again, no training
 
 clas (default): the bundled digits config (MobileNetV1_x0_25, random init) at 4 epochs, preset clas-basic
 (learning rate, batch size, weight decay: "the usual first sweep"). nlp: the offline ERNIE demo (tiny
@@ -26,7 +27,8 @@ trial only the epochs it was evaluated at; the part of an epoch it ran after the
 counted). Trials of a study run one at a time, so the order of trials is the order of compute. A study
 "has" a value once a trial with that value has finished COMPLETE (the value a study returns). The figure is
 the compute each method needed to first hold a value >= R, and the ratio TPE+ASHA / random (target <= 1/3).
-Completions after B are not counted.
+Completions after B are not counted. TPE's first 4 trials (its start-up) are random draws from the same
+seed as random search's, so both can hit the same lucky configuration at once (a ratio of 1.0 for that seed).
 """
 import argparse
 import concurrent.futures
