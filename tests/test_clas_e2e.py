@@ -73,7 +73,10 @@ def test_interrupted_study_resumes_without_redoing_trials(digits_config, tmp_pat
     args = ["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=2", "--space", space,
             "--trials", "3", "--pruner", "none", "--out", str(out)]
     first = subprocess.Popen([PYTHON, "-m", "paddle_autotune_plugins"] + args, cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             # Ctrl-C as in a terminal, even when the tests themselves run as a background
+                             # job (the shell then starts them with SIGINT ignored, and Python keeps it so)
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     progress = out / "trial_0001" / "metrics.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and not (progress.exists() and progress.read_text().strip()):
