@@ -113,7 +113,7 @@ def run_study(task, options, method, seed, budget, out, target=None):
         reason = own_stop()
         if reason:
             return reason
-        if target is not None and any(t.state.name == "COMPLETE" and t.value >= target - 1e-12
+        if target is not None and any(t.state.name == "COMPLETE" and holds(t.value, target)
                                       for t in coordinator.study.get_trials(deepcopy=False)):
             return "reached random search's best"
         spent = sum(epochs_of(d) for d in pathlib.Path(out).glob("trial_*"))
@@ -157,9 +157,14 @@ def ratio_text(ratio):
     return C.fmt(value, 3) if exact else f">= {value:.2f} (not reached)"
 
 
+def holds(value, target):
+    """Whether a (maximised) value reaches the target, float noise aside."""
+    return value is not None and value >= target - 1e-12
+
+
 def compute_to_reach(points, target):
     for spent, best in points:
-        if best is not None and best >= target - 1e-12:
+        if holds(best, target):
             return spent
     return None
 
@@ -185,8 +190,10 @@ def random_best(rows, budget):
 def spawn(args, seed, method, work, threads, target=None):
     """Runs one study in its own process (so several can share the machine) and returns its result."""
     name = study_name(seed, method)
+    from paddle_autotune_plugins.adapter import THREAD_VARS
+
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM"):
+    for var in THREAD_VARS:
         env.setdefault(var, str(threads))
     command = [sys.executable, __file__, "--suite", args.suite, "--epochs", str(args.epochs), "--budget",
                str(args.budget), "--keep", str(work), "--study", str(seed), method]
@@ -226,7 +233,7 @@ def run_all(args, seeds, work, threads):
 def draws_reaching(rows_by_seed, target, budget):
     """(random trials of all seeds within B, baseline aside; how many of them hold >= target): how rare R is."""
     draws = [r[2] for rows in rows_by_seed for r in rows[1:len(curve(rows, budget))]]
-    return len(draws), sum(v is not None and v >= target - 1e-12 for v in draws)
+    return len(draws), sum(holds(v, target) for v in draws)
 
 
 def figures(suite_name, epochs, budget, seeds, results):
@@ -242,7 +249,7 @@ def figures(suite_name, epochs, budget, seeds, results):
         rnd, tpe = results[(seed, "random")], results[(seed, "tpe+asha")]
         rnd_curve, tpe_curve = curve(rnd["rows"], budget), curve(tpe["rows"], budget)
         baseline = next((r[2] for r in rnd["rows"] if r[0] == 0), None)
-        target = rnd_curve[-1][1] if rnd_curve else None
+        target = random_best(rnd["rows"], budget)
         c_rnd = compute_to_reach(rnd_curve, target) if target is not None else None
         c_tpe = compute_to_reach(tpe_curve, target) if target is not None else None
         best_tpe = tpe_curve[-1][1] if tpe_curve else None

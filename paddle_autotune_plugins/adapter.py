@@ -233,6 +233,9 @@ def launch_command(cmd, devices, log_dir):
             script] + cmd[3:]
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM")  # what Paddle's math reads
+
+
 def cpu_threads(workers):
     """Threads per trial so W concurrent trials do not oversubscribe the cores."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))

@@ -24,7 +24,7 @@ import time
 import optuna
 
 from . import pruners, results, samplers, space, storages, warm_start
-from .adapter import cpu_threads, launch_command, remove
+from .adapter import THREAD_VARS, cpu_threads, launch_command, remove
 from .errors import UsageError
 from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, WANTS_ENV, read_reports,
                         set_parent_death_signal)
@@ -323,19 +323,22 @@ class Coordinator:
             self.zygote = None
 
     def warm_process(self, cmd, env, log_path):
-        """The trial forked from the zygote, or None: not ready yet (the trial starts cold) or gone."""
-        if self.zygote is None or not warm_start.can_fork(cmd) or not self.zygote.ready():
-            if self.zygote is not None and self.zygote.proc.poll() is not None:
-                self.progress.note(f"--warm-start: the preloading process ended (see {self.out / 'warm_start.log'});"
-                                   " trials start cold", self)
-                self.close_zygote()
+        """The trial forked from the zygote, or None: it starts cold (not ready yet, or the zygote is gone)."""
+        if self.zygote is None or not warm_start.can_fork(cmd):
+            return None
+        if not self.zygote.ready():
+            if self.zygote.proc.poll() is not None:
+                self.warm_start_lost("ended")
             return None
         proc = self.zygote.start(cmd, env, self.task.cwd, log_path)
         if proc is None:
-            self.progress.note(f"--warm-start: the preloading process stopped answering (see "
-                               f"{self.out / 'warm_start.log'}); trials start cold", self)
-            self.close_zygote()
+            self.warm_start_lost("stopped answering")
         return proc
+
+    def warm_start_lost(self, what):
+        self.progress.note(f"--warm-start: the preloading process {what} (see {self.out / 'warm_start.log'}); "
+                           f"trials start cold", self)
+        self.close_zygote()
 
     def unlock(self):
         if self.lock is not None:
@@ -432,7 +435,7 @@ class Coordinator:
             # A fork does not take Paddle's default for an unset OMP_NUM_THREADS as a fresh process does (it
             # trained with 2 threads where a fresh process used 1), so warm studies always set it: 1 is that default.
             threads = cpu_threads(self.s.workers) if self.s.workers > 1 else 1
-            for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM"):
+            for var in THREAD_VARS:
                 env.setdefault(var, str(threads))
         return env
 

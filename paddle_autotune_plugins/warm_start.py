@@ -1,10 +1,11 @@
 """Warm trial start (``--warm-start``): trials are forks of one process that has imported the suite already.
 
-A cold trial spends most of its start-up importing Paddle and the suite (4-8 s on two CPU cores). With
-``--warm-start`` the coordinator starts one helper process per study, the *zygote*, which runs the
-adapter's preload (e.g. ``import paddle`` and ppcls's Engine) once; each trial is then a fork of it that
-takes its own environment, folder and log, and runs the same ``python -m MODULE ARGS`` a cold trial runs,
-in its own session (so stopping it stops its process group, as for cold trials).
+A cold trial spends most of its start-up importing Paddle and the suite (for PaddleClas, 3 s to its first
+training step on a quiet two-core machine, far more under load). With ``--warm-start`` the coordinator
+starts one helper process per study, the *zygote*, which runs the adapter's preload (e.g. ``import paddle``
+and ppcls's Engine) once; each trial is then a fork of it that takes its own environment, folder and log,
+and runs the same ``python -m MODULE ARGS`` a cold trial runs, in its own session (so stopping it stops its
+process group, as for cold trials).
 
 Why a fork trains exactly as a cold process does:
 
