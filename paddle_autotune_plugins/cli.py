@@ -85,7 +85,8 @@ def add_tuning_options(p):
     g.add_argument("--trials", type=int, default=20, help="trials to finish, trial 0 (your config) included")
     g.add_argument("--time-budget", help="no new trial starts after this long (e.g. 30m, 24h)")
     g.add_argument("--sampler", default="tpe", help=f"{', '.join(samplers.NAMES)} (bayes = tpe)")
-    g.add_argument("--pruner", default="asha", help=", ".join(pruners.NAMES))
+    g.add_argument("--pruner", default="asha",
+                   help=f"{', '.join(pruners.NAMES)}; asha first cuts after half the epochs, asha:N after N")
     g.add_argument("--stages", help="a broad phase, then a narrowed one: e.g. random:10,tpe (replaces --sampler)")
     g.add_argument("--early-stopping-rounds", type=int, help="stop after K finished trials without improvement")
     g.add_argument("--metric", action="append",

@@ -27,6 +27,8 @@ CASES = {
                        "unknown metric 'top3' for this config; choose one of top1, top5"),
     "unknown pruner": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--pruner", "sha"],
                        "unknown pruner 'sha'"),
+    "bad pruner step": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--pruner", "asha:0"],
+                        "bad pruner 'asha:0': only asha:N and median:N take a first step N"),
     "bad stages": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--stages", "random,tpe"],
                    "--stages takes SAMPLER:TRIALS stages then a last SAMPLER"),
     "bad duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "soon"],
