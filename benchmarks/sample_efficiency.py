@@ -420,10 +420,13 @@ def main():
     spent_epochs = sum(r["used"] for r in results.values())
     lines.append(f"- cost: {spent_epochs} epochs in {total / 60:.1f} min with {args.jobs} studies at a time "
                  f"({total / max(1, spent_epochs):.1f} s of wall time per epoch, trial start-up included)")
-    quick = " --quick" if args.quick else ""
+    variant = " --quick" if args.quick else ""
+    if budget != epochs * (6 if args.quick else TRAININGS):  # its own section: a larger budget is another question
+        variant += f" --budget {budget}"
     C.publish("sample_efficiency", lines, info, monitor, total,
-              section=None if args.no_results else f"sample_efficiency_{args.suite}{quick.replace(' --', '_')}",
-              title=f"sample_efficiency.py --suite {args.suite}{quick}: TPE + ASHA vs random at equal compute")
+              section=None if args.no_results else "sample_efficiency_" + args.suite
+              + variant.replace(" --", "_").replace(" ", "_"),
+              title=f"sample_efficiency.py --suite {args.suite}{variant}: TPE + ASHA vs random at equal compute")
 
 
 if __name__ == "__main__":
