@@ -174,15 +174,15 @@ def holds(value, target):
     return value is not None and value >= target - 1e-12
 
 
-def compute_to_reach(points, target):
-    for spent, best in points:
-        if holds(best, target):
-            return spent
-    return None
-
-
 def study_name(seed, method):
     return f"{method.replace('+', '_')}_seed{seed}"
+
+
+def read_study(folder, seed, method):
+    """A finished study's result (<folder>/<study>.json, written by run_one), with the epochs it used."""
+    result = json.loads((pathlib.Path(folder) / f"{study_name(seed, method)}.json").read_text())
+    result["used"] = sum(r[3] for r in result["rows"])
+    return result
 
 
 def run_one(args, seed, method, work):
@@ -215,9 +215,7 @@ def spawn(args, seed, method, work, threads, target=None):
         code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
     if code != 0:
         raise RuntimeError(f"study {name} failed (exit {code}); see {work / f'{name}_child.log'}")
-    result = json.loads((work / f"{name}.json").read_text())
-    result["used"] = sum(r[3] for r in result["rows"])
-    return result
+    return read_study(work, seed, method)
 
 
 def run_all(args, seeds, work, threads):
@@ -240,9 +238,11 @@ def run_all(args, seeds, work, threads):
             show(seed, method, results[(seed, method)])
 
     reused = reused_random(args.random_from, seeds) if args.random_from else {}
-    for key, result in reused.items():
-        results[key] = result
-        show(*key, result)
+    for (seed, method), result in reused.items():
+        results[(seed, method)] = result
+        show(seed, method, result)
+        # kept in this run's folder too, marked reused, so that --from can recompute the figures from it alone
+        (work / f"{study_name(seed, method)}.json").write_text(json.dumps(result))
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         collect({pool.submit(spawn, args, seed, "random", work, threads): (seed, "random")
                  for seed in seeds if (seed, "random") not in reused})
@@ -259,11 +259,8 @@ def reused_random(folder, seeds):
     """--random-from DIR: the random-search studies a kept run finished, for the seeds it has."""
     found = {}
     for seed in seeds:
-        path = pathlib.Path(folder) / f"{study_name(seed, 'random')}.json"
-        if path.exists():
-            result = json.loads(path.read_text())
-            result.update(used=sum(r[3] for r in result["rows"]), reused=str(folder))
-            found[(seed, "random")] = result
+        if (pathlib.Path(folder) / f"{study_name(seed, 'random')}.json").exists():
+            found[(seed, "random")] = dict(read_study(folder, seed, "random"), reused=str(folder))
     return found
 
 
@@ -280,8 +277,10 @@ def draws_reaching(rows_by_seed, target, budget):
 
 def reach(rows, target, budget):
     """(compute to first hold target, exact): (B, False) if the study did not hold it within B."""
-    spent = compute_to_reach(curve(rows, budget), target)
-    return (spent, True) if spent is not None else (budget, False)
+    for spent, best in curve(rows, budget):
+        if holds(best, target):
+            return spent, True
+    return budget, False
 
 
 def bound_text(value, exact):
@@ -361,8 +360,7 @@ def report_again(args, seeds):
                if not (folder / f"{study_name(seed, method)}.json").exists()]
     if missing:
         sys.exit(f"no finished study {', '.join(missing)} in {folder}: choose the seeds that finished with --seeds")
-    results = {(seed, method): json.loads((folder / f"{study_name(seed, method)}.json").read_text())
-               for seed in seeds for method in METHODS}
+    results = {(seed, method): read_study(folder, seed, method) for seed in seeds for method in METHODS}
     lines = figures(args.suite, args.epochs, args.budget, seeds, results)
     lines.append(f"- figures recomputed with `--from` from the studies of the run kept in {folder}")
     C.publish("sample_efficiency", lines, C.machine(), None, None,
@@ -400,7 +398,8 @@ def main():
     suite = SUITES[args.suite]
     args.epochs = epochs = args.epochs or suite["epochs"]
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2, 3, 4])
-    args.budget = budget = args.budget or epochs * (6 if args.quick else TRAININGS)
+    default_budget = epochs * (6 if args.quick else TRAININGS)
+    args.budget = budget = args.budget or default_budget
     if args.study:
         return run_one(args, int(args.study[0]), args.study[1], pathlib.Path(args.keep))
     if args.source:
@@ -421,7 +420,7 @@ def main():
     lines.append(f"- cost: {spent_epochs} epochs in {total / 60:.1f} min with {args.jobs} studies at a time "
                  f"({total / max(1, spent_epochs):.1f} s of wall time per epoch, trial start-up included)")
     variant = " --quick" if args.quick else ""
-    if budget != epochs * (6 if args.quick else TRAININGS):  # its own section: a larger budget is another question
+    if budget != default_budget:  # its own section: a larger budget is another question
         variant += f" --budget {budget}"
     C.publish("sample_efficiency", lines, info, monitor, total,
               section=None if args.no_results else "sample_efficiency_" + args.suite

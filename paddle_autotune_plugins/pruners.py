@@ -48,5 +48,6 @@ def make_pruner(name, max_steps=None):
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_steps or "auto",
                                               reduction_factor=2)
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=step or 0)  # Optuna prunes from step n_warmup_steps on
+        # Optuna's median pruner decides from step n_warmup_steps on
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=step or 0)
     return optuna.pruners.NopPruner()

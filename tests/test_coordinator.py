@@ -72,13 +72,13 @@ def test_pruners_stop_bad_trials(tmp_path, pruner):
             assert r["reason"].startswith("pruned at step") and int(r["reason"].split()[3]) < 6
 
 
-
 @pytest.mark.parametrize("pruner, first", [("asha", 3), ("asha:1", 1), ("median:2", 2)])
 def test_first_pruning_step(tmp_path, pruner, first):
     """asha waits for half the training (6 steps here) unless told a first step; pruned trials show where."""
     stop, rows, _ = run(tmp_path, X, trials=12, pruner=pruner, sampler="random", seed=0, config={"steps": 6})
     steps = [int(r["reason"].split()[3]) for r in rows if r["state"] == "PRUNED"]
     assert steps and min(steps) == first, rows
+
 
 def test_early_stopping_rounds(tmp_path):
     # the baseline is the optimum already: nothing can improve on it
