@@ -50,6 +50,7 @@ class Adapter:
     config_filename = "config.yaml"
     train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
     stops_cooperatively = False  # True: a pruned trial ends its own training loop when asked (reporting.py)
+    runs_paddle = True  # trials train with Paddle, so --gpus must name GPUs this Paddle build sees
 
     # --- coordinator side -------------------------------------------------------------------
     @classmethod
@@ -79,6 +80,16 @@ class Adapter:
     def direction_for(self, metric):
         lower = metric.lower()
         return "minimize" if any(w in lower for w in ("loss", "latency", "params", "flops", "time", "cost", "size", "memory")) else self.direction
+
+    def trainer_fact(self, task, name):
+        """What the installed trainer does, for a preset place's ``when: {trainer.NAME: value}``
+        (presets.py): found by running the trainer's own code, never from its version number."""
+        raise UsageError(f"the {self.name} suite knows no trainer fact '{name}' (a preset's when: trainer.{name})")
+
+    def accepts(self, task, path):
+        """True when the trainer takes this setting though the config does not name it (e.g. a flag the
+        script's --help lists): a preset knob may then be added there."""
+        return False
 
     def check_space(self, task, params):
         """Refuse tuned paths the config does not have, before any trial runs. May return notes to show."""
@@ -152,6 +163,22 @@ def literal(text):
         return text
 
 
+def check_override(cfg, key, source="-o"):
+    """An override must name a path of the config: its parent must exist, and a last key the config
+    lacks must not be a near-miss of one it has (``Global.epoch=1`` beside ``Global.epochs`` would add a
+    key that nothing reads and train as if the override had not been given). A key with no near sibling
+    is taken as a new one, as the suites take it."""
+    from . import dotpath
+
+    if not dotpath.has(cfg, dotpath.parent_path(key)):
+        hint = dotpath.nearest(cfg, key)
+        raise UsageError(f"{source} {key}: no such path in the config"
+                         + (f"; did you mean {' or '.join(hint)}?" if hint else ""))
+    typo = dotpath.sibling_typo(cfg, key)
+    if typo:
+        raise UsageError(f"{source} {key}: the config has no '{key.rsplit('.', 1)[-1]}' there; did you mean {typo}?")
+
+
 def weight_files(folder):
     """Every weight file a Paddle training left under folder (what trials drop once they are not the best)."""
     folder = pathlib.Path(folder)
@@ -212,6 +239,32 @@ def available_device():
 
             _DEVICE = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
     return _DEVICE
+
+
+def visible_gpus():
+    """How many GPUs this Paddle build sees: 0 for the CPU wheel (known from its metadata, no import)."""
+    if _installed("paddlepaddle") and not _installed("paddlepaddle-gpu"):
+        return 0
+    try:
+        import paddle
+    except ImportError:
+        return 0
+    return paddle.device.cuda.device_count() if paddle.device.is_compiled_with_cuda() else 0
+
+
+def check_gpus(gpus, gpus_per_trial, runs_paddle):
+    """--gpus must name GPUs Paddle sees wherever Paddle places the trials (the suites; any multi-GPU trial,
+    which runs paddle.distributed.launch): otherwise every trial fails late with a distributed-init error."""
+    if not gpus or not (runs_paddle or gpus_per_trial > 1):
+        return
+    seen = visible_gpus()
+    if seen == 0:
+        raise UsageError(f"--gpus {','.join(gpus)}: this Paddle build has no CUDA (or sees no GPU); drop --gpus to "
+                         f"train on the CPU, or install paddlepaddle-gpu as Paddle's install guide says")
+    wrong = [g for g in gpus if int(g) >= seen]
+    if wrong:
+        raise UsageError(f"--gpus names GPU {', '.join(wrong)} but Paddle sees {seen} (ids 0..{seen - 1}); "
+                         f"name only those")
 
 
 def _installed(distribution):

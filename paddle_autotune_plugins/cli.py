@@ -110,13 +110,17 @@ def add_tuning_options(p):
     g.add_argument("--warm-start", action="store_true",
                    help="CPU trials fork from one process that imported the suite once: start-up drops from "
                         "seconds to a fraction of one (PaddleClas with the plugin's train entry; others start cold)")
+    g.add_argument("--strict-knobs", action="store_true",
+                   help="fail a trial whose trainer uses another value than the one tuned (default: a loud warning)")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def build_params(task, opts):
     """Presets, then the --space file on top (a path in both takes the file's spec)."""
     resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config),
-                               data_choices=task.adapter.data_choices)
+                               data_choices=task.adapter.data_choices,
+                               facts=lambda name: task.adapter.trainer_fact(task, name),
+                               accepts=lambda path: task.adapter.accepts(task, path))
     params = {p.name: p for p in resolved.params}
     enqueue = []
     if opts.space:
@@ -138,7 +142,7 @@ def build_params(task, opts):
 # Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).
 STUDY_OPTIONS = ("trials", "time_budget", "sampler", "stages", "pruner", "early_stopping_rounds", "metric", "direction",
                  "constraint",
-                 "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study")
+                 "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study", "strict_knobs")
 
 
 def make_settings(opts, command=None):
@@ -168,7 +172,7 @@ def make_settings(opts, command=None):
                     trial_timeout=parse_duration(opts.trial_timeout), trial_memory=parse_size(opts.trial_memory),
                     retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,
                     gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command,
-                    warm_start=getattr(opts, "warm_start", False),
+                    warm_start=getattr(opts, "warm_start", False), strict_knobs=getattr(opts, "strict_knobs", False),
                     stages=parse_stages(opts.stages),
                     enqueue=getattr(opts, "enqueue", None) or [])
 
@@ -198,8 +202,14 @@ def run_study(task, opts, params=None, notes=()):
         return 130
     print(results.summary(coordinator.study, coordinator.metric, started, stop))
     if (coordinator.out / "best_config.yaml").exists():
-        print(f"Best config: {coordinator.out / 'best_config.yaml'}   weights: {coordinator.out / 'best'}/   "
-              f"table: {coordinator.out / 'trials.csv'}")
+        weights = coordinator.out / "best"
+        print(f"Best config: {coordinator.out / 'best_config.yaml'}   "
+              + (f"weights: {weights}/   " if weights.is_dir() and any(weights.iterdir()) else "no weights kept   ")
+              + f"table: {coordinator.out / 'trials.csv'}")
+    failure = results.no_trial_completed(coordinator.study)
+    if failure:
+        print(f"paddle-autotune: error: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -23,10 +23,10 @@ import time
 
 import optuna
 
-from . import pruners, results, samplers, space, storages, warm_start
-from .adapter import THREAD_VARS, cpu_threads, launch_command, remove
+from . import knobs, pruners, results, samplers, space, storages, warm_start
+from .adapter import THREAD_VARS, check_gpus, cpu_threads, launch_command, remove
 from .errors import UsageError
-from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, WANTS_ENV, read_reports,
+from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, TUNED_ENV, WANTS_ENV, read_reports,
                         set_parent_death_signal)
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
@@ -66,6 +66,7 @@ class Settings:
     heartbeat: float = 10.0  # seconds between heartbeats of a running trial
     stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator
     warm_start: bool = False  # CPU trials are forks of a process that imported the suite once (warm_start.py)
+    strict_knobs: bool = False  # a trial whose trainer uses another value than it was given fails (knobs.py)
     quiet: bool = False
 
 
@@ -85,6 +86,8 @@ class RunningTrial:
     final: float = None  # the value the trial declared its result, if it did
     reports: dict = dataclasses.field(default_factory=dict)  # step -> every metric of that evaluation
     number: int = None
+    used: dict = dataclasses.field(default_factory=dict)  # config path -> the value the trainer really uses
+    mismatches: list = dataclasses.field(default_factory=list)  # knobs.Mismatch, tuned paths that did not act
 
 
 def excluded(t):
@@ -119,6 +122,7 @@ class Coordinator:
         for m, _, _ in settings.constraints or []:
             if m not in [o for o, _ in self.objectives] and (names is None or m not in names):
                 raise UsageError(f"--constraint on unknown metric '{m}'")
+        check_gpus(settings.gpus, settings.gpus_per_trial, self.adapter.runs_paddle)
         self.out = pathlib.Path(settings.out).resolve()
         self.storage, self.embedded = storages.open_storage(settings.storage, self.out)
         self.gpu_load = {str(g): 0 for g in (settings.gpus or [])}
@@ -134,6 +138,7 @@ class Coordinator:
         self._trials = None  # (time read, trials of the study, their tally): see trials_of_study
         self._csv_due = None  # time trials.csv was last written while it has news, None when up to date
         self._csv_written = 0.0
+        self.warned_paths = set()  # knobs already warned about (loudly, once per path)
 
     # --- study set-up -----------------------------------------------------------------------
     def open_study(self):
@@ -468,6 +473,7 @@ class Coordinator:
         env[WANTS_ENV] = ",".join([m for m, _ in self.objectives] + [m for m, _, _ in self.s.constraints or []])
         env[ENV_VAR] = str(metrics_path)
         env[STOP_ENV] = str(trial_dir / "stop")
+        env[TUNED_ENV] = json.dumps(knobs.paths_of(self.params))
         cmd = self.adapter.trial_command(self.task, str(config_path))
         gpus = self.take_gpus() if self.gpu_load else ()
         if gpus:
@@ -492,7 +498,10 @@ class Coordinator:
     def poll(self, rt):
         reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
         for rep in reports:
-            if self.take_report(rt, rep):
+            if "used" in rep:
+                if self.check_knobs(rt, rep["used"]):
+                    return
+            elif self.take_report(rt, rep):
                 return
         code = rt.proc.poll()
         if code is None:
@@ -512,6 +521,41 @@ class Coordinator:
                         f"finished without reporting '{self.metric}' (is evaluation during training on?)")
         else:
             self.finish(rt, optuna.trial.TrialState.COMPLETE)
+
+    def check_knobs(self, rt, used):
+        """Compare what the trainer uses with what the trial was given. True when the trial was failed for it
+        (--strict-knobs). The first trial that shows a mismatch on a path gets a loud warning."""
+        rt.used.update(used)
+        values = rt.trial.user_attrs.get("values", {})
+        tuned = [p for p in self.params if values.get(p.name) is not None]
+        rt.mismatches = knobs.check(rt.cfg, rt.used, knobs.paths_of(tuned))
+        rt.trial.set_user_attr("used", _jsonable(rt.used))
+        rt.trial.set_user_attr("knobs", self.knob_verdict(rt))
+        for m in rt.mismatches:
+            if m.path not in self.warned_paths:
+                self.warned_paths.add(m.path)
+                self.progress.warn(f"trial {rt.trial.number}: knob does not act: {m.describe(values.get(m.path))}"
+                                   + ("" if self.s.strict_knobs else "; the trial goes on (--strict-knobs fails it)"),
+                                   self)
+        if rt.mismatches and self.s.strict_knobs:
+            self.finish(rt, optuna.trial.TrialState.FAIL,
+                        "knob does not act (--strict-knobs): " + "; ".join(m.describe() for m in rt.mismatches),
+                        stop=True)
+            return True
+        return False
+
+    def knob_verdict(self, rt):
+        """trials.csv's knobs column: ok, the mismatches, or which tuned paths the trainer's values did not cover."""
+        if rt.mismatches:
+            return "MISMATCH " + "; ".join(m.describe() for m in rt.mismatches)
+        values = rt.trial.user_attrs.get("values", {})
+        paths = [p.name for p in self.params if values.get(p.name) is not None]
+        if not paths:
+            return ""
+        missing = knobs.unchecked(rt.used, paths)
+        if not rt.used:
+            return "not read (the trainer reported no values)"
+        return f"ok ({len(paths) - len(missing)} read)" + (f"; not read: {', '.join(missing)}" if missing else "")
 
     def take_report(self, rt, rep):
         """Feed one evaluation to Optuna. True when the trial was stopped because of it."""
@@ -555,6 +599,9 @@ class Coordinator:
         trial = rt.trial
         if reason:
             trial.set_user_attr("reason", reason)
+        verdict = self.knob_verdict(rt)
+        if verdict:
+            trial.set_user_attr("knobs", verdict)
         value = None
         if state == optuna.trial.TrialState.COMPLETE and self.multi:
             # every objective as measured at the evaluation where the first one was best

@@ -82,3 +82,16 @@ def nearest(cfg, path, n=3):
         tails = {c.rsplit(".", 1)[-1]: c for c in candidates}
         close = [tails[t] for t in difflib.get_close_matches(last, list(tails), n=n, cutoff=0.6)]
     return close
+
+
+def sibling_typo(cfg, path):
+    """For a path whose parent exists but whose last key does not: the existing sibling key it most
+    likely misspells (``Global.epoch`` -> ``Global.epochs``), or None when it looks like a new key."""
+    if has(cfg, path) or not has(cfg, parent_path(path)):
+        return None
+    parent = get(cfg, parent_path(path)) if parent_path(path) else cfg
+    keys = [str(k) for k in (parent.keys() if isinstance(parent, dict) else vars(parent).keys()
+                             if isinstance(getattr(parent, "__dict__", None), dict) else [])]
+    last = path.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(last, keys, n=1, cutoff=0.75)
+    return f"{parent_path(path)}.{close[0]}".lstrip(".") if close else None

@@ -95,23 +95,45 @@ def expand(cfg, pattern):
     return found
 
 
-def _place_matches(place, cfg):
-    for path, wanted in (place.get("when") or {}).items():
-        options = wanted if isinstance(wanted, list) else [wanted]
-        if dotpath.get(cfg, path, None) not in options:
-            return False
+FACT_PREFIX = "trainer."  # `when: {trainer.NAME: value}` asks the adapter what the installed trainer does
+
+
+def _place_matches(place, cfg, facts, accepts):
+    """(matches, new): whether a knob may live at this place of the config, and whether the key is added."""
+    when = place.get("when") or {}
+    for path, wanted in when.items():
+        if not path.startswith(FACT_PREFIX) and dotpath.get(cfg, path, None) not in _options(wanted):
+            return False, False
     path = place["path"]
     if dotpath.has(cfg, path):
-        return True
-    return bool(place.get("new")) and dotpath.has(cfg, dotpath.parent_path(path))
+        found = True, bool(place.get("new"))
+    elif place.get("new") and dotpath.has(cfg, dotpath.parent_path(path)):
+        found = True, True
+    elif accepts(path):
+        found = True, True
+    else:
+        return False, False
+    for name, wanted in when.items():  # last: a fact may run the trainer's code, so only when all else fits
+        if name.startswith(FACT_PREFIX) and facts(name[len(FACT_PREFIX):]) not in _options(wanted):
+            return False, False
+    return found
 
 
-def resolve(names, suite, cfg, architecture=None, data_choices=None):
+def _options(wanted):
+    return wanted if isinstance(wanted, list) else [wanted]
+
+
+def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None, accepts=None):
     """Turn preset names into Params at the paths this config uses.
 
     ``data_choices(path, cfg)`` gives the choices of a knob whose spec says ``choices: from_data`` (the
-    adapter's: e.g. k-means anchors over the training boxes)."""
+    adapter's: e.g. k-means anchors over the training boxes). ``facts(name)`` answers a place's
+    ``when: {trainer.NAME: value}`` from what the installed trainer does (e.g. whether ``Piecewise`` reads
+    ``learning_rate`` or ``values``), so a preset follows behaviour, not version numbers. ``accepts(path)``
+    says the trainer takes a setting the config does not spell out (a script flag listed by ``--help``)."""
     presets = available()
+    facts = facts or (lambda name: None)
+    accepts = accepts or (lambda path: False)
     params, notes = [], []
     for name in names:
         preset = presets.get(name)
@@ -122,7 +144,8 @@ def resolve(names, suite, cfg, architecture=None, data_choices=None):
         if architecture and fits != "any" and architecture not in fits:
             raise UsageError(f"preset '{name}' fits architectures {fits}, this config is {architecture}")
         for knob, body in _knobs(name, presets).items():
-            place = next((p for p in body["paths"] if _place_matches(p, cfg)), None)
+            place, new = next(((p, n) for p in body["paths"] for ok, n in [_place_matches(p, cfg, facts, accepts)]
+                               if ok), (None, False))
             if place is None:
                 tried = ", ".join(p["path"] for p in body["paths"])
                 what = f"this {architecture} config" if architecture else "this config"
@@ -131,7 +154,7 @@ def resolve(names, suite, cfg, architecture=None, data_choices=None):
                     notes.append(message + "; skipped")
                     continue
                 raise UsageError(message + "; drop the preset or add the key with -o")
-            spec = dict(body["spec"], new=place.get("new", False))
+            spec = dict(body["spec"], new=new)
             if spec.get("choices") == "from_data":
                 if data_choices is None:
                     raise UsageError(f"preset '{body['preset']}' seeds '{knob}' from the data, which the {suite} "

@@ -100,6 +100,54 @@ def read_reports(path, offset=0):
     for line in data[:end].splitlines():
         if line.strip():
             item = json.loads(line)
+            if "used" in item:  # report_used: the trainer's live values, not an evaluation
+                reports.append(item)
+                continue
             item["metrics"] = {k: float(v) for k, v in item.get("metrics", {}).items()}
             reports.append(item)
     return reports, offset + len(data[:end].encode())
+
+
+TUNED_ENV = "PADDLE_AUTOTUNE_TUNED"  # JSON list of the dotted paths this study tunes
+
+
+def tuned_paths():
+    """The config paths the study tunes (a trial's hooks may read only those), [] outside a study."""
+    try:
+        return list(json.loads(os.environ.get(TUNED_ENV) or "[]"))
+    except ValueError:
+        return []
+
+
+def report_used(values):
+    """What the trainer really uses, read from its live objects once it is built: ``{dotted config path:
+    value}`` (e.g. ``{"Optimizer.lr.learning_rate": 0.05}``, the peak learning rate of the built scheduler).
+    The coordinator compares these with the values the trial was given (knobs.py); paths the hooks cannot
+    read are left out. May be called more than once; later values win.
+
+    >>> report_used({"Optimizer.lr.learning_rate": 0.05})  # no-op unless run under the coordinator
+    """
+    path = os.environ.get(ENV_VAR)
+    if not path or os.environ.get("PADDLE_TRAINER_ID", "0") != "0":
+        return
+    line = json.dumps({"used": {k: _plain(v) for k, v in values.items()}, "time": time.time()}, default=str)
+    with open(path, "a") as f:
+        f.write(line + "\n")
+        f.flush()
+
+
+def _plain(value):
+    """Numbers, strings, bools, None and (nested) lists of them, from numpy / Paddle scalars and tuples."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number.is_integer() and "int" in type(value).__name__:
+        return int(number)
+    return number if math.isfinite(number) else str(number)

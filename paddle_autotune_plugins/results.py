@@ -1,6 +1,7 @@
 """What a study shows people: trials.csv, the live progress line, the closing summary."""
 import csv
 import os
+import pathlib
 import re
 import signal
 import sys
@@ -8,7 +9,7 @@ import time
 
 import optuna
 
-CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason"]
+CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason", "knobs"]
 
 
 def write_trials_csv(study, param_names, path):
@@ -44,7 +45,8 @@ def _row(t, value, best, param_names):
     if t.user_attrs.get("baseline") and "baseline" not in reason:
         reason = f"baseline; {reason}"
     duration = duration_s(t)
-    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason] + \
+    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason,
+            t.user_attrs.get("knobs", "")] + \
         [_cell(values.get(name)) for name in param_names]
 
 
@@ -71,6 +73,20 @@ def _cell(v):
     if v is None:
         return ""
     return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def no_trial_completed(study):
+    """None when some trial completed; else a line with the first failure's reason (the study exits 1)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.WAITING]
+    if any(t.state == optuna.trial.TrialState.COMPLETE for t in trials):
+        return None
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL and not t.user_attrs.get("surplus")]
+    first = next((t for t in failed if not t.user_attrs.get("interrupted")), failed[0] if failed else None)
+    if first is None:
+        return "no trial completed" + (f" ({len(trials)} pruned)" if trials else "")
+    log = pathlib.Path(first.user_attrs["dir"]) if "dir" in first.user_attrs else None
+    where = f"; see {log / 'train.log'}" if log else "; see its trial_NNNN/train.log"
+    return f"no trial completed; the first failure, trial {first.number}: {first.user_attrs.get('reason', 'failed')}{where}"
 
 
 def rounds_without_improvement(finished, direction):
@@ -160,6 +176,12 @@ class Progress:
     def note(self, text, coord):
         self._line(text, coord)
 
+    def warn(self, text, coord):
+        """Shown even with --quiet: a result is about to be wrong in a way the user must know."""
+        quiet, self.quiet = self.quiet, False
+        self._line(f"WARNING: {text}", coord)
+        self.quiet = quiet
+
     def started(self, number, baseline, values, coord):
         self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"),
                    coord)
@@ -202,4 +224,13 @@ def summary(study, metric, started, stop_reason):
         lines.append(f"  improvement: {diff:+.4f} ({diff / abs(baseline.value) * 100:+.1f}%)")
     for name, value in best.user_attrs.get("values", best.params).items():
         lines.append(f"    {name} = {value}")
-    return "\n".join(lines)
+    return "\n".join(lines + knob_warnings(trials))
+
+
+def knob_warnings(trials):
+    """Closing lines for trials whose trainer used other values than they were given."""
+    bad = [t for t in trials if t.user_attrs.get("knobs", "").startswith("MISMATCH")]
+    if not bad:
+        return []
+    return [f"WARNING: in {len(bad)} trial(s) a tuned knob did not act (the trainer used another value); see the "
+            f"knobs column of trials.csv. First: trial {bad[0].number}: {bad[0].user_attrs['knobs'][9:]}"]

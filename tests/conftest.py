@@ -1,4 +1,6 @@
 import csv
+import os
+import shutil
 import pathlib
 import subprocess
 import sys
@@ -94,3 +96,27 @@ def postgres_url():
     finally:
         run(f"{bindir}/pg_ctl", "-D", str(data / "db"), "-m", "fast", "stop")
         shutil.rmtree(data, ignore_errors=True)
+
+
+CHECKOUTS_ENV = "PADDLE_AUTOTUNE_CHECKOUTS"
+
+
+def checkout_root(name):
+    """The read-only upstream copy `name` in $PADDLE_AUTOTUNE_CHECKOUTS, or a skip saying how to enable it."""
+    base = os.environ.get(CHECKOUTS_ENV)
+    if not base:
+        pytest.skip(f"upstream checkouts not configured: set {CHECKOUTS_ENV}=/path/to/upstream copies to run")
+    root = pathlib.Path(base) / name
+    if not root.is_dir():
+        pytest.skip(f"{root} not found: {CHECKOUTS_ENV} has no copy named {name}")
+    return root
+
+
+def copy_checkout(name, dest):
+    """A writable copy of an upstream checkout (the copies are read-only), as a user's clone would be."""
+    root = checkout_root(name)
+    target = pathlib.Path(dest) / name
+    shutil.copytree(root, target, ignore=shutil.ignore_patterns("*.pyc", "__pycache__", ".git"))
+    for path in [target] + list(target.rglob("*")):  # read-only sources keep their mode through copytree
+        path.chmod(path.stat().st_mode | 0o200)
+    return target

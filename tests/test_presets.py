@@ -13,21 +13,42 @@ PIECEWISE = {"Arch": {"name": "ResNet50"}, "Optimizer": {"name": "AdamW", "weigh
              "DataLoader": {"Train": {"sampler": {"batch_size": 64}}}, "Loss": {"Train": [{"CELoss": {}}]}}
 
 
+# What the installed trainer does, as the clas adapter finds out by running its code (readback.FACTS)
+PPCLS_24 = {"piecewise_reads": "values", "schedule_takes_warmup": True}.get
+PPCLS_252 = {"piecewise_reads": "learning_rate", "schedule_takes_warmup": True}.get
+
+
 def test_learning_rate_goes_where_the_schedule_reads_it():
-    cosine = presets.resolve(["clas-lr"], "clas", COSINE).params
+    cosine = presets.resolve(["clas-lr"], "clas", COSINE, facts=PPCLS_252).params
     assert [(p.name, p.apply) for p in cosine] == [("Optimizer.lr.learning_rate", None)]
-    piecewise = presets.resolve(["clas-lr"], "clas", PIECEWISE).params
+    piecewise = presets.resolve(["clas-lr"], "clas", PIECEWISE, facts=PPCLS_24).params
     assert [(p.name, p.apply) for p in piecewise] == [("Optimizer.lr.values", "scale_list")]
+    # ppcls 2.5.1 on rebuilds values from learning_rate when both are set: the knob follows
+    rebuilt = presets.resolve(["clas-lr"], "clas", PIECEWISE, facts=PPCLS_252).params
+    assert [(p.name, p.apply) for p in rebuilt] == [("Optimizer.lr.learning_rate", None)]
+    values_only = dict(PIECEWISE, Optimizer=dict(PIECEWISE["Optimizer"], lr={"name": "Piecewise", "values": [0.1, 0.01],
+                                                                             "decay_epochs": [30]}))
+    asked = []
+    params = presets.resolve(["clas-lr"], "clas", values_only, facts=lambda n: asked.append(n)).params
+    assert [p.name for p in params] == ["Optimizer.lr.values"] and asked == []  # no key to choose: trainer not asked
+
+
+def test_warmup_only_where_the_schedule_takes_it():
+    """ppcls 2.4's MultiStepDecay takes no warmup_epoch: adding one there stops the trial with a TypeError."""
+    assert [p.name for p in presets.resolve(["clas-warmup"], "clas", COSINE, facts=PPCLS_24).params] == [
+        "Optimizer.lr.warmup_epoch"]
+    with pytest.raises(UsageError, match="knob 'warmup_epoch' has no place"):
+        presets.resolve(["clas-warmup"], "clas", COSINE, facts={"schedule_takes_warmup": False}.get)
 
 
 def test_weight_decay_follows_the_optimizer_and_optional_knobs_leave_notes():
-    resolved = presets.resolve(["clas-all"], "clas", PIECEWISE)
+    resolved = presets.resolve(["clas-all"], "clas", PIECEWISE, facts=PPCLS_24)
     names = {p.name: p for p in resolved.params}
     assert names["Optimizer.weight_decay"].high == 0.1  # AdamW range, not the L2 coeff one
     assert "Loss.Train.0.CELoss.epsilon" in names
     assert "Optimizer.momentum" not in names and any("momentum" in n for n in resolved.notes)
     assert any("mixup_alpha" in n for n in resolved.notes)
-    cosine = {p.name for p in presets.resolve(["clas-all"], "clas", COSINE).params}
+    cosine = {p.name for p in presets.resolve(["clas-all"], "clas", COSINE, facts=PPCLS_24).params}
     assert {"Optimizer.momentum", "Optimizer.regularizer.coeff", "Optimizer.lr.warmup_epoch",
             "DataLoader.Train.sampler.batch_size"} <= cosine
 

@@ -2,14 +2,19 @@
 import argparse
 import copy
 import glob
+import json
 import os
 import pathlib
+import subprocess
 
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import Adapter, Task, available_device, literal, python, weight_files
+from paddle_autotune_plugins.adapter import (Adapter, Task, available_device, check_override, literal, python,
+                                             weight_files)
 from paddle_autotune_plugins.errors import UsageError
+
+_FACTS = {}  # (ppcls root, fact) -> answer: asked once per process
 
 # Metric classes in Metric.Eval -> the names their summary line uses
 _METRIC_NAMES = {
@@ -31,10 +36,7 @@ def parse_overrides(items):
 
 def apply_overrides(cfg, pairs, source="-o"):
     for key, value in pairs:
-        if not dotpath.has(cfg, dotpath.parent_path(key)):
-            hint = dotpath.nearest(cfg, key)
-            raise UsageError(f"{source} {key}: no such path in the config"
-                             + (f"; did you mean {' or '.join(hint)}?" if hint else ""))
+        check_override(cfg, key, source)
         dotpath.set_(cfg, key, value)
 
 
@@ -78,6 +80,37 @@ class ClasAdapter(Adapter):
 
     def architecture(self, cfg):
         return dotpath.get(cfg, "Arch.name", None)
+
+    def ppcls_root(self, task):
+        """The folder whose ppcls the trials import: the user's checkout, or the wheel's."""
+        from .hooks import wheel_ppcls_root
+
+        return str(pathlib.Path(task.script).resolve().parent.parent) if task.script else wheel_ppcls_root()
+
+    def trainer_fact(self, task, name):
+        """Asked of the ppcls the trials import, in a process of its own (it imports Paddle), once per
+        checkout: e.g. whether Piecewise trains with learning_rate or values (readback.FACTS)."""
+        from .readback import FACTS
+
+        if name == "schedule_takes_warmup":  # per config: is its schedule one of those that take warmup_epoch?
+            return dotpath.get(task.config, "Optimizer.lr.name", None) in self.trainer_fact(task, "warmup_schedules")
+        if name not in FACTS:
+            return super().trainer_fact(task, name)
+        key = (str(self.ppcls_root(task)), name)
+        if key not in _FACTS:
+            proc = subprocess.run([python(), "-m", "paddle_autotune_plugins.adapters.paddleclas.readback", key[0], name],
+                                  capture_output=True, text=True, cwd=key[0])
+            lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                raise UsageError(f"cannot ask the ppcls in {key[0]} how it builds its schedule ({tail}); "
+                                 f"check that its tools/train.py runs")
+            _FACTS[key] = json.loads(lines[-1])[name]
+        return _FACTS[key]
+
+    def remember_fact(self, root, name, value):
+        """A fact found in this process (doctor --configs imports the checkout's ppcls itself)."""
+        _FACTS[(str(root), name)] = value
 
     def metric_names(self, task):
         names = []

@@ -1,17 +1,32 @@
 """`paddle-autotune doctor --configs ROOT` for PaddleClas: every shipped config through the adapter.
 
-For each ``ppcls/configs/**/*.yaml`` of a checkout: it loads through the adapter, the clas-lr preset
-resolves on it (and every tuned path exists), and, with a trial value applied, the written file loads in
-that checkout's own ``ppcls.utils.config.get_config`` with the value where the preset put it.
+For each ``ppcls/configs/**/*.yaml`` of a checkout: it loads through the adapter, the clas-all preset
+resolves on it as the CLI resolves it (trainer facts asked of this checkout's ppcls, every tuned path
+checked), the written file loads in that checkout's own ``ppcls.utils.config.get_config`` with the value
+where the preset put it, and the knobs act: the checkout's own ``build_optimizer`` builds a schedule and
+an optimizer that hold the values tuned (learning rate, warm-up, momentum, weight decay; batch size,
+label smoothing and mixup are read from the live Engine in each trial instead).
 """
 import pathlib
 import sys
 import tempfile
 
-from paddle_autotune_plugins import presets, space
+import yaml
+
+from paddle_autotune_plugins import knobs, presets, space
 from paddle_autotune_plugins.errors import UsageError
 
-PRESET = "clas-lr"
+PRESET = "clas-all"
+ACTS = "every knob acts (optimizer and schedule built by ppcls)"
+
+
+def _search_strategy_file(path):
+    """PULC's search.yaml and StrategySearch/*.yaml feed tools/search_strategy.py; they train nothing."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and "search_dict" in data and "Global" not in data
 
 
 def walk_configs(adapter, root):
@@ -19,21 +34,34 @@ def walk_configs(adapter, root):
     sys.path.insert(0, str(root))  # the checkout's own ppcls reads the files back
     from ppcls.utils.config import get_config
 
-    counts = {"total": 0, "load": 0, f"preset {PRESET} resolved": 0, "written back and loaded by ppcls": 0}
+    from . import hooks, readback
+
+    hooks.install()  # the 0-D fixes: the checkout's builders run here as in a trial
+    script = root / "tools" / "train.py"
+    for name, ask in readback.FACTS.items():  # asked here, in-process, instead of once per config in a subprocess
+        adapter.remember_fact(str(root), name, ask())
+
+    counts = {"total": 0, "load": 0, f"preset {PRESET} resolved": 0, "written back and loaded by ppcls": 0, ACTS: 0,
+              "fragments (search-strategy files, not training configs)": 0}
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in sorted((root / "ppcls" / "configs").rglob("*.yaml")):
-            counts["total"] += 1
             rel = path.relative_to(root)
+            if _search_strategy_file(path):
+                counts["fragments (search-strategy files, not training configs)"] += 1
+                continue
+            counts["total"] += 1
             try:
-                task = adapter.load(None, ["-c", str(path)])
+                task = adapter.load(str(script), ["-c", str(path)])
             except UsageError as e:
                 failures.append(f"{rel}: load: {e}")
                 continue
             counts["load"] += 1
             try:
-                params = presets.resolve([PRESET], adapter.name, task.config, adapter.architecture(task.config)).params
+                params = presets.resolve([PRESET], adapter.name, task.config, adapter.architecture(task.config),
+                                         facts=lambda name: adapter.trainer_fact(task, name)).params
                 space.check_paths(params, task.config)
+                adapter.check_space(task, params)
             except UsageError as e:
                 failures.append(f"{rel}: preset: {e}")
                 continue
@@ -55,4 +83,15 @@ def walk_configs(adapter, root):
                 failures.append(f"{rel}: write back: {type(e).__name__}: {e}")
                 continue
             counts["written back and loaded by ppcls"] += 1
+            try:
+                used = readback.built_values(loaded)
+            except Exception as e:
+                failures.append(f"{rel}: acts: ppcls's build_optimizer failed: {type(e).__name__}: {e}")
+                continue
+            paths = knobs.paths_of(params)
+            wrong = knobs.check(cfg, used, paths)
+            if wrong:
+                failures.append(f"{rel}: acts: " + "; ".join(m.describe() for m in wrong))
+                continue
+            counts[ACTS] += 1
     return counts, failures

@@ -8,7 +8,7 @@ import os
 import re
 
 from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import report, wanted
+from paddle_autotune_plugins.reporting import report, report_used, wanted
 
 _METRIC = re.compile(r"([A-Za-z_][\w.@-]*)\s*:\s*([-+]?[\d.]+(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 
@@ -113,6 +113,17 @@ def _hook_engine(module):
     if engine_cls is None or getattr(engine_cls.eval, "_autotune_hooked", False):
         return
     original = engine_cls.eval
+    original_init = engine_cls.__init__
+
+    def __init__(self, config, mode="train", *args, **kwargs):
+        original_init(self, config, mode, *args, **kwargs)
+        if mode == "train":  # the optimizer, schedule and loader are built: say what they hold
+            from .readback import engine_values
+
+            report_used(engine_values(self))
+
+    __init__._autotune_hooked = True
+    engine_cls.__init__ = __init__
 
     def eval(self, epoch_id=0):
         value = original(self, epoch_id)
