@@ -166,7 +166,7 @@ def trials_table(study, reason_width=56):
     if not trials:
         return lines + ["(no trial has started yet)"]
 
-    head = ["#", "state", "value", "duration", "reason"] + [short[p] for p in paths]
+    head = ["#", "state", "value", "duration", "reason", "knobs"] + [short[p] for p in paths]
     rows = []
     for t in trials:
         if t.state == S.COMPLETE:
@@ -180,7 +180,7 @@ def trials_table(study, reason_width=56):
             reason = reason[:reason_width - 3] + "..."
         used = t.user_attrs.get("values", t.params)
         number = f"{t.number}*" if t.user_attrs.get("baseline") else f"{t.number} "
-        rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), reason]
+        rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), reason, _knob_cell(t)]
                     + [_fmt_value(used.get(p)) for p in paths])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     right = {0, 2, 3}  # numbers line up on the right
@@ -191,7 +191,22 @@ def trials_table(study, reason_width=56):
 
     lines.append(line(head))
     lines.append(line(["-" * w for w in widths]))
-    return lines + [line(r) for r in rows]
+    return lines + [line(r) for r in rows] + knob_mismatch_lines(trials)
+
+
+def _knob_cell(t):
+    """ok / MISMATCH / - (not read): whether the trainer used the values the trial was given (knobs.py)."""
+    verdict = t.user_attrs.get("knobs", "")
+    return "MISMATCH" if verdict.startswith("MISMATCH") else ("ok" if verdict.startswith("ok") else "-")
+
+
+def knob_mismatch_lines(trials):
+    bad = [t for t in trials if t.user_attrs.get("knobs", "").startswith("MISMATCH")]
+    if not bad:
+        return []
+    return [f"WARNING: {len(bad)} trial(s) trained with other values than they were given (a tuned key that the "
+            f"trainer does not read):"] + [f"  trial {t.number}: {t.user_attrs['knobs'][len('MISMATCH '):]}"
+                                           for t in sorted(bad, key=lambda t: t.number)[:5]]
 
 
 # --- the HTML report ---------------------------------------------------------------------------------
@@ -551,6 +566,9 @@ def _summary_html(d):
                f"{counts[S.FAIL] - interrupted} failed"
                + (f", {interrupted} interrupted and re-queued" if interrupted else "")
                + (f", {counts[S.RUNNING]} running" if counts[S.RUNNING] else "") + ".</p>")
+    mismatches = knob_mismatch_lines(d.study.get_trials(deepcopy=False))
+    if mismatches:
+        out.append("<p class=warn><b>" + e(mismatches[0]) + "</b><br>" + "<br>".join(e(m) for m in mismatches[1:]) + "</p>")
     if not d.complete:
         out.append("<p>No trial completed: see the reason column below and the trial_*/train.log files.</p>")
         return "\n".join(out)
@@ -593,6 +611,7 @@ h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;border-bottom:1px solid #
 table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
 th{background:#f3f3f3} pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow-x:auto}
 img{max-width:100%;height:auto} .note{color:#666;font-style:italic} .big{font-size:15px}
+.warn{background:#fff3cd;border:1px solid #e0b000;padding:8px}
 .grid{display:flex;flex-wrap:wrap;gap:12px} .grid figure{margin:0;flex:1 1 480px;max-width:580px}
 figure{margin:0} code{font-size:12px}
 """

@@ -31,6 +31,10 @@ CASES = {
                         "bad pruner 'asha:0': only asha:N and median:N take a first step N"),
     "bad stages": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--stages", "random,tpe"],
                    "--stages takes SAMPLER:TRIALS stages then a last SAMPLER"),
+    "-o leaf key typo": (lambda cfg, tmp: ["-c", str(cfg), "-o", "Global.epoch=1", "--preset", "clas-lr"],
+                         "-o Global.epoch: the config has no 'epoch' there; did you mean Global.epochs"),
+    "-o parent typo": (lambda cfg, tmp: ["-c", str(cfg), "-o", "Globl.epochs=1", "--preset", "clas-lr"],
+                       "-o Globl.epochs: no such path in the config; did you mean Global.epochs"),
     "bad duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "soon"],
                      "cannot read duration 'soon'"),
 }

@@ -8,15 +8,16 @@ import csv
 import pytest
 import yaml
 
-from paddle_autotune_plugins import space
+from paddle_autotune_plugins import results, space
 from fake_suite import FakeAdapter
 from paddle_autotune_plugins.adapter import Task
 from paddle_autotune_plugins.coordinator import Coordinator, Settings
 
 FAKE_TRAIN = '''
 import math, sys, time, yaml
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.reporting import report, report_used
 cfg = yaml.safe_load(open(sys.argv[1]))
+report_used({"x": 0.5 if cfg.get("ignores_x") else cfg["x"]})  # like a trainer that reads another key
 if cfg.get("crash"):
     raise ValueError("crash requested by the config")
 for step in range(1, cfg["steps"] + 1):
@@ -128,7 +129,8 @@ def test_trial_folder_holds_config_log_and_metrics(tmp_path):
     trial = tmp_path / "out" / "trial_0001"
     cfg = yaml.safe_load((trial / "config.yaml").read_text())
     assert 0.0 <= cfg["x"] <= 1.0 and cfg["x"] != 0.9
-    assert len((trial / "metrics.jsonl").read_text().splitlines()) == 3
+    lines = (trial / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and lines[0].startswith('{"used": {"x": ')  # the trainer's values, then 3 evals
     assert (trial / "train.log").exists() and (tmp_path / "out" / "best_config.yaml").exists()
 
 
@@ -216,3 +218,27 @@ def test_multi_objective_returns_a_non_dominated_set_with_configs(tmp_path):
     exported = sorted(p.name for p in (tmp_path / "out" / "pareto").iterdir())
     assert exported == sorted(f"trial_{t.number:04d}_config.yaml" for t in front)
     assert ";" in rows[1]["value"]
+
+
+def test_knob_check_reads_what_the_trainer_used(tmp_path):
+    _, rows, _ = run(tmp_path, X, trials=2)
+    assert [r["knobs"] for r in rows] == ["ok (1 read)", "ok (1 read)"]
+
+
+def test_a_knob_that_does_not_act_is_flagged_and_strict_knobs_fails_it(tmp_path, capsys):
+    task = make_task(tmp_path, ignores_x=True)
+    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", trials=3, quiet=True,
+                                                                   pruner="none"))
+    coordinator.run()
+    rows = list(csv.DictReader(open(tmp_path / "out" / "trials.csv")))
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 3  # a warning only, by default
+    assert all(r["knobs"].startswith("MISMATCH x: given ") and r["knobs"].endswith("trainer used 0.5") for r in rows)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "trial 0: knob does not act: x: given 0.9, trainer used 0.5" in warnings[0]  # once
+
+    (tmp_path / "strict").mkdir()
+    _, rows, coordinator = run(tmp_path / "strict", X, trials=2, strict_knobs=True, config={"ignores_x": True})
+    assert [r["state"] for r in rows] == ["FAIL", "FAIL"]
+    assert rows[1]["reason"].startswith("knob does not act (--strict-knobs): x: given ")
+    assert results.no_trial_completed(coordinator.study).startswith(
+        "no trial completed; the first failure, trial 0: knob does not act (--strict-knobs): x: given 0.9")

@@ -276,3 +276,13 @@ def test_two_workers_run_real_paddleclas_trials(digits_config, tmp_path):
     logs = " ".join((out / f"trial_{i:04d}" / "train.log").read_text().lower() for i in range(4))
     assert "oversubscri" not in logs
     assert "2 workers" in proc.stderr
+
+
+def test_a_study_that_completed_no_trial_exits_1_with_the_first_failure(tmp_path):
+    out = tmp_path / "out"
+    proc = autotune(probe("--mode", "crash") + ["--autotune", "--space", space_file(tmp_path, {"lr": {"low": 0.0, "high": 1.0}}),
+                                                 "--metric", "val_acc", "--trials", "2", "--out", str(out)], timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "paddle-autotune: error: no trial completed; the first failure, trial 0: exit code 1: RuntimeError: " \
+           "probe crashed on purpose" in proc.stderr
+    assert "weights:" not in proc.stdout  # no best/ was kept, so none is named

@@ -65,7 +65,7 @@ def test_trials_table_best_first(out):
     assert lines[0].startswith("Study 'autotune': maximize score; 14 trials, best first")
     assert "  width = Model.width" in lines  # short names, full path in the legend
     head = lines.index(next(line for line in lines if line.lstrip().startswith("#  state")))
-    assert lines[head].split() == ["#", "state", "value", "duration", "reason", "x", "c", "width"]
+    assert lines[head].split() == ["#", "state", "value", "duration", "reason", "knobs", "x", "c", "width"]
     rows = lines[head + 2:]
     assert len(rows) == 14
     numbers = [int(r.split()[0].rstrip("*")) for r in rows]
@@ -164,3 +164,21 @@ def test_log_to_visualdl(out, tmp_path):
 def test_report_renders_in_headless_chromium(out, tmp_path):
     page = study_report.write_report(study_report.open_study(out), out)
     assert_renders(page, tmp_path)
+
+
+def test_show_and_report_say_when_a_knob_did_not_act(tmp_path):
+    script = tmp_path / "ignores_x.py"  # a trainer that reads another key than the one tuned
+    script.write_text("import sys, yaml\nfrom paddle_autotune_plugins.reporting import report, report_used\n"
+                      "cfg = yaml.safe_load(open(sys.argv[1]))\nreport_used({'x': 0.5})\n"
+                      "for step in (1, 2):\n    report(step, {'score': step / 2})\n")
+    task = Task(FakeAdapter(script), {"x": 0.7, "steps": 2}, config_path="fake.yaml", cwd=str(tmp_path))
+    Coordinator(task, space.parse_space({"x": {"low": 0.0, "high": 1.0}}),
+                Settings(out=tmp_path / "out", trials=2, pruner="none", quiet=True)).run()
+    study = study_report.open_study(tmp_path / "out")
+    lines = study_report.trials_table(study)
+    rows = [r.split() for r in lines if r.split()[0] in ("0*", "1")]
+    assert len(rows) == 2 and all("MISMATCH" in r for r in rows)
+    assert any(line.startswith("WARNING: 2 trial(s) trained with other values") for line in lines)
+    assert "  trial 0: x: given 0.7, trainer used 0.5" in lines
+    page = pathlib.Path(study_report.write_report(study, tmp_path / "out")).read_text()
+    assert "<p class=warn><b>WARNING: 2 trial(s) trained with other values" in page
