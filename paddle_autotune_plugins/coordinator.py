@@ -545,7 +545,8 @@ class Coordinator:
         return False
 
     def knob_verdict(self, rt):
-        """trials.csv's knobs column: ok, the mismatches, or which tuned paths the trainer's values did not cover."""
+        """The trial's `knobs` attribute (show's knobs column; a mismatch also goes to trials.csv's reason): ok,
+        the mismatches, or which tuned paths the trainer's values did not cover."""
         if rt.mismatches:
             return "MISMATCH " + "; ".join(m.describe() for m in rt.mismatches)
         values = rt.trial.user_attrs.get("values", {})

@@ -9,7 +9,7 @@ import time
 
 import optuna
 
-CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason", "knobs"]
+CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason"]
 
 
 def write_trials_csv(study, param_names, path):
@@ -44,9 +44,11 @@ def _row(t, value, best, param_names):
     reason = t.user_attrs.get("reason", "baseline (config as given)" if t.user_attrs.get("baseline") else "")
     if t.user_attrs.get("baseline") and "baseline" not in reason:
         reason = f"baseline; {reason}"
+    knobs = t.user_attrs.get("knobs", "")
+    if knobs.startswith("MISMATCH") and "knob does not act" not in reason:  # the trainer used other values
+        reason = "; ".join(r for r in (reason, "knob does not act: " + knobs[len("MISMATCH "):]) if r)
     duration = duration_s(t)
-    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason,
-            t.user_attrs.get("knobs", "")] + \
+    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason] + \
         [_cell(values.get(name)) for name in param_names]
 
 
@@ -233,4 +235,4 @@ def knob_warnings(trials):
     if not bad:
         return []
     return [f"WARNING: in {len(bad)} trial(s) a tuned knob did not act (the trainer used another value); see the "
-            f"knobs column of trials.csv. First: trial {bad[0].number}: {bad[0].user_attrs['knobs'][9:]}"]
+            f"reason column of trials.csv. First: trial {bad[0].number}: {bad[0].user_attrs['knobs'][9:]}"]

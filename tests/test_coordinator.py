@@ -221,8 +221,9 @@ def test_multi_objective_returns_a_non_dominated_set_with_configs(tmp_path):
 
 
 def test_knob_check_reads_what_the_trainer_used(tmp_path):
-    _, rows, _ = run(tmp_path, X, trials=2)
-    assert [r["knobs"] for r in rows] == ["ok (1 read)", "ok (1 read)"]
+    _, rows, coordinator = run(tmp_path, X, trials=2)
+    assert [t.user_attrs["knobs"] for t in coordinator.study.trials] == ["ok (1 read)", "ok (1 read)"]
+    assert not any("knob" in r["reason"] for r in rows)
 
 
 def test_a_knob_that_does_not_act_is_flagged_and_strict_knobs_fails_it(tmp_path, capsys):
@@ -232,7 +233,7 @@ def test_a_knob_that_does_not_act_is_flagged_and_strict_knobs_fails_it(tmp_path,
     coordinator.run()
     rows = list(csv.DictReader(open(tmp_path / "out" / "trials.csv")))
     assert [r["state"] for r in rows] == ["COMPLETE"] * 3  # a warning only, by default
-    assert all(r["knobs"].startswith("MISMATCH x: given ") and r["knobs"].endswith("trainer used 0.5") for r in rows)
+    assert all(r["reason"].endswith("knob does not act: x: given " + r["x"] + ", trainer used 0.5") for r in rows), rows
     warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
     assert len(warnings) == 1 and "trial 0: knob does not act: x: given 0.9, trainer used 0.5" in warnings[0]  # once
 
