@@ -22,28 +22,74 @@ from .storages import open_storage, redact
 class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line and exit code 2 (via UsageError), not a usage dump."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # '-5m' after an option is its (bad) value, for our own checks to refuse, not an unknown option
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
     def error(self, message):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def parse_duration(text):
-    """'24h', '90m', '45s', '1.5h' or plain seconds -> seconds."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*([\d.]+)\s*([smhd]?)\s*", str(text))
-    if not match:
-        raise UsageError(f"cannot read duration '{text}'; write it like 30m, 24h or 3600")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_size(text):
-    """'8GB', '512MB', '1.5G' or plain bytes -> bytes."""
+def parse_duration(text, option="--time-budget"):
+    """'24h', '90m', '45s', '1h30m', '2d', '1.5h' or plain seconds -> seconds (> 0).
+
+    >>> parse_duration("1h30m"), parse_duration("90s"), parse_duration("2d"), parse_duration("3600")
+    (5400.0, 90.0, 172800.0, 3600.0)
+    """
     if text is None:
         return None
-    match = re.fullmatch(r"\s*([\d.]+)\s*([kmgt]?)i?b?\s*", str(text), re.IGNORECASE)
+    spelled = str(text).strip().lower()
+    parts = re.findall(r"(\d+(?:\.\d+)?|\.\d+)\s*([smhd]?)", spelled)
+    if not spelled or not re.fullmatch(r"(?:\s*(?:\d+(?:\.\d+)?|\.\d+)\s*[smhd]?)+", spelled) or \
+            (len(parts) > 1 and not all(unit for _, unit in parts)):
+        raise UsageError(f"{option}: cannot read duration '{text}'; write it like 90s, 30m, 1h30m, 24h, 2d or 3600")
+    seconds = sum(float(number) * _UNITS.get(unit, 1) for number, unit in parts)
+    if seconds <= 0:
+        raise UsageError(f"{option} must be longer than 0, got '{text}'; leave the option out for no limit")
+    return seconds
+
+
+def parse_size(text, option="--trial-memory"):
+    """'8GB', '512MB', '1.5G' or plain bytes -> bytes (> 0)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([kmgt]?)i?b?\s*", str(text), re.IGNORECASE)
     if not match:
-        raise UsageError(f"cannot read memory size '{text}'; write it like 8GB or 512MB")
-    return float(match.group(1)) * 1024 ** "bkmgt".index((match.group(2) or "b").lower())
+        raise UsageError(f"{option}: cannot read memory size '{text}'; write it like 8GB or 512MB")
+    size = float(match.group(1)) * 1024 ** "bkmgt".index((match.group(2) or "b").lower())
+    if size <= 0:
+        raise UsageError(f"{option} must be more than 0, got '{text}'; leave the option out for no limit")
+    return size
+
+
+def at_least(option, value, low, meaning=""):
+    """Numeric options: a value below what the option can mean is an error, not a silent default."""
+    if value is not None and value < low:
+        raise UsageError(f"{option} must be >= {low}, got {value}" + (f"; {meaning}" if meaning else ""))
+    return value
+
+
+def check_out(out):
+    """--out must be a folder this process can create and write, checked before anything is written there."""
+    if not str(out).strip():
+        raise UsageError("--out is empty; name the folder the study goes to, e.g. --out tune_resnet18")
+    path = pathlib.Path(out)
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"--out {out} is a file, not a folder; choose another --out")
+        created = not path.exists()
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+        if created:
+            path.rmdir()  # the study makes it when it starts; a later bad input leaves nothing behind
+    except OSError as e:
+        raise UsageError(f"cannot write to --out {out}: {e.strerror or e}; choose a writable folder") from None
 
 
 def parse_stages(text):
@@ -146,8 +192,12 @@ STUDY_OPTIONS = ("trials", "time_budget", "sampler", "stages", "pruner", "early_
 
 
 def make_settings(opts, command=None):
-    if opts.trials < 1:
-        raise UsageError(f"--trials must be >= 1, got {opts.trials}")
+    at_least("--trials", opts.trials, 1)
+    at_least("--workers", opts.workers, 1)
+    at_least("--max-failures", opts.max_failures, 1, "leave it out to let any number of trials fail")
+    at_least("--early-stopping-rounds", opts.early_stopping_rounds, 1)
+    at_least("--retry-failed", opts.retry_failed, 0)
+    at_least("--seed", opts.seed, 0)
     gpus = parse_gpus(opts.gpus)
     if opts.trials_per_gpu < 1 or opts.gpus_per_trial < 1:
         raise UsageError("--trials-per-gpu and --gpus-per-trial must be >= 1")
@@ -169,7 +219,8 @@ def make_settings(opts, command=None):
                     constraints=[parse_constraint(c) for c in opts.constraint],
                     workers=workers, storage=opts.storage,
                     study=opts.study, seed=opts.seed, max_failures=opts.max_failures,
-                    trial_timeout=parse_duration(opts.trial_timeout), trial_memory=parse_size(opts.trial_memory),
+                    trial_timeout=parse_duration(opts.trial_timeout, "--trial-timeout"),
+                    trial_memory=parse_size(opts.trial_memory),
                     retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,
                     gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command,
                     warm_start=getattr(opts, "warm_start", False), strict_knobs=getattr(opts, "strict_knobs", False),
@@ -184,6 +235,7 @@ def run_study(task, opts, params=None, notes=()):
                "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
                "space": [dataclasses.asdict(p) for p in params]}
     coordinator = Coordinator(task, params, make_settings(opts, command))
+    check_out(opts.out)
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"[autotune] suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
         f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}, out {coordinator.out}"
@@ -265,7 +317,7 @@ def _open(opts):
     from . import study_report
 
     storage = opts.storage
-    if storage and not storage.startswith(("sqlite", "postgres", "mysql")):
+    if storage:  # the same URL handling as tune and worker (journal files, drivers, masked passwords)
         storage, _ = open_storage(storage, pathlib.Path(opts.out))
     return study_report.open_study(opts.out, study=opts.study, storage=storage)
 

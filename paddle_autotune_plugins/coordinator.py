@@ -17,6 +17,7 @@ import math
 import os
 import pathlib
 import select
+import shlex
 import signal
 import subprocess
 import time
@@ -145,16 +146,26 @@ class Coordinator:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.out.mkdir(parents=True, exist_ok=True)
         if self.embedded:
+            storages.check_embedded(self.out)
             self.storage = storages.embedded_sqlite(self.out / "study.db")
         name = self.s.study or "autotune"
         try:
             self.study = optuna.create_study(
                 study_name=name, storage=self.storage, load_if_exists=True,
                 directions=[d for _, d in self.objectives],
-                sampler=samplers.make_sampler(self.s.sampler, self.params, seed=self.s.seed),
                 pruner=pruners.make_pruner(self.s.pruner, self.adapter.max_steps(self.task.config)))
-        except ValueError as e:  # e.g. resuming with another direction
+        except ValueError as e:  # e.g. resuming with another number of objectives
             raise UsageError(f"cannot open study '{name}': {e}") from None
+        stored = [d.name.lower() for d in self.study.directions]
+        if stored != [d for _, d in self.objectives]:
+            raise UsageError(f"study '{name}' in {self.out} was started to {', '.join(stored)}; this command asks to "
+                             f"{', '.join(d for _, d in self.objectives)}: drop --direction to resume it, or use "
+                             f"another --out or --study")
+        space.check_resumable(self.params, self.study.get_trials(deepcopy=False))
+        # A resumed study (or a second coordinator on a shared one) must not replay the draws already made:
+        # the sampler's seed moves on with the trials the study holds, and with who is asking.
+        self.study.sampler = samplers.make_sampler(self.s.sampler, self.params,
+                                                   seed=self.sampler_seed(len(self.study.trials)))
         attrs = self.study.user_attrs
         if attrs.get("metric", self.metric) != self.metric:
             raise UsageError(f"study '{name}' tunes '{attrs['metric']}', not '{self.metric}': "
@@ -173,6 +184,17 @@ class Coordinator:
                 self.enqueue_baseline()
             for params in self.s.enqueue:
                 self.study.enqueue_trial(params, user_attrs={"enqueued": True})
+
+    def sampler_seed(self, existing):
+        """--seed for a fresh embedded study (reproducible); else mixed with the trials already there and,
+        on a shared storage, with this coordinator's host and pid, so that no two draw the same sequence."""
+        if self.embedded and not existing:
+            return self.s.seed
+        import hashlib
+        import socket
+
+        who = "" if self.embedded else f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+        return int(hashlib.sha256(f"{self.s.seed}:{existing}:{who}".encode()).hexdigest()[:8], 16)
 
     def enqueue_baseline(self):
         """Trial 0 runs the user's config unchanged; values that fit the space teach the sampler too."""
@@ -382,7 +404,8 @@ class Coordinator:
         if stage == self.stage:
             return
         self.stage = stage
-        self.study.sampler = samplers.make_sampler(self.s.stages[stage][0], self.active_params, seed=self.s.seed)
+        self.study.sampler = samplers.make_sampler(self.s.stages[stage][0], self.active_params,
+                                                   seed=self.sampler_seed(len(self.study.trials)))
         if stage > 0 and not self.multi:
             complete = [t for t in self.counted() if t.state == optuna.trial.TrialState.COMPLETE]
             self.active_params = space.narrow(self.params, complete, self.direction)
@@ -481,7 +504,7 @@ class Coordinator:
             if len(gpus) > 1:  # one trial over several GPUs: paddle.distributed.launch, rank 0 reports
                 cmd = launch_command(cmd, ",".join(str(i) for i in range(len(gpus))), trial_dir / "launch_log")
         (trial_dir / "command.txt").write_text(
-            (f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} " if gpus else "") + " ".join(cmd) + "\n")
+            (f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} " if gpus else "") + shlex.join(cmd) + "\n")
         log = open(trial_dir / "train.log", "w")
         proc = None if gpus else self.warm_process(cmd, env, trial_dir / "train.log")
         if proc is not None:
@@ -600,6 +623,8 @@ class Coordinator:
         trial = rt.trial
         if reason:
             trial.set_user_attr("reason", reason)
+        # from its process's start: trial 0 may start before the study asks for it (start_early_baseline)
+        trial.set_user_attr("duration_s", round(time.time() - rt.started, 3))
         verdict = self.knob_verdict(rt)
         if verdict:
             trial.set_user_attr("knobs", verdict)

@@ -198,7 +198,9 @@ class Progress:
 
 def summary(study, metric, started, stop_reason):
     """The closing block: baseline vs best, improvement, pruned and failed counts, wall time."""
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False)  # interrupted rows ran again under a new number
+              if not (t.user_attrs.get("interrupted") or t.user_attrs.get("surplus"))
+              and t.state != optuna.trial.TrialState.WAITING]
     count = {s: sum(t.state == s for t in trials) for s in optuna.trial.TrialState}
     lines = [f"Study '{study.study_name}': {len(trials)} trials ({count[optuna.trial.TrialState.COMPLETE]} complete, "
              f"{count[optuna.trial.TrialState.PRUNED]} pruned, {count[optuna.trial.TrialState.FAIL]} failed) "

@@ -167,9 +167,12 @@ def _number(name, key, value):
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UsageError(f"space '{name}': {key} must be a number, got {value!r}")
     try:
-        return float(value) if isinstance(value, str) else value
+        number = float(value) if isinstance(value, str) else value
     except ValueError:
         raise UsageError(f"space '{name}': {key} must be a number, got {value!r}") from None
+    if not math.isfinite(number):  # .nan / .inf in YAML: Optuna would take it and the trial would crash
+        raise UsageError(f"space '{name}': {key} must be a finite number, got {value!r}")
+    return number
 
 
 def parse_spec(name, spec):
@@ -284,6 +287,10 @@ def load_yaml(path):
         return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     except (OmegaConfBaseException, yaml.YAMLError) as e:
         raise UsageError(f"{path} is not a valid space file: {str(e).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; save the space file as UTF-8") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 def parse_space(mapping):
@@ -292,6 +299,29 @@ def parse_space(mapping):
     if not isinstance(mapping, dict):
         raise UsageError(f"a space file must map dotted paths to specs, got {type(mapping).__name__}")
     return [parse_spec(str(name), spec) for name, spec in mapping.items()]
+
+
+def check_resumable(params, trials):
+    """Resuming with a parameter whose kind (or choices) changed would fail at the first ask: say so first."""
+    by_name = {p.name: p for p in params}
+    for t in trials:
+        for name, stored in t.distributions.items():
+            if name not in by_name:
+                continue
+            try:
+                optuna.distributions.check_distribution_compatibility(stored, by_name[name].distribution())
+            except ValueError:
+                raise UsageError(f"the study already tunes '{name}' as {_kind(stored)}; this command tunes it as "
+                                 f"{by_name[name].describe().split(': ', 1)[1]}: keep the spec, or start a new study "
+                                 f"with another --out or --study") from None
+            del by_name[name]  # each name is checked once, against its first stored trial
+
+
+def _kind(dist):
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return f"categorical {list(dist.choices)}"
+    kind = "int" if isinstance(dist, optuna.distributions.IntDistribution) else "float"
+    return f"{kind} [{_fmt(dist.low)}, {_fmt(dist.high)}]" + (" log" if dist.log else "")
 
 
 def check_paths(params, cfg, where="config"):

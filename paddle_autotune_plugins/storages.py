@@ -10,6 +10,8 @@ Credentials in URLs are never printed: messages go through :func:`redact`.
 
 >>> redact("postgresql://tuner:s3cret@db.local:5432/studies")
 'postgresql://tuner:***@db.local:5432/studies'
+>>> redact("cannot open postgresql://tuner:p/a@ss@db/studies: timeout")  # '/' and an unencoded '@'
+'cannot open postgresql://tuner:***@db/studies: timeout'
 """
 import re
 
@@ -20,9 +22,27 @@ from .errors import UsageError
 _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql")
 
 
-def redact(url):
-    """The URL with any password masked, even in a URL too malformed to parse."""
-    return re.sub(r"(^|[/\s'\"])([^:/@\s'\"]+):[^@/\s]+@", r"\1\2:***@", str(url))
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def redact(text):
+    """A URL, or a message holding URLs, with every password masked, whatever characters it holds."""
+    return _URL.sub(lambda m: _redact_url(m.group(0)), str(text))
+
+
+def _redact_url(url):
+    scheme, rest = url.split("://", 1)
+    at = rest.rfind("@")  # the last '@' ends the credentials: an unencoded '@' may sit in the password
+    if at < 0 or ":" not in rest[:at]:
+        return url
+    if rest.count("@") == 1:  # unambiguous: SQLAlchemy's own parsing and masking
+        import sqlalchemy
+
+        try:
+            return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+        except Exception:  # not a database URL it parses (journal://, a garbled one): mask it ourselves
+            pass
+    return f"{scheme}://{rest[:at].split(':', 1)[0]}:***@{rest[at + 1:]}"
 
 
 def open_storage(url, out):
@@ -37,9 +57,7 @@ def open_storage(url, out):
             if not path:
                 raise UsageError(f"storage URL '{redact(url)}' names no file: write journal:///path/study.log")
             return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path)), False
-        if scheme in _RDB_SCHEMES:
-            if re.match(r"^postgres(ql)?://", url):  # SQLAlchemy 2.1's default driver is psycopg 3: use psycopg2
-                url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+        if scheme in _RDB_SCHEMES:  # plain postgresql:// is SQLAlchemy's psycopg (3) driver, which setup installs
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), False
     except UsageError:
         raise
@@ -48,6 +66,42 @@ def open_storage(url, out):
         raise UsageError(f"cannot open storage {redact(url)}: {message}") from None
     raise UsageError(f"malformed storage URL '{redact(url)}'; use journal:///path/study.log, "
                      f"sqlite:///path/study.db or postgresql://user:password@host/db")
+
+
+def check_embedded(out):
+    """The default study file must be a readable Optuna SQLite study, or absent. An empty one (a crash while
+    it was created) is dropped when nothing else of a run is there, and refused when trials are: a new
+    study must never be written over folders and a table that an earlier run left."""
+    import sqlite3
+
+    db = out / "study.db"
+    if not db.exists():
+        return
+    left = sorted(p.name for p in out.glob("trial_*")) + [p.name for p in out.glob("trials.csv")]
+    if db.stat().st_size == 0:
+        if not left:
+            db.unlink()
+            return
+        raise UsageError(f"{db} is empty (cut off while it was created?) but {out} holds an earlier run "
+                         f"({', '.join(left[:3])}{' ...' if len(left) > 3 else ''}): move them away, or use another "
+                         f"--out; nothing was changed")
+    try:
+        with open(db, "rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                raise sqlite3.DatabaseError("not an SQLite file")
+        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            check = connection.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            connection.close()
+        if check != "ok":
+            raise sqlite3.DatabaseError(check)
+        if tables and "studies" not in tables:
+            raise sqlite3.DatabaseError("it holds no Optuna study")
+    except sqlite3.Error as e:
+        raise UsageError(f"{db} is damaged or not a study ({e}): move it away and restore a backup, or use another "
+                         f"--out; nothing was changed") from None
 
 
 def lock_folder(out):

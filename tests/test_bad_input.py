@@ -7,6 +7,12 @@ from conftest import PYTHON, REPO
 from paddle_autotune_plugins import cli
 
 
+def _bytes(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
 def _space(tmp_path, text):
     path = tmp_path / "space.yaml"
     path.write_text(text)
@@ -35,6 +41,33 @@ CASES = {
                          "-o Global.epoch: the config has no 'epoch' there; did you mean Global.epochs"),
     "-o parent typo": (lambda cfg, tmp: ["-c", str(cfg), "-o", "Globl.epochs=1", "--preset", "clas-lr"],
                        "-o Globl.epochs: no such path in the config; did you mean Global.epochs"),
+    "nan bound": (lambda cfg, tmp: ["-c", str(cfg), "--space", _space(tmp, "Optimizer.momentum: {low: .nan, high: 0.9}\n")],
+                  "space 'Optimizer.momentum': low must be a finite number"),
+    "inf bound": (lambda cfg, tmp: ["-c", str(cfg), "--space", _space(tmp, "Optimizer.momentum: {low: 0.5, high: .inf}\n")],
+                  "space 'Optimizer.momentum': high must be a finite number"),
+    "space not utf-8": (lambda cfg, tmp: ["-c", str(cfg), "--space", _bytes(tmp, "space.yaml", b"x: {low: 0, high: 1} # \xff\xfe\n")],
+                        "is not UTF-8 text; save the space file as UTF-8"),
+    "config not utf-8": (lambda cfg, tmp: ["-c", _bytes(tmp, "c.yaml", cfg.read_bytes() + b"# \xff\xfe\n"), "--preset", "clas-lr"],
+                         "is not UTF-8 text; save it as UTF-8"),
+    "workers 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--workers", "0"], "--workers must be >= 1, got 0"),
+    "max failures -1": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--max-failures", "-1"],
+                        "--max-failures must be >= 1, got -1; leave it out"),
+    "trial timeout 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trial-timeout", "0"],
+                        "--trial-timeout must be longer than 0, got '0'; leave the option out for no limit"),
+    "trial memory 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trial-memory", "0GB"],
+                       "--trial-memory must be more than 0"),
+    "negative seed": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--seed", "-3"], "--seed must be >= 0"),
+    "duration 1.2.3h": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "1.2.3h"],
+                        "--time-budget: cannot read duration '1.2.3h'; write it like 90s, 30m, 1h30m"),
+    "negative duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "-5m"],
+                          "--time-budget: cannot read duration '-5m'"),
+    "out is empty": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", ""], "--out is empty"),
+    "out is a file": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", _bytes(tmp, "f", b"x")],
+                      "--out .*/f is a file, not a folder"),
+    "out under /proc": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", "/proc/autotune"],
+                        "cannot write to --out /proc/autotune: "),
+    "out name too long": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", str(tmp / ("x" * 300))],
+                          "cannot write to --out .*: File name too long"),
     "bad duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "soon"],
                      "cannot read duration 'soon'"),
 }

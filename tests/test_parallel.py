@@ -258,8 +258,15 @@ def test_two_coordinators_share_a_journal_file(tmp_path):
 
 
 def test_two_workers_share_a_postgresql_study(postgres_url, tmp_path):
+    import optuna
+
     study, ran_here = _join_study(postgres_url, tmp_path)
     _check_shared(study, ran_here)
+    # the plain URL a user pastes works in the results commands and in Optuna's own API alike
+    for command in (["show"], ["report", "--out", str(tmp_path / "report")], ["export", "--out", str(tmp_path / "x")]):
+        proc = autotune(command + ["--storage", postgres_url, "--study", "shared"], timeout=300)
+        assert proc.returncode == 0 and "s3cret-pw" not in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    assert len(optuna.load_study(study_name="shared", storage=postgres_url).trials) == len(study.trials)
 
 
 @pytest.mark.e2e

@@ -45,10 +45,14 @@ def load_yaml(path):
     if not path.is_file():
         raise UsageError(f"config file not found: {path}; pass the path of a PaddleClas YAML with -c")
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             cfg = yaml.safe_load(f)
     except yaml.YAMLError as e:
         raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config {path} is not UTF-8 text; save it as UTF-8") from None
+    except OSError as e:
+        raise UsageError(f"cannot read config {path}: {e.strerror or e}") from None
     if not isinstance(cfg, dict) or "Global" not in cfg or "Arch" not in cfg:
         raise UsageError(f"config {path} is not a PaddleClas config (no Global/Arch section)")
     return cfg
