@@ -147,6 +147,9 @@ def add_tuning_options(p):
     g.add_argument("--gpus-per-trial", type=int, default=1, help="GPUs of one trial (paddle.distributed.launch)")
     g.add_argument("--storage", help="Optuna storage URL (default: SQLite file in --out)")
     g.add_argument("--study", help="study name (default: autotune)")
+    g.add_argument("--heartbeat", default="10s",
+                   help="how often running trials say they are alive in a shared --storage; a trial silent for six "
+                        "heartbeats (its coordinator died) is taken back by another coordinator (default 10s)")
     g.add_argument("--out", default="autotune_out", help="output folder (default: autotune_out)")
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--max-failures", type=int, help="stop the study after this many failed trials")
@@ -188,7 +191,8 @@ def build_params(task, opts):
 # Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).
 STUDY_OPTIONS = ("trials", "time_budget", "sampler", "stages", "pruner", "early_stopping_rounds", "metric", "direction",
                  "constraint",
-                 "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study", "strict_knobs")
+                 "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study", "strict_knobs",
+                 "heartbeat")
 
 
 def make_settings(opts, command=None):
@@ -224,6 +228,8 @@ def make_settings(opts, command=None):
                     retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,
                     gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command,
                     warm_start=getattr(opts, "warm_start", False), strict_knobs=getattr(opts, "strict_knobs", False),
+                    heartbeat=parse_duration(opts.heartbeat, "--heartbeat"),
+                    stale_after=6 * parse_duration(opts.heartbeat, "--heartbeat"),
                     stages=parse_stages(opts.stages),
                     enqueue=getattr(opts, "enqueue", None) or [])
 

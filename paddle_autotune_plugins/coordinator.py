@@ -26,7 +26,7 @@ import optuna
 
 from . import knobs, pruners, results, samplers, space, storages, warm_start
 from .adapter import THREAD_VARS, check_gpus, cpu_threads, launch_command, remove
-from .errors import UsageError
+from .errors import StorageFailed, UsageError
 from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, TUNED_ENV, WANTS_ENV, read_reports,
                         set_parent_death_signal)
 
@@ -325,12 +325,31 @@ class Coordinator:
         except KeyboardInterrupt:
             self.interrupt()
             raise
+        except Exception as e:
+            if not storages.is_storage_failure(e):
+                raise
+            self.abandon()
+            raise StorageFailed(f"the study storage failed mid-study: {storages.describe_failure(e)}; the trials "
+                                f"that were running were stopped and are queued again when the same command runs "
+                                f"after {storages.remedy(e)}") from None
         finally:
             self.drop_early()
             self.close_zygote()
-            self.write_results()
+            try:
+                self.write_results()
+            except Exception as e:  # the storage or disk that just failed: trials.csv waits for the resume
+                if not storages.is_storage_failure(e):
+                    raise
             self.unlock()
         return stop
+
+    def abandon(self):
+        """The storage cannot record anything: stop every trial process and let go of it. Their rows stay
+        RUNNING in the storage, which the next run takes back (recover_lost)."""
+        for rt in list(self.running.values()) + self.stopping:
+            stop_process(rt.proc)
+            rt.log.close()
+        self.running, self.stopping = {}, []
 
     def start_zygote(self):
         """--warm-start: the process CPU trials are forked from, preloading while the study opens."""

@@ -30,13 +30,16 @@ def write_trials_csv(study, param_names, path):
             best = value if best is None or (value > best if maximize else value < best) else best
         rows.append(_row(t, _num(value), _num(best), param_names))
     tmp = f"{path}.tmp"
-
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_HEAD + list(param_names))
-        writer.writerows(rows)
-
-    os.replace(tmp, path)  # readers never see a half-written table
+    try:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(CSV_HEAD + list(param_names))
+            writer.writerows(rows)
+        os.replace(tmp, path)  # readers never see a half-written table
+    except OSError:  # e.g. the disk is full: no half-written temp file stays behind
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def _row(t, value, best, param_names):

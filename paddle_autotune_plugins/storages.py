@@ -68,6 +68,35 @@ def open_storage(url, out):
                      f"sqlite:///path/study.db or postgresql://user:password@host/db")
 
 
+def is_storage_failure(error):
+    """A study storage (or the disk under it) that stopped working, as opposed to a bug of ours."""
+    import errno
+
+    import sqlalchemy
+
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+    return isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.DatabaseError,
+                              sqlalchemy.exc.InterfaceError, optuna.exceptions.StorageInternalError))
+
+
+def describe_failure(error):
+    """The root cause's first line (Optuna wraps the database's own error in a generic one)."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return redact(text[0] if text else type(error).__name__)
+
+
+def remedy(error):
+    text = describe_failure(error).lower()
+    if "full" in text or "no space" in text or "quota" in text:
+        return "freeing disk space"
+    if "connect" in text or "server" in text or "terminat" in text or "closed" in text:
+        return "the database server is back"
+    return "the cause is fixed"
+
+
 def check_embedded(out):
     """The default study file must be a readable Optuna SQLite study, or absent. An empty one (a crash while
     it was created) is dropped when nothing else of a run is there, and refused when trials are: a new

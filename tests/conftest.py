@@ -59,43 +59,72 @@ def digits_config(tmp_path, digits_root):
     return write_demo_config(tmp_path / "cfg")
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A real PostgreSQL server of its own on loopback for the session (Debian's postgresql package,
-    installed by `make setup`): a fresh cluster in a temp dir, so no system service is needed."""
-    import glob
-    import os
-    import shutil
-    import socket
-    import subprocess
+class PostgresServer:
+    """A real PostgreSQL server of its own on loopback (Debian's postgresql package, installed by `make
+    setup`): a fresh cluster in a temp dir, so no system service is needed. stop()/start() let a test take
+    it away mid-study and bring it back."""
 
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        pytest.skip("PostgreSQL is not installed (make setup installs it as root: apt-get install postgresql)")
-    bindir = os.path.dirname(bins[-1])
-    import pathlib
-    import tempfile
+    def __init__(self):
+        import glob
+        import socket
+        import tempfile
 
-    data = pathlib.Path(tempfile.mkdtemp(prefix="autotune-pg-"))  # not under pytest's root-only tmp
-    as_user = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the package's postgres user
-        shutil.chown(data, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    run = lambda *cmd: subprocess.run(as_user + list(cmd), check=True, capture_output=True, text=True)
-    run(f"{bindir}/initdb", "-D", str(data / "db"), "-U", "postgres", "--auth=trust")
-    run(f"{bindir}/pg_ctl", "-D", str(data / "db"), "-w", "-l", str(data / "log"), "-o",
-        f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
-    try:
-        psql = lambda sql: run(f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", sql)
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not bins:
+            pytest.skip("PostgreSQL is not installed (make setup installs it as root: apt-get install postgresql)")
+        self.bindir = os.path.dirname(bins[-1])
+        self.data = pathlib.Path(tempfile.mkdtemp(prefix="autotune-pg-"))  # not under pytest's root-only tmp
+        self.as_user = []
+        if os.geteuid() == 0:  # initdb refuses root: run the server as the package's postgres user
+            shutil.chown(self.data, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._run("initdb", "-D", str(self.data / "db"), "-U", "postgres", "--auth=trust")
+        self.start()
+        psql = lambda sql: self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", sql)
         psql("CREATE USER tuner WITH PASSWORD 's3cret-pw'")
         psql("CREATE DATABASE studies OWNER tuner")
-        yield f"postgresql://tuner:s3cret-pw@127.0.0.1:{port}/studies"
+        self.url = f"postgresql://tuner:s3cret-pw@127.0.0.1:{self.port}/studies"
+
+    def _run(self, tool, *args):
+        return subprocess.run(self.as_user + [f"{self.bindir}/{tool}"] + list(args), check=True, capture_output=True,
+                              text=True)
+
+    def start(self):
+        self._run("pg_ctl", "-D", str(self.data / "db"), "-w", "-l", str(self.data / "log"), "-o",
+                  f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "start")
+
+    def stop(self, mode="fast"):
+        self._run("pg_ctl", "-D", str(self.data / "db"), "-m", mode, "-w", "stop")
+
+    def remove(self):
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The session's PostgreSQL server, for tests that only use it."""
+    server = PostgresServer()
+    try:
+        yield server.url
     finally:
-        run(f"{bindir}/pg_ctl", "-D", str(data / "db"), "-m", "fast", "stop")
-        shutil.rmtree(data, ignore_errors=True)
+        server.remove()
+
+
+@pytest.fixture()
+def postgres_server():
+    """A server of the test's own, which it may stop and start."""
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 CHECKOUTS_ENV = "PADDLE_AUTOTUNE_CHECKOUTS"
