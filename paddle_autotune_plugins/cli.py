@@ -2,7 +2,6 @@
 
 Bad input fails before any trial starts, with exit code 2 and one line naming the problem and the fix.
 """
-import argparse
 import dataclasses
 import os
 import pathlib
@@ -15,20 +14,9 @@ import optuna
 from . import __version__, presets, pruners, results, samplers, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator, Settings
+from .errors import ArgumentParser as _Parser
 from .errors import UsageError
 from .storages import open_storage, redact
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line and exit code 2 (via UsageError), not a usage dump."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # '-5m' after an option is its (bad) value, for our own checks to refuse, not an unknown option
-        self._negative_number_matcher = re.compile(r"^-\.?\d")
-
-    def error(self, message):
-        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

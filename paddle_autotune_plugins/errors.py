@@ -1,10 +1,25 @@
 """Errors the user can fix. The CLI turns them into exit code 2 and one line."""
+import argparse
+import re
 
 
 class UsageError(Exception):
     """Bad input found before any trial started: the message names the problem and the fix."""
 
     exit_code = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line and exit code 2 (via UsageError), not a usage dump: for the
+    plugin's own options and for the suite commands the adapters read (-c, -o)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # '-5m' after an option is its (bad) value, for our own checks to refuse, not an unknown option
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 class StorageFailed(UsageError):

@@ -1,5 +1,4 @@
 """The PaddleClas adapter (coordinator side)."""
-import argparse
 import copy
 import glob
 import json
@@ -12,7 +11,7 @@ import yaml
 from paddle_autotune_plugins import dotpath
 from paddle_autotune_plugins.adapter import (Adapter, Task, available_device, check_override, literal, python,
                                              weight_files)
-from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 
 _FACTS = {}  # (ppcls root, fact) -> answer: asked once per process
 
@@ -70,7 +69,7 @@ class ClasAdapter(Adapter):
         return (root / "ppcls").is_dir()
 
     def load(self, script, argv):
-        parser = argparse.ArgumentParser(prog=script or "paddle-autotune tune --suite clas", allow_abbrev=False)
+        parser = ArgumentParser(prog=script or "paddle-autotune tune --suite clas", allow_abbrev=False)
         parser.add_argument("-c", "--config", required=True)
         parser.add_argument("-o", "--override", action="append", default=[], nargs="+")
         args, rest = parser.parse_known_args(argv)
