@@ -14,7 +14,6 @@ import sys
 
 import yaml
 
-from . import space
 from .errors import UsageError
 
 GROUP = "paddle_autotune.adapters"
@@ -93,6 +92,8 @@ class Adapter:
 
     def check_space(self, task, params):
         """Refuse tuned paths the config does not have, before any trial runs. May return notes to show."""
+        from . import space  # here, not at the top: trial processes import this module and need no Optuna
+
         space.check_paths(params, task.config)
 
     def max_steps(self, cfg):
