@@ -26,7 +26,7 @@ import optuna
 
 from . import knobs, pruners, results, samplers, space, storages, warm_start
 from .adapter import THREAD_VARS, check_gpus, cpu_threads, launch_command, remove
-from .errors import StorageFailed, UsageError
+from .errors import InternalError, StorageFailed, UsageError
 from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, TUNED_ENV, WANTS_ENV, read_reports,
                         set_parent_death_signal)
 
@@ -140,6 +140,7 @@ class Coordinator:
         self._csv_due = None  # time trials.csv was last written while it has news, None when up to date
         self._csv_written = 0.0
         self.warned_paths = set()  # knobs already warned about (loudly, once per path)
+        self.mine = set()  # numbers of the trials this coordinator started
 
     # --- study set-up -----------------------------------------------------------------------
     def open_study(self):
@@ -327,6 +328,7 @@ class Coordinator:
             raise
         except Exception as e:
             if not storages.is_storage_failure(e):
+                self.crashed(e)
                 raise
             self.abandon()
             raise StorageFailed(f"the study storage failed mid-study: {storages.describe_failure(e)}; the trials "
@@ -342,6 +344,29 @@ class Coordinator:
                     raise
             self.unlock()
         return stop
+
+    def crashed(self, error):
+        """An error mid-study that is not the storage's: every trial this coordinator started and did not
+        record is stopped, recorded as interrupted and queued again (no row stays RUNNING). A bug of ours
+        gets one line for the user and its traceback in a file."""
+        import traceback
+
+        self.abandon()
+        for t in self.study.get_trials(deepcopy=False, states=(RUNNING,)):
+            if t.number in self.mine:
+                handle = optuna.trial.Trial(self.study, t._trial_id)
+                handle.set_user_attr("interrupted", True)
+                handle.set_user_attr("reason", f"interrupted: the coordinator failed ({type(error).__name__}); "
+                                               f"queued again")
+                self.requeue(t.params, t.user_attrs)
+                self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        self.changed()
+        if isinstance(error, UsageError):
+            return
+        log = self.out / "coordinator_error.log"
+        log.write_text("".join(traceback.format_exception(error)))
+        raise InternalError(f"internal error: {type(error).__name__}: {error} (traceback in {log}); finished trials "
+                            f"are kept and the same command resumes; please report this") from None
 
     def abandon(self):
         """The storage cannot record anything: stop every trial process and let go of it. Their rows stay
@@ -464,6 +489,7 @@ class Coordinator:
         if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
             trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = rt
+        self.mine.add(trial.number)
         self.progress.started(trial.number, baseline, values, self)
         return True
 

@@ -22,6 +22,12 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+class InternalError(UsageError):
+    """A bug of the plugin found mid-study: one line for the user, the traceback in a file."""
+
+    exit_code = 1
+
+
 class StorageFailed(UsageError):
     """The study storage stopped taking writes mid-study (disk full, database server gone): the trials that
     were running were stopped, and the same command resumes once the cause is fixed."""

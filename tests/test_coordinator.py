@@ -243,3 +243,24 @@ def test_a_knob_that_does_not_act_is_flagged_and_strict_knobs_fails_it(tmp_path,
     assert rows[1]["reason"].startswith("knob does not act (--strict-knobs): x: given ")
     assert results.no_trial_completed(coordinator.study).startswith(
         "no trial completed; the first failure, trial 0: knob does not act (--strict-knobs): x: given 0.9")
+
+
+def test_an_error_of_ours_mid_study_leaves_no_trial_running(tmp_path):
+    """A bug in the coordinator (here: the adapter's best_checkpoint raising) once left RUNNING rows and a
+    traceback; now every started trial is recorded as interrupted and queued, and the same command resumes."""
+    from paddle_autotune_plugins.errors import InternalError
+
+    class Broken(FakeAdapter):
+        def best_checkpoint(self, cfg):
+            raise RuntimeError("broken on purpose")
+
+    task = make_task(tmp_path, sleep=0.3)
+    task.adapter = Broken(task.adapter.script, metrics=("score", "cost"))
+    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", trials=4, workers=2,
+                                                                   pruner="none", quiet=True))
+    with pytest.raises(InternalError, match="internal error: RuntimeError: broken on purpose .traceback in .*"
+                                            "coordinator_error.log.; finished trials are kept"):
+        coordinator.run()
+    states = [t.state.name for t in coordinator.study.get_trials()]
+    assert "RUNNING" not in states and "WAITING" in states, states  # the interrupted ones are queued again
+    assert "broken on purpose" in (tmp_path / "out" / "coordinator_error.log").read_text()
