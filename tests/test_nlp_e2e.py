@@ -33,8 +33,12 @@ def test_real_ernie_study_prunes_and_best_config_retrains(ernie_args, tmp_path):
     assert rows[0]["learning_rate"] == "5e-05" and rows[0]["per_device_train_batch_size"] == "32"
     assert sum(r["state"] == "PRUNED" for r in rows) >= 1, rows
     for r in rows:  # eval_accuracy every epoch, until the trial ended
-        reports = [json.loads(line) for line in
-                   (out / f"trial_{int(r['number']):04d}" / "metrics.jsonl").read_text().splitlines()]
+        lines = [json.loads(line) for line in
+                 (out / f"trial_{int(r['number']):04d}" / "metrics.jsonl").read_text().splitlines()]
+        reports = [line for line in lines if "step" in line]
+        used = [line["used"] for line in lines if "used" in line]  # the callback's knob proof
+        assert used and {"learning_rate", "per_device_train_batch_size", "warmup_ratio"} <= set(used[-1])
+        assert "knob does not act" not in r["reason"]
         assert [rep["step"] for rep in reports] == list(range(1, len(reports) + 1))
         assert all(0.0 <= rep["metrics"]["eval_accuracy"] <= 1.0 for rep in reports)
         assert len(reports) == 3 if r["state"] == "COMPLETE" else len(reports) < 3
@@ -134,9 +138,14 @@ def test_user_script_tuned_through_the_launcher(ernie_args, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_trials(out)
     assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"]
-    assert "run_trial nlp" in (out / "trial_0001" / "command.txt").read_text()
-    reports = (out / "trial_0001" / "metrics.jsonl").read_text().splitlines()
+    assert "run_trial paddle_autotune_plugins.adapters.paddlenlp.adapter:NlpAdapter" in (out / "trial_0001" / "command.txt").read_text()
+    lines = [json.loads(line) for line in (out / "trial_0001" / "metrics.jsonl").read_text().splitlines()]
+    reports = [json.dumps(line) for line in lines if "step" in line]
     assert [json.loads(line)["step"] for line in reports] == [1, 2]  # the hook added the callback
+    used = [line["used"] for line in lines if "used" in line]  # parsed TrainingArguments, then the scheduler's
+    lr = json.loads((out / "trial_0001" / "params.json").read_text())["learning_rate"]
+    assert len(used) == 2 and all(u["learning_rate"] == pytest.approx(lr) for u in used)
+    assert "knob does not act" not in rows[1]["reason"]
     assert all("eval_accuracy" in json.loads(line)["metrics"] for line in reports)
     assert json.loads((out / "trial_0001" / "config.json").read_text())["device"] == "cpu"
 
@@ -193,7 +202,7 @@ def test_script_whose_yaml_overrides_flags_gets_a_rewritten_copy(ernie_args, tmp
     copy = yaml.safe_load((out / "trial_0001" / "config_default.yml").read_text())
     assert copy["SequenceClassification"]["snownlp"] == {"learning_rate": lr, "num_train_epochs": 1}
     assert f"training with learning_rate={lr} num_train_epochs=1" in (out / "trial_0001" / "train.log").read_text()
-    reports = (out / "trial_0001" / "metrics.jsonl").read_text().splitlines()
+    reports = [line for line in (out / "trial_0001" / "metrics.jsonl").read_text().splitlines() if '"step"' in line]
     assert len(reports) == 1 and "eval_accuracy" in json.loads(reports[0])["metrics"]
     best = json.loads((out / "best_config.json").read_text())
     if best["learning_rate"] == 1e-3:  # the baseline won (or tied): its command as given, the original file

@@ -1,35 +1,174 @@
-"""Inside a generic trial: every printed `METRIC: value` / `METRIC=value` line becomes one report."""
+"""Inside a trial of a flag-driven script (generic and PaddleNLP scripts alike), before the script runs.
+
+- Output: every line the script writes, to stdout *or* stderr (PaddleNLP's logger writes to stderr), is
+  read for metrics once its ANSI colour codes are stripped. An evaluation line (``eval loss: 0.51807, acc:
+  0.75833``) is told apart from a training-step line (``global step 5, epoch: 1, batch: 3, loss: 0.69,
+  acc: 0.5``), which reports nothing.
+- Parsed arguments: argparse's ``parse_known_args`` (which ``parse_args`` and PaddleNLP's
+  ``PdArgumentParser`` go through) hands the values the script really parsed to the coordinator with
+  ``report_used``, which checks them against the trial's config (the knob proof).
+
+>>> line_metrics("\\x1b[32m[2026-12-01 19:02:18,266] [    INFO]\\x1b[0m - eval loss: 0.69363, acc: 0.48000\\x1b[0m")
+(True, {'loss': 0.69363, 'acc': 0.48})
+>>> line_metrics("global step 5, epoch: 1, batch: 3, loss: 0.69, acc: 0.5")
+(False, {})
+>>> eval_names({'loss': 0.69363, 'acc': 0.48})
+{'eval_loss': 0.69363, 'eval_accuracy': 0.48}
+"""
+import argparse
+import contextlib
 import re
 import sys
 
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.reporting import report, report_used, tuned_paths
+
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"
+_PAIR = re.compile(rf"(?<![\w.-])([A-Za-z][\w@.-]*?)\s*[:=]\s*({_NUMBER})(?![\w.])", re.IGNORECASE)
+# a word that says the line is an evaluation (letters around it would make it part of another word:
+# "interval", "device", "value"; an underscore may follow, as in eval_loss or val_acc)
+_EVAL_WORD = re.compile(r"(?<![A-Za-z])(eval|evaluat\w*|dev|val|valid|validation)(?![A-Za-z])", re.IGNORECASE)
+# a training-progress counter: "global step 5", "batch: 3", "iter 10", "global_step: 10"
+_PROGRESS = re.compile(r"(?<![A-Za-z])(step|batch|iter|iteration)(?![A-Za-z])\s*[:=]?\s*\d", re.IGNORECASE)
+_EVAL_PREFIX = re.compile(r"^(eval|val|dev|valid)_", re.IGNORECASE)
+ALIASES = {"acc": "accuracy"}  # eval_accuracy, as PaddleNLP's Trainer calls it, whatever the script prints
 
 
-class _MetricTee:
-    """Passes output through unchanged and reports each line that carries the metric."""
+def line_metrics(line):
+    """(is_eval, {name: value}) of one output line: the ``name: value`` / ``name=value`` pairs of an
+    evaluation line or of a plain one (``epoch 3 val_acc: 0.93``); nothing for a training-step line."""
+    line = ANSI.sub("", line)
+    found = {}
+    for name, value in _PAIR.findall(line):
+        found.setdefault(name, float(value))
+    evaluating = bool(_EVAL_WORD.search(line))
+    if not evaluating and _PROGRESS.search(line):
+        return False, {}
+    return evaluating, found
 
-    def __init__(self, stream, metric):
+
+def eval_names(found):
+    """An evaluation line's values under eval_* names (``loss`` -> ``eval_loss``, ``acc`` and ``val_acc``
+    -> ``eval_accuracy``), the names PaddleNLP's Trainer reports."""
+    named = {}
+    for name, value in found.items():
+        base = _EVAL_PREFIX.sub("", name)
+        named["eval_" + ALIASES.get(base.lower(), base)] = value
+    return named
+
+
+class EvalLines:
+    """Each evaluation line is one report, numbered 1, 2, ... (one per epoch for per-epoch evaluation).
+    The study's own spelling of a printed name (``--metric acc``) is reported too."""
+
+    def __init__(self, metric=None):
+        self.metric = metric
+        self.count = 0
+        self.active = True  # False once a PaddleNLP Trainer reports through its callback instead
+
+    def __call__(self, line):
+        if not self.active:
+            return
+        evaluating, found = line_metrics(line)
+        if not evaluating or not found:
+            return
+        metrics = eval_names(found)
+        for name, value in found.items():
+            if self.metric in (name, "eval_" + name):
+                metrics[self.metric] = value
+        self.count += 1
+        report(self.count, metrics)
+
+
+class MetricLines:
+    """Each line that carries the study's metric (``val_acc: 0.93`` or ``val_acc=0.93``) is one report,
+    numbered 1, 2, ...; training-step lines aside."""
+
+    def __init__(self, metric):
+        self.metric = metric
+        self.count = 0
+
+    def __call__(self, line):
+        _, found = line_metrics(line)
+        named = {k.lower(): v for k, v in found.items()}
+        if self.metric.lower() in named:
+            self.count += 1
+            report(self.count, {self.metric: named[self.metric.lower()]})
+
+
+class _LineTee:
+    """Passes a stream's output through unchanged and hands each complete line (tqdm's \\r-separated
+    refreshes count as lines) to on_line."""
+
+    def __init__(self, stream, on_line):
         self._stream = stream
-        self._pattern = re.compile(rf"(?<![\w.]){re.escape(metric)}\s*[:=]\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)",
-                                   re.IGNORECASE)
-        self._metric = metric
+        self._on_line = on_line
         self._partial = ""
-        self._count = 0
 
     def write(self, text):
         self._partial += text
-        *lines, self._partial = self._partial.split("\n")
+        *lines, self._partial = re.split(r"[\r\n]", self._partial)
         for line in lines:
-            match = self._pattern.search(line)
-            if match:
-                self._count += 1
-                report(self._count, {self._metric: float(match.group(1))})
+            if line.strip():
+                self._on_line(line)
         return self._stream.write(text)
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
 
 
+def read_output(on_line):
+    """Tee stdout and stderr into on_line. Installed before the script imports anything, so loggers that
+    keep the stream they saw at import (logging.StreamHandler, PaddleNLP's logger) write through it."""
+    sys.stdout = _LineTee(sys.stdout, on_line)
+    sys.stderr = _LineTee(sys.stderr, on_line)
+
+
+_depth = [0]  # nested argument parsing (a subparser, PdArgumentParser's own call): the outermost reports
+
+
+@contextlib.contextmanager
+def parsing():
+    """Around one parse; yields True when it is the outermost, whose values are the script's."""
+    _depth[0] += 1
+    try:
+        yield _depth[0] == 1
+    finally:
+        _depth[0] -= 1
+
+
+def send_used(values):
+    """Report the parsed values of the tuned flags (the config spells a flag as given, ``batch-size``;
+    argparse keeps it as ``batch_size``)."""
+    picked = {}
+    for path in tuned_paths():
+        for key in (path, path.replace("-", "_")):
+            if key in values:
+                picked[path] = values[key]
+                break
+    if picked:
+        report_used(picked)
+
+
+def hook_parse_args():
+    """Every argparse parse reports what it parsed (parse_args goes through parse_known_args)."""
+    original = argparse.ArgumentParser.parse_known_args
+    if getattr(original, "_autotune_hooked", False):
+        return
+
+    def parse_known_args(self, *args, **kwargs):
+        with parsing() as outermost:
+            result = original(self, *args, **kwargs)
+        if outermost:
+            send_used(vars(result[0]))
+        return result
+
+    parse_known_args._autotune_hooked = True
+    argparse.ArgumentParser.parse_known_args = parse_known_args
+
+
 def install(metric):
+    """The generic trial: printed `METRIC: value` lines are reports; parsed flags are the knob proof."""
+    hook_parse_args()
     if metric:
-        sys.stdout = _MetricTee(sys.stdout, metric)
+        read_output(MetricLines(metric))

@@ -5,6 +5,18 @@ PaddleNLP's native configuration is its training arguments: a JSON (or YAML) fil
 name to value; a trial passes it back to the script as flags. The argument names a script accepts are
 read from its own ``--help``, so unknown names and prefix typos (``--learning_rat``, which argparse would
 silently take) are refused before any trial runs.
+
+Two kinds of script are tuned, told apart by that ``--help``:
+
+- Trainer scripts (``PdArgumentParser`` + ``TrainingArguments``, like the plugin's own entry): the reporting
+  callback gives each evaluation's metrics; a pruned trial ends its own training loop;
+- scripts with a loop of their own (``applications/text_classification/multi_class/train.py``: argparse
+  flags, ``eval loss: ..., acc: ...`` log lines on stderr): each evaluation line is a report
+  (``eval_loss``, ``eval_accuracy``); a pruned trial is stopped with SIGTERM.
+
+For both, the presets' knobs land on the script's own flag names (the first name of a knob's ``paths`` the
+script takes), switches (``--warmup``) are passed bare or left out, and output folders (``--save_dir``,
+``--output_dir``) point into each trial's folder (``adapters/generic/scripts.py``).
 """
 import copy
 import difflib
@@ -12,14 +24,16 @@ import json
 import os
 import pathlib
 import re
-import subprocess
 
 import yaml
 
 from paddle_autotune_plugins.adapter import Adapter, Task, available_device, python
+from paddle_autotune_plugins.adapters.generic import scripts
 from paddle_autotune_plugins.flags import parse_flags, to_flags
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.script_yaml import ScriptYamls
+
+from .hooks import TRAINER_ARGUMENTS  # the --help of a Trainer script lists them
 
 # What TrainingArguments (and the train entry) accept, for the arguments people tune.
 # name: (lowest, highest, lowest included, highest included)
@@ -37,9 +51,13 @@ LIMITS = {
     "adam_beta2": (0.0, 1.0, True, False),
     "adam_epsilon": (0.0, None, False, True),
     "max_seq_length": (1, None, True, True),
+    # the same knobs under the flag names of argparse scripts (multi_class/train.py)
+    "warmup_proportion": (0.0, 1.0, True, True),
+    "batch_size": (1, None, True, True),
+    "epochs": (0, None, False, True),
 }
 _OWN_METRICS = ["eval_accuracy", "eval_f1", "eval_loss"]
-_KNOWN = {}  # --help answers: (command, script mtime) -> argument names
+_IMPORTS_PADDLENLP = re.compile(r"^\s*(?:from|import)\s+paddlenlp\b", re.MULTILINE)
 
 
 def load_args_file(path):
@@ -77,14 +95,19 @@ class NlpAdapter(Adapter):
 
     def __init__(self):
         self.script_yamls = ScriptYamls({})  # YAML files the script reads after its flags (script_yaml.py)
+        self.task = None
+        self.trainer_style = True  # False: a script with a training loop of its own (set by load)
+        self.outputs = scripts.Outputs([], [])  # its output-folder flags
 
     @classmethod
     def detects(cls, script):
+        """A script that imports PaddleNLP: Trainer scripts and scripts with a loop of their own alike."""
         try:
             text = pathlib.Path(script).read_text(errors="ignore")
         except OSError:
             return False
-        return "paddlenlp" in text and ("PdArgumentParser" in text or "TrainingArguments" in text)
+        return bool(_IMPORTS_PADDLENLP.search(text)) or \
+            ("paddlenlp" in text and ("PdArgumentParser" in text or "TrainingArguments" in text))
 
     # --- the command --------------------------------------------------------------------------
     def load(self, script, argv):
@@ -97,38 +120,29 @@ class NlpAdapter(Adapter):
             config_path, argv = argv[1], argv[2:]
         elif argv and not argv[0].startswith("-") and argv[0].endswith((".json", ".yaml", ".yml")):
             config_path, argv = argv[0], argv[1:]  # the PaddleNLP way: a JSON file first, flags after it win
-        cfg = load_args_file(config_path) if config_path else {}
-        cfg.update(parse_flags(argv))
-        task = Task(self, cfg, config_path=os.path.abspath(config_path) if config_path else None,
+        task = Task(self, {}, config_path=os.path.abspath(config_path) if config_path else None,
                     script=os.path.abspath(script) if script else None, cwd=os.getcwd())
-        task.known_arguments = self.known_arguments(task)
+        task.script_help = scripts.ask_help(self._command(task), task.cwd, task.script or self.train_entry,
+                                            scripts.script_stamp(task.script))
+        task.known_arguments = task.script_help.names
+        task.switches = task.script_help.switches
+        cfg = load_args_file(config_path) if config_path else {}
+        cfg.update(parse_flags(argv, task.switches))
+        task.config = cfg
         for name, value in cfg.items():
             self._check_name(task, name, "argument")
             check_value(name, value)
+        self.trainer_style = task.script is None or bool(TRAINER_ARGUMENTS & task.known_arguments)
+        self.stops_cooperatively = self.trainer_style  # a loop of the script's own never sees the stop file
+        self.outputs = scripts.Outputs.of(task.known_arguments, cfg)
         self.script_yamls = ScriptYamls.find(cfg, task.cwd)
         task.set_by_files = self.script_yamls.set_by()
+        self.task = task
         return task
 
-    def known_arguments(self, task):
-        """Every --flag the script's own --help lists (asked once per script version in a process)."""
-        stamp = os.stat(task.script).st_mtime_ns if task.script else None
-        key = (tuple(self._command(task)), stamp)
-        if key not in _KNOWN:
-            _KNOWN[key] = self._ask_help(task)
-        return _KNOWN[key]
-
-    def _ask_help(self, task):
-        cmd = self._command(task) + ["--help"]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=task.cwd)
-        except subprocess.TimeoutExpired:
-            raise UsageError(f"'{' '.join(cmd)}' did not answer within 300 s") from None
-        names = set(re.findall(r"(?<![\w-])--([A-Za-z_][\w]*)", proc.stdout))
-        if proc.returncode != 0 or not names:
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UsageError(f"cannot read the arguments of {task.script or self.train_entry} "
-                             f"(its --help failed: {tail[:200]})")
-        return names
+    def accepts(self, task, path):
+        """A preset knob may go to any argument the script's --help lists (the command need not give it)."""
+        return path in task.known_arguments
 
     def _check_name(self, task, name, what):
         if name in task.known_arguments:
@@ -142,23 +156,37 @@ class NlpAdapter(Adapter):
             self._check_name(task, p.name, "tuned argument")
             for value in (p.choices or []) + [v for v in (p.low, p.high) if v is not None]:
                 check_value(p.name, value)
-        return self.script_yamls.notes(p.name for p in params)
+            missing = [f for f in p.scale_with or [] if f not in task.known_arguments]
+            if missing:  # an absent factor counts as 1: the rate would be scaled for a batch of 1
+                raise UsageError(f"'{p.name}' scales with {', '.join(missing)}, which "
+                                 f"{os.path.basename(task.script or self.train_entry)} does not take; "
+                                 f"use a preset without scale_with (e.g. ernie-finetune)")
+        scripts.check_switches(params, task.switches)
+        return self.script_yamls.notes(p.name for p in params) + \
+            scripts.switch_notes(params, task.config, task.switches)
 
     def metric_names(self, task):
         return None if task.script else _OWN_METRICS  # a user's script reports what its compute_metrics makes
 
     def max_steps(self, cfg):
+        """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
+        if not self.trainer_style:
+            epochs = cfg.get("epochs", cfg.get("num_train_epochs"))
+            return int(float(epochs)) if isinstance(epochs, (int, float)) else None
         if str(cfg.get("evaluation_strategy", "epoch")) != "epoch":
             return None
         return int(float(cfg.get("num_train_epochs", 3)))
 
     # --- a trial --------------------------------------------------------------------------------
     def prepare_trial(self, cfg, trial_dir, seed):
-        cfg["output_dir"] = str(pathlib.Path(trial_dir) / "output")
-        cfg.setdefault("seed", seed)
-        if str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
+        known = self.task.known_arguments
+        self.outputs.point_into(cfg, trial_dir)
+        if "seed" in known:
+            cfg.setdefault("seed", seed)
+        if "device" in known and str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
             cfg["device"] = "cpu"  # PaddleNLP defaults to gpu and set_device('gpu') raises on the CPU build
-        cfg.setdefault("disable_tqdm", True)  # the bar glues itself to the eval log line
+        if "disable_tqdm" in known:
+            cfg.setdefault("disable_tqdm", True)  # the bar glues itself to the eval log line
         return self.script_yamls.write_copies(cfg, trial_dir)
 
     def write_config(self, cfg, path):
@@ -166,37 +194,34 @@ class NlpAdapter(Adapter):
         pathlib.Path(path).write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n")
 
     def write_best(self, cfg, out):
-        """best_config.yaml per the contract, and best_config.json, which PaddleNLP scripts take as is.
+        """best_config.yaml per the contract, and best_config.json, which PaddleNLP's Trainer scripts take
+        as is; a script that reads only flags gets best_command.txt, the best trial as its command line.
         A script YAML the best trial rewrote is kept beside them as best_<name>.yml."""
         cfg = self.script_yamls.keep_copies(cfg, out)
         self.write_config(cfg, pathlib.Path(out) / "best_config.json")
         with open(pathlib.Path(out) / "best_config.yaml", "w") as f:
             yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
+        if not self.trainer_style:
+            scripts.write_command(self.task.script, cfg, self.task.switches, pathlib.Path(out) / "best_command.txt",
+                                  self.task.cwd)
 
     def _command(self, task):
         if task.script:
-            return [python(), "-m", "paddle_autotune_plugins.run_trial", self.name, task.script]
+            return self.script_command(task.script)
         return [python(), "-m", self.train_entry]
 
     def trial_command(self, task, config_path):
         cfg = json.loads(pathlib.Path(config_path).read_text())
-        return self._command(task) + to_flags(cfg)
+        return self._command(task) + to_flags(cfg, task.switches)
 
     def best_checkpoint(self, cfg):
-        out = pathlib.Path(cfg["output_dir"])
-        files = sorted(str(p) for p in out.iterdir() if p.is_file()) if out.is_dir() else []
-        return files or None
+        return self.outputs.best_files(cfg)
 
     def trial_outputs(self, cfg):
-        return [cfg["output_dir"]]
+        return self.outputs.folders(cfg)
 
     def export_config(self, cfg, task):
-        cfg = copy.deepcopy(cfg)
-        if "output_dir" in task.config:
-            cfg["output_dir"] = task.config["output_dir"]
-        else:
-            cfg.pop("output_dir", None)
-        return cfg
+        return self.outputs.restore(copy.deepcopy(cfg), task.config)
 
     def install_hooks(self):
         from . import hooks

@@ -4,6 +4,10 @@ A ``TrainerCallback`` whose ``on_evaluate`` passes the eval metrics (``eval_loss
 to ``paddle_autotune_plugins.reporting.report``: exact numbers, in-process, instead of parsing the coloured
 stderr log. Outside a study (``PADDLE_AUTOTUNE_REPORT`` unset) it does nothing.
 
+When training begins it also sends the knob proof (``report_used``): the tuned ``TrainingArguments`` the
+Trainer holds, and the learning rate its built scheduler starts from (``base_lr``, the peak of a warm-up
+schedule), which is what the optimizer really reaches whatever the flags said.
+
 In any PaddleNLP script::
 
     trainer = Trainer(...)
@@ -13,7 +17,7 @@ import numbers
 
 from paddlenlp.trainer import IntervalStrategy, TrainerCallback
 
-from paddle_autotune_plugins.reporting import report, stop_requested
+from paddle_autotune_plugins.reporting import report, report_used, stop_requested, tuned_paths
 
 
 def _numeric(value):
@@ -56,6 +60,15 @@ class AutotuneReportCallback(TrainerCallback):
                 clean[name] = number
         if clean:
             self.reporter(eval_step(args, state), clean)
+        return control
+
+    def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+        used = {path: getattr(args, path) for path in tuned_paths() if hasattr(args, path)}
+        peak = getattr(lr_scheduler, "base_lr", None)
+        if "learning_rate" in used and isinstance(peak, (int, float)):
+            used["learning_rate"] = float(peak)
+        if used:
+            report_used(used)
         return control
 
     def on_step_end(self, args, state, control, **kwargs):

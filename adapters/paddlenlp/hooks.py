@@ -1,9 +1,23 @@
 """Code that runs inside a PaddleNLP trial process started on a user's own script.
 
-Every ``Trainer`` the script builds gets the reporting callback, attached right after PaddleNLP's trainer
-module is imported; no file of the script or of PaddleNLP is edited.
+- Every ``Trainer`` the script builds gets the reporting callback, attached right after PaddleNLP's trainer
+  module is imported; no file of the script or of PaddleNLP is edited.
+- A script with a loop of its own (``applications/text_classification/multi_class/train.py``) logs its
+  evaluations through ``paddlenlp.utils.log.logger``, on stderr: each ``eval loss: ..., acc: ...`` line is one
+  report (``eval_loss``, ``eval_accuracy``), read by the generic adapter's output reader. Once a Trainer
+  is built the callback reports instead, so no evaluation is reported twice.
+- Knob proof: the parsed arguments (argparse, and ``PdArgumentParser``'s dataclasses for Trainer scripts)
+  are sent with ``report_used``; the callback adds the learning rate of the built scheduler.
 """
+import dataclasses
+import os
+
+from paddle_autotune_plugins.adapters.generic import hooks as script_hooks
 from paddle_autotune_plugins.import_hooks import when_imported
+from paddle_autotune_plugins.reporting import METRIC_ENV
+
+_EVAL_LINES = script_hooks.EvalLines()
+TRAINER_ARGUMENTS = {"per_device_train_batch_size", "evaluation_strategy"}  # what tells TrainingArguments
 
 
 def _hook_trainer(module):
@@ -13,6 +27,7 @@ def _hook_trainer(module):
     original = trainer_cls.__init__
 
     def __init__(self, *args, **kwargs):
+        _EVAL_LINES.active = False  # the callback has the exact numbers (and __init__ logs eval_batch_size ...)
         original(self, *args, **kwargs)
         from .callback import install
 
@@ -22,5 +37,48 @@ def _hook_trainer(module):
     trainer_cls.__init__ = __init__
 
 
+def parsed_values(outputs):
+    """{argument: value} of what PdArgumentParser returned (dataclasses, and a Namespace of the rest)."""
+    values = {}
+    for item in outputs if isinstance(outputs, tuple) else (outputs,):
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            values.update({f.name: getattr(item, f.name) for f in dataclasses.fields(item)})
+        elif hasattr(item, "__dict__") and type(item).__name__ == "Namespace":
+            values.update(vars(item))
+    return values
+
+
+def _hook_argparser(module):
+    """Report the dataclass fields after __post_init__ (what the Trainer reads), not argparse's raw values."""
+    parser_cls = getattr(module, "PdArgumentParser", None)
+    if parser_cls is None:
+        return
+    # common_parse serves the flag and JSON paths in PaddleNLP 3; older ones have only the public methods
+    for name in ("common_parse", "parse_args_into_dataclasses", "parse_json_file", "parse_dict"):
+        original = parser_cls.__dict__.get(name)
+        if original is None or getattr(original, "_autotune_hooked", False):
+            continue
+        setattr(parser_cls, name, _reporting(original))
+
+
+def _reporting(original):
+    def parse(self, *args, **kwargs):
+        with script_hooks.parsing() as outermost:
+            outputs = original(self, *args, **kwargs)
+        if outermost:
+            values = parsed_values(outputs)
+            if TRAINER_ARGUMENTS & set(values):  # a Trainer script: its callback reports; the log also holds
+                _EVAL_LINES.active = False  # config dumps (print_config's "eval_batch_size : 8")
+            script_hooks.send_used(values)
+        return outputs
+
+    parse._autotune_hooked = True
+    return parse
+
+
 def install():
+    _EVAL_LINES.metric = os.environ.get(METRIC_ENV)
+    script_hooks.read_output(_EVAL_LINES)
+    script_hooks.hook_parse_args()
+    when_imported("paddlenlp.trainer.argparser", _hook_argparser)
     when_imported("paddlenlp.trainer.trainer", _hook_trainer)
