@@ -117,6 +117,11 @@ class Adapter:
         """argv that trains one trial (run with the trial folder's env)."""
         raise NotImplementedError
 
+    def script_command(self, script):
+        """argv that runs the user's own training script with this adapter's hooks installed first."""
+        return [python(), "-m", "paddle_autotune_plugins.run_trial", f"{type(self).__module__}:{type(self).__name__}",
+                script]
+
     def warm_preload(self, task):
         """``"module:function"`` that imports what this task's trials import, for --warm-start (trials are
         forks of a process that ran it, see warm_start.py); None: the trials start cold."""

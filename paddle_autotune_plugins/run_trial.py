@@ -2,6 +2,8 @@
 
     python -m paddle_autotune_plugins.run_trial SUITE path/to/tools/train.py -c trial_config.yaml
 
+SUITE is a suite name or the adapter's ``module:Class`` (what :meth:`Adapter.script_command` writes).
+
 The script runs as ``__main__`` exactly as ``python tools/train.py ...`` would (same sys.argv and
 sys.path[0]), so it imports the suite from wherever it normally does; the hooks reach that copy.
 """
@@ -9,12 +11,23 @@ import os
 import runpy
 import sys
 
-from paddle_autotune_plugins.adapter import get_adapter  # absolute: launch may run this as a file
+import importlib
+
+
+def load_adapter(spec):
+    """``module:Class`` as the coordinator names it (no entry-point scan: that is a tenth of a second of
+    every trial's start), or a suite name."""
+    if ":" in spec:
+        module, name = spec.split(":", 1)
+        return getattr(importlib.import_module(module), name)()
+    from paddle_autotune_plugins.adapter import get_adapter  # absolute: launch may run this as a file
+
+    return get_adapter(spec)
 
 
 def main():
-    suite, script, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    get_adapter(suite).install_hooks()
+    spec, script, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    load_adapter(spec).install_hooks()
     sys.argv = [script] + args
     sys.path[0] = os.path.dirname(os.path.abspath(script))
     runpy.run_path(script, run_name="__main__")

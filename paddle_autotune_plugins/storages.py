@@ -23,11 +23,23 @@ _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql")
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_CREDENTIALS = re.compile(r"[^\s'\"]*:[^\s'\"]*@[^\s'\"]*")  # user:password@host, even without a scheme
 
 
 def redact(text):
     """A URL, or a message holding URLs, with every password masked, whatever characters it holds."""
-    return _URL.sub(lambda m: _redact_url(m.group(0)), str(text))
+    text = _URL.sub(lambda m: _redact_url(m.group(0)), str(text))
+    return _CREDENTIALS.sub(lambda m: _redact_bare(m.group(0)), text)
+
+
+def _redact_bare(token):
+    """'postgre//tuner:pw@host/db' (a URL too malformed to parse): everything from the user's ':' to the
+    last '@' is the password."""
+    at = token.rfind("@")
+    colon = token.find(":", token.rfind("/", 0, token.find(":")) + 1)
+    if "***@" in token or colon < 0 or colon > at:
+        return token
+    return f"{token[:colon]}:***@{token[at + 1:]}"
 
 
 def _redact_url(url):

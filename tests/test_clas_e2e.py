@@ -145,7 +145,7 @@ def test_suite_checkout_tools_train_runs_each_trial(digits_config, tmp_path):
     rows = read_trials(out)
     assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"]
     command = (out / "trial_0001" / "command.txt").read_text()
-    assert "paddle_autotune_plugins.run_trial clas" in command and str(checkout / "tools" / "train.py") in command
+    assert "paddle_autotune_plugins.run_trial paddle_autotune_plugins.adapters.paddleclas.adapter:ClasAdapter" in command and str(checkout / "tools" / "train.py") in command
     assert len((out / "trial_0001" / "metrics.jsonl").read_text().splitlines()) == 2
 
 

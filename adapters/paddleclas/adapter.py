@@ -137,8 +137,7 @@ class ClasAdapter(Adapter):
 
     def trial_command(self, task, config_path):
         if task.script:  # the user's checkout: its own tools/train.py, with our hooks installed first
-            return [python(), "-m", "paddle_autotune_plugins.run_trial", self.name, task.script,
-                    "-c", config_path] + task.script_args
+            return self.script_command(task.script) + ["-c", config_path] + task.script_args
         return [python(), "-m", self.train_entry, "-c", config_path]
 
     def warm_preload(self, task):
