@@ -461,6 +461,7 @@ class Coordinator:
         """Start the next trial. False when this ask came too late (other workers filled the study)."""
         self.enter_stage()
         trial = self.study.ask()
+        self.mine.add(trial.number)
         self.changed()
         before = [t for t in self.trials_of_study() if t.number < trial.number]
         if len(before) >= self.s.trials:
@@ -489,7 +490,6 @@ class Coordinator:
         if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
             trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = rt
-        self.mine.add(trial.number)
         self.progress.started(trial.number, baseline, values, self)
         return True
 

@@ -26,8 +26,13 @@ def _step(node, key):
 
 
 def get(cfg, path, default=_MISSING):
+    """The value at path. A key that itself holds dots (a script's ``--opt.lr`` flag) is found as it is."""
     node = cfg
-    for key in path.split("."):
+    keys = path.split(".")
+    for i, key in enumerate(keys):
+        rest = ".".join(keys[i:])
+        if i < len(keys) - 1 and isinstance(node, dict) and rest in node:
+            return node[rest]
         node = _step(node, key)
         if node is _MISSING:
             if default is _MISSING:
@@ -46,7 +51,16 @@ def parent_path(path):
 
 
 def set_(cfg, path, value):
-    """Set the value at path. The parent must exist; the last key may be new (dicts only)."""
+    """Set the value at path. The parent must exist; the last key may be new (dicts only). In a flat
+    mapping (a script's flags: no nested sections) a dotted name is one key.
+
+    >>> flags = {"opt.lr": 0.1, "epochs": 3}
+    >>> set_(flags, "opt.lr", 0.2); set_(flags, "opt.momentum", 0.9); flags
+    {'opt.lr': 0.2, 'epochs': 3, 'opt.momentum': 0.9}
+    """
+    if isinstance(cfg, dict) and (path in cfg or ("." in path and _flat(cfg) and not has(cfg, parent_path(path)))):
+        cfg[path] = value
+        return
     parent_key, _, key = path.rpartition(".")
     parent = get(cfg, parent_key) if parent_key else cfg
     if isinstance(parent, list):
@@ -55,6 +69,10 @@ def set_(cfg, path, value):
         parent[key] = value
     else:
         setattr(parent, key, value)
+
+
+def _flat(cfg):
+    return not any(isinstance(v, (dict, list, tuple)) for v in cfg.values())
 
 
 def leaf_paths(cfg, prefix=""):

@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import optuna
+import pytest
 import yaml
 from conftest import PYTHON, REPO, autotune, read_trials
 
@@ -119,3 +120,30 @@ def test_passwords_never_printed_whatever_they_hold(tmp_path):
         assert "cannot open storage postgresql://tuner:***@127.0.0.1:1/studies" in proc.stderr, proc.stderr
         for secret in {password, password.split("@")[0], password.split("@")[-1], password.split("/")[0]}:
             assert secret not in proc.stderr + proc.stdout, secret
+
+
+DOTTED = '''import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--opt.lr", type=float, default=0.1, dest="lr")
+p.add_argument("--opt.momentum", type=float, default=0.5, dest="momentum")
+a = p.parse_args()
+for epoch in (1, 2):
+    print(f"val_acc: {1 - (a.lr - 0.3) ** 2 - (a.momentum - 0.9) ** 2:.4f}", flush=True)
+'''
+
+
+def test_flags_with_dots_in_their_names(tmp_path):
+    """`--opt.lr` (and a new `opt.momentum`) once gave KeyError after trial 0 and left a RUNNING row."""
+    script = tmp_path / "dotted.py"
+    script.write_text(DOTTED)
+    out = tmp_path / "out"
+    proc = autotune([str(script), "--opt.lr", "0.1", "--autotune", "--space",
+                     space_file(tmp_path, {"opt.lr": {"low": 0.0, "high": 1.0},
+                                           "opt.momentum": {"low": 0.5, "high": 0.99, "new": True}}),
+                     "--metric", "val_acc", "--trials", "3", "--pruner", "none", "--out", str(out)], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 3, rows
+    command = shlex.split((out / "trial_0001" / "command.txt").read_text().splitlines()[0])
+    assert float(command[command.index("--opt.lr") + 1]) == pytest.approx(float(rows[1]["opt.lr"]), rel=1e-5)
+    assert float(command[command.index("--opt.momentum") + 1]) == pytest.approx(float(rows[1]["opt.momentum"]), rel=1e-5)
