@@ -45,6 +45,10 @@ def write_trials_csv(study, param_names, path):
 def _row(t, value, best, param_names):
     values = t.user_attrs.get("values", t.params)
     reason = t.user_attrs.get("reason", "baseline (config as given)" if t.user_attrs.get("baseline") else "")
+    if t.state == optuna.trial.TrialState.RUNNING and not reason:  # e.g. another worker's, when this one ended
+        reason = "still running when this table was written" + (
+            f" (heartbeat {time.strftime('%H:%M:%S', time.localtime(t.user_attrs['heartbeat']))})"
+            if "heartbeat" in t.user_attrs else "")
     if t.user_attrs.get("baseline") and "baseline" not in reason:
         reason = f"baseline; {reason}"
     knobs = t.user_attrs.get("knobs", "")

@@ -147,3 +147,18 @@ def test_flags_with_dots_in_their_names(tmp_path):
     command = shlex.split((out / "trial_0001" / "command.txt").read_text().splitlines()[0])
     assert float(command[command.index("--opt.lr") + 1]) == pytest.approx(float(rows[1]["opt.lr"]), rel=1e-5)
     assert float(command[command.index("--opt.momentum") + 1]) == pytest.approx(float(rows[1]["opt.momentum"]), rel=1e-5)
+
+
+def test_a_trial_still_running_elsewhere_is_said_so_in_the_table(tmp_path):
+    """The coordinator that finishes first writes its trials.csv while another worker's trial still runs."""
+    from paddle_autotune_plugins import results
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"lr": 0.1})
+    done = study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)})
+    study.tell(done, 0.5)
+    running = study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)})
+    running.set_user_attr("heartbeat", time.time())
+    results.write_trials_csv(study, ["lr"], tmp_path / "trials.csv")
+    rows = read_trials(tmp_path)
+    assert rows[1]["state"] == "RUNNING" and rows[1]["reason"].startswith("still running when this table was written")
