@@ -13,7 +13,7 @@ $(STAMP): requirements.txt pyproject.toml .ci/system-packages.txt
 	bash .ci/install-system.sh .ci/system-packages.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	# paddleclas 2.4.2 is the newest wheel with the trainer; its own pins have no cp311 wheels (see SUITES.md)
+	# paddleclas 2.4.2 is the newest wheel with the trainer; its own pins have no cp311 wheels (see docs/suites.md)
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps paddleclas==2.4.2
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)

@@ -9,7 +9,7 @@ vocab.txt, tokenizer_config.json), so both of these work offline with the direct
     AutoTokenizer.from_pretrained(path)
 
 The same seed and vocab give the same weights. Random init learns at ~1e-3, not at the 2e-5..5e-5 of
-the pretrained-ERNIE presets (SUITES.md).
+the pretrained-ERNIE presets (docs/suites.md).
 """
 import argparse
 import hashlib
