@@ -22,7 +22,7 @@ demo: setup
 	$(VENV)/bin/paddle-autotune demo --out $(DEMO_OUT)
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15 tests
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)

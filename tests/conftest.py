@@ -149,3 +149,11 @@ def copy_checkout(name, dest):
     for path in [target] + list(target.rglob("*")):  # read-only sources keep their mode through copytree
         path.chmod(path.stat().st_mode | 0o200)
     return target
+
+
+def trial_lines(trial_dir):
+    """(evaluations, the trainer's reported values) from a trial's metrics.jsonl."""
+    import json
+
+    lines = [json.loads(line) for line in (pathlib.Path(trial_dir) / "metrics.jsonl").read_text().splitlines()]
+    return [x for x in lines if "metrics" in x], [x["used"] for x in lines if "used" in x]

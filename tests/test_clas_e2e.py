@@ -1,5 +1,4 @@
 """End to end: real PaddleClas trainings (the 2.4.2 wheel's Engine on Paddle 3) on scikit-learn's digits."""
-import json
 import os
 import signal
 import subprocess
@@ -8,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from conftest import CHROMIUM, PYTHON, REPO, assert_renders, autotune, read_trials
+from conftest import CHROMIUM, PYTHON, REPO, assert_renders, autotune, read_trials, trial_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +34,9 @@ def test_real_study_prunes_and_exports_a_config_ppcls_trains(digits_config, tmp_
     assert "improvement" in proc.stdout and "baseline (trial 0)" in proc.stdout
     # every eval was reported, one JSON line per epoch, until the trial ended
     for r in rows:
-        lines = (out / f"trial_{int(r['number']):04d}" / "metrics.jsonl").read_text().splitlines()
-        steps = [json.loads(line)["step"] for line in lines]
+        evals, used = trial_lines(out / f"trial_{int(r['number']):04d}")
+        steps = [e["step"] for e in evals]
+        assert used and "Optimizer.lr.learning_rate" in used[0]  # the trainer's own values, read once built
         assert steps == list(range(1, len(steps) + 1)) and steps
         assert len(steps) == 3 if r["state"] == "COMPLETE" else len(steps) < 3
     # only the best trial keeps weights, in best/
@@ -146,7 +146,7 @@ def test_suite_checkout_tools_train_runs_each_trial(digits_config, tmp_path):
     assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"]
     command = (out / "trial_0001" / "command.txt").read_text()
     assert "paddle_autotune_plugins.run_trial paddle_autotune_plugins.adapters.paddleclas.adapter:ClasAdapter" in command and str(checkout / "tools" / "train.py") in command
-    assert len((out / "trial_0001" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert len(trial_lines(out / "trial_0001")[0]) == 2
 
 
 def test_accuracy_and_latency_pareto_front(digits_config, tmp_path):
@@ -161,7 +161,7 @@ def test_accuracy_and_latency_pareto_front(digits_config, tmp_path):
                      "--out", str(out)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Pareto front (top1, latency_ms)" in proc.stdout
-    report = json.loads((out / "trial_0001" / "metrics.jsonl").read_text().splitlines()[0])["metrics"]
+    report = trial_lines(out / "trial_0001")[0][0]["metrics"]
     assert report["latency_ms"] > 0 and 0 < report["params_m"] < 5
     study = optuna.load_study(study_name="autotune", storage=f"sqlite:///{out / 'study.db'}")
     front = study.best_trials
@@ -192,7 +192,7 @@ def test_warm_started_trials_train_exactly_as_cold_ones(digits_config, tmp_path)
     dirs = [out / f"trial_{n:04d}" for n in range(3)]
     warm = ["started warm" in (d / "command.txt").read_text() for d in dirs]
     assert warm == [False, True, True], warm
-    metrics = [[json.loads(line)["metrics"] for line in (d / "metrics.jsonl").read_text().splitlines()] for d in dirs]
+    metrics = [[e["metrics"] for e in trial_lines(d)[0]] for d in dirs]
     assert metrics[0] and metrics[1] == metrics[0] and metrics[2] == metrics[0]
     losses = [_losses(d / "train.log") for d in dirs]
     assert len(losses[0]) >= 9 and losses[1] == losses[0] and losses[2] == losses[0]

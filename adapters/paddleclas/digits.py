@@ -12,6 +12,8 @@ import pathlib
 
 import numpy as np
 
+from paddle_autotune_plugins.datasets import one_at_a_time
+
 IMAGE_SIZE = 32  # upscaled once here, so training needs no resize of 8x8 inputs
 MARKER = ".complete"
 
@@ -22,6 +24,7 @@ def data_root():
     return pathlib.Path(base) / "digits_clas"
 
 
+@one_at_a_time
 def ensure_digits(root=None, val_fraction=0.2, seed=0):
     """Generate the data set unless a complete copy is already there; returns its folder."""
     root = pathlib.Path(root) if root else data_root()

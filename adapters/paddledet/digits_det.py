@@ -28,6 +28,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from paddle_autotune_plugins.datasets import one_at_a_time
+
 CLASSES = [str(i) for i in range(10)]
 FORMAT_VERSION = 1  # bump when the generator's output changes, so cached sets are rebuilt
 MARKER = ".digits_det_complete.json"  # written last: its absence means a half-written set
@@ -97,6 +99,7 @@ def data_home():
     return Path(os.environ.get(ENV_VAR) or "~/.cache/paddle_autotune/datasets").expanduser()
 
 
+@one_at_a_time
 def ensure_dataset(root=None, num_train=200, num_val=50, seed=0, canvas_size=(96, 128), digit_size=(16, 32)):
     """Generate the set on first use and return a ``DigitsDet``; instant when it is already there.
 

@@ -22,6 +22,8 @@ import random
 import sys
 import unicodedata
 
+from paddle_autotune_plugins.datasets import one_at_a_time
+
 LABELS = ("negative", "positive")  # class 0, class 1; file neg.txt -> 0, pos.txt -> 1
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]")  # [PAD] first: ERNIE's pad_token_id is 0
 MARKER = ".complete.json"
@@ -182,6 +184,7 @@ def _read_marker(root):
         return None
 
 
+@one_at_a_time
 def ensure_dataset(root=None, max_train=None, max_dev=None, max_test=None, seed=0, dev_ratio=0.1,
                    test_ratio=0.1, min_freq=1):
     """Generate the data set on first use; afterwards return at once (a marker file is written last).
