@@ -168,7 +168,8 @@ def test_anchors_seeded_from_the_training_boxes(tmp_path):
                        ("yolov3_mobilenet_v1_digits", "YOLOv3Head.anchors")):
         task = adapter.load(None, ["-c", str(small_config(tmp_path / name, name, epochs=1))])
         (param,) = presets.resolve(["det-anchors-kmeans"], "det", task.config, adapter.architecture(task.config),
-                                   data_choices=adapter.data_choices).params
+                                   data_choices=adapter.data_choices,
+                                   facts=lambda name: adapter.trainer_fact(task, name)).params
         assert param.name == path and param.choices[0] == dotpath.get(task.config, path)
         seeded = param.choices[1]
         assert seeded != param.choices[0] and len(seeded) == len(param.choices[0])
@@ -181,4 +182,5 @@ def test_anchors_seeded_from_the_training_boxes(tmp_path):
         assert dotpath.get(cfg, path) == seeded
     with pytest.raises(Exception, match="cannot compute choices"):
         presets.resolve(["det-anchors-kmeans"], "det", task.config, "YOLOv3",
-                        data_choices=super(DetAdapter, adapter).data_choices)
+                        data_choices=super(DetAdapter, adapter).data_choices,
+                        facts=lambda name: adapter.trainer_fact(task, name))

@@ -7,14 +7,16 @@ tools/train.py, or the plugin's train entry for the pip-only paddledet.
 """
 import argparse
 import copy
-import glob
+import functools
 import os
 import pathlib
+import re
+import subprocess
 
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import Adapter, Task, available_device, python, weight_files
+from paddle_autotune_plugins.adapter import Adapter, Task, available_device, check_override, python, weight_files
 from paddle_autotune_plugins.errors import UsageError
 
 from . import config_io
@@ -45,10 +47,100 @@ def apply_opts(cfg, items):
             raise UsageError(f"-o '{item}' must be key=value, e.g. -o epoch=12")
         key, value = item.split("=", 1)
         key = key.strip()
-        if not dotpath.has(cfg, dotpath.parent_path(key)):
-            hint = dotpath.nearest(cfg, key)
-            raise UsageError(f"-o {key}: no such path in the config" + (f"; did you mean {' or '.join(hint)}?" if hint else ""))
+        check_override(cfg, key)
         dotpath.set_(cfg, key, yaml.safe_load(value))
+
+
+def best_checkpoint_files(save_dir):
+    """The best checkpoint's files wherever this ppdet wrote them: `save_dir/<config stem>/best_model.*`
+    (2.6), `save_dir/best_model.*` (release/2.7, develop), `save_dir/best_model/best_model.*` (develop with
+    uniform_output_enabled). Found from what the trainer wrote, never a fixed path: the folder holding the
+    newest best_model.pdparams, and its other best_model.* files (.pdopt, .pdema, .pdstates). None when no
+    weights were saved (no eval found a best)."""
+    weights = [p for p in pathlib.Path(save_dir).rglob("best_model.pdparams") if p.is_file()]
+    if not weights:
+        return None
+    folder = max(weights, key=lambda p: p.stat().st_mtime).parent
+    return sorted(str(p) for p in folder.glob("best_model.*") if p.is_file())
+
+
+# A module name to the pip distribution that provides it, where they differ (the rest: the checkout's
+# requirements.txt line that names the module, else the module's own name)
+_DISTRIBUTIONS = {"cv2": "opencv-python", "sklearn": "scikit-learn", "yaml": "PyYAML", "PIL": "Pillow",
+                  "skimage": "scikit-image", "lap": "lapx"}
+
+_IMPORT_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])  # as the checkout's tools/train.py does
+from paddle_autotune_plugins.adapters.paddledet import hooks
+hooks.install()  # the trial's own fixes (pkg_resources stand-in ...) apply to the probe too
+try:
+    import ppdet
+except ModuleNotFoundError as e:
+    print("AUTOTUNE_MISSING", e.name)
+    sys.exit(3)
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def check_checkout_imports(root):
+    """A checkout's ppdet must import with this Python before a study runs its tools/train.py: release/2.7
+    and develop import `imgaug` (their requirements.txt), and without it every trial dies in a traceback.
+    Tried for real in a subprocess (a few seconds, once per checkout), because a static reading of
+    requirements.txt is wrong both ways (it lists `sklearn==0.0` and `lapx`, which `import ppdet` never needs)."""
+    root = pathlib.Path(root)
+    try:
+        proc = subprocess.run([python(), "-c", _IMPORT_PROBE, str(root)], capture_output=True, text=True,
+                              cwd=root, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"importing the ppdet of {root} took over 5 minutes; check that "
+                         f"'cd {root} && python -c \"import ppdet\"' works") from None
+    missing = re.search(r"^AUTOTUNE_MISSING (\S+)", proc.stdout, re.MULTILINE)
+    if missing:
+        module = missing.group(1).split(".")[0]
+        package = distribution_for(module, root)
+        raise UsageError(f"the ppdet of {root} needs the package '{package}' (module {module}), which this Python "
+                         f"({python()}) lacks: pip install {package}")
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise UsageError(f"the ppdet of {root} fails to import: {last}; fix that, then run the study again")
+
+
+def distribution_for(module, root):
+    """The pip name for a missing module: as the checkout's requirements.txt spells it, where it lists it."""
+    wanted = _DISTRIBUTIONS.get(module, module)
+    normal = lambda name: re.sub(r"[-_.]+", "-", name).lower()  # noqa: E731 - PEP 503 names
+    try:
+        lines = (pathlib.Path(root) / "requirements.txt").read_text().splitlines()
+    except OSError:
+        return wanted
+    for line in lines:
+        name = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+        if name and normal(name.group(1)) in (normal(module), normal(wanted)):
+            return name.group(1)
+    return wanted
+
+
+def decays_before_last_epoch(cfg):
+    """Whether a PiecewiseDecay reaches a milestone before training ends (else its gamma does nothing).
+    ppdet decays at `milestone x steps_per_epoch`, so a milestone counts when it is below `epoch`; `values`
+    given in the config replace what gamma computes."""
+    schedulers = dotpath.get(cfg, "LearningRate.schedulers", None) or []
+    decay = schedulers[0] if schedulers else {}
+    if getattr(decay, "tag", None) != "PiecewiseDecay" or decay.get("values") is not None:
+        return False
+    epochs = cfg.get("epoch")
+    milestones = decay.get("milestones", [8, 11])
+    return epochs is not None and any(m < epochs for m in milestones)
+
+
+def anchor_targets_are_gt2yolo(cfg):
+    """Whether every train transform that builds targets from anchors is a Gt2YoloTarget, which keeps
+    them as the head does (flat, in input pixels); JDE's Gt2JDETargetThres keeps them per level."""
+    ops = [op for kind in ("sample_transforms", "batch_transforms")
+           for op in (dotpath.get(cfg, f"TrainReader.{kind}", None) or []) if isinstance(op, dict)]
+    holding = [name for op in ops for name, args in op.items() if isinstance(args, dict) and "anchors" in args]
+    return all(name == "Gt2YoloTarget" for name in holding)
 
 
 class DetAdapter(Adapter):
@@ -97,6 +189,21 @@ class DetAdapter(Adapter):
             raise UsageError(f"cannot seed '{path}' from the training data ({type(e).__name__}: {e}); "
                              f"check TrainDataset.dataset_dir and anno_path") from None
 
+    def check_space(self, task, params):
+        notes = super().check_space(task, params)
+        if task.script:  # the checkout's own ppdet will train: it must import before any trial starts
+            check_checkout_imports(pathlib.Path(task.script).resolve().parent.parent)
+        return notes
+
+    def trainer_fact(self, task, name):
+        """Facts of this config's training that a preset's `when: {trainer.NAME: value}` asks for, where
+        a plain value comparison cannot say it (presets.py): whether a knob would act."""
+        facts = {"decays_before_last_epoch": decays_before_last_epoch,
+                 "anchor_targets_are_gt2yolo": anchor_targets_are_gt2yolo}
+        if name in facts:
+            return facts[name](task.config)
+        return super().trainer_fact(task, name)
+
     def max_steps(self, cfg):
         return cfg.get("epoch")
 
@@ -112,10 +219,13 @@ class DetAdapter(Adapter):
 
     @staticmethod
     def _switch_dropout_head(cfg):
-        """A trial that tunes `TwoFCHead.dropout` trains the plugin's TwoFCHead variant with dropout."""
+        """A trial that tunes `TwoFCHead.dropout` trains the plugin's TwoFCHead variant with dropout; only
+        where the RoI head is a TwoFCHead (GN configs keep a TwoFCHead section but train XConvNormHead)."""
         head = cfg.get("TwoFCHead")
-        if isinstance(head, dict) and "dropout" in head:
-            cfg[DROPOUT_HEAD] = dict(cfg.pop("TwoFCHead"))
+        if isinstance(head, dict) and "dropout" in head and dotpath.get(cfg, "BBoxHead.head", None) == "TwoFCHead":
+            # TwoFCHead stays as written (ppdet no longer builds it), so the trial's config keeps the
+            # tuned path and the coordinator can check it against what the built head holds
+            cfg[DROPOUT_HEAD] = dict(head)
             dotpath.set_(cfg, "BBoxHead.head", DROPOUT_HEAD)
 
     def write_config(self, cfg, path):
@@ -130,9 +240,7 @@ class DetAdapter(Adapter):
         return [python(), "-m", self.train_entry, "-c", config_path, "--eval"]
 
     def best_checkpoint(self, cfg):
-        stem = pathlib.Path(self.config_filename).stem  # ppdet saves under save_dir/<config file stem>/
-        files = sorted(glob.glob(os.path.join(cfg["save_dir"], stem, "best_model.*")))
-        return files or None
+        return best_checkpoint_files(cfg["save_dir"])
 
     def trial_outputs(self, cfg):
         return weight_files(cfg["save_dir"])

@@ -6,7 +6,7 @@ Every fix first reads the module's own source and stands aside when the buggy li
 (release/2.6 head, release/2.7 and develop fixed some or all of them), and when the running Paddle does
 not have the behaviour the bug trips on.
 
-The two Paddle 3 bugs (see SUITES.md):
+The two Paddle 3 bugs (see docs/suites.md):
 
 * ``zero-d-concat``: since Paddle 2.5, ``paddle.shape(x)[0]``, ``bbox_num[i]`` and ``scale_factor[i][0]`` are
   0-D tensors, and ``paddle.concat`` refuses 0-D inputs ("The axis is expected to be in range of [0, 0)").

@@ -1,10 +1,14 @@
-"""Code that runs inside a PaddleDetection trial: Paddle 3 fixes, the per-eval mAP report, and the
-dropout variant of the R-CNN two-FC RoI head. All attached at import time, no file edited, so they
-reach whichever ppdet the trial imports (the 2.6.0 wheel or a source checkout)."""
+"""Code that runs inside a PaddleDetection trial: Paddle 3 fixes, the per-eval mAP report, the knob
+values the built Trainer really uses, and the dropout variant of the R-CNN two-FC RoI head. All attached
+at import time, no file edited, so they reach whichever ppdet the trial imports (the 2.6.0 wheel or a
+source checkout)."""
 import math
+import os
+import sys
 
+from paddle_autotune_plugins import dotpath
 from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.reporting import ENV_VAR, report, report_used, tuned_paths
 
 from . import compat
 
@@ -23,6 +27,68 @@ def eval_metrics(trainer):
     return {"bbox_ap": bbox[0], "bbox_ap50": bbox[1] if len(bbox) > 1 else bbox[0]}
 
 
+# Read even when the study does not tune them, so every trial's metrics.jsonl shows what it trained with
+KNOWN_PATHS = ["LearningRate.base_lr", "LearningRate.schedulers.0.gamma", "LearningRate.schedulers.0.milestones",
+               "LearningRate.schedulers.1.steps", "LearningRate.schedulers.1.epochs", "TrainReader.batch_size",
+               f"{DROPOUT_HEAD}.dropout"]
+
+
+def trial_config(argv=None):
+    """The config this process trains (its -c file, as config_io reads it), or None."""
+    from .config_io import load
+
+    argv = sys.argv if argv is None else argv
+    path = next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in ("-c", "--config")), None)
+    path = path or next((arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")), None)
+    if not path:
+        return None
+    try:
+        return load(path)
+    except Exception as e:  # noqa: BLE001 - a broken file: ppdet itself will say it better
+        print(f"[autotune] cannot read {path} for the knob check: {e}", file=sys.stderr)
+        return None
+
+
+def candidate_paths(cfg):
+    """The paths to read: the study's tuned ones, and every place a det preset may tune that the config has."""
+    from paddle_autotune_plugins import presets
+
+    paths = list(tuned_paths())
+    for preset in presets.available().values():
+        if preset.get("suite") != "det":
+            continue
+        for body in (preset.get("knobs") or {}).values():
+            for place in body.get("paths", []):
+                for pattern in [place["path"]] + list(place.get("also") or []):
+                    paths += presets.expand(cfg, pattern)
+    paths += [p for p in KNOWN_PATHS if dotpath.has(cfg, p)]
+    return list(dict.fromkeys(paths))
+
+
+def report_knobs(trainer, steps_per_epoch=None):
+    """The knob values of the built Trainer (model, optimizer's scheduler, train loader), to the coordinator.
+    Never stops the training: a failure to read is said on stderr, and the knobs go unchecked."""
+    from . import live
+
+    if not os.environ.get(ENV_VAR):  # not under a study: the trainer runs exactly as the suite's own
+        return
+    cfg = trial_config()
+    if cfg is None:
+        return
+    try:
+        loader = getattr(trainer, "loader", None)
+        scheduler = getattr(getattr(trainer, "optimizer", None), "_learning_rate", None) or getattr(trainer, "lr", None)
+        used = live.used_values(candidate_paths(cfg), cfg, model=trainer.model, scheduler=scheduler,
+                                steps_per_epoch=steps_per_epoch or (len(loader) if loader is not None else None),
+                                train_reader=loader,
+                                batch_size=getattr(getattr(loader, "_batch_sampler", None), "batch_size", None))
+    except Exception as e:  # noqa: BLE001 - the knob check must not cost the user the training
+        print(f"[autotune] could not read the knobs from the trainer: {type(e).__name__}: {e}", file=sys.stderr)
+        return
+    if used:
+        report_used(used)
+
+
 def _hook_trainer(module):
     trainer_cls = getattr(module, "Trainer", None)
     if trainer_cls is None or getattr(trainer_cls.__init__, "_autotune_hooked", False):
@@ -30,6 +96,9 @@ def _hook_trainer(module):
     from ppdet.engine.callbacks import Callback
 
     class ReportCallback(Callback):
+        def on_train_begin(self, status):  # self.model is the Trainer (ppdet's name): all built by now
+            report_knobs(self.model, status.get("steps_per_epoch"))
+
         def on_epoch_end(self, status):
             if status.get("mode") == "eval":
                 report(status["epoch_id"] + 1, eval_metrics(self.model))
@@ -46,7 +115,7 @@ def _hook_trainer(module):
 
 
 def _register_dropout_head(module):
-    """TwoFCHead with dropout after each FC: no shipped R-CNN RoI head has one (SUITES.md)."""
+    """TwoFCHead with dropout after each FC: no shipped R-CNN RoI head has one (docs/suites.md)."""
     import paddle.nn as nn
     from ppdet.core.workspace import register
 
