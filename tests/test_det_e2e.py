@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, autotune, read_trials
+from conftest import PYTHON, REPO, autotune, read_trials, trial_lines
 from paddle_autotune_plugins import cli, dotpath
 from paddle_autotune_plugins.adapters.paddledet import config_io
 from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
@@ -30,8 +30,8 @@ def test_faster_rcnn_study_with_det_nms_anchor(tmp_path):
     assert len(rows) == 4 and rows[0]["reason"].startswith("baseline")
     assert all(r["state"] in ("COMPLETE", "PRUNED") for r in rows), rows
     for r in rows:  # bbox AP reported at every eval (every epoch here) until the trial ended
-        reports = [json.loads(line) for line in
-                   (out / f"trial_{int(r['number']):04d}" / "metrics.jsonl").read_text().splitlines()]
+        reports, used = trial_lines(out / f"trial_{int(r['number']):04d}")
+        assert used and "BBoxPostProcess.nms.nms_threshold" in used[0]  # the built trainer's own values
         assert [rep["step"] for rep in reports] == list(range(1, len(reports) + 1)) and reports
         assert all(0.0 <= rep["metrics"]["bbox_ap"] <= 1.0 for rep in reports)
         assert len(reports) == 2 if r["state"] == "COMPLETE" else len(reports) < 2
@@ -76,7 +76,7 @@ def test_each_architecture_trains_and_evaluates_through_the_adapter(name, tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = read_trials(out)
     assert rows[0]["state"] == "COMPLETE", rows
-    reports = [json.loads(line) for line in (out / "trial_0000" / "metrics.jsonl").read_text().splitlines()]
+    reports = trial_lines(out / "trial_0000")[0]
     assert len(reports) == 1 and 0.0 <= reports[0]["metrics"][metric] <= 1.0
 
 
