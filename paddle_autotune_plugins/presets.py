@@ -1,4 +1,4 @@
-"""Curated search spaces, kept as data in space_presets/*.yaml.
+"""Curated search spaces, kept as data in space_presets/<suite folder>/*.yaml (found, not listed).
 
 A preset names its suite, the architectures it fits, and knobs. A knob has one spec and the places it
 may live; the first place that exists in the resolved config wins, so one preset serves configs that
@@ -28,6 +28,17 @@ def preset_dir():
     return pathlib.Path(str(importlib.resources.files("paddle_autotune_plugins.space_presets")))
 
 
+def preset_files():
+    """{name: path} of every shipped preset: each suite keeps its presets in a folder of its own, named like
+    its adapter's folder (space_presets/paddleclas/clas-lr.yaml is preset clas-lr)."""
+    found = {}
+    for path in sorted(preset_dir().glob("**/*.yaml")):
+        if path.stem in found:
+            raise UsageError(f"two presets are named '{path.stem}': {found[path.stem]} and {path}; rename one")
+        found[path.stem] = path
+    return found
+
+
 def available():
     """{name: parsed preset file} for every preset shipped (each file is read when first asked for)."""
     return _Presets()
@@ -37,12 +48,13 @@ class _Presets(dict):
     """The shipped presets by name, read lazily: a study that names one preset should not parse all."""
 
     def __init__(self):
-        super().__init__((path.stem, None) for path in sorted(preset_dir().glob("*.yaml")))
+        self.files = preset_files()
+        super().__init__((name, None) for name in self.files)
 
     def __getitem__(self, name):
         value = super().__getitem__(name)
         if value is None:
-            value = load_yaml(preset_dir() / f"{name}.yaml") or {}
+            value = load_yaml(self.files[name]) or {}
             self[name] = value
         return value
 

@@ -72,3 +72,23 @@ def test_presets_command_lists_paths(capsys):
                  "clas-label-smoothing", "clas-mixup"):
         assert name in out
     assert "Optimizer.lr.values (if Optimizer.lr.name=Piecewise)" in out
+
+
+def test_presets_are_found_in_each_suites_folder(tmp_path, monkeypatch):
+    """space_presets/<adapter folder>/NAME.yaml is preset NAME of that adapter's suite: nothing lists them."""
+    import importlib.metadata
+
+    folder_of = {ep.name: ep.value.split(".")[2] for ep in importlib.metadata.entry_points(group="paddle_autotune.adapters")}
+    files = presets.preset_files()
+    assert {"clas-lr", "det-nms-anchor", "ernie-finetune"} <= set(files)
+    for name, path in files.items():
+        assert path.parent.name == folder_of[presets.available()[name]["suite"]], path
+    # a new suite's folder is picked up as it is; two presets of one name are refused
+    (tmp_path / "paddlenew").mkdir()
+    (tmp_path / "paddlenew" / "new-lr.yaml").write_text("suite: new\nknobs: {}\n")
+    monkeypatch.setattr(presets, "preset_dir", lambda: tmp_path)
+    assert list(presets.available()) == ["new-lr"]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "new-lr.yaml").write_text("suite: other\nknobs: {}\n")
+    with pytest.raises(UsageError, match="two presets are named 'new-lr'"):
+        presets.available()
