@@ -17,6 +17,7 @@ import time
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.join(REPO, "tests")  # det_quickrun.py, test scaffolding
 PACKAGE = "paddle_autotune_plugins.adapters.paddledet"
 MIRROR = "/work/.mirror/PaddlePaddle+PaddleDetection/repo"  # a git mirror of PaddleDetection, if present
 
@@ -139,7 +140,9 @@ def test_dataset_is_deterministic_cached_and_rebuilt_when_half_written(tmp_path,
 
 LOAD_CONFIGS = """
 import json
-from paddle_autotune_plugins.adapters.paddledet import compat, quickrun
+sys.path.insert(0, TESTS)
+from paddle_autotune_plugins.adapters.paddledet import compat
+import det_quickrun as quickrun
 compat.install()
 from ppdet.core.workspace import load_config, global_config
 out = {}
@@ -159,7 +162,7 @@ for name in quickrun.bundled_configs():
                            if "Gt2YoloTarget" in t],
     }
 print("CONFIGS " + json.dumps(out))
-"""
+""".replace("TESTS", repr(TESTS), 1)
 
 
 def test_bundled_configs_load_through_base_chains_with_tagged_schedulers():
@@ -346,7 +349,7 @@ def test_fixes_stand_aside_where_upstream_fixed(ppdet_checkout, tmp_path):
 
 # ---------------------------------------------------------------- end to end: train 1 epoch + eval
 
-QUICKRUN = "from paddle_autotune_plugins.adapters.paddledet import quickrun; sys.exit(quickrun.main(sys.argv[1:]))"
+QUICKRUN = f"sys.path.insert(0, {TESTS!r}); import det_quickrun; sys.exit(det_quickrun.main(sys.argv[1:]))"
 TIMINGS = {}
 
 

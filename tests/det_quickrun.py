@@ -1,9 +1,9 @@
 """Train and evaluate one PaddleDetection config on the digits set, in this process: the smallest real run.
 
-Used by the groundwork tests (one subprocess per run, so ppdet's global_config cannot leak between
-architectures) and handy by hand::
+Test scaffolding, not shipped: used by the groundwork tests (one subprocess per run, so ppdet's
+global_config cannot leak between architectures) and handy by hand::
 
-    python -m paddle_autotune_plugins.adapters.paddledet.quickrun faster_rcnn_r18_digits --epochs 1
+    python tests/det_quickrun.py faster_rcnn_r18_digits --epochs 1
 
 prints ppdet's own log, then one line ``QUICKRUN_RESULT {json}`` with the losses, the eval metric and times.
 """
@@ -16,9 +16,9 @@ import sys
 import tempfile
 import time
 
-from . import compat, digits_det
+from paddle_autotune_plugins.adapters.paddledet import compat, digits_det
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(digits_det.__file__)), "configs")
 RESULT_PREFIX = "QUICKRUN_RESULT "
 DATASET_KEYS = ("TrainDataset", "EvalDataset", "TestDataset")
 
