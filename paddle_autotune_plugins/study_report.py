@@ -20,6 +20,7 @@ import io
 import math
 import pathlib
 import re
+import shutil
 
 import optuna
 
@@ -230,6 +231,10 @@ class _Data:
         self.pruned = [t for t in self.trials if t.state == S.PRUNED]
         self.failed = [t for t in self.trials if t.state == S.FAIL]
         self.baseline = next((t for t in self.trials if t.user_attrs.get("baseline")), None)
+        # The sampled trials: the baseline is the user's config, which may lie outside the space (colour scales)
+        self.searched = [t for t in self.complete if t is not self.baseline]
+        self.notes = {}  # plot stem -> text shown under the figure (what it is computed over, caveats)
+        self.alt = {}  # plot stem -> the figure's content in words (the <img> alt text)
         # study.best_trial is a copy: keep our own object so that "t is d.best" holds in the plots
         best = None if self.multi or not self.complete else study.best_trial.number
         self.best = next((t for t in self.complete if t.number == best), None)
@@ -357,56 +362,162 @@ def plot_intermediate(d):
     return fig
 
 
+FEW_TRIALS = 10  # importances from fewer complete trials than this carry a caveat in the report
+
+
+def _why_baseline_lacks(d, path):
+    """Why the baseline (trial 0) has no sampled value for ``path``: it runs the config as given."""
+    used = d.baseline.user_attrs.get("values", {})
+    if used.get(path) is None:
+        return f"the config's value of {d.short[path]} is not known"
+    return f"the config's {d.short[path]} = {_fmt_value(used[path], 24)} lies outside the search space"
+
+
+def importance_inputs(d):
+    """What the importances are computed over: (params kept, {param left out: why}, trials used,
+    {trial number: why it is left out}).
+
+    Optuna on its own uses only the parameters that every complete trial sampled, so a baseline whose
+    learning rate lies outside the space would drop the learning rate. Here every tuned parameter is kept and
+    the trials lacking one are left out instead; a parameter only a minority of the trials sampled
+    (conditional, or added to the space on a resume) is left out rather than most of the trials.
+    """
+    left_params = {}
+    for p in d.paths:
+        if p not in d.dists:
+            left_params[p] = "no trial sampled it (never in the search space of a trial)"
+        elif not any(p in t.params for t in d.complete):
+            left_params[p] = "no complete trial sampled it"
+    kept = [p for p in d.paths if p not in left_params]
+    cover = {p: sum(p in t.params for t in d.complete) for p in kept}
+
+    def having(ps):
+        return [t for t in d.complete if all(p in t.params for p in ps)]
+
+    need = max(2, math.ceil(len([t for t in d.complete if any(p in t.params for p in kept)]) / 2))
+    while len(kept) > 1 and len(having(kept)) < need:
+        p = min(reversed(kept), key=lambda p: cover[p])  # the least sampled; the later one on a tie
+        kept.remove(p)
+        left_params[p] = (f"only {cover[p]} of {len(d.complete)} complete trials sampled it (a conditional "
+                          f"parameter, or one added to the space later); keeping it would leave too few trials")
+    used = having(kept)
+    left_trials = {}
+    for t in d.complete:
+        if t in used:
+            continue
+        lacks = [p for p in kept if p not in t.params]
+        if t is d.baseline:
+            left_trials[t.number] = "the baseline: " + "; ".join(_why_baseline_lacks(d, p) for p in lacks)
+        else:
+            left_trials[t.number] = "it has no value for " + ", ".join(d.short[p] for p in lacks)
+    return kept, left_params, used, left_trials
+
+
+def _importance_note(d, kept, left_params, used, left_trials):
+    parts = [f"Computed over {len(used)} complete trial{'s' if len(used) != 1 else ''}"
+             + (f" (of {len(d.complete)})" if len(used) != len(d.complete) else "") + "."]
+    if used and len(used) < FEW_TRIALS:
+        parts.append(f"Few trials: with fewer than {FEW_TRIALS} complete trials these importances are a rough "
+                     "guide only; a parameter may look unimportant because it has not been explored yet.")
+    if left_trials:
+        parts.append("Left out: " + "; ".join(f"trial {n} ({why})" for n, why in sorted(left_trials.items())) + ".")
+    if left_params:
+        parts.append("Parameters left out of the importances: " + "; ".join(
+            f"{p}: {why}" for p, why in left_params.items()) + ".")
+    return " ".join(parts)
+
+
 def param_importances(d):
-    """{metric: {path: importance}} from Optuna's fANOVA evaluator, most important first."""
+    """({metric: {path: importance}}, number of trials): Optuna's fANOVA importances, most important first, over
+    the complete trials that sampled every kept parameter (importance_inputs); the note under the figure says
+    which trials and parameters were left out, and warns under FEW_TRIALS trials."""
+    kept, left_params, used, left_trials = importance_inputs(d)
+    note = _importance_note(d, kept, left_params, used, left_trials)
     if len(d.complete) < 2:
         raise _Skip(f"Parameter importances need at least 2 complete trials; this study has {len(d.complete)}.")
-    if len(d.dists) < 2:
-        raise _Skip("Parameter importances need at least 2 tuned parameters; this study tunes "
-                    f"{len(d.dists)}.")
+    if len(kept) < 2:
+        raise _Skip(f"Parameter importances need at least 2 tuned parameters; this study tunes {len(kept)} that "
+                    "complete trials sampled." + (" " + note if left_params else ""))
+    if len(used) < 2:
+        raise _Skip("Parameter importances need at least 2 complete trials that sampled every parameter. " + note)
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)  # seeded: the same study gives the same plot
     result = {}
     for i, metric in enumerate(d.metrics):
-        try:
+        try:  # params=kept: Optuna then uses the complete trials that have all of them (not their intersection)
             result[metric] = optuna.importance.get_param_importances(
-                d.study, evaluator=evaluator, target=(lambda t, i=i: t.values[i]) if d.multi else None)
-        except (ValueError, RuntimeError) as e:  # e.g. no parameter sampled by every complete trial
+                d.study, evaluator=evaluator, params=kept, target=(lambda t, i=i: t.values[i]) if d.multi else None)
+        except (ValueError, RuntimeError) as e:  # e.g. a parameter's range changed between runs of the study
             raise _Skip(f"Optuna could not compute parameter importances: {e}") from None
-    if not any(result.values()):
-        raise _Skip("No parameter was sampled by every complete trial, so importances cannot be compared.")
-    return result
+    if not any(any(r.values()) for r in result.values()):
+        raise _Skip("The complete trials do not tell the parameters apart (every importance is 0). " + note)
+    d.notes["importances"] = note
+    return result, len(used)
 
 
 def plot_importances(d):
     """Horizontal bars: how much of the objective's variance each parameter explains (fANOVA)."""
-    result = param_importances(d)
+    result, n = param_importances(d)
     fig = _figure(8, 0.8 + sum(0.5 * len(r) + 0.8 for r in result.values()), layout="constrained")
     for i, (metric, imp) in enumerate(result.items()):
         ax = fig.add_subplot(len(result), 1, i + 1)
         names = list(imp)[::-1]  # largest at the top
         ax.barh([d.short.get(n, n) for n in names], [imp[n] for n in names], color=COLORS["COMPLETE"])
-        for y, n in enumerate(names):
-            ax.text(imp[n], y, f" {imp[n]:.2f}", va="center", fontsize=8)
+        for y, name in enumerate(names):
+            ax.text(imp[name], y, f" {imp[name]:.2f}", va="center", fontsize=8)
         ax.set_xlim(0, max(1.0, max(imp.values()) * 1.15))
         ax.set_title(f"for {metric}", fontsize=10)
     ax.set_xlabel("importance (fANOVA, sums to 1 per objective)")
-    fig.suptitle("Parameter importances")
+    few = f"; fewer than {FEW_TRIALS}: a rough guide" if n < FEW_TRIALS else ""
+    fig.suptitle(f"Parameter importances over {n} complete trials{few}")
+    d.alt["importances"] = "Parameter importances: " + "; ".join(
+        (f"{metric}: " if d.multi else "") + ", ".join(f"{d.short.get(p, p)} {v:.2f}" for p, v in imp.items())
+        for metric, imp in result.items())
     return fig
 
 
+def _tick_label(v):
+    """A tick's text: at most 4 significant digits (0.30000000000000004 -> 0.3, 0.000125 -> 0.000125, 1e-05)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return _fmt_value(v, 12)
+    if float(v).is_integer() and abs(v) < 1e6:
+        return str(int(v))
+    return f"{v:.4g}"
+
+
+def _nice_ticks(lo, hi, log=False, integer=False):
+    """Round tick values between lo and hi (decades on a log axis), at least two of them."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    if not hi > lo:
+        return [lo]
+    slack = (hi - lo) * 1e-9
+
+    def inside(ticks):
+        return [float(v) for v in ticks if lo - slack <= v <= hi + slack]
+
+    if log:
+        ticks = inside(LogLocator(base=10, numticks=6).tick_values(lo, hi))
+        if len(ticks) < 2:  # less than two decades: 1, 2, 5 times the powers of ten
+            ticks = inside(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12).tick_values(lo, hi))
+    else:
+        ticks = inside(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], integer=integer).tick_values(lo, hi))
+    return ticks if len(ticks) >= 2 else [lo, hi]
+
+
 def _axis(d, path, values):
-    """(to_unit, ticks): maps a parameter's values to 0..1 on its axis, and the labelled tick positions."""
+    """(to_unit, ticks, search range): maps a parameter's values to 0..1 on its axis, the labelled tick
+    positions, and the (low, high) of the space in axis units (None for choices)."""
     dist = d.dists.get(path)
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         choices = list(dist.choices)
         pos = {c: (i / (len(choices) - 1) if len(choices) > 1 else 0.5) for i, c in enumerate(choices)}
-        return (lambda v: pos.get(v, math.nan)), [(pos[c], _fmt_value(c, 12)) for c in choices]
+        return (lambda v: pos.get(v, math.nan)), [(pos[c], _fmt_value(c, 12)) for c in choices], None
     log = bool(getattr(dist, "log", False))
     known = [v for v in values if v is not None] + ([dist.low, dist.high] if dist is not None else [])
     if log:
         known = [v for v in known if v > 0]
     if not known:
-        return (lambda v: math.nan), []
+        return (lambda v: math.nan), [], None
     f = math.log10 if log else float
     lo, hi = f(min(known)), f(max(known))
     span = (hi - lo) or 1.0
@@ -414,12 +525,18 @@ def _axis(d, path, values):
     def to_unit(v):
         return math.nan if v is None or (log and v <= 0) else (f(v) - lo) / span
 
-    ticks = [(to_unit(v), f"{v:.3g}") for v in sorted({min(known), max(known)})]
-    return to_unit, ticks
+    integer = isinstance(dist, optuna.distributions.IntDistribution)
+    ticks = [(to_unit(v), _tick_label(v)) for v in _nice_ticks(min(known), max(known), log, integer)]
+    space = (to_unit(dist.low), to_unit(dist.high)) if dist is not None else None
+    return to_unit, ticks, space
 
 
 def plot_parallel(d):
-    """One polyline per complete trial across every parameter axis and the objective, coloured by the objective."""
+    """One polyline per complete trial across every parameter axis and the objective, coloured by the objective.
+
+    The colour scale spans the searched trials only: the baseline (the config as given) is drawn black and
+    dashed, so that a baseline far better or worse than the rest does not wash the searched trials into one
+    colour. A thick segment on each numeric axis marks the search range (the baseline may lie outside it)."""
     if not d.complete:
         raise _Skip("Parallel coordinates need at least one complete trial.")
     paths = [p for p in d.paths if any(d.param_value(t, p) is not None for t in d.complete)]
@@ -427,30 +544,38 @@ def plot_parallel(d):
         raise _Skip("No tuned parameter has a value in the complete trials.")
     import matplotlib
     from matplotlib import cm, colors
+    from matplotlib.lines import Line2D
 
     metric, maximize = d.metrics[0], d.maximize[0]
     axes = []
     for p in paths:
-        axes.append((d.short[p],) + _axis(d, p, [d.param_value(t, p) for t in d.complete]))
+        log = getattr(d.dists.get(p), "log", False)
+        axes.append((d.short[p] + ("\n(log scale)" if log else ""),) + _axis(d, p, [d.param_value(t, p) for t in d.complete]))
     objective = [t.values[0] for t in d.complete]
     lo, hi = min(objective), max(objective)
     span = (hi - lo) or 1.0
-    axes.append((metric, lambda v: (v - lo) / span, [(0.0, f"{lo:.4g}"), (1.0, f"{hi:.4g}")]))
+    axes.append((metric, lambda v: (v - lo) / span,
+                 [((v - lo) / span, _tick_label(v)) for v in _nice_ticks(lo, hi)], None))
 
     fig = _figure(max(7.0, 1.6 * len(axes) + 1.5), 4.6)
     ax = fig.add_subplot()
     # The better end of the colour map is always the bright one, whatever the direction.
     cmap = matplotlib.colormaps["viridis" if maximize else "viridis_r"]
-    norm = colors.Normalize(lo, hi if hi > lo else lo + 1e-12)
+    scale = [t.values[0] for t in (d.searched or d.complete)]
+    c_lo, c_hi = min(scale), max(scale)
+    norm = colors.Normalize(c_lo, c_hi if c_hi > c_lo else c_lo + 1e-12)
     for t in sorted(d.complete, key=lambda t: t.values[0] if maximize else -t.values[0]):  # best drawn last
-        ys = [to_unit(d.param_value(t, p)) for (_, to_unit, _), p in zip(axes, paths)] + [axes[-1][1](t.values[0])]
+        ys = [to_unit(d.param_value(t, p)) for (_, to_unit, _, _), p in zip(axes, paths)] + [axes[-1][1](t.values[0])]
         is_base = t is d.baseline
         ax.plot(range(len(axes)), ys, color=COLORS["baseline"] if is_base else cmap(norm(t.values[0])),
                 linewidth=2.2 if is_base else 1.3, linestyle="--" if is_base else "-", alpha=0.9,
                 zorder=3 if is_base else 2, marker="o", markersize=3)
-    for x, (name, _, ticks) in enumerate(axes):
+    for x, (name, _, ticks, space) in enumerate(axes):
         ax.axvline(x, color="#888888", linewidth=0.8, zorder=1)
+        if space is not None:
+            ax.plot([x, x], space, color="#b8b8b8", linewidth=5, solid_capstyle="butt", zorder=1)
         for y, text in ticks:
+            ax.plot([x - 0.03, x], [y, y], color="#555555", linewidth=0.8, zorder=1)
             ax.text(x + 0.05, y, text, fontsize=7, va="center", ha="left", color="#333333", zorder=4,
                     bbox=dict(facecolor="white", edgecolor="none", alpha=0.75, pad=0.6))  # readable over lines
     ax.set_xticks(range(len(axes)))
@@ -460,54 +585,80 @@ def plot_parallel(d):
     ax.set_xlim(-0.2, len(axes) - 0.6)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=metric, pad=0.02)
-    base = (f"; dashed black: baseline (trial {d.baseline.number})"
-            if d.baseline is not None and d.baseline.state == S.COMPLETE else "")
-    ax.set_title(f"Parallel coordinates: {len(d.complete)} complete trials, coloured by {metric}{base}", fontsize=10)
+    source = "the searched trials" if d.searched else "the complete trials"
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"{metric} ({source})", pad=0.02)
+    handles = [Line2D([], [], color="#b8b8b8", linewidth=5, label="search range")]
+    base = d.baseline if d.baseline is not None and d.baseline.state == S.COMPLETE else None
+    if base is not None and d.searched:
+        handles.insert(0, Line2D([], [], color=COLORS["baseline"], linewidth=2.2, linestyle="--",
+                                 label=f"baseline (trial {base.number}), not in the colour scale"))
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    ax.set_title(f"Parallel coordinates: {len(d.complete)} complete trials, coloured by {metric}", fontsize=10)
+    note = f"Colour scale: {metric} of {source}, {c_lo:.4g} to {c_hi:.4g}."
+    if base is not None and d.searched:
+        note += (f" The baseline (trial {base.number}, {metric} = {base.values[0]:.4g}) is drawn black and dashed, "
+                 "outside the colour scale.")
+    d.notes["parallel"] = note
     return fig
 
 
 def plot_slice(d, path):
-    """The objective against one parameter's sampled values, complete trials coloured by trial number."""
+    """The objective against one parameter's sampled values: complete trials coloured by trial number, and
+    pruned trials at their last evaluation (hollow orange triangles: stopped early, so not a final value)."""
     points = [(d.param_value(t, path), t) for t in d.complete]
     points = [(v, t) for v, t in points if v is not None]
-    if not points:
-        raise _Skip(f"No complete trial has a value for {path}.")
+    pruned = [] if d.multi else [(d.param_value(t, path), t) for t in d.pruned if _last(t) is not None]
+    pruned = [(v, t) for v, t in pruned if v is not None]
+    if not points and not pruned:
+        raise _Skip(f"No complete or pruned trial has a value for {path}.")
     from matplotlib import colors
 
     fig = _figure(5.2, 3.6)
     ax = fig.add_subplot()
     dist = d.dists.get(path)
+    log = False
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         choices = list(dist.choices)
-        xs = [choices.index(v) for v, _ in points]
+
+        def x_of(v):
+            return choices.index(v)
         ax.set_xticks(range(len(choices)))
         ax.set_xticklabels([_fmt_value(c, 12) for c in choices], fontsize=8)
         ax.set_xlim(-0.5, len(choices) - 0.5)
     else:
-        xs = [v for v, _ in points]
-        if getattr(dist, "log", False):
+        def x_of(v):
+            return v
+        log = bool(getattr(dist, "log", False))
+        if log:
             ax.set_xscale("log")
-    numbers = [t.number for _, t in points]
-    norm = colors.Normalize(min(numbers), max(max(numbers), min(numbers) + 1))
-    # Blues without its near-white start, so that early trials stay visible on white
-    cmap = colors.LinearSegmentedColormap.from_list("trials", ["#9ecae1", "#08306b"])
-    sc = ax.scatter(xs, [t.values[0] for _, t in points], c=numbers, cmap=cmap, norm=norm,
-                    edgecolors="#333333", linewidths=0.5, zorder=3)
+    if pruned:
+        ax.scatter([x_of(v) for v, _ in pruned], [_last(t) for _, t in pruned], marker="v", s=36,
+                   facecolors="none", edgecolors=COLORS["PRUNED"], linewidths=1.2, zorder=2,
+                   label="pruned (last value before it was stopped)")
+    if points:
+        numbers = [t.number for _, t in points]
+        norm = colors.Normalize(min(numbers), max(max(numbers), min(numbers) + 1))
+        # Blues without its near-white start, so that early trials stay visible on white
+        cmap = colors.LinearSegmentedColormap.from_list("trials", ["#9ecae1", "#08306b"])
+        sc = ax.scatter([x_of(v) for v, _ in points], [t.values[0] for _, t in points], c=numbers, cmap=cmap,
+                        norm=norm, edgecolors="#333333", linewidths=0.5, zorder=3, label="complete")
+        fig.colorbar(sc, ax=ax, label="trial (complete)")
     ax.margins(0.1)  # room for the stars at the edges
-    for x, (v, t) in zip(xs, points):
+    for v, t in points:
         if t is d.baseline:
-            ax.scatter([x], [t.values[0]], marker="*", s=160, color=COLORS["baseline"], zorder=4,
+            ax.scatter([x_of(v)], [t.values[0]], marker="*", s=160, color=COLORS["baseline"], zorder=4,
                        label=f"baseline (trial {t.number})")
         elif t is d.best:
-            ax.scatter([x], [t.values[0]], marker="*", s=160, color=COLORS["best"], zorder=4,
+            ax.scatter([x_of(v)], [t.values[0]], marker="*", s=160, color=COLORS["best"], zorder=4,
                        label=f"best (trial {t.number})")
-    fig.colorbar(sc, ax=ax, label="trial")
-    ax.set_xlabel(path if len(path) <= 40 else d.short[path])
+    ax.set_xlabel((path if len(path) <= 40 else d.short[path]) + (" (log scale)" if log else ""))
     ax.set_ylabel(d.metrics[0])
     ax.set_title(f"Slice: {d.short[path]}", fontsize=10)
     ax.grid(alpha=0.3)
     _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # below: never over a point
+    d.alt[_slice_stem(d, path)] = (
+        f"Slice: {d.short[path]}: {len(points)} complete trials"
+        + (f", {len(pruned)} pruned trials at their last value" if pruned else ""))
     return fig
 
 
@@ -540,6 +691,10 @@ def plot_pareto(d):
     return fig
 
 
+def _slice_stem(d, path):
+    return "slice_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", d.short[path])
+
+
 def _plots(d):
     """(file stem, title, draw) for every plot that may apply, in report order."""
     plots = [("history", "Optimization history", plot_history),
@@ -549,7 +704,7 @@ def _plots(d):
     plots += [("importances", "Parameter importances", plot_importances),
               ("parallel", "Parallel coordinates", plot_parallel)]
     for p in d.paths:
-        stem = "slice_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", d.short[p])
+        stem = _slice_stem(d, p)
         plots.append((stem, f"Slice: {d.short[p]}", lambda d, p=p: plot_slice(d, p)))
     return plots
 
@@ -611,6 +766,7 @@ h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;border-bottom:1px solid #
 table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
 th{background:#f3f3f3} pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:8px;font-size:12px;overflow-x:auto}
 img{max-width:100%;height:auto} .note{color:#666;font-style:italic} .big{font-size:15px}
+.caption{font-size:13px;color:#444;margin-top:4px}
 .warn{background:#fff3cd;border:1px solid #e0b000;padding:8px}
 .grid{display:flex;flex-wrap:wrap;gap:12px} .grid figure{margin:0;flex:1 1 480px;max-width:580px}
 figure{margin:0} code{font-size:12px}
@@ -634,10 +790,11 @@ def write_report(study, out_dir):
         try:
             png = _png(draw(d))
         except _Skip as skip:
-            part = (title, None, str(skip))
+            part = (title, None, str(skip), title)
         else:
             (img_dir / f"{stem}.png").write_bytes(png)
-            part = (title, f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}", stem)
+            part = (title, f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}",
+                    d.notes.get(stem), d.alt.get(stem, title))
         (slices if stem.startswith("slice_") else sections).append(part)
 
     e = html.escape
@@ -646,13 +803,18 @@ def write_report(study, out_dir):
     body = [f"<h1>paddle-autotune report: {e(study.study_name)}</h1>",
             "<h2>Summary</h2>", _summary_html(d),
             "<h2>Trials (best first)</h2>", f"<pre>{e(chr(10).join(trials_table(study)))}</pre>"]
-    for title, uri, note in sections:
+    for title, uri, note, alt in sections:
         body.append(f"<h2>{e(title)}</h2>")
-        body.append(f'<img src="{uri}" alt="{e(title)}">' if uri else f"<p class=note>{e(note)}</p>")
+        if uri:
+            body.append(f'<img id="{e(title.lower().replace(" ", "-"))}" src="{uri}" alt="{e(alt)}">')
+            if note:
+                body.append(f"<p class=caption>{e(note)}</p>")
+        else:
+            body.append(f"<p class=note>{e(note)}</p>")
     if slices:
         body.append("<h2>Slice plots (objective against each parameter)</h2><div class=grid>")
-        for title, uri, note in slices:
-            body.append(f'<figure><img src="{uri}" alt="{e(title)}"></figure>' if uri
+        for title, uri, note, alt in slices:
+            body.append(f'<figure><img src="{uri}" alt="{e(alt)}"></figure>' if uri
                         else f"<figure><p class=note>{e(title)}: {e(note)}</p></figure>")
         body.append("</div>")
     body.append("<h2>Explore further</h2>"
@@ -684,6 +846,10 @@ def log_to_visualdl(study, logdir):
     trial's value for the HParams tab, and ``eval/<metric>`` at every evaluation step for the Scalars tab.
     Returns the run folders written.
 
+    Running it again on the same ``logdir`` replaces each run's records rather than adding to them (VisualDL
+    would show every trial twice): a run is written into a fresh folder, then the old run's records are
+    removed and the new ones moved in.
+
     Example::
 
         log_to_visualdl(open_study("tune_resnet18"), "tune_resnet18/vdl")
@@ -706,7 +872,9 @@ def log_to_visualdl(study, logdir):
         hparams["state"] = t.state.name
         hparams["baseline"] = "yes" if t.user_attrs.get("baseline") else "no"
         run = pathlib.Path(logdir) / f"trial_{t.number:04d}"
-        with LogWriter(logdir=str(run)) as writer:
+        fresh = pathlib.Path(logdir) / f".trial_{t.number:04d}.writing"
+        shutil.rmtree(fresh, ignore_errors=True)  # left by a run that was stopped half-way
+        with LogWriter(logdir=str(fresh)) as writer:
             writer.add_hparams(hparams, metrics)
             # HParams reads the hparam/ tags: one point, the trial's value (its best evaluation, or the last
             # one for a pruned trial); the step-by-step curve goes under eval/ so it is not mistaken for it.
@@ -719,5 +887,11 @@ def log_to_visualdl(study, logdir):
                 writer.add_scalar(metrics[0], t.intermediate_values[last], last)
             for step in steps:
                 writer.add_scalar(f"eval/{names[0]}", t.intermediate_values[step], step)
+        run.mkdir(parents=True, exist_ok=True)
+        for old in run.glob("vdlrecords.*"):
+            old.unlink()
+        for record in fresh.iterdir():
+            record.replace(run / record.name)
+        fresh.rmdir()
         runs.append(run)
     return runs
