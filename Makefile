@@ -9,14 +9,25 @@ DEMO_OUT ?= autotune_demo
 .PHONY: setup demo test clean
 setup: $(STAMP)
 
+# Each step says what it installs before it starts; pip's own output stays quiet (-q): `make setup PIP_Q=` shows it
+PIP_Q ?= -q
+PIP := $(PY) -m pip install $(PIP_Q) --disable-pip-version-check
+REQUIREMENTS_COUNT = $$(grep -cvE '^[[:space:]]*(\#|$$)' requirements.txt)
+
 $(STAMP): requirements.txt pyproject.toml .ci/system-packages.txt
+	@echo "[setup 1/5] Debian packages $$(grep -v '^#' .ci/system-packages.txt | xargs) (.ci/system-packages.txt): installs those missing"
 	bash .ci/install-system.sh .ci/system-packages.txt
+	@echo "[setup 2/5] the virtualenv $(VENV)"
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@echo "[setup 3/5] $(REQUIREMENTS_COUNT) packages of requirements.txt and their dependencies (Paddle, PaddleDetection, PaddleNLP, PyTorch, Optuna ...): minutes on a fresh $(VENV); pip's own output: make setup PIP_Q="
+	$(PIP) -r requirements.txt
+	@echo "[setup 4/5] paddleclas 2.4.2 without its pins"
 	# paddleclas 2.4.2 is the newest wheel with the trainer; its own pins have no cp311 wheels (see docs/suites.md)
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps paddleclas==2.4.2
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) --no-deps paddleclas==2.4.2
+	@echo "[setup 5/5] this plugin (paddle-autotune), editable"
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+	@echo "[setup] done: $(VENV) is ready"
 
 demo: setup
 	$(VENV)/bin/paddle-autotune demo --out $(DEMO_OUT)

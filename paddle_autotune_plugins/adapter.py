@@ -109,6 +109,13 @@ class Adapter:
         with open(path, "w") as f:
             yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
 
+    def read_config(self, path):
+        """A config write_config wrote (a trial's), back as data: for `paddle-autotune export`."""
+        import json
+
+        text = pathlib.Path(path).read_text()
+        return json.loads(text) if str(path).endswith(".json") else (yaml.safe_load(text) or {})
+
     def write_best(self, cfg, out):
         """best_config.yaml in --out (an adapter may add the suite's own format beside it)."""
         self.write_config(cfg, pathlib.Path(out) / "best_config.yaml")
@@ -125,6 +132,12 @@ class Adapter:
     def warm_preload(self, task):
         """``"module:function"`` that imports what this task's trials import, for --warm-start (trials are
         forks of a process that ran it, see warm_start.py); None: the trials start cold."""
+        return None
+
+    def start_trial(self, task, config_path, env, cwd, log_path):
+        """Start the trial's process itself: a handle with what the coordinator uses of a Popen (pid, poll,
+        wait; the process leads its own session so stopping it stops its group), or None (the default): the
+        coordinator runs trial_command. The Python API forks its caller here (api.py)."""
         return None
 
     def best_checkpoint(self, cfg):
@@ -146,6 +159,8 @@ class Adapter:
     def owns_checkout(self, root):
         """True when a folder is a source checkout of this suite (for doctor --configs)."""
         return False
+
+    demo_summary = None  # what `paddle-autotune demo --suite NAME` trains, for adapters that have a demo
 
     def demo(self, out):
         """(Task, tuning options) of a small real study on bundled offline data, or None."""
@@ -281,15 +296,18 @@ def _installed(distribution):
         return False
 
 
-def launch_command(cmd, devices, log_dir):
-    """Turn `python -m module args` into paddle.distributed.launch over several GPUs of one trial."""
+def launch_command(cmd, devices, log_dir, launcher=None):
+    """Turn `python -m module args` into paddle.distributed.launch over several GPUs of one trial. A
+    launcher of the user's command (``{"module": ..., "options": [...]}``, cli.split_launcher) keeps its
+    module and options; its GPUs are the trial's (``devices``, none: the launcher's own choice)."""
     import importlib.util
 
     if len(cmd) < 3 or cmd[1] != "-m":
         raise ValueError(f"cannot distribute {cmd}")
     script = importlib.util.find_spec(cmd[2]).origin  # launch runs a file
-    return [cmd[0], "-m", "paddle.distributed.launch", "--devices", devices, "--log_dir", str(log_dir),
-            script] + cmd[3:]
+    module = (launcher or {}).get("module", "paddle.distributed.launch")
+    return [cmd[0], "-m", module] + list((launcher or {}).get("options", [])) + \
+        (["--devices", devices] if devices else []) + ["--log_dir", str(log_dir), script] + cmd[3:]
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CPU_NUM")  # what Paddle's math reads

@@ -1,24 +1,51 @@
-"""The Python API: tune any function, each trial in a worker process of its own.
+"""The Python API: tune any function, each trial in a process of its own.
 
-    # my_tuning.py
+    # tune_me.py: `python tune_me.py`, `python - < tune_me.py` or pasted into a notebook cell
+    import math
+
     from paddle_autotune_plugins import AutoTuner, report
 
     def train_evaluate(config):
         for epoch in range(1, 6):
-            acc = ...train one epoch with config["lr"], config["batch_size"]...
+            # stands in for one epoch of training with config["lr"] and config["batch_size"]
+            acc = epoch / 5 * (1 - (math.log10(config["lr"]) + 2) ** 2 / 9) - abs(config["batch_size"] - 32) / 640
             report(epoch, acc)              # lets the pruner stop a bad trial early
         return acc                          # the trial's value (else: its best report)
 
-    if __name__ == "__main__":              # trials import this file again: keep the run under the guard
-        best = AutoTuner(train_evaluate,
-                         search_space={"lr": {"bounds": [1e-4, 1e-1], "scale": "log"},
-                                       "batch_size": {"values": [16, 32, 64]}},
-                         max_trials=20, num_workers=2, early_stopping_rounds=5, tuner_type="bayes").run()
-        print(best)                         # {'lr': 0.0123, 'batch_size': 32}
+    tuner = AutoTuner(train_evaluate,
+                      search_space={"lr": {"bounds": [1e-4, 1e-1], "scale": "log"},
+                                    "batch_size": {"values": [16, 32, 64]}},
+                      max_trials=30, num_workers=2, early_stopping_rounds=10, tuner_type="bayes")
+    best = tuner.run()
+    print(best)                             # e.g. {'lr': 0.0102, 'batch_size': 32}
+    print(tuner.study.best_value, len(tuner.trials), tuner.out)
 
-``train_evaluate`` must be a module-level function (trials import it by name); it gets the sampled values
-merged into ``base_config``.
+``train_evaluate`` gets the sampled values merged into ``base_config`` as a plain dict. It may call
+``report(step, value)`` along the way (the pruner decides on those) and returns the trial's value.
+
+How trials start (``start_method``):
+
+- ``"fork"``, the default on Linux and macOS: each trial is an ``os.fork()`` of the process that called
+  ``run()``, which has the function in memory. Any function works, at module level with or without an
+  ``if __name__ == "__main__":`` guard, typed into a REPL or a notebook, fed on stdin (``python -``), a
+  closure or a lambda; the caller's module-level code is never run again. The trial leads its own session,
+  writes its output to ``trial_NNNN/train.log``, dies with the caller, and ends with ``os._exit``, leaving
+  the caller's files and study storage alone. A fork gets the caller's state as it is: a caller that has
+  trained with Paddle itself (CUDA and GNU OpenMP thread pools do not survive a fork) should use
+  ``"import"``, and thread counts of libraries the caller already imported (``OMP_NUM_THREADS``) are fixed
+  by then. The coordinator runs a single Python thread; ``trial_NNNN/command.txt`` notes the threads at each
+  fork, and other Python threads of the caller (a notebook's kernel has some) get a warning.
+- ``"import"``, the only one where there is no fork (Windows): each trial is a fresh
+  ``python -m paddle_autotune_plugins.run_function MODULE:NAME``, which imports the function by name. It must
+  be a module-level function of an importable module or script file, and a script keeps its run under
+  ``if __name__ == "__main__":`` (the trial runs the script's module-level code to find the function).
+
+After ``run()``: ``tuner.study`` is the Optuna study, ``tuner.trials`` the rows of ``tuner.out/trials.csv`` as a
+list of dicts (column name -> value: numbers as int or float, empty cells as None; ``pandas.DataFrame(
+tuner.trials)`` makes a table of them), and ``tuner.out`` the study's folder (a fresh temporary one unless
+``out`` is given).
 """
+import csv
 import inspect
 import json
 import os
@@ -26,28 +53,49 @@ import pathlib
 import sys
 import tempfile
 
-from . import space
+from . import run_function, space
 from .adapter import Adapter, Task, python
 from .coordinator import Coordinator, Settings
 from .errors import UsageError
+from .warm_start import ForkedProcess
 
 TUNER_TYPES = {"bayes": "tpe", "tpe": "tpe", "random": "random", "evolution": "cmaes", "grid": "grid", "gp": "gp"}
+START_METHODS = ("fork", "import")
+
+
+def can_fork():
+    """Whether trials can be forks of the caller (Linux, macOS)."""
+    return hasattr(os, "fork") and sys.platform.startswith(("linux", "darwin"))
 
 
 def function_target(fn):
     """'module:qualname' (or '/path/file.py:qualname' for a script's __main__) that a child can import."""
     if not inspect.isfunction(fn) or "<locals>" in fn.__qualname__ or fn.__name__ == "<lambda>":
-        raise UsageError("train_evaluate must be a module-level function (trials import it by name)")
+        raise UsageError("train_evaluate must be a module-level function where trials import it by name "
+                         "(start_method='import', the only one without os.fork): not a closure, lambda or method")
     module = fn.__module__
+    main_file = getattr(sys.modules.get(module), "__file__", None)
+    if main_file is None or not os.path.isfile(main_file):  # `python -` names its __main__ '<stdin>'
+        raise UsageError(f"train_evaluate was defined in {module}, which has no file (a REPL, a notebook or "
+                         f"`python -`), so trials cannot import it (start_method='import', the only one without "
+                         f"os.fork): put it in a .py file")
     if module == "__main__":
-        return f"{os.path.abspath(sys.modules['__main__'].__file__)}:{fn.__qualname__}", ""
+        return f"{os.path.abspath(main_file)}:{fn.__qualname__}", ""
     # the sys.path entry the module was imported from, so the trial process finds it too
-    root = os.path.abspath(sys.modules[module].__file__)
+    root = os.path.abspath(main_file)
     for _ in range(module.count(".") + 1):
         root = os.path.dirname(root)
-    if os.path.basename(sys.modules[module].__file__) == "__init__.py":
+    if os.path.basename(main_file) == "__init__.py":
         root = os.path.dirname(root)
     return f"{module}:{fn.__qualname__}", root
+
+
+def os_threads():
+    """How many threads the OS counts in this process (None where /proc cannot tell)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
 
 
 class FunctionAdapter(Adapter):
@@ -56,11 +104,20 @@ class FunctionAdapter(Adapter):
     name = "python"
     default_metric = "objective"
     config_filename = "config.json"
+    runs_paddle = False
 
-    def __init__(self, target, root, direction="maximize"):
-        self.target = target
-        self.root = root
+    def __init__(self, fn, direction="maximize", start_method="fork"):
+        self.fn = fn
         self.direction = direction
+        self.start_method = start_method
+        try:
+            self.target, self.root = function_target(fn)
+        except UsageError:  # a fork needs no name: command.txt shows what a cold start would be
+            if start_method != "fork":
+                raise
+            self.target = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+            self.root = ""
+        self.warned_threads = False
 
     def direction_for(self, metric):
         return self.direction
@@ -74,14 +131,54 @@ class FunctionAdapter(Adapter):
     def trial_command(self, task, config_path):
         return [python(), "-m", "paddle_autotune_plugins.run_function", self.target, config_path, self.root]
 
+    def start_trial(self, task, config_path, env, cwd, log_path):
+        if self.start_method != "fork":
+            return None  # the coordinator runs trial_command
+        import threading
+
+        others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+        if others and not self.warned_threads:
+            import warnings
+
+            self.warned_threads = True
+            warnings.warn(f"AutoTuner forks each trial from this process, which runs other Python threads too "
+                          f"({', '.join(others)}): a fork copies only the calling thread, so a lock another one "
+                          f"holds can hang a trial; if trials hang, use start_method='import'", RuntimeWarning,
+                          stacklevel=2)
+        native = os_threads()
+        pid = run_function.fork_trial(self.fn, config_path, env, cwd, log_path)
+        with open(pathlib.Path(log_path).with_name("command.txt"), "a") as f:
+            f.write(f"# started as a fork of the calling process {os.getpid()}, which holds the function (the command "
+                    f"above is the same trial started cold); its Python threads: "
+                    f"{', '.join([threading.current_thread().name] + others)}; OS threads: {native or '?'} (numpy's "
+                    f"OpenBLAS keeps an idle pool thread, which it stops around a fork)\n")
+        return ForkedProcess(pid)
+
 
 class AutoTuner:
+    """Tune ``train_evaluate(config) -> value`` over ``search_space``; see the module docstring.
+
+    ``tuner_type``: ``bayes`` (TPE), ``random``, ``evolution`` (CMA-ES), ``grid``, ``gp``; ``pruner``: ``asha``,
+    ``hyperband``, ``median``, ``none``; ``start_method``: ``fork`` (default where there is one) or ``import``.
+    After ``run()``: ``study`` (Optuna), ``trials`` (the rows of trials.csv as dicts), ``out`` (the folder)."""
+
     def __init__(self, train_evaluate, search_space, max_trials=20, num_workers=1, early_stopping_rounds=None,
                  tuner_type="bayes", direction="maximize", pruner="asha", base_config=None, out=None, seed=0,
-                 time_budget=None):
+                 time_budget=None, start_method=None):
+        if run_function.LOADING:
+            raise UsageError("this script was run again by a trial to import train_evaluate, and it starts a study "
+                             "at module level: put the AutoTuner call under `if __name__ == \"__main__\":` "
+                             "(trials import the script by name where there is no os.fork)")
         if tuner_type not in TUNER_TYPES:
             raise UsageError(f"unknown tuner_type '{tuner_type}'; choose one of {', '.join(TUNER_TYPES)}")
-        self.target, self.root = function_target(train_evaluate)
+        if not callable(train_evaluate):
+            raise UsageError(f"train_evaluate must be a function, not {type(train_evaluate).__name__}")
+        start_method = start_method or ("fork" if can_fork() else "import")
+        if start_method not in START_METHODS:
+            raise UsageError(f"unknown start_method '{start_method}'; choose one of {', '.join(START_METHODS)}")
+        if start_method == "fork" and not can_fork():
+            raise UsageError(f"start_method='fork' needs os.fork (Linux, macOS), not {sys.platform}: use 'import'")
+        self.adapter = FunctionAdapter(train_evaluate, direction, start_method)  # checks an import can find it
         self.params = space.parse_space(search_space)
         self.base_config = dict(base_config or {})
         self.settings = dict(trials=max_trials, workers=num_workers, early_stopping_rounds=early_stopping_rounds,
@@ -89,18 +186,20 @@ class AutoTuner:
                              direction=direction, quiet=True)
         self.out = out
         self.study = None
+        self.trials = None
 
     def run(self):
-        """Run the study; returns the best trial's values (the sampled keys of its config)."""
+        """Run the study; returns the best trial's values (the sampled keys of its config) as a dict."""
         out = pathlib.Path(self.out or tempfile.mkdtemp(prefix="autotune_"))
-        adapter = FunctionAdapter(self.target, self.root, self.settings["direction"])
+        self.out = out
         config = dict(self.base_config)
-        task = Task(adapter, config, cwd=os.getcwd())
+        task = Task(self.adapter, config, cwd=os.getcwd())
         # The baseline (trial 0) is base_config as given: only when it holds every tuned key.
         baseline = all(p.name in config for p in self.params)
         coordinator = Coordinator(task, self.params, Settings(out=out, baseline=baseline, **self.settings))
         coordinator.run()
         self.study = coordinator.study
+        self.trials = read_trials_csv(out / "trials.csv")
         done = [t for t in self.study.trials if t.state.name == "COMPLETE"]
         if not done:
             failed = [t.user_attrs.get("reason", "") for t in self.study.trials if t.state.name == "FAIL"]
@@ -108,3 +207,20 @@ class AutoTuner:
                                + (f"; the first failed with: {failed[0]}" if failed else ""))
         best = self.study.best_trial
         return {name: value for name, value in best.user_attrs["values"].items() if name in best.params}
+
+
+def read_trials_csv(path):
+    """trials.csv as a list of dicts, numbers as numbers, empty cells as None."""
+    with open(path, newline="") as f:
+        return [{k: _value(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _value(cell):
+    if cell == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(cell)
+        except ValueError:
+            pass
+    return cell

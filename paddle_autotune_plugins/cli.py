@@ -1,12 +1,15 @@
-"""Command line: ``paddle-autotune SUB-COMMAND`` and ``python -m paddle_autotune_plugins SCRIPT ... --autotune ...``.
+"""Command line: `paddle-autotune SUB-COMMAND` and `python -m paddle_autotune_plugins SCRIPT ... --autotune ...`.
 
 Bad input fails before any trial starts, with exit code 2 and one line naming the problem and the fix.
 """
+import argparse
 import dataclasses
 import os
 import pathlib
 import re
+import shlex
 import sys
+import textwrap
 import time
 
 import optuna
@@ -103,19 +106,24 @@ def parse_constraint(text):
     return match.group(1), match.group(2), float(match.group(3))
 
 
-def parse_gpus(text):
+def parse_gpus(text, option="--gpus"):
     if not text:
         return None
     gpus = [g.strip() for g in str(text).split(",") if g.strip()]
     if not all(g.isdigit() for g in gpus):
-        raise UsageError(f"--gpus takes GPU ids like 0,1,2,3, got '{text}'")
+        raise UsageError(f"{option} takes GPU ids like 0,1,2,3, got '{text}'")
     return gpus
 
 
 def add_tuning_options(p):
     g = p.add_argument_group("tuning options")
     g.add_argument("--preset", action="append", default=[], help="a preset from space_presets/ (repeatable)")
-    g.add_argument("--space", help="a YAML file mapping dotted config paths to specs")
+    g.add_argument("--space", help="a YAML file mapping dotted config paths to specs (on top of --preset)")
+    g.add_argument("--param", action="append", default=[], metavar="PATH=SPEC",
+                   help="one range without a file (repeatable; wins over --space and --preset for its path): "
+                        "PATH=LOW:HIGH[:STEP] (whole bounds: int), PATH=log:LOW:HIGH, PATH=int:LOW:HIGH, "
+                        "PATH=float:LOW:HIGH, PATH=choice:A,B,C; new: first for a key the config lacks, e.g. "
+                        "Optimizer.lr.learning_rate=log:1e-4:1e-1 DataLoader.Train.sampler.batch_size=choice:32,64")
     g.add_argument("--trials", type=int, default=20, help="trials to finish, trial 0 (your config) included")
     g.add_argument("--time-budget", help="no new trial starts after this long (e.g. 30m, 24h)")
     g.add_argument("--sampler", default="tpe", help=f"{', '.join(samplers.NAMES)} (bayes = tpe)")
@@ -130,9 +138,12 @@ def add_tuning_options(p):
     g.add_argument("--constraint", action="append", default=[],
                    help="soft constraint on a reported metric, e.g. 'latency_ms<=20' (repeatable)")
     g.add_argument("--workers", type=int, help="trials run at once (default 1, or every GPU slot with --gpus)")
-    g.add_argument("--gpus", help="GPU ids to place trials on, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES per trial)")
+    g.add_argument("--gpus", help="GPU ids to place trials on, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES per trial; "
+                                  "default: the --gpus of a paddle.distributed.launch command)")
     g.add_argument("--trials-per-gpu", type=int, default=1, help="trials sharing one GPU")
-    g.add_argument("--gpus-per-trial", type=int, default=1, help="GPUs of one trial (paddle.distributed.launch)")
+    g.add_argument("--gpus-per-trial", type=int, default=1,
+                   help="GPUs of one trial, run under paddle.distributed.launch (default 1, or as many as the "
+                        "launcher's --gpus of the command)")
     g.add_argument("--storage", help="Optuna storage URL (default: SQLite file in --out)")
     g.add_argument("--study", help="study name (default: autotune)")
     g.add_argument("--heartbeat", default="10s",
@@ -149,16 +160,26 @@ def add_tuning_options(p):
                         "seconds to a fraction of one (PaddleClas with the plugin's train entry; others start cold)")
     g.add_argument("--strict-knobs", action="store_true",
                    help="fail a trial whose trainer uses another value than the one tuned (default: a loud warning)")
+    g.add_argument("--mlflow", nargs="?", const="", metavar="URI",
+                   help="log each trial as an MLflow run nested under one run of the study, to a tracking URI "
+                        "(e.g. http://127.0.0.1:5000); without URI to a SQLite store in --out (mlflow.db)")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def build_params(task, opts):
-    """Presets, then the --space file on top (a path in both takes the file's spec)."""
+    """Presets, then the --space file on top, then each --param (a path given twice takes the later spec)."""
+    inline = {}
+    for text in getattr(opts, "param", None) or []:  # read first: a misspelt range fails before anything runs
+        p = space.parse_inline(text)
+        if p.name in inline:
+            raise UsageError(f"--param {p.name} given twice ({inline[p.name][0]} and {text}); keep one")
+        inline[p.name] = (text, p)
     resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config),
                                data_choices=task.adapter.data_choices,
                                facts=lambda name: task.adapter.trainer_fact(task, name),
                                accepts=lambda path: task.adapter.accepts(task, path))
     params = {p.name: p for p in resolved.params}
+    source = dict.fromkeys(params, "--preset")
     enqueue = []
     if opts.space:
         path = pathlib.Path(opts.space)
@@ -168,10 +189,18 @@ def build_params(task, opts):
         enqueue = data.pop("enqueue", None) or [] if isinstance(data, dict) else []
         for p in space.parse_space(data):
             params[p.name] = p
+            source[p.name] = "--space"
+    replaced = []
+    for text, p in inline.values():
+        if p.name in params:
+            replaced.append(f"--param {text} replaces the {source[p.name]} spec "
+                            f"{params[p.name].describe().split(': ', 1)[1]}")
+        params[p.name] = p
     params = list(params.values())
     if not params:
-        raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets') or --space FILE.yaml")
-    notes = list(resolved.notes) + list(task.adapter.check_space(task, params) or [])
+        raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets'), --space FILE.yaml "
+                         "or --param PATH=LOW:HIGH")
+    notes = list(resolved.notes) + replaced + list(task.adapter.check_space(task, params) or [])
     opts.enqueue = space.check_enqueue(enqueue, params)
     return params, notes
 
@@ -219,13 +248,14 @@ def make_settings(opts, command=None):
                     heartbeat=parse_duration(opts.heartbeat, "--heartbeat"),
                     stale_after=6 * parse_duration(opts.heartbeat, "--heartbeat"),
                     stages=parse_stages(opts.stages),
-                    enqueue=getattr(opts, "enqueue", None) or [])
+                    enqueue=getattr(opts, "enqueue", None) or [], mlflow=getattr(opts, "mlflow", None))
 
 
 def run_study(task, opts, params=None, notes=()):
     if params is None:
         params, notes = build_params(task, opts)
     command = {"suite": task.adapter.name, "script": task.script, "argv": task.argv, "cwd": task.cwd,
+               "launcher": getattr(task, "launcher", None),
                "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
                "space": [dataclasses.asdict(p) for p in params]}
     coordinator = Coordinator(task, params, make_settings(opts, command))
@@ -246,7 +276,9 @@ def run_study(task, opts, params=None, notes=()):
         print(f"\n[autotune] interrupted: finished trials are kept in {coordinator.out}; "
               f"run the same command to resume", file=sys.stderr)
         return 130
-    print(results.summary(coordinator.study, coordinator.metric, started, stop))
+    where = " ".join(([f"--storage {shlex.quote(redact(opts.storage))}"] if opts.storage else []) +
+                     ([f"--study {shlex.quote(opts.study)}"] if opts.study else []))
+    print(results.summary(coordinator.study, coordinator.metric, started, stop, out=opts.out, where=where))
     if (coordinator.out / "best_config.yaml").exists():
         weights = coordinator.out / "best"
         print(f"Best config: {coordinator.out / 'best_config.yaml'}   "
@@ -259,22 +291,103 @@ def run_study(task, opts, params=None, notes=()):
     return 0
 
 
+LAUNCHERS = ("paddle.distributed.launch", "paddle.distributed.fleet.launch")
+_DEVICE_OPTIONS = ("--gpus", "--devices", "--xpus", "--npus")
+_NODE_OPTIONS = ("--master", "--ips", "--nnodes", "--rank", "--host")  # several machines: one trial cannot span them
+
+
+def split_launcher(command):
+    """`-m paddle.distributed.launch --gpus 0,1 tools/train.py ...` -> (launcher, its GPUs, `tools/train.py ...`).
+
+    Every option of paddle.distributed.launch takes a value (`--gpus 0,1` or `--gpus=0,1`). The launcher is
+    kept for each trial with its options, except its devices (the trial's GPUs go there) and `--log_dir`
+    (each trial logs in its own folder).
+
+    >>> split_launcher(["-m", "paddle.distributed.launch", "--gpus=0,1", "--log_dir", "log", "tools/train.py", "-c", "x.yml"])
+    ({'module': 'paddle.distributed.launch', 'options': []}, ['0', '1'], ['tools/train.py', '-c', 'x.yml'])
+    """
+    example = "-m paddle.distributed.launch --gpus 0,1 tools/train.py -c x.yml --autotune ..."
+    module = command[1] if len(command) > 1 else ""
+    if module not in LAUNCHERS:
+        raise UsageError(f"-m {module or 'MODULE'}: only paddle.distributed.launch is taken before the training "
+                         f"script; write {example}")
+    options, gpus, i = [], None, 2
+    while i < len(command) and command[i].startswith("-"):
+        name, eq, value = command[i].partition("=")
+        if not eq:
+            if i + 1 >= len(command):
+                raise UsageError(f"{name} of paddle.distributed.launch needs a value; write {example}")
+            value, i = command[i + 1], i + 1
+        i += 1
+        if name in _NODE_OPTIONS and not (name == "--nnodes" and value == "1"):
+            raise UsageError(f"paddle.distributed.launch {name} {value}: trials run on this machine only; drop "
+                             f"{name}, and to use several machines start 'paddle-autotune worker' on each")
+        if name in _DEVICE_OPTIONS:
+            gpus = parse_gpus(value, f"the launcher's {name}")
+        elif name != "--log_dir":
+            options += [name, value]
+    if i >= len(command):
+        raise UsageError(f"no training script after paddle.distributed.launch's options; write {example}")
+    return {"module": module, "options": options}, gpus, command[i:]
+
+
 def launch(argv):
-    """`python -m paddle_autotune_plugins tools/train.py -c x.yml ... --autotune [tuning options]`"""
+    """`python -m paddle_autotune_plugins tools/train.py -c x.yml ... --autotune [tuning options]`, the
+    training command possibly under `-m paddle.distributed.launch --gpus 0,1` as the user runs it."""
     split = argv.index("--autotune")
     command, tuning = argv[:split], argv[split + 1:]
     if not command:
         raise UsageError("put your training command before --autotune, e.g. tools/train.py -c configs/x.yaml --autotune")
+    launcher = launcher_gpus = None
+    if command[0] == "-m":
+        launcher, launcher_gpus, command = split_launcher(command)
     script = command[0]
     if not os.path.isfile(script):
         raise UsageError(f"training script not found: {script}; run from the suite checkout or give its path")
     parser = _Parser(prog=f"{script} ... --autotune", allow_abbrev=False)
     add_tuning_options(parser)
     opts = parser.parse_args(tuning)
+    if launcher_gpus:  # the launcher's GPUs: the study's pool (unless --gpus says), one launcher-set per trial
+        given_per_trial = any(t.split("=")[0] == "--gpus-per-trial" for t in tuning)
+        if not given_per_trial:
+            pool = parse_gpus(opts.gpus) or launcher_gpus
+            if len(launcher_gpus) > len(pool):
+                raise UsageError(f"the launcher's --gpus {','.join(launcher_gpus)} gives each trial "
+                                 f"{len(launcher_gpus)} GPUs, more than --gpus {opts.gpus} has; give more --gpus "
+                                 f"or --gpus-per-trial {len(pool)}")
+            opts.gpus_per_trial = len(launcher_gpus)
+        opts.gpus = opts.gpus or ",".join(launcher_gpus)
     adapter = detect_adapter(script)
     task = adapter.load(script, command[1:])
     task.argv = command[1:]
+    task.launcher = launcher
     return run_study(task, opts)
+
+
+SUITE_COMMAND = """\
+-c CONFIG, --config CONFIG
+                      the config to tune: clas a PaddleClas YAML, det a PaddleDetection
+                      YAML (its _BASE_ files are read), nlp a JSON or YAML of training arguments
+-o KEY=VALUE [KEY=VALUE ...]
+                      config values set before tuning, as tools/train.py takes them
+                      (clas, det: -o Global.epochs=5; nlp: --name value flags after -c FILE)"""
+
+def demo_suites():
+    """{suite: what its demo trains}, from every adapter that has a demo (its ``demo_summary``)."""
+    found = {}
+    for name in suite_names():
+        summary = getattr(get_adapter(name), "demo_summary", None)
+        if summary:
+            found[name] = summary
+    return found
+
+
+def demo_epilog(suites):
+    lines = ["suites it demos (each a real training of the suite on the CPU):"]
+    for name, summary in suites.items():
+        wrapped = textwrap.wrap(summary, 92)
+        lines += [f"  {name:<6}{wrapped[0]}"] + [f"        {line}" for line in wrapped[1:]]
+    return "\n".join(lines)
 
 
 def cmd_tune(opts, rest):
@@ -300,10 +413,11 @@ def cmd_worker(opts, rest):
         os.chdir(command["cwd"])  # relative config and data paths, as on the first machine
     task = get_adapter(command["suite"]).load(command["script"], command["argv"])
     task.argv = command["argv"]
+    task.launcher = command.get("launcher")
     params = [space.Param(**p) for p in command["space"]]
     for key, value in command["options"].items():
         setattr(opts, key, value)
-    opts.seed = (opts.seed or 0) + os.getpid()  # not the first machine's random start points again
+    # the study's own --seed: Coordinator.sampler_seed mixes in this host and pid on a shared storage
     return run_study(task, opts, params)
 
 
@@ -336,7 +450,8 @@ def cmd_report(opts, rest):
 
 
 def cmd_export(opts, rest):
-    """Any trial's full native config (the one it trained with), or the best K, into OUT/export/."""
+    """Any trial's full native config (the one it trained with), or the best K, into OUT/export/: each as
+    best_config.yaml is written (the adapter's export_config: your own output_dir, not the trial's folder)."""
     from . import study_report
 
     study = _open(opts)
@@ -348,16 +463,67 @@ def cmd_export(opts, rest):
         chosen = [t for t in study_report.ordered_trials(study) if t.state.name == "COMPLETE"][:opts.top]
     dest = pathlib.Path(opts.out) / "export"
     dest.mkdir(parents=True, exist_ok=True)
+    exporter = _Exporter(study)
     for t in chosen:
         folder = pathlib.Path(t.user_attrs.get("dir", pathlib.Path(opts.out) / f"trial_{t.number:04d}"))
         configs = sorted(p for p in folder.glob("config.*") if p.suffix in (".yaml", ".yml", ".json"))
-        if not configs:
+        if not configs and "config" not in t.user_attrs:
             raise UsageError(f"trial {t.number} left no config in {folder}")
-        target = dest / f"trial_{t.number:04d}_{configs[0].name}"
-        target.write_text(configs[0].read_text())
+        name = configs[0].name if configs else exporter.filename()
+        target = dest / f"trial_{t.number:04d}_{name}"
+        exporter.write(t, configs[0] if configs else None, target)
         value = "" if t.value is None else f" ({study.user_attrs.get('metric', 'value')} = {t.value:.4f})"
         print(f"trial {t.number} {t.state.name}{value}: {target}")
     return 0
+
+
+class _Exporter:
+    """A trial's config as best_config.yaml gets it: its folder's config (kept as the suite writes it) with
+    the adapter's export_config applied against the study's own command (its output_dir and the like), or
+    the config stored on the trial in the study (the best ones; from any machine)."""
+
+    def __init__(self, study):
+        self.command = study.user_attrs.get("command") or {}  # none for a study of the Python API
+        self.adapter = get_adapter(self.command["suite"]) if self.command.get("suite") else None
+        self._task = None
+
+    def filename(self):
+        return self.adapter.config_filename if self.adapter else "config.yaml"
+
+    def task(self):
+        if self._task is None:
+            cwd = os.getcwd()
+            try:
+                if self.command.get("cwd") and os.path.isdir(self.command["cwd"]):
+                    os.chdir(self.command["cwd"])  # relative config paths, as when the study ran
+                self._task = self.adapter.load(self.command.get("script"), self.command.get("argv") or [])
+            finally:
+                os.chdir(cwd)
+        return self._task
+
+    def stored(self, trial, target):
+        if self.adapter:
+            self.adapter.write_config(trial.user_attrs["config"], target)
+        else:
+            import yaml
+
+            target.write_text(yaml.safe_dump(trial.user_attrs["config"], sort_keys=False, allow_unicode=True))
+
+    def write(self, trial, path, target):
+        if path is None:
+            return self.stored(trial, target)
+        if self.adapter is None:  # no suite config to restore output paths in
+            target.write_text(path.read_text())
+            return None
+        try:
+            task = self.task()
+        except UsageError as e:
+            if "config" not in trial.user_attrs:
+                raise UsageError(f"cannot export trial {trial.number} with your output paths: the study's command "
+                                 f"no longer loads ({e}); copy {path} instead") from None
+            return self.stored(trial, target)
+        self.adapter.write_config(self.adapter.export_config(self.adapter.read_config(path), task), target)
+        return None
 
 
 def cmd_presets(opts, rest):
@@ -421,12 +587,22 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if "--autotune" in argv:
+            results.quiet_suite_imports()  # a study: the suites' import noise stays out of its console
             return launch(argv)
-        parser = _Parser(prog="paddle-autotune", description=__doc__.splitlines()[0])
+        parser = _Parser(prog="paddle-autotune", description=__doc__.splitlines()[0].replace("`", ""))
         parser.add_argument("--version", action="version", version=__version__)
         sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-        p = sub.add_parser("tune", help="tune a suite config (-c CONFIG [-o KEY=VALUE ...])")
-        p.add_argument("--suite", required=True, help="clas, det, nlp, ...")
+        p = sub.add_parser("tune", help="tune a suite config (-c CONFIG [-o KEY=VALUE ...])",
+                           usage="paddle-autotune tune --suite SUITE -c CONFIG [-o KEY=VALUE ...] [tuning options]",
+                           description="Tune a suite config with the plugin's own train entry of the suite (no\n"
+                                       "source checkout needed). From a checkout, put --autotune after your own\n"
+                                       "training command instead:\n"
+                                       "  python -m paddle_autotune_plugins tools/train.py -c CONFIG --autotune ...",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--suite", required=True,
+                       help=f"the suite: {', '.join(n for n in suite_names() if n != 'generic')} (a script of "
+                            f"your own: python -m paddle_autotune_plugins SCRIPT ... --autotune)")
+        p.add_argument_group("the suite's command (read by the suite, as its tools/train.py reads it)", SUITE_COMMAND)
         add_tuning_options(p)
         p.set_defaults(func=cmd_tune)
         p = sub.add_parser("worker", help="join a study in a shared --storage and run its trials here")
@@ -456,12 +632,24 @@ def main(argv=None):
         p.add_argument("--suite")
         p.add_argument("--show-failures", type=int, default=20)
         p.set_defaults(func=cmd_doctor)
-        p = sub.add_parser("demo", help="a real tuning run of PaddleClas on scikit-learn's digits")
-        p.add_argument("--out", default="autotune_demo")
-        p.add_argument("--trials", type=int, default=8)
-        p.add_argument("--suite", default="clas")
+        demos = demo_suites()
+        p = sub.add_parser("demo", help="a real tuning run on bundled offline data (" + ", ".join(demos) + ")",
+                           description="A real, small tuning run of a suite on data bundled with the plugin (no\n"
+                                       "download): it writes the demo's config into --out and tunes it there.\n"
+                                       "Any tuning option of 'tune' may follow (e.g. --sampler random --workers 2).",
+                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=demo_epilog(demos))
+        p.add_argument("--out", default="autotune_demo",
+                       help="folder for the demo's config and study (default: autotune_demo)")
+        p.add_argument("--trials", type=int, default=8, help="trials to run, trial 0 included (default: 8)")
+        p.add_argument("--suite", default="clas", choices=list(demos),
+                       help="which suite to demo (default: clas); see the list below")
         p.set_defaults(func=cmd_demo)
+        from . import dashboard
+
+        dashboard.add_parser(sub)
         opts, rest = parser.parse_known_args(argv)
+        if opts.func in (cmd_tune, cmd_worker, cmd_demo):
+            results.quiet_suite_imports()
         if rest and opts.func not in (cmd_tune, cmd_train, cmd_demo):
             raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
         return opts.func(opts, rest)

@@ -20,6 +20,7 @@ import select
 import shlex
 import signal
 import subprocess
+import sys
 import time
 
 import optuna
@@ -68,6 +69,7 @@ class Settings:
     stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator
     warm_start: bool = False  # CPU trials are forks of a process that imported the suite once (warm_start.py)
     strict_knobs: bool = False  # a trial whose trainer uses another value than it was given fails (knobs.py)
+    mlflow: str = None  # --mlflow: MLflow tracking URI, "" for a SQLite store in out (mlflow_tracking.py)
     quiet: bool = False
 
 
@@ -141,6 +143,7 @@ class Coordinator:
         self._csv_written = 0.0
         self.warned_paths = set()  # knobs already warned about (loudly, once per path)
         self.mine = set()  # numbers of the trials this coordinator started
+        self.tracker = None  # --mlflow (mlflow_tracking.Tracker)
 
     # --- study set-up -----------------------------------------------------------------------
     def open_study(self):
@@ -179,6 +182,12 @@ class Coordinator:
             self.study.set_user_attr("started", time.time())
             if self.s.command:
                 self.study.set_user_attr("command", _jsonable(self.s.command))
+        if self.study.metric_names != [m for m, _ in self.objectives]:  # optuna-dashboard shows 'top1'
+            import warnings
+
+            with warnings.catch_warnings():  # experimental in Optuna since 3.2; it only names the objectives
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.study.set_metric_names([m for m, _ in self.objectives])
         self.recover_lost(everything=self.embedded)
         if not self.study.trials:
             if self.s.baseline:
@@ -294,6 +303,10 @@ class Coordinator:
         self.start_early_baseline()
         try:
             self.open_study()
+            if self.s.mlflow is not None:
+                from . import mlflow_tracking
+
+                self.tracker = mlflow_tracking.for_coordinator(self)
         except BaseException:
             self.drop_early()
             self.close_zygote()
@@ -335,6 +348,7 @@ class Coordinator:
                                 f"that were running were stopped and are queued again when the same command runs "
                                 f"after {storages.remedy(e)}") from None
         finally:
+            self.progress.clear()  # the live line goes before anything else is printed
             self.drop_early()
             self.close_zygote()
             try:
@@ -343,6 +357,10 @@ class Coordinator:
                 if not storages.is_storage_failure(e):
                     raise
             self.unlock()
+            if self.tracker is not None:
+                from . import mlflow_tracking
+
+                mlflow_tracking.end_of(self, stop, interrupted=sys.exc_info()[0] is not None)
         return stop
 
     def crashed(self, error):
@@ -491,6 +509,8 @@ class Coordinator:
             trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = rt
         self.progress.started(trial.number, baseline, values, self)
+        if self.tracker is not None:
+            self.tracker.trial_started(trial.number, values, rt.dir / self.adapter.config_filename, baseline)
         return True
 
     def drop_early(self):
@@ -544,35 +564,43 @@ class Coordinator:
         env[TUNED_ENV] = json.dumps(knobs.paths_of(self.params))
         cmd = self.adapter.trial_command(self.task, str(config_path))
         gpus = self.take_gpus() if self.gpu_load else ()
+        launcher = getattr(self.task, "launcher", None)  # the user's own `-m paddle.distributed.launch ...`
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-            if len(gpus) > 1:  # one trial over several GPUs: paddle.distributed.launch, rank 0 reports
-                cmd = launch_command(cmd, ",".join(str(i) for i in range(len(gpus))), trial_dir / "launch_log")
+        if len(gpus) > 1 or launcher:  # one trial over several GPUs: paddle.distributed.launch, rank 0 reports
+            # its --devices are ids as CUDA_VISIBLE_DEVICES names them (the launcher looks them up there)
+            cmd = launch_command(cmd, ",".join(gpus), trial_dir / "launch_log", launcher)
         (trial_dir / "command.txt").write_text(
             (f"CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']} " if gpus else "") + shlex.join(cmd) + "\n")
         log = open(trial_dir / "train.log", "w")
-        proc = None if gpus else self.warm_process(cmd, env, trial_dir / "train.log")
-        if proc is not None:
+        # the adapter may start the trial itself (the Python API forks its caller); else warm, else cold
+        proc = self.adapter.start_trial(self.task, str(config_path), env, self.task.cwd, trial_dir / "train.log")
+        warm = None if proc is not None or gpus else self.warm_process(cmd, env, trial_dir / "train.log")
+        if warm is not None:
+            proc = warm
             with open(trial_dir / "command.txt", "a") as f:
                 f.write(f"# started warm: forked from the study's preloaded process {self.zygote.proc.pid}\n")
-        else:
+        elif proc is None:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.task.cwd,
                                     start_new_session=True,  # its own group, so stopping it stops its children
                                     # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
-                                    preexec_fn=set_parent_death_signal if len(gpus) > 1 else None)
+                                    preexec_fn=set_parent_death_signal if len(gpus) > 1 or launcher else None)
         return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
                             number=number)
 
     def poll(self, rt):
         reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
         for rep in reports:
-            if "used" in rep:
+            if "progress" in rep:  # epoch k/N for the live ETA line, not a metric
+                self.progress.training(rt, rep, self)
+            elif "used" in rep:
                 if self.check_knobs(rt, rep["used"]):
                     return
             elif self.take_report(rt, rep):
                 return
         code = rt.proc.poll()
         if code is None:
+            self.progress.tick(self)
             if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
                 self.finish(rt, optuna.trial.TrialState.FAIL, f"timeout after {self.s.trial_timeout:.0f} s", stop=True)
             elif self.s.trial_memory:
@@ -650,6 +678,8 @@ class Coordinator:
             return False
         rt.steps.append((step, value))
         rt.reports[step] = metrics
+        if self.tracker is not None:
+            self.tracker.reported(rt.trial.number, step, metrics)
         if self.multi:  # Optuna keeps no intermediate values for several objectives (and cannot prune them)
             self.progress.reported(rt, step, value, self)
             return False
@@ -699,6 +729,8 @@ class Coordinator:
                 self.maybe_retry(trial)
         self.changed()
         self.progress.finished(trial.number, state, value, reason, self)
+        if self.tracker is not None:
+            self.tracker.trial_finished(trial.number, state.name, value, reason)
         if stop and rt.proc.poll() is None:
             self.request_stop(rt)
         else:

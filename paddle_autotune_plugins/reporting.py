@@ -2,7 +2,9 @@
 
 The coordinator sets ``PADDLE_AUTOTUNE_REPORT`` to the trial's ``metrics.jsonl`` and tails it. A line is
 ``{"step": 3, "metrics": {"top1": 0.91, "top5": 0.99}, "time": 1700000000.0}``; there is no version: readers
-ignore keys they do not know. Outside a study (no variable set) reporting does nothing, so a hooked
+ignore keys they do not know. Two other kinds of line are not evaluations: ``{"used": {...}}`` (report_used,
+the values the trainer really uses) and ``{"progress": {"epoch": 2, "epochs": 5}}`` (report_progress, how
+far the training is, for the live ETA). Outside a study (no variable set) reporting does nothing, so a hooked
 trainer behaves exactly as the suite's own.
 
 >>> report(1, {"val_acc": 0.5})  # no-op unless run under the coordinator
@@ -81,6 +83,36 @@ def report(step, metrics, final=False):
         f.flush()
 
 
+PROGRESS_ITER_SECONDS = 2.0  # a trial writes at most one within-epoch line per this many seconds
+_last_iter_line = [0.0]
+
+
+def report_progress(epoch, epochs=None, iter=None, iters=None, end=False):
+    """Where the training is: epoch ``epoch`` (1-based) of ``epochs`` has started, or ended (``end=True``);
+    with ``iter`` of ``iters``, how far into that epoch it is (batches or optimizer steps). One line
+    ``{"progress": {"epoch": 2, "epochs": 5}, "time": ...}`` in metrics.jsonl: the coordinator shows it with
+    an ETA, never as a metric. Within-epoch lines are thinned to one per PROGRESS_ITER_SECONDS; epoch
+    starts and ends are always written.
+
+    >>> report_progress(1, 5)  # no-op unless run under the coordinator
+    """
+    path = os.environ.get(ENV_VAR)
+    if not path or os.environ.get("PADDLE_TRAINER_ID", "0") != "0":
+        return
+    now = time.time()
+    item = {"epoch": int(epoch), "epochs": None if epochs is None else int(epochs)}
+    if end:
+        item["end"] = True
+    elif iter is not None:
+        if now - _last_iter_line[0] < PROGRESS_ITER_SECONDS:
+            return
+        _last_iter_line[0] = now
+        item.update(iter=int(iter), iters=None if iters is None else int(iters))
+    with open(path, "a") as f:
+        f.write(json.dumps({"progress": item, "time": now}) + "\n")
+        f.flush()
+
+
 def stop_requested():
     """True once the coordinator wants this trial to end: a trainer that can stop cleanly checks this."""
     path = os.environ.get(STOP_ENV)
@@ -100,7 +132,7 @@ def read_reports(path, offset=0):
     for line in data[:end].splitlines():
         if line.strip():
             item = json.loads(line)
-            if "used" in item:  # report_used: the trainer's live values, not an evaluation
+            if "used" in item or "progress" in item:  # report_used / report_progress: not an evaluation
                 reports.append(item)
                 continue
             item["metrics"] = {k: float(v) for k, v in item.get("metrics", {}).items()}

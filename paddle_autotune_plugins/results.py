@@ -3,6 +3,7 @@ import csv
 import os
 import pathlib
 import re
+import shlex
 import signal
 import sys
 import time
@@ -166,21 +167,155 @@ def _clock(seconds):
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class Progress:
-    """One line per event on stderr: what started, what each eval said, how each trial ended."""
+# What the suites say when the coordinator's own process imports them (a demo building its data or model,
+# a config read): import-time warnings and PaddleNLP's INFO log. Each trial's train.log keeps all of its
+# suite's output; only these exact messages are dropped, and only in the coordinator's process.
+IMPORT_NOISE = (r"No ccache found", r"Setuptools is replacing distutils", r"pkg_resources is deprecated",
+                r".*distutils Version classes are deprecated", r".*pkg_resources\.declare_namespace")
 
-    def __init__(self, quiet=False):
+
+_quieted = []
+
+
+def quiet_suite_imports():
+    """Drop the suites' import-time noise from this (the coordinator's) console; errors still show."""
+    import warnings
+
+    from .import_hooks import when_imported
+
+    for message in IMPORT_NOISE:
+        warnings.filterwarnings("ignore", message=message)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # about APIs the coordinator uses
+    if not _quieted:  # PaddleNLP logs DEBUG and INFO to stderr from its import on; its warnings and errors stay
+        _quieted.append(True)
+        when_imported("paddlenlp.utils.log", lambda module: module.logger.set_level("WARNING"))
+
+
+PROGRESS_EVERY_ENV = "PADDLE_AUTOTUNE_PROGRESS_EVERY"  # seconds between progress lines when stderr is a file
+LOG_EVERY_SECONDS = 30.0
+REDRAW_SECONDS = 1.0  # the live line on a terminal is rewritten at most this often
+_CLEAR = "\r\x1b[K"  # back to the line's start, erase it
+
+
+class TrialClock:
+    """How far one trial's training is, from its progress lines (reporting.report_progress), and what
+    that says about the time it still needs: remaining epochs x its measured seconds per epoch."""
+
+    def __init__(self, started):
+        self.started = started  # the trial process's start
+        self.epoch = None  # the epoch running, or the last one that ended
+        self.epochs = None
+        self.done = 0  # epochs completed
+        self.first = None  # when the first timed epoch started ...
+        self.base = 0  # ... with this many epochs completed before it
+        self.boundary = None  # time of the last epoch start or end
+        self.seconds_per_epoch = None
+        self.iter = self.iters = self.iter_time = None
+
+    def update(self, progress, when):
+        k = int(progress["epoch"])
+        if progress.get("epochs"):
+            self.epochs = int(progress["epochs"])
+        end = bool(progress.get("end"))
+        done = k if end else k - 1
+        if done < self.done or (not end and k == self.epoch and done == self.done and progress.get("iter") is None):
+            return  # an epoch that has already ended (ppdet's eval starts an "epoch" too), or a repeated start
+        if progress.get("iter") is not None:
+            if self.epoch == k - 1 and self.done == k - 1 and self.boundary is not None:
+                self.epoch = k  # its start line was not seen: it started when the previous one ended
+            elif k != self.epoch or done != self.done:  # nothing seen of it before: it starts now
+                self._boundary(k, k - 1, when, first_at=when)
+            self.iter, self.iters, self.iter_time = progress["iter"], progress.get("iters"), when
+            return
+        # an end line with no start seen (e.g. a script that prints only "epoch 1/5 ... val_acc"): timed from
+        # the process's start, start-up included
+        self._boundary(k, done, when, first_at=self.started if end else when)
+
+    def _boundary(self, k, done, when, first_at):
+        if self.first is None:
+            self.first, self.base = first_at, (k - 1)
+        if done > self.base and when > self.first:
+            self.seconds_per_epoch = (when - self.first) / (done - self.base)
+        if k != self.epoch or done != self.done:
+            self.iter = self.iters = self.iter_time = None
+        self.epoch, self.done, self.boundary = k, max(self.done, done), when
+
+    def rate(self):
+        """Seconds per epoch: measured over the epochs done, else guessed from the iterations of the first one."""
+        if self.seconds_per_epoch is not None:
+            return self.seconds_per_epoch
+        if self.iter and self.iters and self.iter_time and self.boundary is not None and self.iter_time > self.boundary:
+            return (self.iter_time - self.boundary) * self.iters / self.iter
+        return None
+
+    def eta(self, now):
+        """Seconds this trial still needs, or None while nothing has been timed (or the epochs are unknown)."""
+        rate = self.rate()
+        if rate is None or self.epochs is None:
+            return None
+        return max(0.0, (self.epochs - self.done) * rate - (now - self.boundary))
+
+    def where(self):
+        if self.epoch is None:
+            return "no epoch reported yet"
+        text = f"epoch {self.epoch}/{self.epochs}" if self.epochs else f"epoch {self.epoch}"
+        if self.iter is not None:
+            text += f" iter {self.iter}/{self.iters}" if self.iters else f" iter {self.iter}"
+        return text + (" ended" if self.done == self.epoch and self.iter is None else "")
+
+
+def _eta(seconds, why="nothing timed yet"):
+    return f"ETA ~{_clock(seconds)}" if seconds is not None else f"ETA ~? ({why})"
+
+
+class Progress:
+    """What a study shows on stderr: one line per event (what started, what each eval said, how each trial
+    ended) and, while trials train, where each is (epoch k/N) with an ETA for it and for the study. On a
+    terminal that is one line rewritten in place (cleared before each event line); in a file, one line per
+    running trial every LOG_EVERY_SECONDS (PADDLE_AUTOTUNE_PROGRESS_EVERY), never a carriage return."""
+
+    def __init__(self, quiet=False, stream=None):
         self.quiet = quiet
+        self._stream = stream  # None: sys.stderr as it is when writing (tests and the CLI may swap it)
+        self.clocks = {}  # trial number -> TrialClock
+        self._shown = False  # the live line is on the terminal now
+        self._drawn = 0.0
+        self._logged = None
+        try:
+            self.every = float(os.environ.get(PROGRESS_EVERY_ENV) or LOG_EVERY_SECONDS)
+        except ValueError:
+            self.every = LOG_EVERY_SECONDS
+
+    @property
+    def stream(self):
+        return self._stream or sys.stderr
+
+    def _tty(self):
+        try:
+            return self.stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def _head(self, coord):
+        tally = coord.tally()
+        best = coord.best_value()
+        return (f"[autotune {_clock(time.time() - coord.started)}] {tally['done']}/{coord.s.trials} done"
+                f" ({tally['pruned']} pruned, {tally['failed']} failed), {len(coord.running)} running,"
+                f" best {coord.metric}={'-' if best is None else f'{best:.4f}'}")
 
     def _line(self, text, coord):
         if self.quiet:
             return
-        tally = coord.tally()
-        best = coord.best_value()
-        head = (f"[autotune {_clock(time.time() - coord.started)}] {tally['done']}/{coord.s.trials} done"
-                f" ({tally['pruned']} pruned, {tally['failed']} failed), {len(coord.running)} running,"
-                f" best {coord.metric}={'-' if best is None else f'{best:.4f}'}")
-        print(f"{head} | {text}", file=sys.stderr, flush=True)
+        self.clear()
+        print(f"{self._head(coord)} | {text}", file=self.stream, flush=True)
+        self._drawn = 0.0  # the live line comes back at the next tick
+
+    def clear(self):
+        """Erase the live line (before an event line, or when the study ends)."""
+        if self._shown:
+            self.stream.write(_CLEAR)
+            self.stream.flush()
+            self._shown = False
 
     def note(self, text, coord):
         self._line(text, coord)
@@ -199,12 +334,96 @@ class Progress:
         self._line(f"trial {rt.trial.number} step {step}: {coord.metric}={value:.4f}", coord)
 
     def finished(self, number, state, value, reason, coord):
+        self.clocks.pop(number, None)
         what = f"{coord.metric}={value:.4f}" if value is not None else (reason or "")
         self._line(f"trial {number} {state.name}: {what}", coord)
 
+    # --- where the running trials are -------------------------------------------------------------
+    def training(self, rt, rep, coord):
+        """A progress line of a running trial (not a metric)."""
+        clock = self.clocks.setdefault(rt.trial.number, TrialClock(rt.started))
+        try:
+            clock.update(rep["progress"], float(rep.get("time") or time.time()))
+        except (KeyError, TypeError, ValueError):  # a malformed line says nothing about the training
+            pass
 
-def summary(study, metric, started, stop_reason):
-    """The closing block: baseline vs best, improvement, pruned and failed counts, wall time."""
+    def study_eta(self, coord, now):
+        """Seconds until the study ends: the running trials' remaining time plus the trials still to start
+        at the mean duration of the finished ones (or, before any finished, of the running ones' estimates)."""
+        lefts, estimates = [], []
+        for rt in coord.running.values():
+            clock = self.clocks.get(rt.trial.number)
+            eta = clock.eta(now) if clock else None
+            lefts.append((rt, eta))
+            if eta is not None:
+                estimates.append(now - rt.started + eta)
+        done = [d for t in coord.trials_of_study()
+                if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+                and (d := duration_s(t))]
+        per_trial = sum(done) / len(done) if done else sum(estimates) / len(estimates) if estimates else None
+        if per_trial is None:
+            return None
+        left = [eta if eta is not None else max(0.0, per_trial - (now - rt.started)) for rt, eta in lefts]
+        to_start = max(0, coord.s.trials - coord.tally()["trials"])
+        total = max(left + [(sum(left) + to_start * per_trial) / max(1, coord.s.workers)])
+        if coord.s.time_budget:  # no trial starts after the budget; those running then still finish
+            budget_left = max(0.0, coord.study_started() + coord.s.time_budget - now)
+            total = max(left + [min(total, budget_left + per_trial)])
+        return total
+
+    def tick(self, coord):
+        """Called while trials run: redraw the live line (terminal) or write the periodic lines (file)."""
+        if self.quiet or not coord.running:
+            return
+        now = time.time()
+        if self._tty():
+            if now - self._drawn >= REDRAW_SECONDS:
+                self._draw(coord, now)
+            return
+        if self._logged is None:
+            self._logged = now
+        if now - self._logged >= self.every:
+            self._logged = now
+            study = _eta(self.study_eta(coord, now))
+            for rt in list(coord.running.values()):
+                clock = self.clocks.get(rt.trial.number)
+                if clock is None:
+                    text = f"trial {rt.trial.number} running {_clock(now - rt.started)}, no epoch reported yet"
+                else:
+                    rate = clock.rate()
+                    text = (f"trial {rt.trial.number} {clock.where()}"
+                            + (f", {rate:.1f} s/epoch" if rate is not None else "")
+                            + f", trial {_eta(clock.eta(now), 'timing its first epoch')}")
+                print(f"{self._head(coord)} | {text}, study {study}", file=self.stream, flush=True)
+
+    def _draw(self, coord, now):
+        parts = []
+        for rt in list(coord.running.values()):
+            clock = self.clocks.get(rt.trial.number)
+            if clock is None:
+                parts.append(f"trial {rt.trial.number} running {_clock(now - rt.started)}")
+            else:
+                eta = clock.eta(now)
+                parts.append(f"trial {rt.trial.number} {clock.where()}, "
+                             + (f"ETA ~{_clock(eta)}" if eta is not None else "ETA ~?"))
+        tally = coord.tally()
+        parts.append(f"study {tally['done']}/{coord.s.trials} done, {_eta(self.study_eta(coord, now))}")
+        text = f"[autotune {_clock(now - coord.started)}] " + " | ".join(parts)
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            width = 120
+        if len(text) > width - 1:  # a wrapped line could not be rewritten in place
+            text = text[:max(0, width - 4)] + "..." if width > 4 else ""
+        self.stream.write("\r" + text + "\x1b[K")
+        self.stream.flush()
+        self._shown, self._drawn = True, now
+
+
+def summary(study, metric, started, stop_reason, out=None, where=""):
+    """The closing block: baseline vs best, improvement, pruned and failed counts, wall time, and the
+    commands that look at the study next (with ``out``; ``where`` adds e.g. its --storage and --study).
+    Numbers are rounded to 4 significant digits here; best_config.yaml keeps the exact values."""
     trials = [t for t in study.get_trials(deepcopy=False)  # interrupted rows ran again under a new number
               if not (t.user_attrs.get("interrupted") or t.user_attrs.get("surplus"))
               and t.state != optuna.trial.TrialState.WAITING]
@@ -215,27 +434,48 @@ def summary(study, metric, started, stop_reason):
     baseline = next((t for t in trials if t.user_attrs.get("baseline")
                      and t.state == optuna.trial.TrialState.COMPLETE), None)
     completed = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    then = _next_commands(out, where)
     if not completed:
         lines.append("No trial completed: see the reason column of trials.csv and the trial_*/train.log files.")
-        return "\n".join(lines)
+        return "\n".join(lines + then)
     if len(study.directions) > 1:
         names = study.user_attrs.get("objectives", [metric])
         lines.append(f"  Pareto front ({', '.join(names)}), configs in pareto/:")
         for t in sorted(study.best_trials, key=lambda t: t.number):
             feasible = all(c <= 0 for c in t.user_attrs.get("constraints", []))
-            lines.append(f"    trial {t.number}: " + ", ".join(f"{n} = {v:.4g}" for n, v in zip(names, t.values))
+            lines.append(f"    trial {t.number}: " + ", ".join(f"{n} = {_round(v)}" for n, v in zip(names, t.values))
                          + ("" if feasible else "  (violates a constraint)"))
-        return "\n".join(lines)
+        return "\n".join(lines + then)
     best = study.best_trial
     if baseline is not None:
-        lines.append(f"  baseline (trial {baseline.number}): {metric} = {baseline.value:.4f}")
-    lines.append(f"  best     (trial {best.number}): {metric} = {best.value:.4f}")
+        lines.append(f"  baseline (trial {baseline.number}): {metric} = {_round(baseline.value)}")
+    lines.append(f"  best     (trial {best.number}): {metric} = {_round(best.value)}")
     if baseline is not None and baseline.value:
         diff = best.value - baseline.value
-        lines.append(f"  improvement: {diff:+.4f} ({diff / abs(baseline.value) * 100:+.1f}%)")
+        lines.append(f"  improvement: {'+' if diff >= 0 else ''}{_round(diff)} ({diff / abs(baseline.value) * 100:+.1f}%)")
     for name, value in best.user_attrs.get("values", best.params).items():
-        lines.append(f"    {name} = {value}")
-    return "\n".join(lines + knob_warnings(trials))
+        lines.append(f"    {name} = {_round(value)}")
+    return "\n".join(lines + knob_warnings(trials) + then)
+
+
+def _round(value, digits=4):
+    """A number as the summary shows it: floats (and floats in lists) to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_round(v, digits) for v in value) + "]"
+    return str(value)
+
+
+def _next_commands(out, where):
+    if out is None:
+        return []
+    target = f"--out {shlex.quote(str(out))}" + (f" {where}" if where else "")
+    commands = [(f"paddle-autotune report {target}", "HTML report with plots"),
+                (f"paddle-autotune dashboard {target}", "the trials in a browser, live"),
+                (f"paddle-autotune export {target}", "the best config (--trial N: any trial's)")]
+    width = max(len(c) for c, _ in commands)
+    return ["Next:"] + [f"  {c.ljust(width)}   # {what}" for c, what in commands]
 
 
 def knob_warnings(trials):

@@ -1,19 +1,37 @@
-"""Trial process of the Python API: import the user's function, call it with the trial's config.
+"""Trial process of the Python API: call the user's function with the trial's config, report its value.
 
-    python -m paddle_autotune_plugins.run_function my_module:train_evaluate trial_0003/config.json [IMPORT_ROOT]
+Two ways in (api.py picks one):
+
+- ``fork_trial``, on Linux and macOS: the trial is an ``os.fork()`` of the process that called
+  ``AutoTuner.run()``. The function is already in its memory, so a function of a script without an
+  ``if __name__ == "__main__":`` guard, of ``python -`` or a notebook, a closure or a lambda all work, and
+  the caller's module-level code never runs again.
+- ``python -m paddle_autotune_plugins.run_function my_module:train_evaluate trial_0003/config.json [IMPORT_ROOT]``
+  where there is no fork: the trial imports the function by name (a script's run is then kept under the guard).
+
+Either way the trial reports through reporting.py: ``report()`` calls during the run (pruning) and the
+return value as the trial's result (``final``).
 """
 import importlib
 import json
+import os
 import runpy
 import sys
 
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.reporting import report, set_parent_death_signal
+
+LOADING = False  # True while a trial runs a script's module-level code to find its function (import path)
 
 
 def load(target):
+    global LOADING
     module, _, qualname = target.rpartition(":")
     if module.endswith(".py"):  # a script's __main__: its guarded block does not run under this name
-        namespace = runpy.run_path(module, run_name="__autotune_trial__")
+        LOADING = True
+        try:
+            namespace = runpy.run_path(module, run_name="__autotune_trial__")
+        finally:
+            LOADING = False
         obj = namespace[qualname.split(".")[0]]
         rest = qualname.split(".")[1:]
     else:
@@ -24,16 +42,102 @@ def load(target):
     return obj
 
 
-def main():
-    target, config_path = sys.argv[1], sys.argv[2]
-    if len(sys.argv) > 3 and sys.argv[3]:
-        sys.path.insert(0, sys.argv[3])  # where the coordinator's process imported the function from
+def call(fn, config_path):
+    """Run the objective on the trial's config; its return value (if any) is the trial's result."""
     with open(config_path) as f:
         config = json.load(f)
-    result = load(target)(config)
+    result = fn(config)
     if result is not None:
         report(None, float(result), final=True)
 
 
+def fork_trial(fn, config_path, env, cwd, log_path):
+    """Fork this process into the trial's; returns the child's pid once it leads its own session and is set
+    to die with this process (so the coordinator can stop its group at once). Unix only."""
+    sys.stdout.flush()  # what this process printed so far is not written again by the child
+    sys.stderr.flush()
+    parent = os.getpid()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        _child(fn, config_path, env, cwd, log_path, parent, ready_w)  # never returns
+    os.close(ready_w)
+    try:
+        os.read(ready_r, 1)  # b"" if the child died first: the coordinator then sees its exit code
+    finally:
+        os.close(ready_r)
+    return pid
+
+
+def _child(fn, config_path, env, cwd, log_path, parent, ready_w):
+    """In the fork: become the trial (own session, its log, environment and folder), run fn, os._exit.
+
+    Nothing of the caller's is closed or flushed on the way out (its Optuna storage, open files, atexit
+    handlers): os._exit leaves them to the caller. Exit code 0, or 1 with the traceback in train.log."""
+    import atexit
+    import random
+    import signal
+    import traceback
+
+    code = 1
+    try:
+        try:
+            os.setsid()  # its own process group, as cold trials: stopping the trial stops its children
+            set_parent_death_signal()  # Linux: dies with the coordinator, as every trial does
+        finally:
+            os.write(ready_w, b"1")
+            os.close(ready_w)
+        if os.getppid() != parent:  # the caller died before the death signal was set
+            os._exit(137)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        null = os.open(os.devnull, os.O_RDONLY)  # never read the caller's stdin (e.g. the rest of `python -`)
+        os.dup2(null, 0)
+        os.close(null)
+        # new stream objects: the caller's may be a notebook's or hold text it had not flushed yet
+        sys.stdin = sys.__stdin__ = open(0, closefd=False)
+        sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, closefd=False)
+        try:  # the signals a fresh Python process starts with, whatever the caller installed
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except ValueError:  # not the main thread
+            pass
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        random.seed()  # fresh entropy, as a new process would have, not a copy of the caller's state
+        if "numpy" in sys.modules:
+            sys.modules["numpy"].random.seed()
+        atexit._clear()  # the caller's exit handlers are its own; the trial's (registered by fn) run below
+        call(fn, config_path)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if not isinstance(e.code, (int, type(None))):
+            print(e.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def main():
+    target, config_path = sys.argv[1], sys.argv[2]
+    if len(sys.argv) > 3 and sys.argv[3]:
+        sys.path.insert(0, sys.argv[3])  # where the coordinator's process imported the function from
+    call(load(target), config_path)
+
+
 if __name__ == "__main__":
-    main()
+    from paddle_autotune_plugins import run_function  # the copy api.py sees: it reads LOADING there
+
+    run_function.main()

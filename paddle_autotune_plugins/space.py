@@ -14,6 +14,7 @@ Every spelling the README lists parses to the same :class:`Param`:
 import dataclasses
 import json
 import math
+import re
 
 import optuna
 import yaml
@@ -397,3 +398,105 @@ def sample(trial, params, cfg):
         if p.active(values, cfg):
             values[p.name] = p.suggest(trial)
     return values
+
+
+# --- ranges on the command line: --param PATH=SPEC ---------------------------------------------------------
+INLINE_FORMS = "PATH=LOW:HIGH[:STEP], PATH=log:LOW:HIGH, PATH=int:LOW:HIGH or PATH=choice:A,B,C"
+_INLINE_WORDS = {"int": ("type", "int"), "float": ("type", "float"), "log": ("log", True), "new": ("new", True)}
+_CHOICE_WORDS = ("choice", "choices", "values")
+_INT_TEXT = re.compile(r"[-+]?\d+")
+_NUMBER_TEXT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_CALL = re.compile(r"(\w+)\s*\((.*)\)", re.DOTALL)
+
+
+def parse_inline(text, option="--param"):
+    """One ``--param PATH=SPEC`` of the command line as the Param the same entry of a space file makes.
+
+    The spec is the space file's entry in one word: words before the numbers are its keys (``int``/``float``
+    = ``type``, ``log`` = ``log: true``, ``new`` = ``new: true``), then ``low:high[:step]``, or ``choice:``
+    and the values (``values: [...]``):
+
+    >>> parse_inline("Optimizer.lr.learning_rate=log:1e-4:1e-1").describe()
+    'Optimizer.lr.learning_rate: float [0.0001, 0.1] log'
+    >>> parse_inline("DataLoader.Train.sampler.batch_size=choice:32,64,128").describe()
+    'DataLoader.Train.sampler.batch_size: categorical [32, 64, 128]'
+    >>> parse_inline("Global.epochs=2:6:2").describe(), parse_inline("Optimizer.momentum=0.8:0.99").describe()
+    ('Global.epochs: int [2, 6] step 2', 'Optimizer.momentum: float [0.8, 0.99]')
+    >>> p = parse_inline("Optimizer.lr.warmup_epoch=new:int:0:5"); (p.describe(), p.new)
+    ('Optimizer.lr.warmup_epoch: int [0, 5]', True)
+    """
+    name, sep, spec = str(text).partition("=")
+    name, spec = name.strip(), spec.strip()
+    if not sep or not name or not spec or " " in name:
+        raise UsageError(f"{option} '{text}' must read {INLINE_FORMS}, e.g. "
+                         f"{option} Optimizer.lr.learning_rate=log:1e-4:1e-1")
+    shown = f"{option} {name}={spec}"
+    _refuse_other_spellings(shown, name, spec)
+    parts = spec.split(":")
+    keys = {}
+    while parts and parts[0].strip().lower() in _INLINE_WORDS:
+        key, value = _INLINE_WORDS[parts.pop(0).strip().lower()]
+        if key in keys:
+            raise UsageError(f"{shown}: '{key if key != 'type' else 'int/float'}' given twice; write {INLINE_FORMS}")
+        keys[key] = value
+    if parts and parts[0].strip().lower() in _CHOICE_WORDS:
+        if "type" in keys or "log" in keys:
+            raise UsageError(f"{shown}: a choice takes no int/float/log; write {name}=choice:A,B,C")
+        keys["values"] = _inline_values(shown, name, ":".join(parts[1:]))
+    else:
+        for part in parts:
+            if not _NUMBER_TEXT.fullmatch(part.strip()):
+                raise UsageError(f"{shown}: '{part}' is not a number or one of int, float, log, new, choice; "
+                                 f"write {INLINE_FORMS}")
+        if len(parts) == 1:
+            value = float(parts[0])
+            around = f"{_fmt(value / 2)}:{_fmt(value * 2)}" if value > 0 else "LOW:HIGH"
+            raise UsageError(f"{shown} is one value, not a range: write {name}=LOW:HIGH (e.g. {name}={around}) or "
+                             f"{name}=choice:A,B; to fix a value, give it to the command (-o or the script's flag)")
+        if len(parts) > 3:
+            raise UsageError(f"{shown}: {len(parts)} numbers; a range is LOW:HIGH or LOW:HIGH:STEP")
+        numbers = [int(p) if _INT_TEXT.fullmatch(p.strip()) else float(p) for p in parts]
+        keys.update(low=numbers[0], high=numbers[1])
+        if len(numbers) == 3:
+            keys["step"] = numbers[2]
+    try:
+        return parse_spec(name, keys)
+    except UsageError as e:
+        raise UsageError(f"{shown}: {str(e).split(': ', 1)[-1]}") from None
+
+
+def _inline_values(shown, name, body):
+    """``32,64,128`` / ``adam,sgd`` / ``[8, 11],[16, 22]`` -> the list a space file's ``values:`` holds."""
+    try:
+        values = yaml.safe_load(f"[{body}]")
+    except yaml.YAMLError:
+        raise UsageError(f"{shown}: cannot read the choices '{body}'; write {name}=choice:A,B,C "
+                         f"(lists as choice:[8, 11],[16, 22])") from None
+    if not body.strip() or not values or any(v is None for v in values):
+        raise UsageError(f"{shown}: empty choice; list the values, e.g. {name}=choice:A,B,C")
+    # YAML 1.1 reads 1e-4 as text; the space file (OmegaConf) and the suites read a number
+    return [float(v) if isinstance(v, str) and _NUMBER_TEXT.fullmatch(v) else v for v in values]
+
+
+def _refuse_other_spellings(shown, name, spec):
+    """Hydra's sweep syntax and a bare comma list: not read, but the error says what to write instead."""
+    call = _CALL.fullmatch(spec)
+    if call:
+        fn, args = call.group(1).lower(), [a.strip() for a in call.group(2).split(",")]
+        hint = f"{name}=choice:{','.join(args)}" if fn == "choice" else None
+        if fn == "interval" and len(args) == 2:
+            ints = all(_INT_TEXT.fullmatch(a) for a in args)
+            hint = f"{name}={'float:' if ints else ''}{args[0]}:{args[1]}"  # Hydra's interval is a float range
+        inner = _CALL.fullmatch(call.group(2).split(",", 1)[-1].strip()) if fn == "tag" else None
+        if inner and inner.group(1).lower() == "interval" and "log" in call.group(2).split(",", 1)[0]:
+            bounds = [a.strip() for a in inner.group(2).split(",")]
+            hint = f"{name}=log:{':'.join(bounds)}" if len(bounds) == 2 else None
+        if fn == "range" and 2 <= len(args) <= 3 and all(_INT_TEXT.fullmatch(a) for a in args):
+            step = int(args[2]) if len(args) == 3 else 1  # Hydra's range stops before its end
+            last = int(args[0]) + (int(args[1]) - 1 - int(args[0])) // step * step
+            hint = f"{name}=int:{args[0]}:{last}" + (f":{step}" if step != 1 else "")
+        raise UsageError(f"{shown}: {call.group(1)}(...) is not read here (Hydra's sweep syntax); write "
+                         + (hint or INLINE_FORMS))
+    if "," in spec and not any(part.strip().lower() in _CHOICE_WORDS for part in spec.split(":")):
+        listed = spec.strip("[]")
+        raise UsageError(f"{shown}: a list of values needs 'choice:'; write {name}=choice:{listed}")

@@ -211,12 +211,17 @@ class WarmProcess:
 
     def poll(self):
         if self.returncode is None:
-            self.zygote.collect()
-            if self.pid in self.zygote.exits:
-                self.returncode = self.zygote.exits.pop(self.pid)
-            elif self.zygote.proc.poll() is not None:  # the zygote is gone, and its trials with it
-                self.returncode = -9
+            self.returncode = self._ended()
         return self.returncode
+
+    def _ended(self):
+        """The trial's exit code once it has ended (C < 0: killed by signal -C), else None. Never waits."""
+        self.zygote.collect()
+        if self.pid in self.zygote.exits:
+            return self.zygote.exits.pop(self.pid)
+        if self.zygote.proc.poll() is not None:  # the zygote is gone, and its trials with it
+            return -9
+        return None
 
     def wait(self, timeout=None):
         deadline = None if timeout is None else time.time() + timeout
@@ -225,6 +230,20 @@ class WarmProcess:
                 raise subprocess.TimeoutExpired(f"trial process {self.pid}", timeout)
             time.sleep(0.02)
         return self.returncode
+
+
+class ForkedProcess(WarmProcess):
+    """The same handle on a trial this process forked itself (the Python API's trials, api.py): reaped here."""
+
+    def __init__(self, pid):
+        super().__init__(None, pid)
+
+    def _ended(self):
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else (e.g. SIGCHLD ignored): no status, as Popen takes it
+            return 0
+        return os.waitstatus_to_exitcode(status) if pid else None
 
 
 if __name__ == "__main__":

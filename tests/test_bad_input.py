@@ -170,6 +170,44 @@ CASES = {
                          "cannot write to --out .*/plain/sub: Not a directory"),
     "bad duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "soon"],
                      "cannot read duration 'soon'"),
+    # --- --param PATH=SPEC: each bad spelling names the one to write ---
+    "param without =": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum"],
+                        "--param 'Optimizer.momentum' must read PATH=LOW:HIGH\\[:STEP\\], PATH=log:LOW:HIGH, .*"
+                        "PATH=choice:A,B,C, e.g. --param Optimizer.lr.learning_rate=log:1e-4:1e-1"),
+    "param one value": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum=0.9"],
+                        "--param Optimizer.momentum=0.9 is one value, not a range: write "
+                        "Optimizer.momentum=LOW:HIGH \\(e.g. Optimizer.momentum=0.45:1.8\\)"),
+    "param hydra interval": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum=interval(0.8,0.99)"],
+                             "interval\\(...\\) is not read here \\(Hydra's sweep syntax\\); "
+                             "write Optimizer.momentum=0.8:0.99$"),
+    "param hydra log interval": (lambda cfg, tmp: ["-c", str(cfg), "--param",
+                                                   "Optimizer.lr.learning_rate=tag(log, interval(1e-4, 1e-1))"],
+                                 "write Optimizer.lr.learning_rate=log:1e-4:1e-1$"),
+    "param hydra choice": (lambda cfg, tmp: ["-c", str(cfg), "--param", "DataLoader.Train.sampler.batch_size=choice(32,64)"],
+                           "write DataLoader.Train.sampler.batch_size=choice:32,64$"),
+    "param hydra range": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Global.epochs=range(1,10,2)"],
+                          "write Global.epochs=int:1:9:2$"),  # Hydra's range stops before 10
+    "param bare list": (lambda cfg, tmp: ["-c", str(cfg), "--param", "DataLoader.Train.sampler.batch_size=32,64"],
+                        "a list of values needs 'choice:'; write DataLoader.Train.sampler.batch_size=choice:32,64$"),
+    "param unknown word": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.lr.learning_rate=logg:1e-4:1e-1"],
+                           "'logg' is not a number or one of int, float, log, new, choice; write PATH=LOW:HIGH"),
+    "param four numbers": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Global.epochs=1:2:3:4"],
+                           "4 numbers; a range is LOW:HIGH or LOW:HIGH:STEP"),
+    "param inverted": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum=0.99:0.8"],
+                       "--param Optimizer.momentum=0.99:0.8: low 0.99 > high 0.8; swap them"),
+    "param log from zero": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.lr.learning_rate=log:0:0.1"],
+                            "--param Optimizer.lr.learning_rate=log:0:0.1: a log range needs low > 0"),
+    "param choice with log": (lambda cfg, tmp: ["-c", str(cfg), "--param", "DataLoader.Train.sampler.batch_size=log:choice:32,64"],
+                              "a choice takes no int/float/log; write DataLoader.Train.sampler.batch_size=choice:A,B,C"),
+    "param empty choice": (lambda cfg, tmp: ["-c", str(cfg), "--param", "DataLoader.Train.sampler.batch_size=choice:"],
+                           "empty choice; list the values"),
+    "param twice": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum=0.8:0.9",
+                                      "--param", "Optimizer.momentum=0.5:0.9"],
+                    "--param Optimizer.momentum given twice \\(Optimizer.momentum=0.8:0.9 and "
+                    "Optimizer.momentum=0.5:0.9\\); keep one"),
+    "param unknown path": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentun=0.8:0.99"],
+                           "unknown path 'Optimizer.momentun'.*did you mean Optimizer.momentum"),
+    "param without a value": (lambda cfg, tmp: ["-c", str(cfg), "--param"], "argument --param: expected one argument"),
 }
 
 

@@ -173,7 +173,9 @@ def test_train_entry_reports_each_epoch_and_learns(tmp_path):
     print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    reports = [json.loads(line) for line in _read_lines(report_file) if line.strip()]
+    lines = [json.loads(line) for line in _read_lines(report_file) if line.strip()]
+    reports = [r for r in lines if "metrics" in r]  # the evaluations; the callback's progress lines aside
+    assert [p["progress"]["epoch"] for p in lines if "progress" in p and "iter" not in p["progress"]] == [1, 1, 2, 2]
     print("reports:", [(r["step"], r["metrics"]["eval_accuracy"], r["metrics"]["eval_loss"]) for r in reports])
     assert [r["step"] for r in reports] == [1, 2]
     for r in reports:

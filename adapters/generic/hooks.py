@@ -20,7 +20,7 @@ import contextlib
 import re
 import sys
 
-from paddle_autotune_plugins.reporting import report, report_used, tuned_paths
+from paddle_autotune_plugins.reporting import report, report_progress, report_used, tuned_paths
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"
@@ -96,6 +96,30 @@ class MetricLines:
             report(self.count, {self.metric: named[self.metric.lower()]})
 
 
+_EPOCH = re.compile(r"(?<![A-Za-z])epoch\s*[:=]?\s*\[?\s*(\d+)\s*(?:/|of)\s*(\d+)", re.IGNORECASE)
+
+
+class EpochLines:
+    """A printed ``epoch 2/5`` (``Epoch 2 of 5``, ``[epoch 2/5]``) is the script's progress, for the ETA: a
+    line that also carries the study's metric or is an evaluation ends that epoch, any other starts it.
+    Only changes are reported (a script may print its epoch on every batch line)."""
+
+    def __init__(self, metric=None):
+        self.metric = metric
+        self.last = None
+
+    def __call__(self, line):
+        match = _EPOCH.search(ANSI.sub("", line))
+        if not match:
+            return
+        epoch, epochs = int(match.group(1)), int(match.group(2))
+        evaluating, found = line_metrics(line)
+        end = bool(found) and (evaluating or (self.metric or "").lower() in {k.lower() for k in found})
+        if (epoch, end) != self.last and 0 < epoch <= epochs:
+            self.last = (epoch, end)
+            report_progress(epoch, epochs, end=end)
+
+
 class _LineTee:
     """Passes a stream's output through unchanged and hands each complete line (tqdm's \\r-separated
     refreshes count as lines) to on_line."""
@@ -168,7 +192,9 @@ def hook_parse_args():
 
 
 def install(metric):
-    """The generic trial: printed `METRIC: value` lines are reports; parsed flags are the knob proof."""
+    """The generic trial: printed `METRIC: value` lines are reports, `epoch k/N` lines its progress; parsed
+    flags are the knob proof."""
     hook_parse_args()
     if metric:
-        read_output(MetricLines(metric))
+        metrics, epochs = MetricLines(metric), EpochLines(metric)
+        read_output(lambda line: (metrics(line), epochs(line)))

@@ -59,6 +59,8 @@ def load_yaml(path):
 
 class ClasAdapter(Adapter):
     name = "clas"
+    demo_summary = ("PaddleClas: a MobileNetV1 x0.25 classifier on scikit-learn's digits (real 8x8 scans), presets "
+                    "clas-lr and clas-weight-decay")
     default_metric = "top1"
     direction = "maximize"
     train_entry = "paddle_autotune_plugins.adapters.paddleclas.train"

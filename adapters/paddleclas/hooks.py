@@ -8,7 +8,7 @@ import os
 import re
 
 from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import report, report_used, wanted
+from paddle_autotune_plugins.reporting import report, report_progress, report_used, wanted
 
 _METRIC = re.compile(r"([A-Za-z_][\w.@-]*)\s*:\s*([-+]?[\d.]+(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 
@@ -108,6 +108,48 @@ def latency_ms(model, config, batch=8, runs=10):
     return sorted(times)[len(times) // 2]
 
 
+class _CountingLoader:
+    """The train loader, saying after each batch how many of the epoch's are done (iterating it is all
+    ppcls's train_epoch does with it; anything else goes to the loader itself)."""
+
+    def __init__(self, loader, done):
+        self._loader, self._done = loader, done
+
+    def __iter__(self):
+        for i, batch in enumerate(self._loader):
+            yield batch
+            self._done(i + 1)  # asked for the next one: this batch has trained
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+def _time_epochs(engine):
+    """Progress lines as each training epoch starts and ends, and its batch i/n on the way (the
+    coordinator's epoch k/N and ETA)."""
+    train_epoch = engine.train_epoch_func
+    epochs = engine.config["Global"].get("epochs")
+
+    def train_epoch_reporting(engine, epoch_id, print_batch_step):
+        report_progress(epoch_id, epochs)
+        loader = engine.train_dataloader
+        counting = _CountingLoader(loader, lambda i: report_progress(epoch_id, epochs, iter=i,
+                                                                     iters=getattr(engine, "max_iter", None)))
+        engine.train_dataloader = counting
+        try:
+            result = train_epoch(engine, epoch_id, print_batch_step)
+        finally:
+            if engine.train_dataloader is counting:  # (an epoch function may build a loader of its own)
+                engine.train_dataloader = loader
+        report_progress(epoch_id, epochs, end=True)
+        return result
+
+    engine.train_epoch_func = train_epoch_reporting
+
+
 def _hook_engine(module):
     engine_cls = getattr(module, "Engine", None)
     if engine_cls is None or getattr(engine_cls.eval, "_autotune_hooked", False):
@@ -121,6 +163,7 @@ def _hook_engine(module):
             from .readback import engine_values
 
             report_used(engine_values(self))
+            _time_epochs(self)
 
     __init__._autotune_hooked = True
     engine_cls.__init__ = __init__

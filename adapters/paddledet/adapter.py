@@ -145,6 +145,8 @@ def anchor_targets_are_gt2yolo(cfg):
 
 class DetAdapter(Adapter):
     name = "det"
+    demo_summary = ("PaddleDetection: a small random-init PicoDet on canvases of one pasted digit with its box "
+                    "(one class, 64 px), learning rate 0.005..0.3, 8 epochs")
     default_metric = "bbox_ap"
     direction = "maximize"
     config_filename = "config.yml"
@@ -232,6 +234,9 @@ class DetAdapter(Adapter):
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         config_io.dump(cfg, path)
 
+    def read_config(self, path):
+        return config_io.load_text(pathlib.Path(path).read_text())  # its !Tag objects kept
+
     def trial_command(self, task, config_path):
         if task.script:
             extra = task.script_args if "--eval" in task.script_args else task.script_args + ["--eval"]
@@ -286,7 +291,10 @@ class DetAdapter(Adapter):
         return lines
 
     def demo(self, out):
-        from .digits_det import write_demo_config
+        """PicoDet on the one-class digits set (digits_det.DEMO), its learning rate tuned; one trial a core
+        (trials train single-threaded), up to two: a later --workers on the command line wins."""
+        from .digits_det import DEMO, DEMO_SPACE, write_demo_config
 
-        return self.load(None, ["-c", str(write_demo_config(out, epochs=3))]), [
-            "--preset", "det-nms-anchor", "--pruner", "asha", "--seed", "0"]
+        workers = max(1, min(2, os.cpu_count() or 1))
+        return self.load(None, ["-c", str(write_demo_config(out, **DEMO))]), [
+            "--space", str(DEMO_SPACE), "--pruner", "asha", "--seed", "0", "--workers", str(workers)]

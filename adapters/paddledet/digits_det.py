@@ -3,7 +3,8 @@
 No detection data set ships inside a PyPI package and nothing can be downloaded, so digits from
 ``sklearn.datasets.load_digits`` (1,797 real scans, bundled with scikit-learn) are upscaled and pasted
 1-3 per canvas at random, non-overlapping places on small noisy canvases; their tight boxes are the
-ground truth. Ten classes, '0'..'9'. Train and val canvases draw from disjoint digit scans.
+ground truth. Ten classes, '0'..'9' (or fewer: ``classes``; 1 is one class 'digit' of every scan).
+Train and val canvases draw from disjoint digit scans.
 
 One folder holds both formats PaddleDetection reads, sharing the images::
 
@@ -31,6 +32,7 @@ import numpy as np
 from paddle_autotune_plugins.datasets import one_at_a_time
 
 CLASSES = [str(i) for i in range(10)]
+ONE_CLASS = ["digit"]  # classes=1: every scan, one class - "where are the digits", without telling them apart
 FORMAT_VERSION = 1  # bump when the generator's output changes, so cached sets are rebuilt
 MARKER = ".digits_det_complete.json"  # written last: its absence means a half-written set
 ENV_VAR = "PADDLE_AUTOTUNE_DATA"
@@ -100,21 +102,31 @@ def data_home():
 
 
 @one_at_a_time
-def ensure_dataset(root=None, num_train=200, num_val=50, seed=0, canvas_size=(96, 128), digit_size=(16, 32)):
+def ensure_dataset(root=None, num_train=200, num_val=50, seed=0, canvas_size=(96, 128), digit_size=(16, 32),
+                   classes=10, max_objects=3):
     """Generate the set on first use and return a ``DigitsDet``; instant when it is already there.
 
     ``root`` is the data set folder itself; by default one folder per parameter set under
     ``data_home()/digits_det``, so differently sized sets (a test's, the demo's) do not replace each other.
+    ``classes``: 10 (the digits '0'..'9'), 2-9 (only the scans of digits 0..classes-1), or 1 (every scan,
+    one class 'digit'). ``max_objects``: each canvas holds 1..max_objects digits (fewer when no room is left).
     """
+    classes, max_objects = int(classes), int(max_objects)
+    if not 1 <= classes <= 10 or max_objects < 1:
+        raise ValueError(f"classes must be 1..10 and max_objects >= 1, got {classes} and {max_objects}")
     params = {"version": FORMAT_VERSION, "num_train": int(num_train), "num_val": int(num_val), "seed": int(seed),
               "canvas_size": [int(v) for v in canvas_size], "digit_size": [int(v) for v in digit_size]}
+    if (classes, max_objects) != (10, 3):  # only then: the defaults keep the markers of sets built before
+        params.update(classes=classes, max_objects=max_objects)
     if root is None:
         name = f"train{num_train}_val{num_val}_seed{seed}"
         if tuple(canvas_size) != (96, 128) or tuple(digit_size) != (16, 32):
             name += f"_c{canvas_size[0]}-{canvas_size[1]}_d{digit_size[0]}-{digit_size[1]}"
+        if (classes, max_objects) != (10, 3):
+            name += f"_k{classes}_n{max_objects}"
         root = data_home() / "digits_det" / name
     root = Path(root).expanduser().resolve()
-    result = DigitsDet(str(root), int(num_train), int(num_val))
+    result = DigitsDet(str(root), int(num_train), int(num_val), classes=class_names(classes))
     if _marker_matches(root, params):
         return result
 
@@ -137,6 +149,11 @@ def ensure_dataset(root=None, num_train=200, num_val=50, seed=0, canvas_size=(96
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def class_names(classes=10):
+    """The class names of a set made with ``classes``: '0'..'k-1', or ['digit'] for 1."""
+    return list(ONE_CLASS) if int(classes) == 1 else CLASSES[:int(classes)]
 
 
 def _marker_matches(root, params):
@@ -162,22 +179,30 @@ def _generate(out, params):
 
     rng = np.random.RandomState(params["seed"])
     digits = load_digits()
+    k = params.get("classes", 10)
+    names = class_names(k)
+    label_of = (lambda digit: 0) if k == 1 else int  # noqa: E731 - one class: every digit is a 'digit'
     order = rng.permutation(len(digits.images))
+    if 1 < k < 10:
+        order = order[digits.target[order] < k]
     n_val_pool = len(order) // 5  # val canvases use scans never seen in training
     pools = {"val": order[:n_val_pool], "train": order[n_val_pool:]}
+    max_objects = params.get("max_objects", 3)
 
     (out / IMAGE_DIR).mkdir()
     (out / "annotations").mkdir()
     (out / "Annotations").mkdir()
     with open(out / LABEL_LIST, "w") as f:
-        f.write("\n".join(CLASSES) + "\n")
+        f.write("\n".join(names) + "\n")
 
     next_ann_id = 1
     for split, count, coco_name, voc_name in (("train", params["num_train"], COCO_TRAIN, VOC_TRAIN),
                                               ("val", params["num_val"], COCO_VAL, VOC_VAL)):
         images, annotations, lines = [], [], []
         for i in range(count):
-            canvas, objects = _make_canvas(rng, digits, pools[split], params["canvas_size"], params["digit_size"])
+            canvas, objects = _make_canvas(rng, digits, pools[split], params["canvas_size"], params["digit_size"],
+                                           max_objects)
+            objects = [(label_of(label), box) for label, box in objects]
             stem = f"{split}_{i:06d}"
             file_name = f"{IMAGE_DIR}/{stem}.jpg"
             cv2.imwrite(str(out / file_name), canvas, [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -189,12 +214,12 @@ def _generate(out, params):
                                     "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0),
                                     "iscrowd": 0})
                 next_ann_id += 1
-            _write_voc_xml(out / "Annotations" / f"{stem}.xml", f"{stem}.jpg", w, h, objects)
+            _write_voc_xml(out / "Annotations" / f"{stem}.xml", f"{stem}.jpg", w, h, objects, names)
             lines.append(f"{file_name} Annotations/{stem}.xml")
         coco = {"info": {"description": "digits_det: sklearn load_digits pasted on canvases"},
                 "images": images, "annotations": annotations,
-                "categories": [{"id": k + 1, "name": name, "supercategory": "digit"}
-                               for k, name in enumerate(CLASSES)]}
+                "categories": [{"id": i + 1, "name": name, "supercategory": "digit"}
+                               for i, name in enumerate(names)]}
         with open(out / coco_name, "w") as f:
             json.dump(coco, f)
         with open(out / voc_name, "w") as f:
@@ -204,7 +229,7 @@ def _generate(out, params):
         json.dump(params, f)
 
 
-def _make_canvas(rng, digits, pool, canvas_size, digit_size):
+def _make_canvas(rng, digits, pool, canvas_size, digit_size, max_objects=3):
     import cv2
 
     w, h = (int(v) for v in rng.randint(canvas_size[0], canvas_size[1] + 1, size=2))
@@ -219,7 +244,7 @@ def _make_canvas(rng, digits, pool, canvas_size, digit_size):
         img[py:py + ph, px:px + pw] += rng.uniform(-25, 25, size=3)
 
     objects, placed = [], []
-    for _ in range(rng.randint(1, 4)):
+    for _ in range(rng.randint(1, max_objects + 1)):
         idx = pool[rng.randint(len(pool))]
         size = rng.randint(digit_size[0], digit_size[1] + 1)
         alpha = cv2.resize(digits.images[idx] / 16.0, (size, size), interpolation=cv2.INTER_LINEAR)
@@ -249,11 +274,11 @@ def _iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
-def _write_voc_xml(path, file_name, w, h, objects):
+def _write_voc_xml(path, file_name, w, h, objects, names=CLASSES):
     parts = ["<annotation>", f"  <filename>{escape(file_name)}</filename>",
              f"  <size><width>{w}</width><height>{h}</height><depth>3</depth></size>"]
     for label, (x0, y0, x1, y1) in objects:
-        parts.append(f"  <object><name>{CLASSES[label]}</name><difficult>0</difficult>"
+        parts.append(f"  <object><name>{names[label]}</name><difficult>0</difficult>"
                      f"<bndbox><xmin>{x0:g}</xmin><ymin>{y0:g}</ymin><xmax>{x1:g}</xmax><ymax>{y1:g}</ymax>"
                      f"</bndbox></object>")
     parts.append("</annotation>")
@@ -261,11 +286,21 @@ def _write_voc_xml(path, file_name, w, h, objects):
         f.write("\n".join(parts) + "\n")
 
 
-def write_demo_config(dest_dir, config="faster_rcnn_r18_digits", epochs=None, num_train=120, num_val=30):
-    """A bundled config pointed at the digits set (generated on first use), flattened into dest_dir."""
+# `paddle-autotune demo --suite det`: a task a small detector learns on a CPU in a minute - one class, one
+# large digit a canvas, 128 training canvases (16 steps of 8 an epoch), 40 for eval (see picodet_digits_demo.yml)
+DEMO = {"config": "picodet_digits_demo", "num_train": 128, "num_val": 40, "classes": 1, "max_objects": 1,
+        "canvas_size": (56, 72), "digit_size": (28, 44)}
+DEMO_SPACE = Path(__file__).parent / "configs" / "picodet_digits_demo_space.yaml"
+
+
+def write_demo_config(dest_dir, config="faster_rcnn_r18_digits", epochs=None, num_train=120, num_val=30, **data_args):
+    """A bundled config pointed at the digits set (generated on first use), flattened into dest_dir.
+
+    ``data_args`` go to ``ensure_dataset`` (classes, max_objects, canvas_size, digit_size, seed); the
+    config's num_classes follows the set."""
     from .config_io import dump, load
 
-    data = ensure_dataset(num_train=num_train, num_val=num_val)
+    data = ensure_dataset(num_train=num_train, num_val=num_val, **data_args)
     cfg = load(Path(__file__).parent / "configs" / f"{config}.yml")
     fmt = "voc" if str(cfg.get("metric")).upper() == "VOC" else "coco"
     cfg.update(data.dataset_overrides(fmt))  # whole sections replaced: COCO and VOC keys differ

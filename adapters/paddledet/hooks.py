@@ -8,7 +8,7 @@ import sys
 
 from paddle_autotune_plugins import dotpath
 from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import ENV_VAR, report, report_used, tuned_paths
+from paddle_autotune_plugins.reporting import ENV_VAR, report, report_progress, report_used, tuned_paths
 
 from . import compat
 
@@ -99,7 +99,21 @@ def _hook_trainer(module):
         def on_train_begin(self, status):  # self.model is the Trainer (ppdet's name): all built by now
             report_knobs(self.model, status.get("steps_per_epoch"))
 
+        # progress lines (epoch k/N, iter i/n) for the coordinator's ETA; ppdet's eval calls on_epoch_begin
+        # too, still in mode 'train', with the epoch that just ended
+        def on_epoch_begin(self, status):
+            if status.get("mode") == "train" and status["epoch_id"] != getattr(self, "_ended", None):
+                report_progress(status["epoch_id"] + 1, self.model.cfg.get("epoch"))
+
+        def on_step_end(self, status):
+            if status.get("mode") == "train":
+                report_progress(status["epoch_id"] + 1, self.model.cfg.get("epoch"), iter=status["step_id"] + 1,
+                                iters=status.get("steps_per_epoch"))
+
         def on_epoch_end(self, status):
+            if status.get("mode") == "train":
+                self._ended = status["epoch_id"]
+                report_progress(status["epoch_id"] + 1, self.model.cfg.get("epoch"), end=True)
             if status.get("mode") == "eval":
                 report(status["epoch_id"] + 1, eval_metrics(self.model))
 

@@ -87,6 +87,8 @@ def check_value(name, value):
 
 class NlpAdapter(Adapter):
     name = "nlp"
+    demo_summary = ("PaddleNLP: a tiny random-init ERNIE fine-tuned on bundled review sentences (positive or negative), "
+                    "preset ernie-finetune with its demo ranges")
     default_metric = "eval_accuracy"
     direction = "maximize"
     train_entry = "paddle_autotune_plugins.adapters.paddlenlp.train_seq_cls"

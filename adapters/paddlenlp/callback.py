@@ -13,11 +13,12 @@ In any PaddleNLP script::
     trainer = Trainer(...)
     install(trainer)          # or Trainer(..., callbacks=[AutotuneReportCallback()])
 """
+import math
 import numbers
 
 from paddlenlp.trainer import IntervalStrategy, TrainerCallback
 
-from paddle_autotune_plugins.reporting import report, report_used, stop_requested, tuned_paths
+from paddle_autotune_plugins.reporting import report, report_progress, report_used, stop_requested, tuned_paths
 
 
 def _numeric(value):
@@ -71,10 +72,31 @@ class AutotuneReportCallback(TrainerCallback):
             report_used(used)
         return control
 
+    # progress lines (epoch k/N, iter i/n) for the coordinator's ETA
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self._epoch, self._first_step = int(math.floor((state.epoch or 0) + 1e-6)) + 1, state.global_step
+        report_progress(self._epoch, _epochs(state))
+        return control
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if getattr(self, "_epoch", None):
+            report_progress(self._epoch, _epochs(state), end=True)
+        return control
+
     def on_step_end(self, args, state, control, **kwargs):
+        if getattr(self, "_epoch", None):
+            epochs = _epochs(state)
+            report_progress(self._epoch, epochs, iter=state.global_step - self._first_step,
+                            iters=math.ceil(state.max_steps / epochs) if epochs and state.max_steps else None)
         if stop_requested():  # pruned: end the training loop cleanly instead of being killed
             control.should_training_stop = True
         return control
+
+
+def _epochs(state):
+    """The number of epochs the Trainer runs, None when it goes by max_steps over an endless iterator."""
+    epochs = getattr(state, "num_train_epochs", None)
+    return epochs if isinstance(epochs, int) and 0 < epochs < 1 << 30 else None
 
 
 def install(trainer):
