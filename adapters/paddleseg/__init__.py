@@ -1,0 +1,1 @@
+"""PaddleSeg: semantic segmentation (adapter, trial hooks, digits masks data set, configs)."""

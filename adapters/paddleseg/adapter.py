@@ -1,0 +1,256 @@
+"""The PaddleSeg adapter (coordinator side).
+
+A PaddleSeg config is read with its ``_base_`` chain merged as PaddleSeg's own ``Config`` merges it (the
+file's keys win over its bases, an earlier base over a later one, mappings merge key by key, and a mapping
+with ``_inherited_: False`` replaces the base's), then the command's ``--learning_rate``/``--batch_size``/
+``--iters`` flags and ``--opts key=value`` items are applied, in that order, as ``Config`` applies them. Each
+trial's complete config is written as one flattened file (no ``_base_``), and the trial runs the checkout's
+own ``tools/train.py --config <trial config> --do_eval --save_dir <trial dir>/output`` with the checkout's
+``paddleseg`` on the path (or, pip-only, the plugin's train entry over the installed wheel). PaddleSeg
+trains by iterations: a trial's steps are the iterations at which it evaluates (every ``--save_interval``
+iterations, and at the last one).
+"""
+import copy
+import os
+import pathlib
+
+import yaml
+
+from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins.adapter import Adapter, Task, check_override, literal, python, weight_files
+from paddle_autotune_plugins.errors import ArgumentParser, UsageError
+
+BASE_KEY = "_base_"
+INHERIT_KEY = "_inherited_"
+METRICS = ["mIoU", "Acc", "Kappa", "Dice"]  # as the trainer's [EVAL] line names them
+# tools/train.py flags that Config folds into the config (before --opts): the plugin folds them itself,
+# so a tuned knob is never overwritten by a flag the trial passes on
+FLAG_KEYS = {"learning_rate": "lr_scheduler.learning_rate", "batch_size": "batch_size", "iters": "iters"}
+REQUIRED = ("batch_size", "iters", "train_dataset", "optimizer", "lr_scheduler", "loss", "model")  # Config asserts them
+
+
+def merge(dic, base):
+    """PaddleSeg's merge of a file's mapping onto its base: the file wins; mappings present in both merge
+    key by key unless the file's says ``_inherited_: False`` (then it replaces the base's)."""
+    if not dic.get(INHERIT_KEY, True):
+        dic = dict(dic)
+        dic.pop(INHERIT_KEY)
+        return dic
+    out = dict(base)
+    for key, value in dic.items():
+        if isinstance(value, dict) and key in out:
+            out[key] = merge(value, out[key])
+        else:
+            out[key] = value
+    return out
+
+
+def read_chain(path):
+    """One file with its ``_base_`` chain resolved (each base relative to the file that names it)."""
+    path = pathlib.Path(path)
+    with open(path, encoding="utf-8") as f:
+        dic = yaml.safe_load(f)
+    if not isinstance(dic, dict):
+        raise UsageError(f"config {path} is not a mapping of keys to values")
+    bases = dic.pop(BASE_KEY, None)
+    for base in ([bases] if isinstance(bases, str) else bases or []):
+        dic = merge(dic, read_chain(path.parent / base))
+    return dic
+
+
+def load_config(path):
+    """A PaddleSeg config as its own Config reads it (``_base_`` merged), or a UsageError saying why not."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file not found: {path}; pass the path of a PaddleSeg YAML with --config")
+    if path.suffix not in (".yml", ".yaml"):
+        raise UsageError(f"config {path}: PaddleSeg reads only .yml/.yaml files")
+    try:
+        cfg = read_chain(path)
+    except FileNotFoundError as e:
+        raise UsageError(f"config {path}: a _base_ file is missing: {e.filename}") from None
+    except yaml.YAMLError as e:
+        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"config {path} is not UTF-8 text; save it as UTF-8") from None
+    missing = [key for key in REQUIRED if key not in cfg]
+    if missing:
+        raise UsageError(f"config {path} is not a complete PaddleSeg training config after _base_: no "
+                         f"{', '.join(missing)}")
+    return cfg
+
+
+def apply_opts(cfg, items, source="--opts"):
+    """``key=value`` items as Config applies them: values read as Python literals (else kept as strings)."""
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"{source} '{item}' must be key=value, e.g. {source} batch_size=4")
+        key, value = item.split("=", 1)
+        key = key.strip()
+        check_override(cfg, key, source)
+        dotpath.set_(cfg, key, literal(value))
+
+
+def command_parser(prog):
+    """The flags of tools/train.py the plugin reads or replaces; every other flag is passed on as given."""
+    parser = ArgumentParser(prog=prog, allow_abbrev=False)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--opts", "-o", nargs="+", action="extend", default=[])
+    parser.add_argument("--learning_rate", type=float)
+    parser.add_argument("--batch_size", type=int)
+    parser.add_argument("--iters", type=int)
+    parser.add_argument("--save_dir")  # each trial saves into its own folder
+    parser.add_argument("--do_eval", action="store_true")  # always on: the study needs the evaluations
+    parser.add_argument("--seed", type=int)
+    return parser
+
+
+class TrialConfig(dict):
+    """A trial's config, which also knows the trial's save_dir (a tools/train.py flag, not a config key)."""
+
+    save_dir = None
+
+
+class SegAdapter(Adapter):
+    name = "seg"
+    demo_summary = ("PaddleSeg: a shrunk PP-LiteSeg (STDC1) on 64 px masks of pasted digits, presets seg-lr and "
+                    "seg-loss, 40 iterations")
+    default_metric = "mIoU"
+    direction = "maximize"
+    config_filename = "config.yml"
+    train_entry = "paddle_autotune_plugins.adapters.paddleseg.train"
+
+    @classmethod
+    def detects(cls, script):
+        root = pathlib.Path(script).resolve().parent.parent
+        return (root / "paddleseg").is_dir() and (root / "tools").is_dir()
+
+    def load(self, script, argv):
+        args, rest = command_parser(script or "paddle-autotune tune --suite seg").parse_known_args(argv)
+        if not script:
+            from .train import build_parser
+
+            # pip-only: the plugin's train entry must take every flag passed on (a bad one: UsageError)
+            _, unknown = build_parser(ArgumentParser).parse_known_args(["--config", args.config] + rest)
+            if unknown:
+                raise UsageError(f"unrecognized arguments for the PaddleSeg train entry: {' '.join(unknown)}")
+        cfg = load_config(args.config)
+        for flag, key in FLAG_KEYS.items():
+            if getattr(args, flag) is not None:
+                check_override(cfg, key, f"--{flag}")
+                dotpath.set_(cfg, key, getattr(args, flag))
+        apply_opts(cfg, args.opts)
+        if args.seed is not None:
+            rest += ["--seed", str(args.seed)]
+        return Task(self, cfg, config_path=os.path.abspath(args.config),
+                    script=os.path.abspath(script) if script else None, script_args=rest,
+                    cwd=str(pathlib.Path(script).resolve().parent.parent) if script else os.getcwd())
+
+    def architecture(self, cfg):
+        model = cfg.get("model")
+        return model.get("type") if isinstance(model, dict) else None
+
+    def metric_names(self, task):
+        return list(METRICS)
+
+    def max_steps(self, cfg):
+        return cfg.get("iters")  # the trainer always evaluates at its last iteration
+
+    def check_space(self, task, params):
+        notes = list(super().check_space(task, params) or [])
+        for p in params:
+            if p.name == "optimizer.weight_decay" and p.kind == "int":
+                raise UsageError("optimizer.weight_decay: PaddleSeg's optimizers take only a float; give float bounds")
+        start = dotpath.get(task.config, "lr_scheduler.warmup_start_lr", None)
+        lr = next((p for p in params if p.name == "lr_scheduler.learning_rate" and p.kind == "float"), None)
+        if lr is not None and "warmup_iters" in task.config["lr_scheduler"] and isinstance(start, (int, float)) \
+                and lr.low <= start:
+            # the warm-up ends at learning_rate, and Paddle's LinearWarmup asserts end_lr > start_lr
+            low = start * 1.01
+            if low >= lr.high:
+                raise UsageError(f"lr_scheduler.learning_rate: the range [{lr.low:g}, {lr.high:g}] lies at or below "
+                                 f"the warm-up's start (warmup_start_lr {start:g}); LinearWarmup needs a higher rate")
+            notes.append(f"lr_scheduler.learning_rate starts above warmup_start_lr {start:g} (LinearWarmup asserts "
+                         f"end_lr > start_lr): range [{low:g}, {lr.high:g}] instead of [{lr.low:g}, {lr.high:g}]")
+            lr.low = low
+        return notes
+
+    def prepare_trial(self, cfg, trial_dir, seed):
+        cfg = TrialConfig(cfg)
+        cfg.save_dir = str(pathlib.Path(trial_dir) / "output")
+        self._seed = seed  # tools/train.py takes it as a flag: trial_command, called next, passes it
+        return cfg
+
+    def write_config(self, cfg, path):
+        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(dict(cfg), f, sort_keys=False, allow_unicode=True)
+
+    def _run_args(self, task, config_path):
+        save_dir = pathlib.Path(config_path).parent / "output"
+        args = ["--config", config_path, "--do_eval", "--save_dir", str(save_dir)] + list(task.script_args)
+        seed = getattr(self, "_seed", None)
+        return args if "--seed" in task.script_args or seed is None else args + ["--seed", str(seed)]
+
+    def trial_command(self, task, config_path):
+        if task.script:  # the checkout's own tools/train.py, its paddleseg first on the path, our hooks installed
+            return [python(), "-m", "paddle_autotune_plugins.adapters.paddleseg.run", task.script] + \
+                self._run_args(task, config_path)
+        return [python(), "-m", self.train_entry] + self._run_args(task, config_path)
+
+    def best_checkpoint(self, cfg):
+        """The trial's ``save_dir/best_model/`` files (model.pdparams: what the trainer saves at a new best
+        mIoU), or None when no evaluation saved one."""
+        save_dir = getattr(cfg, "save_dir", None)
+        folder = pathlib.Path(save_dir or ".") / "best_model"
+        if not save_dir or not (folder / "model.pdparams").is_file():
+            return None
+        return sorted(str(p) for p in folder.iterdir() if p.is_file())
+
+    def trial_outputs(self, cfg):
+        save_dir = getattr(cfg, "save_dir", None)
+        return weight_files(save_dir) if save_dir else []
+
+    def export_config(self, cfg, task):
+        return copy.deepcopy(dict(cfg))
+
+    def install_hooks(self):
+        from . import hooks
+
+        hooks.install()
+
+    def owns_checkout(self, root):
+        return (pathlib.Path(root) / "paddleseg").is_dir() and (pathlib.Path(root) / "configs").is_dir()
+
+    def doctor_configs(self, root):
+        from . import doctor
+
+        return doctor.walk_configs(self, root)
+
+    def doctor(self):
+        from . import hooks
+
+        import importlib.util
+
+        spec = importlib.util.find_spec("paddleseg")
+        where = f" (imported from {pathlib.Path(spec.origin).parent.parent})" if spec and spec.origin else ""
+        try:
+            from importlib.metadata import version
+
+            lines = [f"paddleseg {version('paddleseg')}{where}"]
+        except Exception:  # noqa: BLE001 - doctor reports, never fails
+            lines = [f"paddleseg: not installed{where} (a source checkout's tools/train.py still works)"]
+        for name, text, applies in hooks.FIXES:
+            try:
+                state = "applied" if applies() else "not needed"
+            except Exception as e:  # noqa: BLE001
+                state = f"unknown ({type(e).__name__})"
+            lines.append(f"  fix {name}: {state} - {text}")
+        return lines
+
+    def demo(self, out):
+        from .digits_seg import write_demo_config
+
+        config = write_demo_config(out)
+        return self.load(None, ["--config", str(config), "--save_interval", "10"]), [
+            "--preset", "seg-lr", "--preset", "seg-loss", "--pruner", "asha", "--seed", "0"]
