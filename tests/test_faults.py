@@ -31,7 +31,10 @@ def command(tmp_path, out, trials, *extra, sleep="0.4", mode_spec=None):
 
 
 def start(cmd, **kwargs):
-    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    # Ctrl-C as a terminal delivers it: a process that inherits SIGINT ignored (a test runner's worker may
+    # ignore it) keeps it ignored across exec, and Python then installs no KeyboardInterrupt handler
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
 
 
 def run(cmd, timeout=600):
