@@ -78,10 +78,10 @@ def _child(fn, config_path, env, cwd, log_path, parent, ready_w):
     import atexit
     import random
     import signal
-    import traceback
 
-    code = 1
-    try:
+    from .warm_start import exit_as_a_process
+
+    def trial():
         try:
             os.setsid()  # its own process group, as cold trials: stopping the trial stops its children
             set_parent_death_signal()  # Linux: dies with the coordinator, as every trial does
@@ -114,20 +114,8 @@ def _child(fn, config_path, env, cwd, log_path, parent, ready_w):
             sys.modules["numpy"].random.seed()
         atexit._clear()  # the caller's exit handlers are its own; the trial's (registered by fn) run below
         call(fn, config_path)
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if not isinstance(e.code, (int, type(None))):
-            print(e.code, file=sys.stderr)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        try:
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+
+    exit_as_a_process(trial)
 
 
 def main():

@@ -75,15 +75,38 @@ def main():
             protocol.write(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}) + "\n")
 
 
-def _run_trial(request):
-    """In the fork: become the process the cold command would have started, run it, exit."""
+def exit_as_a_process(body):
+    """Run body() in a fork that is a trial and end the fork as a Python process running it would end: exit
+    code 0, SystemExit's code, or 1 with the traceback; interpreter exit's handlers run first (the suites
+    register some). os._exit: nothing else of the parent's is flushed or closed on the way out."""
     import atexit
-    import random
-    import runpy
     import traceback
 
     code = 1
     try:
+        body()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if not isinstance(e.code, (int, type(None))):
+            print(e.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _run_trial(request):
+    """In the fork: become the process the cold command would have started, run it, exit."""
+    import random
+    import runpy
+
+    def trial():
         os.setsid()  # its own process group, as cold trials: stopping the trial stops its children
         set_parent_death_signal()  # dies with the zygote, which dies with the coordinator
         os.chdir(request["cwd"])
@@ -102,20 +125,8 @@ def _run_trial(request):
         argv = request["argv"]
         sys.argv = [argv[2]] + argv[3:]
         runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if not isinstance(e.code, (int, type(None))):
-            print(e.code, file=sys.stderr)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        try:
-            atexit._run_exitfuncs()  # what interpreter exit runs (the suites register some)
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+
+    exit_as_a_process(trial)
 
 
 # --- the coordinator's side ---------------------------------------------------------------------------
