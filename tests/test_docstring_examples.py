@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-MODULES = ["cli", "datasets", "dotpath", "flags", "knobs", "pruners", "reporting", "script_yaml", "space", "storages", "warm_start"]
+MODULES = ["cli", "datasets", "dotpath", "fidelity", "flags", "knobs", "pruners", "reporting", "script_yaml", "space", "storages", "warm_start"]
 
 
 @pytest.mark.parametrize("name", MODULES)
