@@ -99,8 +99,8 @@ def epochs_of(trial_dir):
     for line in path.read_text().splitlines():
         if line.strip():
             item = json.loads(line)
-            if not item.get("final"):
-                steps.add(item.get("step"))
+            if "metrics" in item and not item.get("final"):  # not the progress and knob lines
+                steps.add(item["step"])
     return len(steps)
 
 
