@@ -6,11 +6,12 @@ The full path: the Coordinator (run in this process, as tests/test_coordinator.p
 defaults the CLI gives: SQLite storage in --out, TPE, progress lines - written to a file here), the
 generic adapter, and one process per trial running a tiny script that prints ``val: x``; 2 workers.
 
-Instrumented from outside, without changing the core: the Coordinator's methods (launch, poll, finish,
-write_results, stop_reason, poll_stopping, beat) are wrapped with timers, and the ``time`` module the
-coordinator sees is replaced by one whose sleep() is recorded, so the loop's busy time (everything but its
-poll sleep) is known. The coordinator's time per trial is the busy wall time of the loop between the
-start of one launch and the start of the next (one trial's worth of work in steady state: its launch,
+Instrumented from outside, without changing the core: each step of the coordinator's loop is one public
+call (steps(): Coordinator.launch, poll, finish and stop_reason, StudyView.write_results and beat,
+TrialProcesses.poll_stopping), each wrapped with a timer; so is the loop's idle wait
+(trial_processes.wait_for_exit), so the loop's busy time (everything but that wait) is known. The
+coordinator's time per trial is the busy wall time of the loop between the start of one launch and the
+start of the next (one trial's worth of work in steady state: its launch,
 the polls, a finish, the stop checks); the main thread's CPU time over the same interval is reported too.
 Trial processes' run time is not in it (they run in their own processes).
 
@@ -27,7 +28,6 @@ import json
 import pathlib
 import sys
 import time
-import types
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
@@ -40,20 +40,33 @@ print(f"val: {parser.parse_args().x}")
 
 SPACE = {"x": {"low": 0.0, "high": 1.0}}
 METHODS = ("launch", "poll", "finish", "write_results", "stop_reason", "poll_stopping", "beat")
+
+
+def steps():
+    """Where each step of the coordinator's loop is: label -> (class, method); a rename fails here, by name."""
+    from paddle_autotune_plugins.coordinator import Coordinator
+    from paddle_autotune_plugins.study_view import StudyView
+    from paddle_autotune_plugins.trial_processes import TrialProcesses
+
+    return {"launch": (Coordinator, "launch"), "poll": (Coordinator, "poll"), "finish": (Coordinator, "finish"),
+            "stop_reason": (Coordinator, "stop_reason"), "write_results": (StudyView, "write_results"),
+            "beat": (StudyView, "beat"), "poll_stopping": (TrialProcesses, "poll_stopping")}
+
+
 # Calls inside those, for the breakdown (inclusive times; some nest in others, e.g. get_trials in ask).
 INNER = ("Study.ask", "Study.tell", "Study.get_trials", "Trial.set_user_attr", "Trial.report",
          "Progress._line", "Popen")
 LABELS = METHODS + INNER
 
 
-def _targets(coordinator_module):
+def _targets():
     import subprocess
 
     import optuna
 
     from paddle_autotune_plugins import results
 
-    targets = [(m, coordinator_module.Coordinator, m) for m in METHODS]
+    targets = [(m, *steps()[m]) for m in METHODS]
     return targets + [("Study.ask", optuna.study.Study, "ask"), ("Study.tell", optuna.study.Study, "tell"),
                       ("Study.get_trials", optuna.study.Study, "get_trials"),
                       ("Trial.set_user_attr", optuna.trial.Trial, "set_user_attr"),
@@ -62,45 +75,35 @@ def _targets(coordinator_module):
 
 
 class Probe:
-    """Timers around Coordinator methods (and the Optuna / progress / Popen calls inside them) and its sleeps."""
+    """Timers around the loop's steps (and the Optuna / progress / Popen calls inside them) and its idle waits."""
 
     def __init__(self):
         self.calls = {m: [] for m in LABELS}  # (start, wall, cpu, trial number or None)
         self.sleeps = []  # (start, duration)
         self.launches = []  # (start, thread cpu at start, trial number)
 
-    def install(self, coordinator_module):
+    def install(self):
+        from paddle_autotune_plugins import trial_processes
+
         self.saved = []
-        for label, owner, attr in _targets(coordinator_module):
+        for label, owner, attr in _targets():
             original = owner.__dict__[attr]
             self.saved.append((owner, attr, original))
             setattr(owner, attr, self._wrap(label, original))
-        real_time = coordinator_module.time
+        real_wait = trial_processes.wait_for_exit
+        self.saved.append((trial_processes, "wait_for_exit", real_wait))
         probe = self
-
-        def sleep(seconds):
-            t0 = time.perf_counter()
-            real_time.sleep(seconds)
-            probe.sleeps.append((t0, time.perf_counter() - t0))
-
-        shim = types.SimpleNamespace(**{k: getattr(real_time, k) for k in dir(real_time) if not k.startswith("__")})
-        shim.sleep = sleep
-        self.saved_time = real_time
-        coordinator_module.time = shim
-        real_wait = self.saved_wait = coordinator_module.wait_for_exit
 
         def wait_for_exit(procs, timeout):  # the loop's idle wait (woken early when a trial exits)
             t0 = time.perf_counter()
             real_wait(procs, timeout)
             probe.sleeps.append((t0, time.perf_counter() - t0))
 
-        coordinator_module.wait_for_exit = wait_for_exit
+        trial_processes.wait_for_exit = wait_for_exit
 
-    def uninstall(self, coordinator_module):
+    def uninstall(self):
         for owner, attr, original in self.saved:
             setattr(owner, attr, original)
-        coordinator_module.time = self.saved_time
-        coordinator_module.wait_for_exit = self.saved_wait
 
     def _wrap(self, name, fn):
         probe = self
@@ -172,7 +175,6 @@ def wal_storage(path):
 
 
 def run_coordinator(work, trials, workers, pruner, quiet):
-    from paddle_autotune_plugins import coordinator as coord_module
     from paddle_autotune_plugins import space
     from paddle_autotune_plugins.adapters.generic.adapter import GenericAdapter
     from paddle_autotune_plugins.coordinator import Coordinator, Settings
@@ -185,7 +187,7 @@ def run_coordinator(work, trials, workers, pruner, quiet):
                         metric="val", seed=0, quiet=quiet)
     coordinator = Coordinator(task, params, settings)
     probe = Probe()
-    probe.install(coord_module)
+    probe.install()
     saved_stderr = sys.stderr
     progress_log = open(work / "progress.log", "w")
     sys.stderr = progress_log  # the progress lines a user would see, kept out of the benchmark's output
@@ -196,7 +198,7 @@ def run_coordinator(work, trials, workers, pruner, quiet):
     finally:
         sys.stderr = saved_stderr
         progress_log.close()
-        probe.uninstall(coord_module)
+        probe.uninstall()
     wall = end - t0
     states = [t.state.name for t in coordinator.study.trials]
     return probe, per_interval(probe, end, end_cpu), wall, stop, states

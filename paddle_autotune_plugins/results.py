@@ -1,5 +1,6 @@
 """What a study shows people: trials.csv, the live progress line, the closing summary."""
 import csv
+import dataclasses
 import os
 import pathlib
 import re
@@ -10,26 +11,19 @@ import time
 
 import optuna
 
+from . import trial_queries as queries
+
 CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason"]
 
 
 def write_trials_csv(study, param_names, path):
     """One row per trial, trial order; best_value is the best finished value up to that trial."""
-    multi = len(study.directions) > 1
-    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-    best = None
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        if t.state == optuna.trial.TrialState.WAITING:  # queued, not started: not a trial yet
-            continue
-        if multi:  # every objective, ';'-separated; no single best
-            rows.append(_row(t, ";".join(_num(v) for v in t.values) if t.values else "", "", param_names))
-            continue
-        value = {optuna.trial.TrialState.COMPLETE: t.value,
-                 optuna.trial.TrialState.PRUNED: _last(t)}.get(t.state)
-        if t.state == optuna.trial.TrialState.COMPLETE and value is not None:
-            best = value if best is None or (value > best if maximize else value < best) else best
-        rows.append(_row(t, _num(value), _num(best), param_names))
+    trials = queries.started(study)  # queued (WAITING) rows are not trials yet
+    if len(study.directions) > 1:  # every objective, ';'-separated; no single best
+        rows = [_row(t, ";".join(_num(v) for v in t.values) if t.values else "", "", param_names) for t in trials]
+    else:
+        bests = queries.best_so_far(trials, queries.directions(study)[0])
+        rows = [_row(t, _num(queries.value(t)), _num(best), param_names) for t, best in zip(trials, bests)]
     tmp = f"{path}.tmp"
     try:
         with open(tmp, "w", newline="") as f:
@@ -69,12 +63,6 @@ def duration_s(t):
     return None
 
 
-def _last(t):
-    if t.intermediate_values:
-        return t.intermediate_values[max(t.intermediate_values)]
-    return None
-
-
 def _num(x):
     return "" if x is None else f"{x:.6g}"
 
@@ -87,28 +75,15 @@ def _cell(v):
 
 def no_trial_completed(study):
     """None when some trial completed; else a line with the first failure's reason (the study exits 1)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.WAITING]
-    if any(t.state == optuna.trial.TrialState.COMPLETE for t in trials):
+    trials = queries.started(study)
+    if queries.complete(trials):
         return None
-    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL and not t.user_attrs.get("surplus")]
-    first = next((t for t in failed if not t.user_attrs.get("interrupted")), failed[0] if failed else None)
+    first = queries.first_failure(trials)
     if first is None:
         return "no trial completed" + (f" ({len(trials)} pruned)" if trials else "")
     log = pathlib.Path(first.user_attrs["dir"]) if "dir" in first.user_attrs else None
     where = f"; see {log / 'train.log'}" if log else "; see its trial_NNNN/train.log"
     return f"no trial completed; the first failure, trial {first.number}: {first.user_attrs.get('reason', 'failed')}{where}"
-
-
-def rounds_without_improvement(finished, direction):
-    """Finished trials since the best value last improved, in order of completion."""
-    count, best = 0, None
-    for t in sorted(finished, key=lambda t: t.datetime_complete or t.datetime_start):
-        v = t.value if t.state == optuna.trial.TrialState.COMPLETE else None
-        if v is not None and (best is None or (v > best if direction == "maximize" else v < best)):
-            best, count = v, 0
-        else:
-            count += 1
-    return count
 
 
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_.]*(Error|Exception|Interrupt)|Killed|Segmentation fault)\b.*")
@@ -268,13 +243,26 @@ def _eta(seconds, why="nothing timed yet"):
     return f"ETA ~{_clock(seconds)}" if seconds is not None else f"ETA ~? ({why})"
 
 
+@dataclasses.dataclass(frozen=True)
+class StudyStatus:
+    """What the progress lines read of a running study; Progress only reads it. The coordinator builds it
+    once: `view` and `running` are its own live objects, so the lines always show the current state."""
+    view: object  # study_view.StudyView: tally(), best_value(), trials(), started, study_started()
+    running: dict  # trial number -> trial_processes.RunningTrial
+    metric: str
+    trials: int  # --trials
+    workers: int
+    time_budget: float = None
+
+
 class Progress:
     """What a study shows on stderr: one line per event (what started, what each eval said, how each trial
     ended) and, while trials train, where each is (epoch k/N) with an ETA for it and for the study. On a
     terminal that is one line rewritten in place (cleared before each event line); in a file, one line per
     running trial every LOG_EVERY_SECONDS (PADDLE_AUTOTUNE_PROGRESS_EVERY), never a carriage return."""
 
-    def __init__(self, quiet=False, stream=None):
+    def __init__(self, status, quiet=False, stream=None):
+        self.status = status  # a StudyStatus
         self.quiet = quiet
         self._stream = stream  # None: sys.stderr as it is when writing (tests and the CLI may swap it)
         self.clocks = {}  # trial number -> TrialClock
@@ -296,18 +284,19 @@ class Progress:
         except (AttributeError, ValueError):
             return False
 
-    def _head(self, coord):
-        tally = coord.tally()
-        best = coord.best_value()
-        return (f"[autotune {_clock(time.time() - coord.started)}] {tally['done']}/{coord.s.trials} done"
-                f" ({tally['pruned']} pruned, {tally['failed']} failed), {len(coord.running)} running,"
-                f" best {coord.metric}={'-' if best is None else f'{best:.4f}'}")
+    def _head(self):
+        status = self.status
+        tally = status.view.tally()
+        best = status.view.best_value()
+        return (f"[autotune {_clock(time.time() - status.view.started)}] {tally['done']}/{status.trials} done"
+                f" ({tally['pruned']} pruned, {tally['failed']} failed), {len(status.running)} running,"
+                f" best {status.metric}={'-' if best is None else f'{best:.4f}'}")
 
-    def _line(self, text, coord):
+    def _line(self, text):
         if self.quiet:
             return
         self.clear()
-        print(f"{self._head(coord)} | {text}", file=self.stream, flush=True)
+        print(f"{self._head()} | {text}", file=self.stream, flush=True)
         self._drawn = 0.0  # the live line comes back at the next tick
 
     def clear(self):
@@ -317,29 +306,28 @@ class Progress:
             self.stream.flush()
             self._shown = False
 
-    def note(self, text, coord):
-        self._line(text, coord)
+    def note(self, text):
+        self._line(text)
 
-    def warn(self, text, coord):
+    def warn(self, text):
         """Shown even with --quiet: a result is about to be wrong in a way the user must know."""
         quiet, self.quiet = self.quiet, False
-        self._line(f"WARNING: {text}", coord)
+        self._line(f"WARNING: {text}")
         self.quiet = quiet
 
-    def started(self, number, baseline, values, coord):
-        self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"),
-                   coord)
+    def started(self, number, baseline, values):
+        self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"))
 
-    def reported(self, rt, step, value, coord):
-        self._line(f"trial {rt.trial.number} step {step}: {coord.metric}={value:.4f}", coord)
+    def reported(self, rt, step, value):
+        self._line(f"trial {rt.trial.number} step {step}: {self.status.metric}={value:.4f}")
 
-    def finished(self, number, state, value, reason, coord):
+    def finished(self, number, state, value, reason):
         self.clocks.pop(number, None)
-        what = f"{coord.metric}={value:.4f}" if value is not None else (reason or "")
-        self._line(f"trial {number} {state.name}: {what}", coord)
+        what = f"{self.status.metric}={value:.4f}" if value is not None else (reason or "")
+        self._line(f"trial {number} {state.name}: {what}")
 
     # --- where the running trials are -------------------------------------------------------------
-    def training(self, rt, rep, coord):
+    def training(self, rt, rep):
         """A progress line of a running trial (not a metric)."""
         clock = self.clocks.setdefault(rt.trial.number, TrialClock(rt.started))
         try:
@@ -347,45 +335,46 @@ class Progress:
         except (KeyError, TypeError, ValueError):  # a malformed line says nothing about the training
             pass
 
-    def study_eta(self, coord, now):
+    def study_eta(self, now):
         """Seconds until the study ends: the running trials' remaining time plus the trials still to start
         at the mean duration of the finished ones (or, before any finished, of the running ones' estimates)."""
+        status = self.status
         lefts, estimates = [], []
-        for rt in coord.running.values():
+        for rt in status.running.values():
             clock = self.clocks.get(rt.trial.number)
             eta = clock.eta(now) if clock else None
             lefts.append((rt, eta))
             if eta is not None:
                 estimates.append(now - rt.started + eta)
-        done = [d for t in coord.trials_of_study()
+        done = [d for t in status.view.trials()
                 if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
                 and (d := duration_s(t))]
         per_trial = sum(done) / len(done) if done else sum(estimates) / len(estimates) if estimates else None
         if per_trial is None:
             return None
         left = [eta if eta is not None else max(0.0, per_trial - (now - rt.started)) for rt, eta in lefts]
-        to_start = max(0, coord.s.trials - coord.tally()["trials"])
-        total = max(left + [(sum(left) + to_start * per_trial) / max(1, coord.s.workers)])
-        if coord.s.time_budget:  # no trial starts after the budget; those running then still finish
-            budget_left = max(0.0, coord.study_started() + coord.s.time_budget - now)
+        to_start = max(0, status.trials - status.view.tally()["trials"])
+        total = max(left + [(sum(left) + to_start * per_trial) / max(1, status.workers)])
+        if status.time_budget:  # no trial starts after the budget; those running then still finish
+            budget_left = max(0.0, status.view.study_started() + status.time_budget - now)
             total = max(left + [min(total, budget_left + per_trial)])
         return total
 
-    def tick(self, coord):
+    def tick(self):
         """Called while trials run: redraw the live line (terminal) or write the periodic lines (file)."""
-        if self.quiet or not coord.running:
+        if self.quiet or not self.status.running:
             return
         now = time.time()
         if self._tty():
             if now - self._drawn >= REDRAW_SECONDS:
-                self._draw(coord, now)
+                self._draw(now)
             return
         if self._logged is None:
             self._logged = now
         if now - self._logged >= self.every:
             self._logged = now
-            study = _eta(self.study_eta(coord, now))
-            for rt in list(coord.running.values()):
+            study = _eta(self.study_eta(now))
+            for rt in list(self.status.running.values()):
                 clock = self.clocks.get(rt.trial.number)
                 if clock is None:
                     text = f"trial {rt.trial.number} running {_clock(now - rt.started)}, no epoch reported yet"
@@ -394,11 +383,11 @@ class Progress:
                     text = (f"trial {rt.trial.number} {clock.where()}"
                             + (f", {rate:.1f} s/epoch" if rate is not None else "")
                             + f", trial {_eta(clock.eta(now), 'timing its first epoch')}")
-                print(f"{self._head(coord)} | {text}, study {study}", file=self.stream, flush=True)
+                print(f"{self._head()} | {text}, study {study}", file=self.stream, flush=True)
 
-    def _draw(self, coord, now):
+    def _draw(self, now):
         parts = []
-        for rt in list(coord.running.values()):
+        for rt in list(self.status.running.values()):
             clock = self.clocks.get(rt.trial.number)
             if clock is None:
                 parts.append(f"trial {rt.trial.number} running {_clock(now - rt.started)}")
@@ -406,9 +395,9 @@ class Progress:
                 eta = clock.eta(now)
                 parts.append(f"trial {rt.trial.number} {clock.where()}, "
                              + (f"ETA ~{_clock(eta)}" if eta is not None else "ETA ~?"))
-        tally = coord.tally()
-        parts.append(f"study {tally['done']}/{coord.s.trials} done, {_eta(self.study_eta(coord, now))}")
-        text = f"[autotune {_clock(now - coord.started)}] " + " | ".join(parts)
+        tally = self.status.view.tally()
+        parts.append(f"study {tally['done']}/{self.status.trials} done, {_eta(self.study_eta(now))}")
+        text = f"[autotune {_clock(now - self.status.view.started)}] " + " | ".join(parts)
         try:
             width = os.get_terminal_size(self.stream.fileno()).columns
         except (AttributeError, OSError, ValueError):
@@ -424,16 +413,13 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
     """The closing block: baseline vs best, improvement, pruned and failed counts, wall time, and the
     commands that look at the study next (with ``out``; ``where`` adds e.g. its --storage and --study).
     Numbers are rounded to 4 significant digits here; best_config.yaml keeps the exact values."""
-    trials = [t for t in study.get_trials(deepcopy=False)  # interrupted rows ran again under a new number
-              if not (t.user_attrs.get("interrupted") or t.user_attrs.get("surplus"))
-              and t.state != optuna.trial.TrialState.WAITING]
-    count = {s: sum(t.state == s for t in trials) for s in optuna.trial.TrialState}
+    trials = queries.trials(study)  # interrupted rows ran again under a new number
+    count = queries.by_state(trials)
     lines = [f"Study '{study.study_name}': {len(trials)} trials ({count[optuna.trial.TrialState.COMPLETE]} complete, "
              f"{count[optuna.trial.TrialState.PRUNED]} pruned, {count[optuna.trial.TrialState.FAIL]} failed) "
              f"in {_clock(time.time() - started)}; stopped by: {stop_reason or 'interrupt'}"]
-    baseline = next((t for t in trials if t.user_attrs.get("baseline")
-                     and t.state == optuna.trial.TrialState.COMPLETE), None)
-    completed = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    baseline = queries.baseline(trials)
+    completed = queries.complete(trials)
     then = _next_commands(out, where)
     if not completed:
         lines.append("No trial completed: see the reason column of trials.csv and the trial_*/train.log files.")

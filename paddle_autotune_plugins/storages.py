@@ -13,6 +13,7 @@ Credentials in URLs are never printed: messages go through :func:`redact`.
 >>> redact("cannot open postgresql://tuner:p/a@ss@db/studies: timeout")  # '/' and an unencoded '@'
 'cannot open postgresql://tuner:***@db/studies: timeout'
 """
+import json
 import re
 
 import optuna
@@ -299,3 +300,8 @@ class MemoryMirror(optuna.storages.BaseStorage):
 
     def get_all_trials(self, study_id, deepcopy=True, states=None):
         return self.mem.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+
+
+def jsonable(values):
+    """Values as a study's attributes (and the trial's params.json) can hold them: JSON, anything else as text."""
+    return json.loads(json.dumps(values, default=str))

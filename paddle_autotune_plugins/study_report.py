@@ -24,6 +24,7 @@ import shutil
 
 import optuna
 
+from . import trial_queries as queries
 from .errors import UsageError
 from .results import duration_s
 from .storages import redact
@@ -98,10 +99,6 @@ def _metric_names(study):
     return [f"objective {i}" for i in range(len(study.directions))]
 
 
-def _last(t):
-    return t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-
-
 def _pareto_numbers(study):
     try:
         return {t.number for t in study.best_trials}
@@ -112,16 +109,13 @@ def _pareto_numbers(study):
 def ordered_trials(study):
     """Best first: COMPLETE by value in the study's direction (Pareto front first when multi-objective),
     then PRUNED by their last value, then FAIL, then RUNNING; queued (WAITING) trials are not trials yet."""
-    maximize = _directions(study)[0]
+    direction = queries.directions(study)[0]
     pareto = _pareto_numbers(study) if len(study.directions) > 1 else set()
-
-    def by_value(v):
-        return (v is None, 0 if v is None else (-v if maximize else v))
-
     trials = study.get_trials(deepcopy=False)
     complete = sorted((t for t in trials if t.state == S.COMPLETE),
-                      key=lambda t: (t.number not in pareto, *by_value(t.values[0]), t.number))
-    pruned = sorted((t for t in trials if t.state == S.PRUNED), key=lambda t: (*by_value(_last(t)), t.number))
+                      key=lambda t: (t.number not in pareto, *queries.rank(t.values[0], direction), t.number))
+    pruned = sorted((t for t in trials if t.state == S.PRUNED),
+                    key=lambda t: (*queries.rank(queries.last_value(t), direction), t.number))
     rest = [t for state in (S.FAIL, S.RUNNING) for t in trials if t.state == state]
     return complete + pruned + rest
 
@@ -172,8 +166,8 @@ def trials_table(study, reason_width=56):
     for t in trials:
         if t.state == S.COMPLETE:
             value = ", ".join(f"{v:.6g}" for v in t.values)
-        elif t.state == S.PRUNED and _last(t) is not None:
-            value = f"{_last(t):.6g}"
+        elif t.state == S.PRUNED and queries.last_value(t) is not None:
+            value = f"{queries.last_value(t):.6g}"
         else:
             value = "-"
         reason = t.user_attrs.get("reason", "")
@@ -289,15 +283,12 @@ def plot_history(d):
         ax.scatter([t.number for t in d.complete], [t.values[i] for t in d.complete], color=COLORS["COMPLETE"],
                    zorder=3, label="complete")
         if not d.multi:
-            ax.scatter([t.number for t in d.pruned if _last(t) is not None],
-                       [_last(t) for t in d.pruned if _last(t) is not None], facecolors="none",
+            ax.scatter([t.number for t in d.pruned if queries.last_value(t) is not None],
+                       [queries.last_value(t) for t in d.pruned if queries.last_value(t) is not None], facecolors="none",
                        edgecolors=COLORS["PRUNED"], zorder=3, label="pruned (last value)")
-            best, xs, ys = None, [], []
-            for t in sorted(d.complete, key=lambda t: t.number):
-                if best is None or (t.value > best if maximize else t.value < best):
-                    best = t.value
-                xs.append(t.number)
-                ys.append(best)
+            complete = sorted(d.complete, key=lambda t: t.number)
+            xs = [t.number for t in complete]
+            ys = list(queries.best_so_far(complete, "maximize" if maximize else "minimize"))
             if xs:
                 xs.append(max(t.number for t in d.trials))
                 ys.append(ys[-1])
@@ -607,7 +598,7 @@ def plot_slice(d, path):
     pruned trials at their last evaluation (hollow orange triangles: stopped early, so not a final value)."""
     points = [(d.param_value(t, path), t) for t in d.complete]
     points = [(v, t) for v, t in points if v is not None]
-    pruned = [] if d.multi else [(d.param_value(t, path), t) for t in d.pruned if _last(t) is not None]
+    pruned = [] if d.multi else [(d.param_value(t, path), t) for t in d.pruned if queries.last_value(t) is not None]
     pruned = [(v, t) for v, t in pruned if v is not None]
     if not points and not pruned:
         raise _Skip(f"No complete or pruned trial has a value for {path}.")
@@ -632,7 +623,7 @@ def plot_slice(d, path):
         if log:
             ax.set_xscale("log")
     if pruned:
-        ax.scatter([x_of(v) for v, _ in pruned], [_last(t) for _, t in pruned], marker="v", s=36,
+        ax.scatter([x_of(v) for v, _ in pruned], [queries.last_value(t) for _, t in pruned], marker="v", s=36,
                    facecolors="none", edgecolors=COLORS["PRUNED"], linewidths=1.2, zorder=2,
                    label="pruned (last value before it was stopped)")
     if points:
@@ -712,7 +703,7 @@ def _plots(d):
 def _summary_html(d):
     e = html.escape
     out = []
-    counts = {s: sum(t.state == s for t in d.study.get_trials(deepcopy=False)) for s in S}
+    counts = queries.by_state(d.study.get_trials(deepcopy=False))
     interrupted = sum(bool(t.user_attrs.get("interrupted")) for t in d.study.get_trials(deepcopy=False))
     directions = ", ".join(f"{'maximize' if m else 'minimize'} <b>{e(n)}</b>" for m, n in zip(d.maximize, d.metrics))
     suite = d.study.user_attrs.get("suite")

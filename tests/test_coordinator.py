@@ -172,7 +172,7 @@ def test_stale_heartbeat_in_a_shared_storage_is_taken_back(tmp_path):
         trial.suggest_float("x", 0.0, 1.0)  # the baseline was queued first; these are plain asks
         trial.set_user_attr("heartbeat", beat)
     dead_x = dead.params["x"]
-    coordinator.recover_lost()
+    coordinator.view.recover_lost()
     states = {t.number: t for t in study.get_trials(deepcopy=False)}
     assert states[dead.number].state == optuna.trial.TrialState.FAIL
     assert states[dead.number].user_attrs["interrupted"] is True

@@ -139,7 +139,7 @@ def test_a_log_gets_periodic_progress_lines_and_no_carriage_return(tmp_path):
                          rf"study ETA ~({CLOCK}|\? \(nothing timed yet\))$")
     assert progress and all(pattern.match(line) for line in progress), progress
     per_trial = {n: [line for line in progress if pattern.match(line).group(1) == n] for n in "01"}
-    # trial 1 trains ~6 s (trial 0 may have trained while the study storage was opening: see start_early_baseline)
+    # trial 1 trains ~6 s (trial 0 may have trained while the study storage was opening: see TrialProcesses.prestart)
     assert len(per_trial["1"]) >= 3, per_trial
     assert len(progress) <= elapsed + 2  # periodic (every second here), not one per poll
     assert any(re.search(rf"s/epoch, trial ETA ~{CLOCK}, study ETA ~{CLOCK}$", line) for line in per_trial["1"])

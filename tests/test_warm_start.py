@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from paddle_autotune_plugins import warm_start
-from paddle_autotune_plugins.coordinator import stop_process
+from paddle_autotune_plugins.trial_processes import stop_process
 
 TRIAL_MODULE = '''
 import json, os, sys, time
