@@ -25,6 +25,8 @@ SPACE = "space"  # neither: what is tuned, a worker takes the study's stored sea
 DIRECTIONS = ("maximize", "minimize")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+# Each parse_* reads one option's value as given (its flag names it in errors) into the value Settings holds.
+
 
 def parse_duration(text, option="--time-budget"):
     """'24h', '90m', '45s', '1h30m', '2d', '1.5h' or plain seconds (a number, from the Python API) -> seconds (> 0).
@@ -248,7 +250,7 @@ class Settings:
             self.workers = len(self.gpus) * self.trials_per_gpu // self.gpus_per_trial if self.gpus else 1
 
 
-def options():
+def option_fields():
     """The fields of Settings that are tuning options, in the order --help lists them."""
     return [f for f in dataclasses.fields(Settings) if "flag" in f.metadata]
 
@@ -259,7 +261,7 @@ def dest(field):
 
 
 def option_names(scope):
-    return tuple(dest(f) for f in options() if f.metadata["scope"] == scope)
+    return tuple(dest(f) for f in option_fields() if f.metadata["scope"] == scope)
 
 
 # Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).
@@ -268,7 +270,7 @@ STUDY_OPTIONS = option_names(STUDY)
 
 def add_tuning_options(parser):
     g = parser.add_argument_group("tuning options")
-    for f in options():
+    for f in option_fields():
         meta = f.metadata
         text = meta["help"]() if callable(meta["help"]) else meta["help"]
         g.add_argument(meta["flag"], default=copy.copy(meta["default"]), help=text, **meta["argparse"])
@@ -277,7 +279,7 @@ def add_tuning_options(parser):
 
 def make_settings(opts, command=None):
     """Settings from parsed tuning options: argparse's, or a worker's with the study's options set on them."""
-    given = {dest(f): getattr(opts, dest(f)) for f in options() if hasattr(opts, dest(f))}
+    given = {dest(f): getattr(opts, dest(f)) for f in option_fields() if hasattr(opts, dest(f))}
     return build(given, command=command, enqueue=getattr(opts, "enqueue", None) or [])
 
 
@@ -286,7 +288,7 @@ def build(given, **fixed):
     GPU lists, lists for the repeatable ones; one left out takes its default. ``fixed``: fields no option
     sets (baseline, enqueue, command), as they are. Bad values fail here, with the flag's name."""
     values = {f.name: read(f.metadata, given[dest(f)] if dest(f) in given else copy.copy(f.metadata["default"]))
-              for f in options()}
+              for f in option_fields()}
     if values["trials_per_gpu"] < 1 or values["gpus_per_trial"] < 1:
         raise UsageError("--trials-per-gpu and --gpus-per-trial must be >= 1")
     gpus = values["gpus"]

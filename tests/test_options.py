@@ -47,7 +47,7 @@ def _help_of(parser, flag):
 
 def test_every_option_is_a_flag_with_its_help_and_lands_in_settings():
     parser = _parser()
-    fields = options.options()
+    fields = options.option_fields()
     assert [f.metadata["flag"] for f in fields] == list(GIVEN)  # --help's order is the schema's
     for f in fields:
         meta = f.metadata
@@ -98,7 +98,7 @@ def test_study_options_are_the_study_scope_and_round_trip_through_a_worker(tmp_p
     with pytest.raises(KeyboardInterrupt):
         cli.main(["worker", "--storage", storage, "--study", "s", "--out", "second", "--quiet"])
     worker = seen.pop()
-    for f in options.options():
+    for f in options.option_fields():
         name, scope = f.name, f.metadata["scope"]
         if scope == options.STUDY:
             assert getattr(worker, name) == getattr(first, name), name
