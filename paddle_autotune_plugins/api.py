@@ -53,13 +53,14 @@ import pathlib
 import sys
 import tempfile
 
-from . import run_function, space
+from . import options, run_function, samplers, space
 from .adapter import Adapter, Task, python
-from .coordinator import Coordinator, Settings
+from .coordinator import Coordinator
 from .errors import UsageError
 from .warm_start import ForkedProcess
 
-TUNER_TYPES = {"bayes": "tpe", "tpe": "tpe", "random": "random", "evolution": "cmaes", "grid": "grid", "gp": "gp"}
+# tuner_type -> sampler: the names the API offers, aliases as samplers.py has them
+TUNER_TYPES = {name: samplers.ALIASES.get(name, name) for name in ("bayes", "tpe", "random", "evolution", "grid", "gp")}
 START_METHODS = ("fork", "import")
 
 
@@ -181,9 +182,10 @@ class AutoTuner:
         self.adapter = FunctionAdapter(train_evaluate, direction, start_method)  # checks an import can find it
         self.params = space.parse_space(search_space)
         self.base_config = dict(base_config or {})
-        self.settings = dict(trials=max_trials, workers=num_workers, early_stopping_rounds=early_stopping_rounds,
-                             sampler=TUNER_TYPES[tuner_type], pruner=pruner, seed=seed, time_budget=time_budget,
-                             direction=direction, quiet=True)
+        # the tuning options (options.py) these keywords give; the rest keep their defaults
+        self.option_values = dict(trials=max_trials, workers=num_workers,
+                                  early_stopping_rounds=early_stopping_rounds, sampler=TUNER_TYPES[tuner_type],
+                                  pruner=pruner, seed=seed, time_budget=time_budget, direction=[direction], quiet=True)
         self.out = out
         self.study = None
         self.trials = None
@@ -196,7 +198,8 @@ class AutoTuner:
         task = Task(self.adapter, config, cwd=os.getcwd())
         # The baseline (trial 0) is base_config as given: only when it holds every tuned key.
         baseline = all(p.name in config for p in self.params)
-        coordinator = Coordinator(task, self.params, Settings(out=out, baseline=baseline, **self.settings))
+        settings = options.build(dict(self.option_values, out=out), baseline=baseline)
+        coordinator = Coordinator(task, self.params, settings)
         coordinator.run()
         self.study = coordinator.study
         self.trials = read_trials_csv(out / "trials.csv")

@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import os
 import pathlib
-import re
 import shlex
 import sys
 import textwrap
@@ -14,54 +13,13 @@ import time
 
 import optuna
 
-from . import __version__, presets, pruners, results, samplers, space
+from . import __version__, presets, results, space
 from .adapter import detect_adapter, get_adapter, suite_names
-from .coordinator import Coordinator, Settings
+from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
 from .errors import UsageError
+from .options import STUDY_OPTIONS, add_tuning_options, make_settings, parse_gpus  # noqa: F401 - cli.* as before
 from .storages import open_storage, redact
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text, option="--time-budget"):
-    """'24h', '90m', '45s', '1h30m', '2d', '1.5h' or plain seconds -> seconds (> 0).
-
-    >>> parse_duration("1h30m"), parse_duration("90s"), parse_duration("2d"), parse_duration("3600")
-    (5400.0, 90.0, 172800.0, 3600.0)
-    """
-    if text is None:
-        return None
-    spelled = str(text).strip().lower()
-    parts = re.findall(r"(\d+(?:\.\d+)?|\.\d+)\s*([smhd]?)", spelled)
-    if not spelled or not re.fullmatch(r"(?:\s*(?:\d+(?:\.\d+)?|\.\d+)\s*[smhd]?)+", spelled) or \
-            (len(parts) > 1 and not all(unit for _, unit in parts)):
-        raise UsageError(f"{option}: cannot read duration '{text}'; write it like 90s, 30m, 1h30m, 24h, 2d or 3600")
-    seconds = sum(float(number) * _UNITS.get(unit, 1) for number, unit in parts)
-    if seconds <= 0:
-        raise UsageError(f"{option} must be longer than 0, got '{text}'; leave the option out for no limit")
-    return seconds
-
-
-def parse_size(text, option="--trial-memory"):
-    """'8GB', '512MB', '1.5G' or plain bytes -> bytes (> 0)."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([kmgt]?)i?b?\s*", str(text), re.IGNORECASE)
-    if not match:
-        raise UsageError(f"{option}: cannot read memory size '{text}'; write it like 8GB or 512MB")
-    size = float(match.group(1)) * 1024 ** "bkmgt".index((match.group(2) or "b").lower())
-    if size <= 0:
-        raise UsageError(f"{option} must be more than 0, got '{text}'; leave the option out for no limit")
-    return size
-
-
-def at_least(option, value, low, meaning=""):
-    """Numeric options: a value below what the option can mean is an error, not a silent default."""
-    if value is not None and value < low:
-        raise UsageError(f"{option} must be >= {low}, got {value}" + (f"; {meaning}" if meaning else ""))
-    return value
 
 
 def check_out(out):
@@ -81,89 +39,6 @@ def check_out(out):
             path.rmdir()  # the study makes it when it starts; a later bad input leaves nothing behind
     except OSError as e:
         raise UsageError(f"cannot write to --out {out}: {e.strerror or e}; choose a writable folder") from None
-
-
-def parse_stages(text):
-    """'random:10,tpe' -> [('random', 10), ('tpe', None)]: each stage's sampler and trials; the last runs on."""
-    if not text:
-        return None
-    stages = []
-    for part in text.split(","):
-        name, _, count = part.strip().partition(":")
-        samplers.check_name(name)
-        if count and not count.isdigit():
-            raise UsageError(f"--stages: '{part}' must be SAMPLER:TRIALS, e.g. random:10,tpe")
-        stages.append((name, int(count) if count else None))
-    if len(stages) < 2 or any(c is None for _, c in stages[:-1]) or stages[-1][1] is not None:
-        raise UsageError("--stages takes SAMPLER:TRIALS stages then a last SAMPLER, e.g. random:10,tpe")
-    return stages
-
-
-def parse_constraint(text):
-    match = re.fullmatch(r"\s*([\w.@-]+)\s*(<=|>=)\s*([-+\d.eE]+)\s*", text)
-    if not match:
-        raise UsageError(f"--constraint '{text}' must read METRIC<=VALUE or METRIC>=VALUE, e.g. latency_ms<=20")
-    return match.group(1), match.group(2), float(match.group(3))
-
-
-def parse_gpus(text, option="--gpus"):
-    if not text:
-        return None
-    gpus = [g.strip() for g in str(text).split(",") if g.strip()]
-    if not all(g.isdigit() for g in gpus):
-        raise UsageError(f"{option} takes GPU ids like 0,1,2,3, got '{text}'")
-    return gpus
-
-
-def add_tuning_options(p):
-    g = p.add_argument_group("tuning options")
-    g.add_argument("--preset", action="append", default=[], help="a preset from space_presets/ (repeatable)")
-    g.add_argument("--space", help="a YAML file mapping dotted config paths to specs (on top of --preset)")
-    g.add_argument("--param", action="append", default=[], metavar="PATH=SPEC",
-                   help="one range without a file (repeatable; wins over --space and --preset for its path): "
-                        "PATH=LOW:HIGH[:STEP] (whole bounds: int), PATH=log:LOW:HIGH, PATH=int:LOW:HIGH, "
-                        "PATH=float:LOW:HIGH, PATH=choice:A,B,C; new: first for a key the config lacks, e.g. "
-                        "Optimizer.lr.learning_rate=log:1e-4:1e-1 DataLoader.Train.sampler.batch_size=choice:32,64")
-    g.add_argument("--trials", type=int, default=20, help="trials to finish, trial 0 (your config) included")
-    g.add_argument("--time-budget", help="no new trial starts after this long (e.g. 30m, 24h)")
-    g.add_argument("--sampler", default="tpe", help=f"{', '.join(samplers.NAMES)} (bayes = tpe)")
-    g.add_argument("--pruner", default="asha",
-                   help=f"{', '.join(pruners.NAMES)}; asha first cuts after half the epochs, asha:N after N")
-    g.add_argument("--stages", help="a broad phase, then a narrowed one: e.g. random:10,tpe (replaces --sampler)")
-    g.add_argument("--early-stopping-rounds", type=int, help="stop after K finished trials without improvement")
-    g.add_argument("--metric", action="append",
-                   help="eval metric to optimise (default: the suite's, e.g. top1); repeat for several objectives")
-    g.add_argument("--direction", action="append", choices=["maximize", "minimize"],
-                   help="one per --metric (default: minimize for losses and latencies, else maximize)")
-    g.add_argument("--constraint", action="append", default=[],
-                   help="soft constraint on a reported metric, e.g. 'latency_ms<=20' (repeatable)")
-    g.add_argument("--workers", type=int, help="trials run at once (default 1, or every GPU slot with --gpus)")
-    g.add_argument("--gpus", help="GPU ids to place trials on, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES per trial; "
-                                  "default: the --gpus of a paddle.distributed.launch command)")
-    g.add_argument("--trials-per-gpu", type=int, default=1, help="trials sharing one GPU")
-    g.add_argument("--gpus-per-trial", type=int, default=1,
-                   help="GPUs of one trial, run under paddle.distributed.launch (default 1, or as many as the "
-                        "launcher's --gpus of the command)")
-    g.add_argument("--storage", help="Optuna storage URL (default: SQLite file in --out)")
-    g.add_argument("--study", help="study name (default: autotune)")
-    g.add_argument("--heartbeat", default="10s",
-                   help="how often running trials say they are alive in a shared --storage; a trial silent for six "
-                        "heartbeats (its coordinator died) is taken back by another coordinator (default 10s)")
-    g.add_argument("--out", default="autotune_out", help="output folder (default: autotune_out)")
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--max-failures", type=int, help="stop the study after this many failed trials")
-    g.add_argument("--trial-timeout", help="stop a trial that runs longer than this (e.g. 2h)")
-    g.add_argument("--trial-memory", help="stop a trial whose processes hold more memory than this (e.g. 8GB)")
-    g.add_argument("--retry-failed", type=int, default=0, help="run a failed trial's parameters again, N times")
-    g.add_argument("--warm-start", action="store_true",
-                   help="CPU trials fork from one process that imported the suite once: start-up drops from "
-                        "seconds to a fraction of one (PaddleClas with the plugin's train entry; others start cold)")
-    g.add_argument("--strict-knobs", action="store_true",
-                   help="fail a trial whose trainer uses another value than the one tuned (default: a loud warning)")
-    g.add_argument("--mlflow", nargs="?", const="", metavar="URI",
-                   help="log each trial as an MLflow run nested under one run of the study, to a tracking URI "
-                        "(e.g. http://127.0.0.1:5000); without URI to a SQLite store in --out (mlflow.db)")
-    g.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def build_params(task, opts):
@@ -203,52 +78,6 @@ def build_params(task, opts):
     notes = list(resolved.notes) + replaced + list(task.adapter.check_space(task, params) or [])
     opts.enqueue = space.check_enqueue(enqueue, params)
     return params, notes
-
-
-# Options a `worker` joining the study takes from the study itself (the rest are its own, per machine).
-STUDY_OPTIONS = ("trials", "time_budget", "sampler", "stages", "pruner", "early_stopping_rounds", "metric", "direction",
-                 "constraint",
-                 "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study", "strict_knobs",
-                 "heartbeat")
-
-
-def make_settings(opts, command=None):
-    at_least("--trials", opts.trials, 1)
-    at_least("--workers", opts.workers, 1)
-    at_least("--max-failures", opts.max_failures, 1, "leave it out to let any number of trials fail")
-    at_least("--early-stopping-rounds", opts.early_stopping_rounds, 1)
-    at_least("--retry-failed", opts.retry_failed, 0)
-    at_least("--seed", opts.seed, 0)
-    gpus = parse_gpus(opts.gpus)
-    if opts.trials_per_gpu < 1 or opts.gpus_per_trial < 1:
-        raise UsageError("--trials-per-gpu and --gpus-per-trial must be >= 1")
-    if gpus and opts.gpus_per_trial > len(gpus):
-        raise UsageError(f"--gpus-per-trial {opts.gpus_per_trial} needs at least that many --gpus (got {len(gpus)})")
-    workers = opts.workers or (len(gpus) * opts.trials_per_gpu // opts.gpus_per_trial if gpus else 1)
-    if workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {workers}")
-    samplers.check_name(opts.sampler)
-    pruners.make_pruner(opts.pruner)
-    metrics = list(opts.metric or [None])
-    directions = list(opts.direction or [])
-    if len(directions) > len(metrics):
-        raise UsageError(f"{len(directions)} --direction for {len(metrics)} --metric: give one per metric")
-    directions += [None] * (len(metrics) - len(directions))
-    return Settings(out=pathlib.Path(opts.out), trials=opts.trials, time_budget=parse_duration(opts.time_budget),
-                    sampler=opts.sampler, pruner=opts.pruner, early_stopping_rounds=opts.early_stopping_rounds,
-                    metric=metrics[0], direction=directions[0], extra_metrics=list(zip(metrics[1:], directions[1:])),
-                    constraints=[parse_constraint(c) for c in opts.constraint],
-                    workers=workers, storage=opts.storage,
-                    study=opts.study, seed=opts.seed, max_failures=opts.max_failures,
-                    trial_timeout=parse_duration(opts.trial_timeout, "--trial-timeout"),
-                    trial_memory=parse_size(opts.trial_memory),
-                    retry_failed=opts.retry_failed, gpus=gpus, trials_per_gpu=opts.trials_per_gpu,
-                    gpus_per_trial=opts.gpus_per_trial, quiet=opts.quiet, command=command,
-                    warm_start=getattr(opts, "warm_start", False), strict_knobs=getattr(opts, "strict_knobs", False),
-                    heartbeat=parse_duration(opts.heartbeat, "--heartbeat"),
-                    stale_after=6 * parse_duration(opts.heartbeat, "--heartbeat"),
-                    stages=parse_stages(opts.stages),
-                    enqueue=getattr(opts, "enqueue", None) or [], mlflow=getattr(opts, "mlflow", None))
 
 
 def run_study(task, opts, params=None, notes=()):
@@ -364,13 +193,24 @@ def launch(argv):
     return run_study(task, opts)
 
 
-SUITE_COMMAND = """\
--c CONFIG, --config CONFIG
-                      the config to tune: clas a PaddleClas YAML, det a PaddleDetection
-                      YAML (its _BASE_ files are read), nlp a JSON or YAML of training arguments
--o KEY=VALUE [KEY=VALUE ...]
-                      config values set before tuning, as tools/train.py takes them
-                      (clas, det: -o Global.epochs=5; nlp: --name value flags after -c FILE)"""
+def suite_command_help():
+    """-c and -o as each suite reads them, from its adapter (``config_help``, ``override_example``)."""
+    adapters = {name: get_adapter(name) for name in suite_names()}
+    configs = [f"{name} {a.config_help}" for name, a in adapters.items() if getattr(a, "config_help", None)]
+    examples = {}  # an example of -o -> the suites that take it
+    for name, a in adapters.items():
+        if getattr(a, "override_example", None):
+            examples.setdefault(a.override_example, []).append(name)
+    config = "the config to tune" + (": " + ", ".join(configs) if configs else "")
+    override = "config values set before tuning, as tools/train.py takes them" + (
+        " (" + "; ".join(f"{', '.join(names)}: {example}" for example, names in examples.items()) + ")"
+        if examples else "")
+    indent = " " * 22
+    return "\n".join(["-c CONFIG, --config CONFIG", textwrap.fill(config, 92, initial_indent=indent,
+                                                                  subsequent_indent=indent),
+                      "-o KEY=VALUE [KEY=VALUE ...]", textwrap.fill(override, 92, initial_indent=indent,
+                                                                    subsequent_indent=indent)])
+
 
 def demo_suites():
     """{suite: what its demo trains}, from every adapter that has a demo (its ``demo_summary``)."""
@@ -602,7 +442,8 @@ def main(argv=None):
         p.add_argument("--suite", required=True,
                        help=f"the suite: {', '.join(n for n in suite_names() if n != 'generic')} (a script of "
                             f"your own: python -m paddle_autotune_plugins SCRIPT ... --autotune)")
-        p.add_argument_group("the suite's command (read by the suite, as its tools/train.py reads it)", SUITE_COMMAND)
+        p.add_argument_group("the suite's command (read by the suite, as its tools/train.py reads it)",
+                             suite_command_help())
         add_tuning_options(p)
         p.set_defaults(func=cmd_tune)
         p = sub.add_parser("worker", help="join a study in a shared --storage and run its trials here")
@@ -641,8 +482,9 @@ def main(argv=None):
         p.add_argument("--out", default="autotune_demo",
                        help="folder for the demo's config and study (default: autotune_demo)")
         p.add_argument("--trials", type=int, default=8, help="trials to run, trial 0 included (default: 8)")
-        p.add_argument("--suite", default="clas", choices=list(demos),
-                       help="which suite to demo (default: clas); see the list below")
+        first = next(iter(demos), None)  # the first suite by name that has a demo
+        p.add_argument("--suite", default=first, choices=list(demos),
+                       help=f"which suite to demo (default: {first}); see the list below")
         p.set_defaults(func=cmd_demo)
         from . import dashboard
 

@@ -31,39 +31,7 @@ from .trial_queries import excluded  # noqa: F401 - coordinator.excluded, as the
 POLL_SECONDS = 0.2
 
 
-@dataclasses.dataclass
-class Settings:
-    out: pathlib.Path
-    trials: int = 20
-    time_budget: float = None  # seconds; no new trial starts after it
-    sampler: str = "tpe"
-    pruner: str = "asha"
-    early_stopping_rounds: int = None
-    metric: str = None
-    direction: str = None
-    extra_metrics: list = None  # more objectives: [(name, direction)], a multi-objective study
-    constraints: list = None  # [(metric, "<=" or ">=", bound)]: soft constraints (Optuna's constraints_func)
-    workers: int = 1
-    storage: str = None
-    study: str = None
-    seed: int = 42
-    max_failures: int = None
-    trial_timeout: float = None
-    trial_memory: float = None  # bytes of resident memory (the trial's whole process tree)
-    retry_failed: int = 0
-    gpus: list = None  # GPU ids trials are placed on
-    trials_per_gpu: int = 1
-    gpus_per_trial: int = 1
-    stages: list = None  # [(sampler, trials), ..., (sampler, None)]: e.g. broad random, then TPE narrowed
-    baseline: bool = True  # trial 0 runs the config as given
-    enqueue: list = dataclasses.field(default_factory=list)  # known-good configs to run after the baseline
-    command: dict = None  # how to rebuild the task, stored in the study for `paddle-autotune worker`
-    heartbeat: float = 10.0  # seconds between heartbeats of a running trial
-    stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator
-    warm_start: bool = False  # CPU trials are forks of a process that imported the suite once (warm_start.py)
-    strict_knobs: bool = False  # a trial whose trainer uses another value than it was given fails (knobs.py)
-    mlflow: str = None  # --mlflow: MLflow tracking URI, "" for a SQLite store in out (mlflow_tracking.py)
-    quiet: bool = False
+from .options import Settings  # noqa: E402,F401 - the tuning options (options.py); coordinator.Settings still works
 
 
 

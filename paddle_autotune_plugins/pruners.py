@@ -21,27 +21,44 @@ def first_rung(max_steps):
     return max(1, max_steps // 2) if max_steps else 1
 
 
-def parse(name):
-    """'asha' -> ('asha', None); 'asha:2' -> ('asha', 2): a pruner name with an optional first step."""
-    base, _, step = str(name).partition(":")
+class Pruner(str):
+    """A pruner as the user wrote it ('asha', 'asha:2'), read once by parse(): ``name`` and ``first_step``
+    (None: the pruner's own). It is that text itself, so the study stores and shows what the user gave."""
+
+    name = None
+    first_step = None
+
+
+def parse(text):
+    """'asha' -> Pruner 'asha' (first_step None); 'asha:2' -> Pruner 'asha:2' (name 'asha', first_step 2).
+
+    >>> spec = parse("median:3")
+    >>> spec == "median:3", spec.name, spec.first_step
+    (True, 'median', 3)
+    """
+    if isinstance(text, Pruner):
+        return text
+    base, _, step = str(text).partition(":")
     if base not in NAMES:
-        raise UsageError(f"unknown pruner '{name}'; choose one of {', '.join(NAMES)}")
-    if not step:
-        return base, None
-    if base not in ("asha", "median") or not step.isdigit() or int(step) < 1:
-        raise UsageError(f"bad pruner '{name}': only asha:N and median:N take a first step N (a whole number >= 1)")
-    return base, int(step)
+        raise UsageError(f"unknown pruner '{text}'; choose one of {', '.join(NAMES)}")
+    if step and (base not in ("asha", "median") or not step.isdigit() or int(step) < 1):
+        raise UsageError(f"bad pruner '{text}': only asha:N and median:N take a first step N (a whole number >= 1)")
+    spec = Pruner(text)
+    spec.name, spec.first_step = base, int(step) if step else None
+    return spec
 
 
-def make_pruner(name, max_steps=None):
-    """The Optuna pruner for a CLI name; max_steps is the training's last evaluation step, if known.
+def make_pruner(pruner, max_steps=None):
+    """The Optuna pruner for a Pruner (or its text, read here); max_steps is the training's last evaluation
+    step, if known.
 
     >>> make_pruner("asha", max_steps=6)._min_resource
     3
     >>> make_pruner("asha:1", max_steps=6)._min_resource
     1
     """
-    name, step = parse(name)
+    spec = parse(pruner)
+    name, step = spec.name, spec.first_step
     if name == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=step or first_rung(max_steps), reduction_factor=2)
     if name == "hyperband":

@@ -12,7 +12,7 @@ class GridSampler(optuna.samplers.GridSampler):
 
 
 NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2")
-ALIASES = {"bayes": "tpe", "evolution": "cmaes"}
+ALIASES = {"bayes": "tpe", "evolution": "cmaes"}  # other names of samplers (the Python API's tuner_type too)
 
 
 def make_sampler(name, params, seed=None):
@@ -34,5 +34,7 @@ def make_sampler(name, params, seed=None):
 
 
 def check_name(name):
+    """The name, if it names a sampler (or an alias of one)."""
     if ALIASES.get(name, name) not in NAMES:
         raise UsageError(f"unknown sampler '{name}'; choose one of {', '.join(NAMES)} (or 'bayes' for tpe)")
+    return name

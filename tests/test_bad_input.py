@@ -19,6 +19,11 @@ def _space(tmp_path, text):
     return str(path)
 
 
+def _options(*tuning):
+    """Tuning options after a good config and preset: only they are wrong."""
+    return lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", *tuning]
+
+
 CASES = {
     "config missing": (lambda cfg, tmp: ["-c", str(tmp / "nope.yaml"), "--preset", "clas-lr"],
                        "config file not found"),
@@ -27,16 +32,6 @@ CASES = {
     "low > high": (lambda cfg, tmp: ["-c", str(cfg), "--space", _space(tmp, "Optimizer.momentum: {low: 0.99, high: 0.8}\n")],
                    "low 0.99 > high 0.8; swap them"),
     "unknown preset": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lrr"], "unknown preset 'clas-lrr'"),
-    "unknown sampler": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--sampler", "tpee"],
-                        "unknown sampler 'tpee'; choose one of tpe, gp"),
-    "unknown metric": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--metric", "top3"],
-                       "unknown metric 'top3' for this config; choose one of top1, top5"),
-    "unknown pruner": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--pruner", "sha"],
-                       "unknown pruner 'sha'"),
-    "bad pruner step": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--pruner", "asha:0"],
-                        "bad pruner 'asha:0': only asha:N and median:N take a first step N"),
-    "bad stages": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--stages", "random,tpe"],
-                   "--stages takes SAMPLER:TRIALS stages then a last SAMPLER"),
     "-o leaf key typo": (lambda cfg, tmp: ["-c", str(cfg), "-o", "Global.epoch=1", "--preset", "clas-lr"],
                          "-o Global.epoch: the config has no 'epoch' there; did you mean Global.epochs"),
     "-o parent typo": (lambda cfg, tmp: ["-c", str(cfg), "-o", "Globl.epochs=1", "--preset", "clas-lr"],
@@ -49,74 +44,13 @@ CASES = {
                         "is not UTF-8 text; save the space file as UTF-8"),
     "config not utf-8": (lambda cfg, tmp: ["-c", _bytes(tmp, "c.yaml", cfg.read_bytes() + b"# \xff\xfe\n"), "--preset", "clas-lr"],
                          "is not UTF-8 text; save it as UTF-8"),
-    "workers 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--workers", "0"], "--workers must be >= 1, got 0"),
-    "max failures -1": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--max-failures", "-1"],
-                        "--max-failures must be >= 1, got -1; leave it out"),
-    "trial timeout 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trial-timeout", "0"],
-                        "--trial-timeout must be longer than 0, got '0'; leave the option out for no limit"),
-    "trial memory 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trial-memory", "0GB"],
-                       "--trial-memory must be more than 0"),
-    "negative seed": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--seed", "-3"], "--seed must be >= 0"),
-    "duration 1.2.3h": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "1.2.3h"],
-                        "--time-budget: cannot read duration '1.2.3h'; write it like 90s, 30m, 1h30m"),
-    "negative duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "-5m"],
-                          "--time-budget: cannot read duration '-5m'"),
-    "out is empty": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", ""], "--out is empty"),
+    "out is empty": (_options("--out", ""), "--out is empty"),
+    "out under /proc": (_options("--out", "/proc/autotune"), "cannot write to --out /proc/autotune: "),
     "out is a file": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", _bytes(tmp, "f", b"x")],
                       "--out .*/f is a file, not a folder"),
-    "out under /proc": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", "/proc/autotune"],
-                        "cannot write to --out /proc/autotune: "),
     "out name too long": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", str(tmp / ("x" * 300))],
                           "cannot write to --out .*: File name too long"),
     # --- beyond the reported ones: every option and spec spelling a hurried user gets wrong ---
-    "trials 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trials", "0"], "--trials must be >= 1, got 0"),
-    "trials negative": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trials", "-3"], "--trials must be >= 1"),
-    "trials not a number": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trials", "ten"],
-                            "argument --trials: invalid int value: 'ten'"),
-    "workers negative": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--workers", "-2"],
-                         "--workers must be >= 1, got -2"),
-    "early stopping 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--early-stopping-rounds", "0"],
-                         "--early-stopping-rounds must be >= 1"),
-    "retry negative": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--retry-failed", "-1"],
-                       "--retry-failed must be >= 0"),
-    "trials per gpu 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trials-per-gpu", "0"],
-                         "--trials-per-gpu and --gpus-per-trial must be >= 1"),
-    "gpus not ids": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--gpus", "a,b"],
-                     "--gpus takes GPU ids like 0,1,2,3"),
-    "gpus on a cpu build": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--gpus", "0"],
-                            "--gpus 0: this Paddle build has no CUDA"),
-    "more gpus per trial than gpus": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--gpus", "0,1",
-                                                        "--gpus-per-trial", "3"], "--gpus-per-trial 3 needs at least"),
-    "unknown direction": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--direction", "sideways"],
-                          "argument --direction: invalid choice: 'sideways'"),
-    "more directions than metrics": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--direction", "maximize",
-                                                       "--direction", "minimize"], "2 --direction for 1 --metric"),
-    "bad constraint": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--constraint", "latency_ms<20"],
-                       "--constraint 'latency_ms<20' must read METRIC<=VALUE"),
-    "constraint on unknown metric": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--constraint", "speed<=3"],
-                                     "--constraint on unknown metric 'speed'"),
-    "several metrics with a pruner": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--metric", "top1",
-                                                        "--metric", "params_m"], "Optuna cannot prune multi-objective"),
-    "unknown storage scheme": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--storage", "ftp://host/x"],
-                               "malformed storage URL 'ftp://host/x'"),
-    "journal without a file": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--storage", "journal://"],
-                               "names no file: write journal:///path/study.log"),
-    "one stage only": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--stages", "tpe"],
-                       "--stages takes SAMPLER:TRIALS stages then a last SAMPLER"),
-    "stage count not a number": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--stages", "random:x,tpe"],
-                                 "--stages: 'random:x' must be SAMPLER:TRIALS"),
-    "negative pruner step": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--pruner", "asha:-1"],
-                             "bad pruner 'asha:-1'"),
-    "bad memory unit": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trial-memory", "8XB"],
-                        "--trial-memory: cannot read memory size '8XB'"),
-    "negative memory": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--trial-memory", "-1GB"],
-                        "--trial-memory: cannot read memory size '-1GB'"),
-    "time budget 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "0h"],
-                      "--time-budget must be longer than 0"),
-    "time budget unit": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "5x"],
-                         "--time-budget: cannot read duration '5x'"),
-    "heartbeat 0": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--heartbeat", "0s"],
-                    "--heartbeat must be longer than 0"),
     "preset without a name": (lambda cfg, tmp: ["-c", str(cfg), "--preset"], "argument --preset: expected one argument"),
     "preset of another suite": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "det-nms"], "preset 'det-nms' is for the det suite"),
     "nothing to tune": (lambda cfg, tmp: ["-c", str(cfg)], "nothing to tune: give --preset NAME"),
@@ -168,8 +102,6 @@ CASES = {
                         "is not valid YAML"),
     "out under a file": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--out", _bytes(tmp, "plain", b"x") + "/sub"],
                          "cannot write to --out .*/plain/sub: Not a directory"),
-    "bad duration": (lambda cfg, tmp: ["-c", str(cfg), "--preset", "clas-lr", "--time-budget", "soon"],
-                     "cannot read duration 'soon'"),
     # --- --param PATH=SPEC: each bad spelling names the one to write ---
     "param without =": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum"],
                         "--param 'Optimizer.momentum' must read PATH=LOW:HIGH\\[:STEP\\], PATH=log:LOW:HIGH, .*"
@@ -209,6 +141,52 @@ CASES = {
                            "unknown path 'Optimizer.momentun'.*did you mean Optimizer.momentum"),
     "param without a value": (lambda cfg, tmp: ["-c", str(cfg), "--param"], "argument --param: expected one argument"),
 }
+
+
+# Bad tuning options after a good config and preset: NAME | OPTIONS | MESSAGE (a regex), one case a line
+BAD_OPTIONS = """
+unknown sampler               | --sampler tpee                            | unknown sampler 'tpee'; choose one of tpe, gp
+unknown metric                | --metric top3                             | unknown metric 'top3' for this config; choose one of top1, top5
+unknown pruner                | --pruner sha                              | unknown pruner 'sha'
+bad pruner step               | --pruner asha:0                           | bad pruner 'asha:0': only asha:N and median:N take a first step N
+bad stages                    | --stages random,tpe                       | --stages takes SAMPLER:TRIALS stages then a last SAMPLER
+workers 0                     | --workers 0                               | --workers must be >= 1, got 0
+max failures -1               | --max-failures -1                         | --max-failures must be >= 1, got -1; leave it out
+trial timeout 0               | --trial-timeout 0                         | --trial-timeout must be longer than 0, got '0'; leave the option out for no limit
+trial memory 0                | --trial-memory 0GB                        | --trial-memory must be more than 0
+negative seed                 | --seed -3                                 | --seed must be >= 0
+duration 1.2.3h               | --time-budget 1.2.3h                      | --time-budget: cannot read duration '1.2.3h'; write it like 90s, 30m, 1h30m
+negative duration             | --time-budget -5m                         | --time-budget: cannot read duration '-5m'
+trials 0                      | --trials 0                                | --trials must be >= 1, got 0
+trials negative               | --trials -3                               | --trials must be >= 1
+trials not a number           | --trials ten                              | argument --trials: invalid int value: 'ten'
+workers negative              | --workers -2                              | --workers must be >= 1, got -2
+early stopping 0              | --early-stopping-rounds 0                 | --early-stopping-rounds must be >= 1
+retry negative                | --retry-failed -1                         | --retry-failed must be >= 0
+trials per gpu 0              | --trials-per-gpu 0                        | --trials-per-gpu and --gpus-per-trial must be >= 1
+gpus not ids                  | --gpus a,b                                | --gpus takes GPU ids like 0,1,2,3
+gpus on a cpu build           | --gpus 0                                  | --gpus 0: this Paddle build has no CUDA
+more gpus per trial than gpus | --gpus 0,1 --gpus-per-trial 3             | --gpus-per-trial 3 needs at least
+unknown direction             | --direction sideways                      | argument --direction: invalid choice: 'sideways'
+more directions than metrics  | --direction maximize --direction minimize | 2 --direction for 1 --metric
+bad constraint                | --constraint latency_ms<20                | --constraint 'latency_ms<20' must read METRIC<=VALUE
+constraint on unknown metric  | --constraint speed<=3                     | --constraint on unknown metric 'speed'
+several metrics with a pruner | --metric top1 --metric params_m           | Optuna cannot prune multi-objective
+unknown storage scheme        | --storage ftp://host/x                    | malformed storage URL 'ftp://host/x'
+journal without a file        | --storage journal://                      | names no file: write journal:///path/study.log
+one stage only                | --stages tpe                              | --stages takes SAMPLER:TRIALS stages then a last SAMPLER
+stage count not a number      | --stages random:x,tpe                     | --stages: 'random:x' must be SAMPLER:TRIALS
+negative pruner step          | --pruner asha:-1                          | bad pruner 'asha:-1'
+bad memory unit               | --trial-memory 8XB                        | --trial-memory: cannot read memory size '8XB'
+negative memory               | --trial-memory -1GB                       | --trial-memory: cannot read memory size '-1GB'
+time budget 0                 | --time-budget 0h                          | --time-budget must be longer than 0
+time budget unit              | --time-budget 5x                          | --time-budget: cannot read duration '5x'
+heartbeat 0                   | --heartbeat 0s                            | --heartbeat must be longer than 0
+bad duration                  | --time-budget soon                        | cannot read duration 'soon'
+"""
+for row in BAD_OPTIONS.strip().splitlines():
+    name, tuning, message = (cell.strip() for cell in row.split("|"))
+    CASES[name] = (_options(*tuning.split()), message)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
