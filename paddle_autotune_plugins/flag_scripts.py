@@ -17,7 +17,7 @@ import subprocess
 from .errors import UsageError
 from .flags import parse_help, switch_on, to_flags
 
-HELP_TIMEOUT = 300  # seconds; a PaddleNLP script imports Paddle and PaddleNLP before it can answer
+HELP_TIMEOUT = 300  # seconds; a suite's script imports Paddle and the suite before it can answer
 _ASKED = {}  # (command, script mtime) -> ScriptHelp: one --help per script version in a process
 
 # Flags that name where a script writes its model: always pointed into the trial's folder (the defaults,

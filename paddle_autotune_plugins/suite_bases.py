@@ -39,7 +39,7 @@ class YamlSuiteAdapter(Adapter):
     trial_values = {}  # dotted path -> the value every trial trains with (e.g. evaluation switched on)
     device_path = None  # (dotted path, its GPU value, its CPU value): trials fall back to the CPU build
     seed_path = None  # where the config takes a seed: the study's --seed when the config leaves it empty
-    checkout_folders = ()  # folders every source checkout of the suite has, e.g. ("ppcls/configs",)
+    checkout_folders = ()  # folders every source checkout of the suite has (for doctor --configs ROOT)
 
     # --- the command ----------------------------------------------------------------------------
     def command_parser(self, prog):
