@@ -250,6 +250,11 @@ def suite_names():
     return sorted(_entry_points())
 
 
+def adapter_classes():
+    """Every installed adapter's class, by suite name (for class-level hooks such as quiet_imports)."""
+    return [ep.load() for _, ep in sorted(_entry_points().items())]
+
+
 def get_adapter(name):
     eps = _entry_points()
     if name not in eps:

@@ -136,8 +136,13 @@ class NlpAdapter(FlagScriptAdapter):
         task.state["trainer_style"] = task.script is None or bool(TRAINER_ARGUMENTS & script_help.names)
         return self.take_flags(task, script_help, cfg)
 
+    @staticmethod
+    def trainer_style(task):
+        """Whether the task's script is a Trainer script (as the plugin's entry is), not a loop of its own."""
+        return task is None or task.state["trainer_style"]
+
     def stops_cooperatively_for(self, task):
-        return task is None or task.state["trainer_style"]  # a loop of the script's own never sees the stop file
+        return self.trainer_style(task)  # a loop of the script's own never sees the stop file
 
     @property
     def stops_cooperatively(self):
@@ -169,7 +174,7 @@ class NlpAdapter(FlagScriptAdapter):
 
     def max_steps(self, cfg, task=None):
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
-        if not self.stops_cooperatively_for(self.task_of(task)):
+        if not self.trainer_style(self.task_of(task)):
             epochs = cfg.get("epochs", cfg.get("num_train_epochs"))
             return int(float(epochs)) if isinstance(epochs, (int, float)) else None
         if str(cfg.get("evaluation_strategy", "epoch")) != "epoch":
@@ -194,7 +199,7 @@ class NlpAdapter(FlagScriptAdapter):
     def writes_best_command(self, task):
         """best_config.json is what a Trainer script takes as is; a script that reads only flags gets
         best_command.txt too."""
-        return not task.state["trainer_style"]
+        return not self.trainer_style(task)
 
     def install_hooks(self):
         from . import hooks
