@@ -32,6 +32,8 @@ class Task:
     argv: list = None  # the suite command's arguments as given (a worker on another machine loads them again)
     set_by_files: dict = dataclasses.field(default_factory=dict)  # names a file of the script may set over
     # the values above (script_yaml.py): the baseline cannot know what it trains with for these
+    state: dict = dataclasses.field(default_factory=dict)  # what the adapter found for this task (a script's
+    # --help, its output flags, the study's seed ...): adapters keep no task's facts on themselves
 
     def known_value(self, name):
         return name not in self.set_by_files
@@ -50,6 +52,13 @@ class Adapter:
     train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
     stops_cooperatively = False  # True: a pruned trial ends its own training loop when asked (reporting.py)
     runs_paddle = True  # trials train with Paddle, so --gpus must name GPUs this Paddle build sees
+    config_help = None  # one line for the CLI: what -c names for this suite (which YAML, a JSON of arguments ...)
+    override_example = None  # how the suite's command changes one value, e.g. "-o Global.epochs=5"
+
+    @classmethod
+    def quiet_imports(cls):
+        """Silence what importing the suite prints on the coordinator's console (not its warnings or
+        errors); the core calls it for every installed adapter, once per process."""
 
     # --- coordinator side -------------------------------------------------------------------
     @classmethod
@@ -58,8 +67,18 @@ class Adapter:
         return False
 
     def load(self, script, argv):
-        """Parse the suite's own command (config file, -o overrides) into a Task."""
+        """Parse the suite's own command (config file, -o overrides) into a Task (pass it to ``loaded``)."""
         raise NotImplementedError
+
+    def loaded(self, task):
+        """A task load made: returned as is, and noted for ``task_of``."""
+        self._last_loaded = task
+        return task
+
+    def task_of(self, task):
+        """The task a trial-side call is about: the one given. A caller that gives none (the coordinator's
+        calls that predate the ``task=`` argument) gets the task this adapter loaded last."""
+        return task if task is not None else getattr(self, "_last_loaded", None)
 
     def architecture(self, cfg):
         return None
@@ -96,17 +115,17 @@ class Adapter:
 
         space.check_paths(params, task.config)
 
-    def max_steps(self, cfg):
+    def max_steps(self, cfg, task=None):
         """The last evaluation step a trial reaches (e.g. its epochs), or None if unknown."""
         return None
 
-    def prepare_trial(self, cfg, trial_dir, seed):
+    def prepare_trial(self, cfg, trial_dir, seed, task=None):
         """Point outputs into the trial folder, set the device and seed. Returns the config to write."""
         return cfg
 
     def write_config(self, cfg, path):
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w") as f:
+        with open(path, "w", encoding="utf-8") as f:
             yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
 
     def read_config(self, path):
@@ -116,12 +135,13 @@ class Adapter:
         text = pathlib.Path(path).read_text()
         return json.loads(text) if str(path).endswith(".json") else (yaml.safe_load(text) or {})
 
-    def write_best(self, cfg, out):
+    def write_best(self, cfg, out, task=None):
         """best_config.yaml in --out (an adapter may add the suite's own format beside it)."""
         self.write_config(cfg, pathlib.Path(out) / "best_config.yaml")
 
-    def trial_command(self, task, config_path):
-        """argv that trains one trial (run with the trial folder's env)."""
+    def trial_command(self, task, config_path, cfg=None):
+        """argv that trains one trial (run with the trial folder's env); cfg: what prepare_trial returned
+        and config_path holds (read back from there when not given)."""
         raise NotImplementedError
 
     def script_command(self, script):
@@ -140,11 +160,15 @@ class Adapter:
         coordinator runs trial_command. The Python API forks its caller here (api.py)."""
         return None
 
-    def best_checkpoint(self, cfg):
+    def stops_cooperatively_for(self, task):
+        """Whether this task's pruned trials end their own training loop when asked (reporting.py)."""
+        return self.stops_cooperatively
+
+    def best_checkpoint(self, cfg, task=None, trial_dir=None):
         """Files or folder holding the trial's best weights, or None."""
         return None
 
-    def trial_outputs(self, cfg):
+    def trial_outputs(self, cfg, task=None, trial_dir=None):
         """Folders of the trial that hold weights, deleted once the trial is not the best."""
         return []
 
@@ -224,6 +248,11 @@ def _entry_points():
 
 def suite_names():
     return sorted(_entry_points())
+
+
+def adapter_classes():
+    """Every installed adapter's class, by suite name (for class-level hooks such as quiet_imports)."""
+    return [ep.load() for _, ep in sorted(_entry_points().items())]
 
 
 def get_adapter(name):

@@ -5,30 +5,32 @@ import pytest
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapters.paddleclas.adapter import ClasAdapter, apply_overrides, parse_overrides
+from paddle_autotune_plugins.adapters.paddleclas.adapter import ClasAdapter
 from paddle_autotune_plugins.errors import UsageError
 
 
-def test_overrides_are_parsed_as_yaml_never_evaluated():
-    pairs = dict(parse_overrides(["Global.epochs=3", "Optimizer.lr.values=[0.1, 0.01]", "Global.device=cpu",
-                                  "Global.eval_during_train=True", "Arch.name=__import__('os').getcwd()",
-                                  "Global.output_dir=a=b"]))
-    assert pairs["Global.epochs"] == 3
-    assert pairs["Optimizer.lr.values"] == [0.1, 0.01]
-    assert pairs["Global.eval_during_train"] is True
-    assert pairs["Arch.name"] == "__import__('os').getcwd()"  # a string, not code that ran
-    assert pairs["Global.output_dir"] == "a=b"
-    with pytest.raises(UsageError, match="KEY=VALUE"):
-        parse_overrides(["Global.epochs"])
+def test_overrides_are_parsed_as_literals_never_evaluated():
+    cfg = {"Global": {"epochs": 1, "device": "gpu", "eval_during_train": False, "output_dir": "o"},
+           "Arch": {"name": "x"}, "Optimizer": {"lr": {"values": [1.0]}}}
+    ClasAdapter().apply_overrides(cfg, ["Global.epochs=3", "Optimizer.lr.values=[0.1, 0.01]", "Global.device=cpu",
+                                        "Global.eval_during_train=True", "Arch.name=__import__('os').getcwd()",
+                                        "Global.output_dir=a=b"])
+    assert cfg["Global"]["epochs"] == 3
+    assert cfg["Optimizer"]["lr"]["values"] == [0.1, 0.01]
+    assert cfg["Global"]["eval_during_train"] is True
+    assert cfg["Arch"]["name"] == "__import__('os').getcwd()"  # a string, not code that ran
+    assert cfg["Global"]["output_dir"] == "a=b"
+    with pytest.raises(UsageError, match="-o 'Global.epochs' must be KEY=VALUE"):
+        ClasAdapter().apply_overrides(cfg, ["Global.epochs"])
 
 
 def test_overrides_reach_list_items_and_reject_unknown_parents():
     cfg = {"Global": {"epochs": 1}, "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}}
-    apply_overrides(cfg, [("Loss.Train.0.CELoss.epsilon", 0.1), ("Global.epochs", 5)])
+    ClasAdapter().apply_overrides(cfg, ["Loss.Train.0.CELoss.epsilon=0.1", "Global.epochs=5"])
     assert cfg["Loss"]["Train"][0]["CELoss"] == {"weight": 1.0, "epsilon": 0.1}
     assert cfg["Global"]["epochs"] == 5
     with pytest.raises(UsageError, match="did you mean Global"):
-        apply_overrides(cfg, [("Globl.epochs", 5)])
+        ClasAdapter().apply_overrides(cfg, ["Globl.epochs=5"])
 
 
 def test_dotpath_nearest_and_set():

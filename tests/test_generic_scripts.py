@@ -117,3 +117,24 @@ def test_help_switches_and_flags_round_trip():
     args = parse_flags(["--flip", "--lr", "0.1", "--do_train"], found.switches)
     assert args == {"flip": True, "lr": 0.1, "do_train": True}
     assert to_flags(dict(args, quiet=False), found.switches) == ["--flip", "--lr", "0.1", "--do_train", "true"]
+
+
+def test_one_adapter_serves_two_tasks_with_their_own_outputs_and_switches(tmp_path, monkeypatch):
+    """Per-task facts (the script's --help, its output flags) live on the task, so an adapter object that
+    loaded a second task still runs the first one's trials as the first one's."""
+    from paddle_autotune_plugins.adapters.generic.adapter import GenericAdapter
+
+    (tmp_path / "train.py").write_text(SCRIPT)
+    (tmp_path / "other.py").write_text("import sys\nprint('acc: 1.0')\n")  # not argparse: no --help asked
+    monkeypatch.chdir(tmp_path)
+    adapter = GenericAdapter()
+    first = adapter.load("train.py", ["--lr", "0.1", "--flip"])
+    second = adapter.load("other.py", ["--lr", "0.2"])
+    cfg = adapter.prepare_trial(first.fresh_config(), tmp_path / "trial_0001", 0, task=first)
+    assert cfg["save_dir"] == str(tmp_path / "trial_0001" / "save_dir")
+    cmd = adapter.trial_command(first, str(tmp_path / "trial_0001" / "config.yaml"), cfg=cfg)
+    assert cmd[-5:] == ["--lr", "0.1", "--flip", "--save_dir", str(tmp_path / "trial_0001" / "save_dir")]
+    assert adapter.trial_outputs(cfg, task=first) == [str(tmp_path / "trial_0001" / "save_dir")]
+    assert adapter.export_config(cfg, first) == {"lr": 0.1, "flip": True}  # the script's own default back
+    other = adapter.prepare_trial(second.fresh_config(), tmp_path / "trial_0002", 0, task=second)
+    assert other == {"lr": 0.2} and adapter.trial_outputs(other, task=second) == []

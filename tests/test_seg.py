@@ -11,7 +11,7 @@ import yaml
 from conftest import PYTHON, REPO
 from paddle_autotune_plugins import presets
 from paddle_autotune_plugins.adapters.paddleseg import digits_seg, hooks
-from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter, TrialConfig, load_config
+from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter, load_config
 from paddle_autotune_plugins.errors import UsageError
 
 CONFIGS = REPO / "adapters" / "paddleseg" / "configs"
@@ -85,7 +85,7 @@ def test_flags_then_opts_fold_into_the_config_and_are_not_passed_on(chain, tmp_p
     assert cmd[4:9] == ["--config", str(tmp_path / "trial_0003" / "config.yml"), "--do_eval", "--save_dir",
                         str(tmp_path / "trial_0003" / "output")]
     assert cmd[9:] == ["--save_interval", "10", "--seed", "7"]
-    assert trial.save_dir == str(tmp_path / "trial_0003" / "output")
+    assert type(trial) is dict and trial == task.config  # save_dir and seed are flags, not config keys
 
 
 @pytest.mark.parametrize("opt, message", [
@@ -169,6 +169,22 @@ def test_best_weights_and_exported_config(tmp_path):
     exported = adapter.export_config(cfg, task)
     assert type(exported) is dict and exported == task.config
     assert yaml.safe_load((tmp_path / "trial_0001" / "config.yml").read_text()) == task.config
+    # given the task and the trial folder, the adapter finds the same files whatever it loaded since
+    other = adapter.load(None, ["--config", str(BUNDLED), "--iters", "20"])
+    assert adapter.best_checkpoint(dict(cfg), task=task, trial_dir=tmp_path / "trial_0001") == \
+        [str(best / "model.pdparams")]
+    assert adapter.best_checkpoint(dict(cfg), task=other) is None  # a config no trial of it was prepared with
+
+
+def test_one_adapter_serves_several_tasks(tmp_path):
+    adapter = SegAdapter()
+    first = adapter.load(None, ["--config", str(BUNDLED)])
+    second = adapter.load(None, ["--config", str(BUNDLED), "--iters", "20"])
+    cfg = adapter.prepare_trial(first.fresh_config(), tmp_path / "trial_0001", seed=3, task=first)
+    adapter.prepare_trial(second.fresh_config(), tmp_path / "trial_0002", seed=9, task=second)
+    config_path = str(tmp_path / "trial_0001" / "config.yml")
+    assert adapter.trial_command(first, config_path, cfg)[-2:] == ["--seed", "3"]
+    assert adapter.trial_command(second, config_path)[-2:] == ["--seed", "9"]
 
 
 def test_digits_masks_are_real_deterministic_and_cached(tmp_path):
@@ -210,7 +226,7 @@ def test_wheel_metrics_fixed_and_reported_dice_is_the_trainers_dice():
     assert hooks._concats_areas(metrics)  # the pinned wheel (2.8.0) concatenates 0-D sums
     with pytest.raises(ValueError, match="axis is expected to be in range"):
         metrics.calculate_area(pred, label, 3)
-    hooks._fix_metrics(metrics)
+    hooks._METRICS.fix(metrics)
     inter, pred_area, label_area = metrics.calculate_area(pred, label, 3)
     class_iou, miou = metrics.mean_iou(inter, pred_area, label_area)
     _, mdice = metrics.dice(inter, pred_area, label_area)
@@ -277,7 +293,7 @@ def test_wheel_cross_entropy_fixed_for_paddle_3():
     assert hooks._multiplies_int_ones(cross_entropy_loss)  # the pinned wheel (2.8.0) does
     with pytest.raises(TypeError, match="Type promotion"):
         cross_entropy_loss.CrossEntropyLoss()(logits, labels)
-    hooks._fix_cross_entropy(cross_entropy_loss)
+    hooks._CROSS_ENTROPY.fix(cross_entropy_loss)
     got = float(cross_entropy_loss.CrossEntropyLoss()(logits, labels))
     expected = float(F.cross_entropy(logits.transpose([0, 2, 3, 1]), labels.unsqueeze(-1)))
     assert got == pytest.approx(expected, rel=1e-4)

@@ -1,17 +1,15 @@
 """The PaddleClas adapter (coordinator side)."""
-import copy
 import glob
 import json
-import os
 import pathlib
 import subprocess
 
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import (Adapter, Task, available_device, check_override, literal, python,
-                                             weight_files)
-from paddle_autotune_plugins.errors import ArgumentParser, UsageError
+from paddle_autotune_plugins.adapter import python
+from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root
 
 _FACTS = {}  # (ppcls root, fact) -> answer: asked once per process
 
@@ -20,23 +18,6 @@ _METRIC_NAMES = {
     "TopkAcc": lambda args: [f"top{k}" for k in ((args or {}).get("topk") or [1, 5])],
     "Recallk": lambda args: [f"recall{k}" for k in ((args or {}).get("topk") or [1, 5])],
 }
-
-
-def parse_overrides(items):
-    """`-o KEY=VALUE` items as tools/train.py takes them: Python literals, never eval() of user strings."""
-    pairs = []
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"-o '{item}' must be KEY=VALUE, e.g. -o Global.epochs=10")
-        key, value = item.split("=", 1)
-        pairs.append((key.strip(), literal(value)))
-    return pairs
-
-
-def apply_overrides(cfg, pairs, source="-o"):
-    for key, value in pairs:
-        check_override(cfg, key, source)
-        dotpath.set_(cfg, key, value)
 
 
 def load_yaml(path):
@@ -57,31 +38,27 @@ def load_yaml(path):
     return cfg
 
 
-class ClasAdapter(Adapter):
+class ClasAdapter(YamlSuiteAdapter):
     name = "clas"
     demo_summary = ("PaddleClas: a MobileNetV1 x0.25 classifier on scikit-learn's digits (real 8x8 scans), presets "
                     "clas-lr and clas-weight-decay")
     default_metric = "top1"
-    direction = "maximize"
+    checkout_folders = ("ppcls/configs",)
     train_entry = "paddle_autotune_plugins.adapters.paddleclas.train"
+    config_help = "a PaddleClas YAML"
+    override_example = "-o Global.epochs=10"
+    override_form = "KEY=VALUE"
+    output_paths = {"Global.output_dir": ("output", "./output/")}
+    trial_values = {"Global.eval_during_train": True}  # the study needs an eval metric every epoch
+    device_path = ("Global.device", "gpu", "cpu")
+    seed_path = "Global.seed"
 
     @classmethod
     def detects(cls, script):
-        root = pathlib.Path(script).resolve().parent.parent
-        return (root / "ppcls").is_dir()
+        return (checkout_root(script) / "ppcls").is_dir()
 
-    def load(self, script, argv):
-        parser = ArgumentParser(prog=script or "paddle-autotune tune --suite clas", allow_abbrev=False)
-        parser.add_argument("-c", "--config", required=True)
-        parser.add_argument("-o", "--override", action="append", default=[], nargs="+")
-        args, rest = parser.parse_known_args(argv)
-        if rest and not script:
-            raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
-        cfg = load_yaml(args.config)
-        apply_overrides(cfg, parse_overrides([item for group in args.override for item in group]))
-        return Task(self, cfg, config_path=os.path.abspath(args.config),
-                    script=os.path.abspath(script) if script else None, script_args=rest,
-                    cwd=str(pathlib.Path(script).resolve().parent.parent) if script else os.getcwd())
+    def read_config_file(self, path):
+        return load_yaml(path)
 
     def architecture(self, cfg):
         return dotpath.get(cfg, "Arch.name", None)
@@ -90,7 +67,7 @@ class ClasAdapter(Adapter):
         """The folder whose ppcls the trials import: the user's checkout, or the wheel's."""
         from .hooks import wheel_ppcls_root
 
-        return str(pathlib.Path(task.script).resolve().parent.parent) if task.script else wheel_ppcls_root()
+        return str(checkout_root(task.script)) if task.script else wheel_ppcls_root()
 
     def trainer_fact(self, task, name):
         """Asked of the ppcls the trials import, in a process of its own (it imports Paddle), once per
@@ -124,20 +101,10 @@ class ClasAdapter(Adapter):
                 names += _METRIC_NAMES.get(cls_name, lambda a, n=cls_name: [n])(args)
         return (names or [self.default_metric]) + ["params_m", "latency_ms"]  # measured by the trial's hook
 
-    def max_steps(self, cfg):
+    def max_steps(self, cfg, task=None):
         return dotpath.get(cfg, "Global.epochs", None)
 
-    def prepare_trial(self, cfg, trial_dir, seed):
-        g = cfg["Global"]
-        g["output_dir"] = str(pathlib.Path(trial_dir) / "output")
-        g["eval_during_train"] = True  # the study needs an eval metric every epoch
-        if g.get("device", "gpu") == "gpu" and available_device() == "cpu":
-            g["device"] = "cpu"
-        if g.get("seed") is None:
-            g["seed"] = seed
-        return cfg
-
-    def trial_command(self, task, config_path):
+    def trial_command(self, task, config_path, cfg=None):
         if task.script:  # the user's checkout: its own tools/train.py, with our hooks installed first
             return self.script_command(task.script) + ["-c", config_path] + task.script_args
         return [python(), "-m", self.train_entry, "-c", config_path]
@@ -149,28 +116,12 @@ class ClasAdapter(Adapter):
         out = pathlib.Path(cfg["Global"]["output_dir"])
         return [out / str(dotpath.get(cfg, "Arch.name", "")), out]  # 2.4 nests by Arch.name, develop does not
 
-    def best_checkpoint(self, cfg):
+    def best_checkpoint(self, cfg, task=None, trial_dir=None):
         for folder in self._output_dirs(cfg):
             files = sorted(glob.glob(str(folder / "best_model.*")))
             if files:
                 return files
         return None
-
-    def trial_outputs(self, cfg):
-        return weight_files(cfg["Global"]["output_dir"])
-
-    def export_config(self, cfg, task):
-        cfg = copy.deepcopy(cfg)
-        cfg["Global"]["output_dir"] = task.config["Global"].get("output_dir", "./output/")
-        return cfg
-
-    def owns_checkout(self, root):
-        return (pathlib.Path(root) / "ppcls" / "configs").is_dir()
-
-    def doctor_configs(self, root):
-        from . import doctor
-
-        return doctor.walk_configs(self, root)
 
     def demo(self, out):
         from .digits import write_demo_config
@@ -178,11 +129,6 @@ class ClasAdapter(Adapter):
         config = write_demo_config(out)
         return self.load(None, ["-c", str(config)]), [
             "--preset", "clas-lr", "--preset", "clas-weight-decay", "--pruner", "asha", "--seed", "0"]
-
-    def install_hooks(self):
-        from . import hooks
-
-        hooks.install()
 
     def doctor(self):
         from . import hooks

@@ -13,7 +13,7 @@ import tempfile
 
 import yaml
 
-from paddle_autotune_plugins import knobs, presets, space
+from paddle_autotune_plugins import knobs
 from paddle_autotune_plugins.errors import UsageError
 
 PRESET = "clas-all"
@@ -45,33 +45,15 @@ def walk_configs(adapter, root):
               "fragments (search-strategy files, not training configs)": 0}
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
-        for path in sorted((root / "ppcls" / "configs").rglob("*.yaml")):
-            rel = path.relative_to(root)
-            if _search_strategy_file(path):
-                counts["fragments (search-strategy files, not training configs)"] += 1
-                continue
-            counts["total"] += 1
+        for path, rel, task in adapter.doctor_tasks(script, sorted((root / "ppcls" / "configs").rglob("*.yaml")), root,
+                                                    counts, failures, lambda path, rel: _search_strategy_file(path),
+                                                    "fragments (search-strategy files, not training configs)"):
             try:
-                task = adapter.load(str(script), ["-c", str(path)])
-            except UsageError as e:
-                failures.append(f"{rel}: load: {e}")
-                continue
-            counts["load"] += 1
-            try:
-                params = presets.resolve([PRESET], adapter.name, task.config, adapter.architecture(task.config),
-                                         facts=lambda name: adapter.trainer_fact(task, name)).params
-                space.check_paths(params, task.config)
-                adapter.check_space(task, params)
+                params, cfg, expected = adapter.doctor_trial(task, PRESET)
             except UsageError as e:
                 failures.append(f"{rel}: preset: {e}")
                 continue
             counts[f"preset {PRESET} resolved"] += 1
-            cfg = task.fresh_config()
-            expected = {}
-            for p in params:
-                value = p.low if p.kind != "categorical" else p.choices[0]
-                p.apply_to(cfg, value)
-                expected[p.name] = p.current(cfg)
             out = pathlib.Path(tmp) / "written.yaml"
             adapter.write_config(cfg, out)
             try:

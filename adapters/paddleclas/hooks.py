@@ -32,9 +32,15 @@ def _one_d(values):
     return values
 
 
-def _fix_combined(module, class_name):
+def _unwrapped(module, class_name, method, mark):
+    """module.class_name, or None when the module lacks it or its method carries mark (wrapped already)."""
     cls = getattr(module, class_name, None)
-    if cls is None or getattr(cls.__call__, "_autotune_fixed", False):
+    return None if cls is None or getattr(getattr(cls, method), mark, False) else cls
+
+
+def _fix_combined(module, class_name):
+    cls = _unwrapped(module, class_name, "__call__", "_autotune_fixed")
+    if cls is None:
         return
     original = cls.__call__
 
@@ -46,8 +52,8 @@ def _fix_combined(module, class_name):
 
 
 def _fix_average_meter(module):
-    meter = getattr(module, "AverageMeter", None)
-    if meter is None or getattr(meter.update, "_autotune_fixed", False):
+    meter = _unwrapped(module, "AverageMeter", "update", "_autotune_fixed")
+    if meter is None:
         return
     import paddle
 
@@ -151,8 +157,8 @@ def _time_epochs(engine):
 
 
 def _hook_engine(module):
-    engine_cls = getattr(module, "Engine", None)
-    if engine_cls is None or getattr(engine_cls.eval, "_autotune_hooked", False):
+    engine_cls = _unwrapped(module, "Engine", "eval", "_autotune_hooked")
+    if engine_cls is None:
         return
     original = engine_cls.eval
     original_init = engine_cls.__init__

@@ -6,7 +6,6 @@ keys with a shared prefix clobber each other). Trials run ppdet's own Trainer: t
 tools/train.py, or the plugin's train entry for the pip-only paddledet.
 """
 import argparse
-import copy
 import functools
 import os
 import pathlib
@@ -16,8 +15,9 @@ import subprocess
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import Adapter, Task, available_device, check_override, python, weight_files
+from paddle_autotune_plugins.adapter import python
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 from . import config_io
 from .hooks import DROPOUT_HEAD
@@ -38,17 +38,6 @@ def load_config(path):
     if "architecture" not in cfg:
         raise UsageError(f"config {path} is not a PaddleDetection config (no 'architecture' after _BASE_)")
     return cfg
-
-
-def apply_opts(cfg, items):
-    """`-o key=value` items (values as YAML, as ppdet reads them) on the resolved config."""
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"-o '{item}' must be key=value, e.g. -o epoch=12")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        check_override(cfg, key)
-        dotpath.set_(cfg, key, yaml.safe_load(value))
 
 
 def best_checkpoint_files(save_dir):
@@ -143,32 +132,35 @@ def anchor_targets_are_gt2yolo(cfg):
     return all(name == "Gt2YoloTarget" for name in holding)
 
 
-class DetAdapter(Adapter):
+class DetAdapter(YamlSuiteAdapter):
     name = "det"
     demo_summary = ("PaddleDetection: a small random-init PicoDet on canvases of one pasted digit with its box "
                     "(one class, 64 px), learning rate 0.005..0.3, 8 epochs")
     default_metric = "bbox_ap"
-    direction = "maximize"
     config_filename = "config.yml"
+    checkout_folders = ("ppdet", "configs")
     train_entry = "paddle_autotune_plugins.adapters.paddledet.train"
+    config_help = "a PaddleDetection YAML (its _BASE_ files are read)"
+    override_example = "-o epoch=12"
+    output_paths = {"save_dir": ("output", None), "output_eval": ("output/eval", None)}  # bbox.json stays in the trial
+    device_path = ("use_gpu", True, False)
 
     @classmethod
     def detects(cls, script):
-        return (pathlib.Path(script).resolve().parent.parent / "ppdet").is_dir()
+        return (checkout_root(script) / "ppdet").is_dir()
 
-    def load(self, script, argv):
-        parser = argparse.ArgumentParser(prog=script or "paddle-autotune tune --suite det", allow_abbrev=False)
+    def command_parser(self, prog):
+        parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False)
         parser.add_argument("-c", "--config", required=True)
-        parser.add_argument("-o", "--opt", nargs="*", action="extend", default=[])
+        parser.add_argument("-o", "--opt", dest="overrides", nargs="*", action="extend", default=[])
         parser.add_argument("--eval", action="store_true")
-        args, rest = parser.parse_known_args(argv)
-        if rest and not script:
-            raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
-        cfg = load_config(args.config)
-        apply_opts(cfg, args.opt)
-        return Task(self, cfg, config_path=os.path.abspath(args.config),
-                    script=os.path.abspath(script) if script else None, script_args=rest,
-                    cwd=str(pathlib.Path(script).resolve().parent.parent) if script else os.getcwd())
+        return parser
+
+    def read_config_file(self, path):
+        return load_config(path)
+
+    def override_value(self, text):
+        return yaml.safe_load(text)  # as ppdet reads -o values
 
     def architecture(self, cfg):
         """The architecture, named by its head where ppdet shares one (PP-YOLOE is YOLOv3 + PPYOLOEHead)."""
@@ -194,7 +186,7 @@ class DetAdapter(Adapter):
     def check_space(self, task, params):
         notes = super().check_space(task, params)
         if task.script:  # the checkout's own ppdet will train: it must import before any trial starts
-            check_checkout_imports(pathlib.Path(task.script).resolve().parent.parent)
+            check_checkout_imports(checkout_root(task.script))
         return notes
 
     def trainer_fact(self, task, name):
@@ -206,16 +198,12 @@ class DetAdapter(Adapter):
             return facts[name](task.config)
         return super().trainer_fact(task, name)
 
-    def max_steps(self, cfg):
+    def max_steps(self, cfg, task=None):
         return cfg.get("epoch")
 
-    def prepare_trial(self, cfg, trial_dir, seed):
-        out = pathlib.Path(trial_dir) / "output"
-        cfg["save_dir"] = str(out)
-        cfg["output_eval"] = str(out / "eval")  # bbox.json stays in the trial folder
-        (out / "eval").mkdir(parents=True, exist_ok=True)  # VOCMetric writes there without creating it
-        if cfg.get("use_gpu", True) and available_device() == "cpu":
-            cfg["use_gpu"] = False
+    def prepare_trial(self, cfg, trial_dir, seed, task=None):
+        cfg = super().prepare_trial(cfg, trial_dir, seed, task)
+        pathlib.Path(cfg["output_eval"]).mkdir(parents=True, exist_ok=True)  # VOCMetric writes there without creating it
         self._switch_dropout_head(cfg)
         return cfg
 
@@ -237,58 +225,26 @@ class DetAdapter(Adapter):
     def read_config(self, path):
         return config_io.load_text(pathlib.Path(path).read_text())  # its !Tag objects kept
 
-    def trial_command(self, task, config_path):
+    def trial_command(self, task, config_path, cfg=None):
         if task.script:
             extra = task.script_args if "--eval" in task.script_args else task.script_args + ["--eval"]
             return [python(), "-m", "paddle_autotune_plugins.run_trial", self.name, task.script,
                     "-c", config_path] + extra
         return [python(), "-m", self.train_entry, "-c", config_path, "--eval"]
 
-    def best_checkpoint(self, cfg):
+    def best_checkpoint(self, cfg, task=None, trial_dir=None):
         return best_checkpoint_files(cfg["save_dir"])
-
-    def trial_outputs(self, cfg):
-        return weight_files(cfg["save_dir"])
-
-    def export_config(self, cfg, task):
-        cfg = copy.deepcopy(cfg)
-        for key in ("save_dir", "output_eval"):
-            if key in task.config:
-                cfg[key] = task.config[key]
-            else:
-                cfg.pop(key, None)
-        return cfg
-
-    def install_hooks(self):
-        from . import hooks
-
-        hooks.install()
-
-    def owns_checkout(self, root):
-        return (pathlib.Path(root) / "ppdet").is_dir() and (pathlib.Path(root) / "configs").is_dir()
-
-    def doctor_configs(self, root):
-        from . import doctor
-
-        return doctor.walk_configs(self, root)
 
     def doctor(self):
         from . import compat
 
-        lines = []
         try:
             from importlib.metadata import version
 
-            lines.append(f"paddledet {version('paddledet')}")
+            lines = [f"paddledet {version('paddledet')}"]
         except Exception:
-            lines.append("paddledet: not installed (a source checkout's tools/train.py still works)")
-        for name, text, applies in compat.FIXES:
-            try:
-                state = "applied" if applies() else "not needed"
-            except Exception as e:  # noqa: BLE001 - doctor reports, never fails
-                state = f"unknown ({type(e).__name__})"
-            lines.append(f"  fix {name}: {state} - {text}")
-        return lines
+            lines = ["paddledet: not installed (a source checkout's tools/train.py still works)"]
+        return lines + fix_lines(compat.FIXES)
 
     def demo(self, out):
         """PicoDet on the one-class digits set (digits_det.DEMO), its learning rate tuned; one trial a core

@@ -16,9 +16,8 @@ Two kinds of script are tuned, told apart by that ``--help``:
 
 For both, the presets' knobs land on the script's own flag names (the first name of a knob's ``paths`` the
 script takes), switches (``--warmup``) are passed bare or left out, and output folders (``--save_dir``,
-``--output_dir``) point into each trial's folder (``adapters/generic/scripts.py``).
+``--output_dir``) point into each trial's folder (``paddle_autotune_plugins/flag_scripts.py``).
 """
-import copy
 import difflib
 import json
 import os
@@ -27,11 +26,11 @@ import re
 
 import yaml
 
-from paddle_autotune_plugins.adapter import Adapter, Task, available_device, python
-from paddle_autotune_plugins.adapters.generic import scripts
-from paddle_autotune_plugins.flags import parse_flags, to_flags
+from paddle_autotune_plugins.adapter import Task, available_device
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.script_yaml import ScriptYamls
+from paddle_autotune_plugins.flag_scripts import ask_help, script_stamp
+from paddle_autotune_plugins.flags import parse_flags
+from paddle_autotune_plugins.suite_bases import FlagScriptAdapter
 
 from .hooks import TRAINER_ARGUMENTS  # the --help of a Trainer script lists them
 
@@ -85,21 +84,24 @@ def check_value(name, value):
         raise UsageError(f"{name} = {value} is outside what the argument accepts {span}; narrow the range")
 
 
-class NlpAdapter(Adapter):
+class NlpAdapter(FlagScriptAdapter):
+    """task.state adds ``trainer_style``: False for a script with a training loop of its own."""
+
     name = "nlp"
     demo_summary = ("PaddleNLP: a tiny random-init ERNIE fine-tuned on bundled review sentences (positive or negative), "
                     "preset ernie-finetune with its demo ranges")
     default_metric = "eval_accuracy"
-    direction = "maximize"
     train_entry = "paddle_autotune_plugins.adapters.paddlenlp.train_seq_cls"
     config_filename = "config.json"
-    stops_cooperatively = True  # the reporting callback ends training when the trial is pruned
+    config_help = "a JSON or YAML of training arguments"
+    override_example = "--name value flags after -c FILE"
 
-    def __init__(self):
-        self.script_yamls = ScriptYamls({})  # YAML files the script reads after its flags (script_yaml.py)
-        self.task = None
-        self.trainer_style = True  # False: a script with a training loop of its own (set by load)
-        self.outputs = scripts.Outputs([], [])  # its output-folder flags
+    @classmethod
+    def quiet_imports(cls):
+        from paddle_autotune_plugins.import_hooks import when_imported
+
+        # PaddleNLP logs DEBUG and INFO to stderr from its import on; its warnings and errors stay
+        when_imported("paddlenlp.utils.log", lambda module: module.logger.set_level("WARNING"))
 
     @classmethod
     def detects(cls, script):
@@ -124,55 +126,55 @@ class NlpAdapter(Adapter):
             config_path, argv = argv[0], argv[1:]  # the PaddleNLP way: a JSON file first, flags after it win
         task = Task(self, {}, config_path=os.path.abspath(config_path) if config_path else None,
                     script=os.path.abspath(script) if script else None, cwd=os.getcwd())
-        task.script_help = scripts.ask_help(self._command(task), task.cwd, task.script or self.train_entry,
-                                            scripts.script_stamp(task.script))
-        task.known_arguments = task.script_help.names
-        task.switches = task.script_help.switches
+        script_help = ask_help(self.command(task), task.cwd, task.script or self.train_entry,
+                               script_stamp(task.script))
         cfg = load_args_file(config_path) if config_path else {}
-        cfg.update(parse_flags(argv, task.switches))
-        task.config = cfg
+        cfg.update(parse_flags(argv, script_help.switches))
         for name, value in cfg.items():
-            self._check_name(task, name, "argument")
+            self._check_name(script_help.names, task, name, "argument")
             check_value(name, value)
-        self.trainer_style = task.script is None or bool(TRAINER_ARGUMENTS & task.known_arguments)
-        self.stops_cooperatively = self.trainer_style  # a loop of the script's own never sees the stop file
-        self.outputs = scripts.Outputs.of(task.known_arguments, cfg)
-        self.script_yamls = ScriptYamls.find(cfg, task.cwd)
-        task.set_by_files = self.script_yamls.set_by()
-        self.task = task
-        return task
+        task.state["trainer_style"] = task.script is None or bool(TRAINER_ARGUMENTS & script_help.names)
+        return self.take_flags(task, script_help, cfg)
 
-    def accepts(self, task, path):
-        """A preset knob may go to any argument the script's --help lists (the command need not give it)."""
-        return path in task.known_arguments
+    @staticmethod
+    def trainer_style(task):
+        """Whether the task's script is a Trainer script (as the plugin's entry is), not a loop of its own."""
+        return task is None or task.state["trainer_style"]
 
-    def _check_name(self, task, name, what):
-        if name in task.known_arguments:
+    def stops_cooperatively_for(self, task):
+        return self.trainer_style(task)  # a loop of the script's own never sees the stop file
+
+    @property
+    def stops_cooperatively(self):
+        """For callers that read the attribute (the coordinator's, before stops_cooperatively_for(task))."""
+        return self.stops_cooperatively_for(self.task_of(None))
+
+    def _check_name(self, known, task, name, what):
+        if name in known:
             return
-        close = difflib.get_close_matches(name, sorted(task.known_arguments), n=2, cutoff=0.6)
+        close = difflib.get_close_matches(name, sorted(known), n=2, cutoff=0.6)
         hint = f"; did you mean --{' or --'.join(close)}?" if close else "; see the script's --help"
         raise UsageError(f"unknown {what} '{name}' for {os.path.basename(task.script or self.train_entry)}{hint}")
 
     def check_space(self, task, params):
+        known = task.state["help"].names
         for p in params:
-            self._check_name(task, p.name, "tuned argument")
+            self._check_name(known, task, p.name, "tuned argument")
             for value in (p.choices or []) + [v for v in (p.low, p.high) if v is not None]:
                 check_value(p.name, value)
-            missing = [f for f in p.scale_with or [] if f not in task.known_arguments]
+            missing = [f for f in p.scale_with or [] if f not in known]
             if missing:  # an absent factor counts as 1: the rate would be scaled for a batch of 1
                 raise UsageError(f"'{p.name}' scales with {', '.join(missing)}, which "
                                  f"{os.path.basename(task.script or self.train_entry)} does not take; "
                                  f"use a preset without scale_with (e.g. ernie-finetune)")
-        scripts.check_switches(params, task.switches)
-        return self.script_yamls.notes(p.name for p in params) + \
-            scripts.switch_notes(params, task.config, task.switches)
+        return self.script_notes(task, params)
 
     def metric_names(self, task):
         return None if task.script else _OWN_METRICS  # a user's script reports what its compute_metrics makes
 
-    def max_steps(self, cfg):
+    def max_steps(self, cfg, task=None):
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
-        if not self.trainer_style:
+        if not self.trainer_style(self.task_of(task)):
             epochs = cfg.get("epochs", cfg.get("num_train_epochs"))
             return int(float(epochs)) if isinstance(epochs, (int, float)) else None
         if str(cfg.get("evaluation_strategy", "epoch")) != "epoch":
@@ -180,50 +182,24 @@ class NlpAdapter(Adapter):
         return int(float(cfg.get("num_train_epochs", 3)))
 
     # --- a trial --------------------------------------------------------------------------------
-    def prepare_trial(self, cfg, trial_dir, seed):
-        known = self.task.known_arguments
-        self.outputs.point_into(cfg, trial_dir)
+    def trial_flags(self, task, cfg, seed):
+        known = task.state["help"].names
         if "seed" in known:
             cfg.setdefault("seed", seed)
         if "device" in known and str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
             cfg["device"] = "cpu"  # PaddleNLP defaults to gpu and set_device('gpu') raises on the CPU build
         if "disable_tqdm" in known:
             cfg.setdefault("disable_tqdm", True)  # the bar glues itself to the eval log line
-        return self.script_yamls.write_copies(cfg, trial_dir)
+        return cfg
 
     def write_config(self, cfg, path):
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(path).write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n")
 
-    def write_best(self, cfg, out):
-        """best_config.yaml per the contract, and best_config.json, which PaddleNLP's Trainer scripts take
-        as is; a script that reads only flags gets best_command.txt, the best trial as its command line.
-        A script YAML the best trial rewrote is kept beside them as best_<name>.yml."""
-        cfg = self.script_yamls.keep_copies(cfg, out)
-        self.write_config(cfg, pathlib.Path(out) / "best_config.json")
-        with open(pathlib.Path(out) / "best_config.yaml", "w") as f:
-            yaml.safe_dump(cfg, f, sort_keys=False, allow_unicode=True)
-        if not self.trainer_style:
-            scripts.write_command(self.task.script, cfg, self.task.switches, pathlib.Path(out) / "best_command.txt",
-                                  self.task.cwd)
-
-    def _command(self, task):
-        if task.script:
-            return self.script_command(task.script)
-        return [python(), "-m", self.train_entry]
-
-    def trial_command(self, task, config_path):
-        cfg = json.loads(pathlib.Path(config_path).read_text())
-        return self._command(task) + to_flags(cfg, task.switches)
-
-    def best_checkpoint(self, cfg):
-        return self.outputs.best_files(cfg)
-
-    def trial_outputs(self, cfg):
-        return self.outputs.folders(cfg)
-
-    def export_config(self, cfg, task):
-        return self.outputs.restore(copy.deepcopy(cfg), task.config)
+    def writes_best_command(self, task):
+        """best_config.json is what a Trainer script takes as is; a script that reads only flags gets
+        best_command.txt too."""
+        return not self.trainer_style(task)
 
     def install_hooks(self):
         from . import hooks

@@ -48,9 +48,6 @@ def eval_step(args, state):
 class AutotuneReportCallback(TrainerCallback):
     """Reports each evaluation's numeric metrics. NaN and inf are reported as such: the coordinator decides."""
 
-    def __init__(self, reporter=report):
-        self.reporter = reporter  # replaceable for tests or other transports
-
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not metrics:
             return control
@@ -60,7 +57,7 @@ class AutotuneReportCallback(TrainerCallback):
             if number is not None:  # NaN included: float('nan') is a Real
                 clean[name] = number
         if clean:
-            self.reporter(eval_step(args, state), clean)
+            report(eval_step(args, state), clean)
         return control
 
     def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):

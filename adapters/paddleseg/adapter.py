@@ -10,15 +10,14 @@ own ``tools/train.py --config <trial config> --do_eval --save_dir <trial dir>/ou
 trains by iterations: a trial's steps are the iterations at which it evaluates (every ``--save_interval``
 iterations, and at the last one).
 """
-import copy
-import os
 import pathlib
 
 import yaml
 
 from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.adapter import Adapter, Task, check_override, literal, python, weight_files
+from paddle_autotune_plugins.adapter import check_override, python, weight_files
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
+from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 BASE_KEY = "_base_"
 INHERIT_KEY = "_inherited_"
@@ -80,22 +79,11 @@ def load_config(path):
     return cfg
 
 
-def apply_opts(cfg, items, source="--opts"):
-    """``key=value`` items as Config applies them: values read as Python literals (else kept as strings)."""
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"{source} '{item}' must be key=value, e.g. {source} batch_size=4")
-        key, value = item.split("=", 1)
-        key = key.strip()
-        check_override(cfg, key, source)
-        dotpath.set_(cfg, key, literal(value))
-
-
 def command_parser(prog):
     """The flags of tools/train.py the plugin reads or replaces; every other flag is passed on as given."""
     parser = ArgumentParser(prog=prog, allow_abbrev=False)
     parser.add_argument("--config", required=True)
-    parser.add_argument("--opts", "-o", nargs="+", action="extend", default=[])
+    parser.add_argument("--opts", "-o", dest="overrides", nargs="+", action="extend", default=[])
     parser.add_argument("--learning_rate", type=float)
     parser.add_argument("--batch_size", type=int)
     parser.add_argument("--iters", type=int)
@@ -105,28 +93,33 @@ def command_parser(prog):
     return parser
 
 
-class TrialConfig(dict):
-    """A trial's config, which also knows the trial's save_dir (a tools/train.py flag, not a config key)."""
+class SegAdapter(YamlSuiteAdapter):
+    """The trial's save_dir and the study's seed are tools/train.py flags, not config keys: the seed is
+    kept in ``task.state["seed"]``, and a trial saves into ``<trial folder>/output``."""
 
-    save_dir = None
-
-
-class SegAdapter(Adapter):
     name = "seg"
     demo_summary = ("PaddleSeg: a shrunk PP-LiteSeg (STDC1) on 64 px masks of pasted digits, presets seg-lr and "
                     "seg-loss, 40 iterations")
     default_metric = "mIoU"
-    direction = "maximize"
     config_filename = "config.yml"
+    checkout_folders = ("paddleseg", "configs")
     train_entry = "paddle_autotune_plugins.adapters.paddleseg.train"
+    config_help = "a PaddleSeg YAML (its _base_ files are read)"
+    override_example = "--opts batch_size=4"
+    override_flag = "--opts"
 
     @classmethod
     def detects(cls, script):
-        root = pathlib.Path(script).resolve().parent.parent
+        root = checkout_root(script)
         return (root / "paddleseg").is_dir() and (root / "tools").is_dir()
 
-    def load(self, script, argv):
-        args, rest = command_parser(script or "paddle-autotune tune --suite seg").parse_known_args(argv)
+    def command_parser(self, prog):
+        return command_parser(prog)
+
+    def read_config_file(self, path):
+        return load_config(path)
+
+    def passed_on(self, script, args, rest):
         if not script:
             from .train import build_parser
 
@@ -134,17 +127,14 @@ class SegAdapter(Adapter):
             _, unknown = build_parser(ArgumentParser).parse_known_args(["--config", args.config] + rest)
             if unknown:
                 raise UsageError(f"unrecognized arguments for the PaddleSeg train entry: {' '.join(unknown)}")
-        cfg = load_config(args.config)
-        for flag, key in FLAG_KEYS.items():
+        return rest + (["--seed", str(args.seed)] if args.seed is not None else [])
+
+    def apply_command(self, cfg, args):
+        for flag, key in FLAG_KEYS.items():  # before --opts, as Config applies them
             if getattr(args, flag) is not None:
                 check_override(cfg, key, f"--{flag}")
                 dotpath.set_(cfg, key, getattr(args, flag))
-        apply_opts(cfg, args.opts)
-        if args.seed is not None:
-            rest += ["--seed", str(args.seed)]
-        return Task(self, cfg, config_path=os.path.abspath(args.config),
-                    script=os.path.abspath(script) if script else None, script_args=rest,
-                    cwd=str(pathlib.Path(script).resolve().parent.parent) if script else os.getcwd())
+        self.apply_overrides(cfg, args.overrides)
 
     def architecture(self, cfg):
         model = cfg.get("model")
@@ -153,7 +143,7 @@ class SegAdapter(Adapter):
     def metric_names(self, task):
         return list(METRICS)
 
-    def max_steps(self, cfg):
+    def max_steps(self, cfg, task=None):
         return cfg.get("iters")  # the trainer always evaluates at its last iteration
 
     def check_space(self, task, params):
@@ -175,57 +165,45 @@ class SegAdapter(Adapter):
             lr.low = low
         return notes
 
-    def prepare_trial(self, cfg, trial_dir, seed):
-        cfg = TrialConfig(cfg)
-        cfg.save_dir = str(pathlib.Path(trial_dir) / "output")
-        self._seed = seed  # tools/train.py takes it as a flag: trial_command, called next, passes it
+    def prepare_trial(self, cfg, trial_dir, seed, task=None):
+        task = self.task_of(task)
+        task.state["seed"] = seed  # the study's --seed: trial_command passes it as tools/train.py's flag
+        # for callers that give best_checkpoint/trial_outputs no trial_dir (the coordinator's calls that
+        # predate it): which trial folder each prepared config is of
+        task.state.setdefault("trial_dirs", []).append((cfg, pathlib.Path(trial_dir)))
         return cfg
-
-    def write_config(self, cfg, path):
-        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            yaml.safe_dump(dict(cfg), f, sort_keys=False, allow_unicode=True)
 
     def _run_args(self, task, config_path):
         save_dir = pathlib.Path(config_path).parent / "output"
         args = ["--config", config_path, "--do_eval", "--save_dir", str(save_dir)] + list(task.script_args)
-        seed = getattr(self, "_seed", None)
+        seed = task.state.get("seed")
         return args if "--seed" in task.script_args or seed is None else args + ["--seed", str(seed)]
 
-    def trial_command(self, task, config_path):
+    def trial_command(self, task, config_path, cfg=None):
         if task.script:  # the checkout's own tools/train.py, its paddleseg first on the path, our hooks installed
             return [python(), "-m", "paddle_autotune_plugins.adapters.paddleseg.run", task.script] + \
                 self._run_args(task, config_path)
         return [python(), "-m", self.train_entry] + self._run_args(task, config_path)
 
-    def best_checkpoint(self, cfg):
+    def _save_dir(self, cfg, task, trial_dir):
+        """The trial's --save_dir: <trial folder>/output; None for a config no trial was prepared with."""
+        if trial_dir is None:
+            task = self.task_of(task)
+            pairs = task.state.get("trial_dirs", []) if task is not None else []
+            trial_dir = next((folder for prepared, folder in pairs if prepared is cfg), None)
+        return None if trial_dir is None else pathlib.Path(trial_dir) / "output"
+
+    def best_checkpoint(self, cfg, task=None, trial_dir=None):
         """The trial's ``save_dir/best_model/`` files (model.pdparams: what the trainer saves at a new best
         mIoU), or None when no evaluation saved one."""
-        save_dir = getattr(cfg, "save_dir", None)
-        folder = pathlib.Path(save_dir or ".") / "best_model"
-        if not save_dir or not (folder / "model.pdparams").is_file():
+        save_dir = self._save_dir(cfg, task, trial_dir)
+        if save_dir is None or not (save_dir / "best_model" / "model.pdparams").is_file():
             return None
-        return sorted(str(p) for p in folder.iterdir() if p.is_file())
+        return sorted(str(p) for p in (save_dir / "best_model").iterdir() if p.is_file())
 
-    def trial_outputs(self, cfg):
-        save_dir = getattr(cfg, "save_dir", None)
+    def trial_outputs(self, cfg, task=None, trial_dir=None):
+        save_dir = self._save_dir(cfg, task, trial_dir)
         return weight_files(save_dir) if save_dir else []
-
-    def export_config(self, cfg, task):
-        return copy.deepcopy(dict(cfg))
-
-    def install_hooks(self):
-        from . import hooks
-
-        hooks.install()
-
-    def owns_checkout(self, root):
-        return (pathlib.Path(root) / "paddleseg").is_dir() and (pathlib.Path(root) / "configs").is_dir()
-
-    def doctor_configs(self, root):
-        from . import doctor
-
-        return doctor.walk_configs(self, root)
 
     def doctor(self):
         from . import hooks
@@ -240,13 +218,7 @@ class SegAdapter(Adapter):
             lines = [f"paddleseg {version('paddleseg')}{where}"]
         except Exception:  # noqa: BLE001 - doctor reports, never fails
             lines = [f"paddleseg: not installed{where} (a source checkout's tools/train.py still works)"]
-        for name, text, applies in hooks.FIXES:
-            try:
-                state = "applied" if applies() else "not needed"
-            except Exception as e:  # noqa: BLE001
-                state = f"unknown ({type(e).__name__})"
-            lines.append(f"  fix {name}: {state} - {text}")
-        return lines
+        return lines + fix_lines(hooks.FIXES)
 
     def demo(self, out):
         from .digits_seg import write_demo_config

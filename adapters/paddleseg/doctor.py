@@ -17,7 +17,7 @@ import pathlib
 import sys
 import tempfile
 
-from paddle_autotune_plugins import knobs, presets, space
+from paddle_autotune_plugins import knobs
 from paddle_autotune_plugins.errors import UsageError
 
 PRESET = "seg-all"
@@ -32,6 +32,17 @@ def _said(e):
     return f"{type(e).__name__}: {lines[-1] if lines else ''}"
 
 
+def _fragment(path, rel):
+    """A piece of other configs (under a _base_ folder, or incomplete after its own _base_ chain)."""
+    from .adapter import REQUIRED, read_chain
+
+    try:
+        merged = read_chain(path)
+    except Exception:  # noqa: BLE001 - the load step says why
+        merged = {}
+    return "_base_" in rel.parts[:-1] or bool(merged and any(k not in merged for k in REQUIRED))
+
+
 def walk_configs(adapter, root):
     root = pathlib.Path(root).resolve()
     sys.path.insert(0, str(root))  # the checkout's own paddleseg reads the files back
@@ -44,7 +55,6 @@ def walk_configs(adapter, root):
     from paddleseg.cvlibs.config import parse_from_yaml
     from paddleseg.utils import logger
 
-    from .adapter import REQUIRED, read_chain
     from .readback import built_values
 
     logger.info = logger.warning = logger.debug = lambda *a, **k: None  # one line per built object otherwise
@@ -53,22 +63,8 @@ def walk_configs(adapter, root):
     failures = []
     script = root / "tools" / "train.py"
     with tempfile.TemporaryDirectory() as tmp:
-        for path in sorted((root / "configs").rglob("*.yml")):
-            rel = path.relative_to(root)
-            try:
-                merged = read_chain(path)
-            except Exception:  # noqa: BLE001 - the load step below says why
-                merged = {}
-            if "_base_" in rel.parts[:-1] or (merged and any(k not in merged for k in REQUIRED)):
-                counts[FRAGMENTS] += 1
-                continue
-            counts["total"] += 1
-            try:
-                task = adapter.load(str(script), ["--config", str(path)])
-            except UsageError as e:
-                failures.append(f"{rel}: load: {e}")
-                continue
-            counts["load"] += 1
+        for path, rel, task in adapter.doctor_tasks(script, sorted((root / "configs").rglob("*.yml")), root, counts,
+                                                    failures, _fragment, FRAGMENTS):
             try:
                 theirs = parse_from_yaml(str(path))
             except Exception as e:  # noqa: BLE001
@@ -78,20 +74,11 @@ def walk_configs(adapter, root):
             else:
                 failures.append(f"{rel}: merge: the checkout's parse_from_yaml gives another config")
             try:
-                params = presets.resolve([PRESET], adapter.name, task.config, adapter.architecture(task.config),
-                                         facts=lambda name: adapter.trainer_fact(task, name)).params
-                space.check_paths(params, task.config)
-                adapter.check_space(task, params)
+                params, cfg, expected = adapter.doctor_trial(task, PRESET)
             except UsageError as e:
                 failures.append(f"{rel}: preset: {e}")
                 continue
             counts[f"preset {PRESET} resolved"] += 1
-            cfg = task.fresh_config()
-            expected = {}
-            for p in params:
-                value = p.low if p.kind != "categorical" else p.choices[0]
-                p.apply_to(cfg, value)
-                expected[p.name] = p.current(cfg)
             out = pathlib.Path(tmp) / "written.yml"
             adapter.write_config(cfg, out)
             try:  # the checkout's own Config (its checker too) reads the trial file back

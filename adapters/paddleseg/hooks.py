@@ -103,23 +103,6 @@ def _multiplies_int_ones(module):
     return "coef = paddle.ones_like(label)" in source and "mask * coef)" in source
 
 
-def _fix_cross_entropy(module):
-    import paddle
-
-    if _paddle_3() and _multiplies_int_ones(module) and not isinstance(module.paddle, _FloatOnes):
-        module.paddle = _FloatOnes(paddle)
-
-
-def _cross_entropy_applies():
-    import importlib.util
-
-    if importlib.util.find_spec("paddleseg") is None:
-        return False
-    from paddleseg.models.losses import cross_entropy_loss
-
-    return _paddle_3() and (_multiplies_int_ones(cross_entropy_loss) or isinstance(cross_entropy_loss.paddle, _FloatOnes))
-
-
 def _concats_areas(module):
     import inspect
 
@@ -129,23 +112,33 @@ def _concats_areas(module):
         return False
 
 
-def _fix_metrics(module):
-    """paddleseg 2.8's calculate_area concatenates 0-D sums: every evaluation fails on Paddle 3 with "The
-    axis is expected to be in range of [0, 0)"; 2.9 stacks them."""
-    import paddle
+class _PaddleSwap:
+    """A fix that gives one paddleseg module a stand-in for the name ``paddle`` (``wrapper(paddle)``), where
+    ``needs(module)`` finds its 2.8 code that fails on Paddle 3."""
 
-    if _paddle_3() and _concats_areas(module) and not isinstance(module.paddle, _ConcatOf1D):
-        module.paddle = _ConcatOf1D(paddle)
+    def __init__(self, module_name, needs, wrapper):
+        self.module_name, self.needs, self.wrapper = module_name, needs, wrapper
+
+    def fix(self, module):
+        import paddle
+
+        if _paddle_3() and self.needs(module) and not isinstance(module.paddle, self.wrapper):
+            module.paddle = self.wrapper(paddle)
+
+    def applies(self):
+        import importlib
+        import importlib.util
+
+        if importlib.util.find_spec("paddleseg") is None:
+            return False
+        module = importlib.import_module(self.module_name)
+        return _paddle_3() and (self.needs(module) or isinstance(module.paddle, self.wrapper))
 
 
-def _metrics_applies():
-    import importlib.util
-
-    if importlib.util.find_spec("paddleseg") is None:
-        return False
-    from paddleseg.utils import metrics
-
-    return _paddle_3() and (_concats_areas(metrics) or isinstance(metrics.paddle, _ConcatOf1D))
+# paddleseg 2.8's calculate_area concatenates 0-D sums: every evaluation fails on Paddle 3 with "The axis is
+# expected to be in range of [0, 0)"; 2.9 stacks them
+_METRICS = _PaddleSwap("paddleseg.utils.metrics", _concats_areas, _ConcatOf1D)
+_CROSS_ENTROPY = _PaddleSwap("paddleseg.models.losses.cross_entropy_loss", _multiplies_int_ones, _FloatOnes)
 
 
 def _dice_applies():
@@ -172,10 +165,10 @@ FIXES = [  # (name, what it does, whether it applies to the importable paddleseg
     ("seg-0d-losses", "each output's loss made 1-D where paddleseg 2.8's train loop indexes loss.numpy()[0] "
                       "(Paddle >= 2.5 returns 0-D); only for a train loop that indexes them", _losses_apply),
     ("seg-0d-areas", "paddleseg 2.8's calculate_area concatenates 0-D per-class sums (every evaluation fails on "
-                     "Paddle >= 2.5): concat in that module takes them as shape [1]", _metrics_applies),
+                     "Paddle >= 2.5): concat in that module takes them as shape [1]", _METRICS.applies),
     ("seg-ce-int-ones", "paddleseg 2.8's CrossEntropyLoss multiplies its float mask by int64 ones (Paddle 3 "
                         "refuses the mix): those ones are float32; a CrossEntropyLoss with class weights still fails "
-                        "there (label * mask)", _cross_entropy_applies),
+                        "there (label * mask)", _CROSS_ENTROPY.applies),
     ("seg-dice-labels", "DiceLoss gets its own copy of the labels, which it changes in place (the ignored "
                         "pixels set to 0) after the other losses used them: Paddle 3's backward refuses that",
      _dice_applies),
@@ -253,6 +246,6 @@ def _hook_train_module(module):
 
 def install():
     when_imported("paddleseg.models.losses.dice_loss", _fix_dice_loss)
-    when_imported("paddleseg.utils.metrics", _fix_metrics)
-    when_imported("paddleseg.models.losses.cross_entropy_loss", _fix_cross_entropy)
+    when_imported(_METRICS.module_name, _METRICS.fix)
+    when_imported(_CROSS_ENTROPY.module_name, _CROSS_ENTROPY.fix)
     when_imported("paddleseg.core.train", _hook_train_module)

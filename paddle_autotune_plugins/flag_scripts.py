@@ -1,5 +1,5 @@
-"""A flag-driven training script, coordinator side: shared by the nlp adapter (PaddleNLP scripts) and the
-generic adapter (any script), so both read a script the same way.
+"""A flag-driven training script, coordinator side: what suite_bases.FlagScriptAdapter reads of a script
+(the nlp adapter's PaddleNLP scripts, the generic adapter's any script), so all read a script the same way.
 
 - ``--help``: the flags a script lists and which take no value (switches), asked once per script version;
 - output folders: ``--save_dir``, ``--output_dir``, ... point into each trial's own folder, so trials do not
@@ -14,10 +14,10 @@ import re
 import shlex
 import subprocess
 
-from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.flags import parse_help, switch_on, to_flags
+from .errors import UsageError
+from .flags import parse_help, switch_on, to_flags
 
-HELP_TIMEOUT = 300  # seconds; a PaddleNLP script imports Paddle and PaddleNLP before it can answer
+HELP_TIMEOUT = 300  # seconds; a suite's script imports Paddle and the suite before it can answer
 _ASKED = {}  # (command, script mtime) -> ScriptHelp: one --help per script version in a process
 
 # Flags that name where a script writes its model: always pointed into the trial's folder (the defaults,
