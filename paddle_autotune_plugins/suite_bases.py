@@ -147,21 +147,27 @@ class YamlSuiteAdapter(Adapter):
             counts["load"] += 1
             yield path, rel, task
 
-    def doctor_trial(self, task, preset):
-        """A preset on one shipped config as a trial would write it: (params, config, {path: value}) with
-        each knob at its low end (a choice knob at its first choice); UsageError when the preset does not
-        resolve or check on it."""
+    def doctor_trial(self, task, preset, written, rel, counts, failures):
+        """A preset on one shipped config, written to written as a trial writes it: (params, config,
+        {path: value}) with each knob at its low end (a choice knob at its first choice), counted under
+        "preset NAME resolved"; None when the preset does not resolve or check on it (a line in failures)."""
         from . import presets, space  # here: trial processes import this module and need no Optuna
 
-        params = presets.resolve([preset], self.name, task.config, self.architecture(task.config),
-                                 facts=lambda name: self.trainer_fact(task, name)).params
-        space.check_paths(params, task.config)
-        self.check_space(task, params)
+        try:
+            params = presets.resolve([preset], self.name, task.config, self.architecture(task.config),
+                                     facts=lambda name: self.trainer_fact(task, name)).params
+            space.check_paths(params, task.config)
+            self.check_space(task, params)
+        except UsageError as e:
+            failures.append(f"{rel}: preset: {e}")
+            return None
+        counts[f"preset {preset} resolved"] += 1
         cfg = task.fresh_config()
         expected = {}
         for p in params:
             p.apply_to(cfg, p.low if p.kind != "categorical" else p.choices[0])
             expected[p.name] = p.current(cfg)
+        self.write_config(cfg, written)
         return params, cfg, expected
 
 

@@ -14,7 +14,6 @@ import tempfile
 import yaml
 
 from paddle_autotune_plugins import knobs
-from paddle_autotune_plugins.errors import UsageError
 
 PRESET = "clas-all"
 ACTS = "every knob acts (optimizer and schedule built by ppcls)"
@@ -48,14 +47,11 @@ def walk_configs(adapter, root):
         for path, rel, task in adapter.doctor_tasks(script, sorted((root / "ppcls" / "configs").rglob("*.yaml")), root,
                                                     counts, failures, lambda path, rel: _search_strategy_file(path),
                                                     "fragments (search-strategy files, not training configs)"):
-            try:
-                params, cfg, expected = adapter.doctor_trial(task, PRESET)
-            except UsageError as e:
-                failures.append(f"{rel}: preset: {e}")
-                continue
-            counts[f"preset {PRESET} resolved"] += 1
             out = pathlib.Path(tmp) / "written.yaml"
-            adapter.write_config(cfg, out)
+            trial = adapter.doctor_trial(task, PRESET, out, rel, counts, failures)
+            if trial is None:
+                continue
+            params, cfg, expected = trial
             try:
                 loaded = get_config(str(out), show=False)
                 got = {p.name: p.current(loaded) for p in params}

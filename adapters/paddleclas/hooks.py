@@ -32,40 +32,33 @@ def _one_d(values):
     return values
 
 
-def _unwrapped(module, class_name, method, mark):
-    """module.class_name, or None when the module lacks it or its method carries mark (wrapped already)."""
+def _wrap(module, class_name, method, wrapper, mark="_autotune_fixed"):
+    """module.class_name.method replaced by wrapper(original), once: a class that lacks it, or whose method
+    carries mark already, is left as it is."""
     cls = getattr(module, class_name, None)
-    return None if cls is None or getattr(getattr(cls, method), mark, False) else cls
-
-
-def _fix_combined(module, class_name):
-    cls = _unwrapped(module, class_name, "__call__", "_autotune_fixed")
-    if cls is None:
+    if cls is None or getattr(getattr(cls, method), mark, False):
         return
-    original = cls.__call__
+    wrapped = wrapper(getattr(cls, method))
+    setattr(wrapped, mark, True)
+    setattr(cls, method, wrapped)
 
+
+def _one_d_call(original):
     def __call__(self, *args, **kwargs):
         return _one_d(original(self, *args, **kwargs))
 
-    __call__._autotune_fixed = True
-    cls.__call__ = __call__
+    return __call__
 
 
-def _fix_average_meter(module):
-    meter = _unwrapped(module, "AverageMeter", "update", "_autotune_fixed")
-    if meter is None:
-        return
+def _one_d_update(original):
     import paddle
-
-    original = meter.update
 
     def update(self, val, n=1):
         if isinstance(val, paddle.Tensor) and val.ndim == 0:
             val = val.reshape([1])
         return original(self, val, n)
 
-    update._autotune_fixed = True
-    meter.update = update
+    return update
 
 
 FIXES = [
@@ -156,13 +149,7 @@ def _time_epochs(engine):
     engine.train_epoch_func = train_epoch_reporting
 
 
-def _hook_engine(module):
-    engine_cls = _unwrapped(module, "Engine", "eval", "_autotune_hooked")
-    if engine_cls is None:
-        return
-    original = engine_cls.eval
-    original_init = engine_cls.__init__
-
+def _reporting_init(original_init):
     def __init__(self, config, mode="train", *args, **kwargs):
         original_init(self, config, mode, *args, **kwargs)
         if mode == "train":  # the optimizer, schedule and loader are built: say what they hold
@@ -171,9 +158,10 @@ def _hook_engine(module):
             report_used(engine_values(self))
             _time_epochs(self)
 
-    __init__._autotune_hooked = True
-    engine_cls.__init__ = __init__
+    return __init__
 
+
+def _reporting_eval(original):
     def eval(self, epoch_id=0):
         value = original(self, epoch_id)
         value = float(value)  # a [1]/0-D tensor in ppcls 2.4: the engine compares and logs it as a number
@@ -185,13 +173,17 @@ def _hook_engine(module):
             report(epoch_id, metrics)
         return value
 
-    eval._autotune_hooked = True
-    engine_cls.eval = eval
+    return eval
+
+
+def _hook_engine(module):
+    _wrap(module, "Engine", "__init__", _reporting_init, "_autotune_hooked")
+    _wrap(module, "Engine", "eval", _reporting_eval, "_autotune_hooked")
 
 
 def install():
     if fixes_apply():
-        when_imported("ppcls.loss", lambda m: _fix_combined(m, "CombinedLoss"))
-        when_imported("ppcls.metric", lambda m: _fix_combined(m, "CombinedMetrics"))
-        when_imported("ppcls.utils.misc", _fix_average_meter)
+        when_imported("ppcls.loss", lambda m: _wrap(m, "CombinedLoss", "__call__", _one_d_call))
+        when_imported("ppcls.metric", lambda m: _wrap(m, "CombinedMetrics", "__call__", _one_d_call))
+        when_imported("ppcls.utils.misc", lambda m: _wrap(m, "AverageMeter", "update", _one_d_update))
     when_imported("ppcls.engine.engine", _hook_engine)

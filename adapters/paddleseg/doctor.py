@@ -18,7 +18,6 @@ import sys
 import tempfile
 
 from paddle_autotune_plugins import knobs
-from paddle_autotune_plugins.errors import UsageError
 
 PRESET = "seg-all"
 SAME_MERGE = "_base_ merged as the checkout's parse_from_yaml merges it"
@@ -73,14 +72,11 @@ def walk_configs(adapter, root):
                 counts[SAME_MERGE] += 1
             else:
                 failures.append(f"{rel}: merge: the checkout's parse_from_yaml gives another config")
-            try:
-                params, cfg, expected = adapter.doctor_trial(task, PRESET)
-            except UsageError as e:
-                failures.append(f"{rel}: preset: {e}")
-                continue
-            counts[f"preset {PRESET} resolved"] += 1
             out = pathlib.Path(tmp) / "written.yml"
-            adapter.write_config(cfg, out)
+            trial = adapter.doctor_trial(task, PRESET, out, rel, counts, failures)
+            if trial is None:
+                continue
+            params, cfg, expected = trial
             try:  # the checkout's own Config (its checker too) reads the trial file back
                 got = {p.name: p.current(Config(str(out)).dic) for p in params}
                 if got != expected:
