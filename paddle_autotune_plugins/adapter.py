@@ -67,18 +67,8 @@ class Adapter:
         return False
 
     def load(self, script, argv):
-        """Parse the suite's own command (config file, -o overrides) into a Task (pass it to ``loaded``)."""
+        """Parse the suite's own command (config file, -o overrides) into a Task."""
         raise NotImplementedError
-
-    def loaded(self, task):
-        """A task load made: returned as is, and noted for ``task_of``."""
-        self._last_loaded = task
-        return task
-
-    def task_of(self, task):
-        """The task a trial-side call is about: the one given. A caller that gives none (the coordinator's
-        calls that predate the ``task=`` argument) gets the task this adapter loaded last."""
-        return task if task is not None else getattr(self, "_last_loaded", None)
 
     def architecture(self, cfg):
         return None

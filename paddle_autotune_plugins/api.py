@@ -129,7 +129,7 @@ class FunctionAdapter(Adapter):
     def write_config(self, cfg, path):
         pathlib.Path(path).write_text(json.dumps(cfg, indent=1) + "\n")
 
-    def trial_command(self, task, config_path):
+    def trial_command(self, task, config_path, cfg=None):
         return [python(), "-m", "paddle_autotune_plugins.run_function", self.target, config_path, self.root]
 
     def start_trial(self, task, config_path, env, cwd, log_path):

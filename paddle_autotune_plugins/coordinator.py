@@ -223,6 +223,7 @@ class Coordinator:
 
     # --- listening to a running trial -------------------------------------------------------
     def poll(self, rt):
+        code = rt.proc.poll()  # before reading: once the trial has exited, all it wrote is in the file
         reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
         for rep in reports:
             if "progress" in rep:  # epoch k/N for the live ETA line, not a metric
@@ -232,7 +233,6 @@ class Coordinator:
                     return
             elif self.take_report(rt, rep):
                 return
-        code = rt.proc.poll()
         if code is None:
             self.progress.tick()
             if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
@@ -318,7 +318,7 @@ class Coordinator:
             return False
         rt.trial.report(value, step)
         self.progress.reported(rt, step, value)
-        last = self.adapter.max_steps(rt.cfg)
+        last = self.adapter.max_steps(rt.cfg, task=self.task)
         if (last is None or step < last) and rt.trial.should_prune():  # a finished run is not pruned
             self.finish(rt, optuna.trial.TrialState.PRUNED, f"pruned at step {step} ({self.metric}={value:.4g})",
                         stop=True)

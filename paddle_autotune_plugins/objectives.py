@@ -94,7 +94,7 @@ def keep_best(rt, out, task):
     """Move the new best trial's weights to out/best/ and write best_config.yaml."""
     adapter = task.adapter
     best_dir = out / "best"
-    checkpoint = adapter.best_checkpoint(rt.cfg)
+    checkpoint = adapter.best_checkpoint(rt.cfg, task=task, trial_dir=rt.dir)
     if checkpoint:
         remove(best_dir)
         best_dir.mkdir(parents=True)
@@ -103,4 +103,4 @@ def keep_best(rt, out, task):
         (best_dir / "trial.txt").write_text(f"trial {rt.trial.number}\n")
     exported = adapter.export_config(rt.cfg, task)
     rt.trial.set_user_attr("config", jsonable(exported))  # any machine can export it from the storage
-    adapter.write_best(exported, out)
+    adapter.write_best(exported, out, task=task)

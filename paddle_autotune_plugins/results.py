@@ -156,14 +156,15 @@ def quiet_suite_imports():
     """Drop the suites' import-time noise from this (the coordinator's) console; errors still show."""
     import warnings
 
-    from .import_hooks import when_imported
+    from .adapter import adapter_classes
 
     for message in IMPORT_NOISE:
         warnings.filterwarnings("ignore", message=message)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # about APIs the coordinator uses
-    if not _quieted:  # PaddleNLP logs DEBUG and INFO to stderr from its import on; its warnings and errors stay
+    if not _quieted:  # a suite that logs its INFO lines from its import on is told to keep to warnings
         _quieted.append(True)
-        when_imported("paddlenlp.utils.log", lambda module: module.logger.set_level("WARNING"))
+        for cls in adapter_classes():
+            cls.quiet_imports()
 
 
 PROGRESS_EVERY_ENV = "PADDLE_AUTOTUNE_PROGRESS_EVERY"  # seconds between progress lines when stderr is a file

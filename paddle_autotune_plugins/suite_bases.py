@@ -61,9 +61,9 @@ class YamlSuiteAdapter(Adapter):
         rest = self.passed_on(script, args, rest)
         cfg = self.read_config_file(args.config)
         self.apply_command(cfg, args)
-        return self.loaded(Task(self, cfg, config_path=os.path.abspath(args.config),
-                                script=os.path.abspath(script) if script else None, script_args=rest,
-                                cwd=str(checkout_root(script)) if script else os.getcwd()))
+        return Task(self, cfg, config_path=os.path.abspath(args.config),
+                    script=os.path.abspath(script) if script else None, script_args=rest,
+                    cwd=str(checkout_root(script)) if script else os.getcwd())
 
     def passed_on(self, script, args, rest):
         """The command's other flags, passed on to the user's tools/train.py (the train entry takes none)."""
@@ -202,7 +202,7 @@ class FlagScriptAdapter(Adapter):
         task.state.update(help=script_help, outputs=Outputs.of(script_help.names, cfg),
                           yamls=ScriptYamls.find(cfg, task.cwd))
         task.set_by_files = task.state["yamls"].set_by()
-        return self.loaded(task)
+        return task
 
     @staticmethod
     def switches(task):
@@ -219,7 +219,6 @@ class FlagScriptAdapter(Adapter):
             switch_notes(params, task.config, self.switches(task))
 
     def prepare_trial(self, cfg, trial_dir, seed, task=None):
-        task = self.task_of(task)
         task.state["outputs"].point_into(cfg, trial_dir)
         cfg = self.trial_flags(task, cfg, seed)
         return task.state["yamls"].write_copies(cfg, trial_dir)
@@ -239,7 +238,6 @@ class FlagScriptAdapter(Adapter):
     def write_best(self, cfg, out, task=None):
         """best_config.yaml (and the suite's own format beside it, when its trial config is not YAML); a
         rewritten script YAML as best_<name>; best_command.txt for a script that reads only flags."""
-        task = self.task_of(task)
         out = pathlib.Path(out)
         cfg = task.state["yamls"].keep_copies(cfg, out)
         Adapter.write_config(self, cfg, out / "best_config.yaml")
@@ -249,10 +247,10 @@ class FlagScriptAdapter(Adapter):
             write_command(task.script, cfg, self.switches(task), out / "best_command.txt", task.cwd)
 
     def best_checkpoint(self, cfg, task=None, trial_dir=None):
-        return self.task_of(task).state["outputs"].best_files(cfg)
+        return task.state["outputs"].best_files(cfg)
 
     def trial_outputs(self, cfg, task=None, trial_dir=None):
-        return self.task_of(task).state["outputs"].folders(cfg)
+        return task.state["outputs"].folders(cfg)
 
     def export_config(self, cfg, task):
         return task.state["outputs"].restore(copy.deepcopy(cfg), task.config)

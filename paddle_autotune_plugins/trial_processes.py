@@ -82,7 +82,7 @@ class TrialProcesses:
         """Write the trial's folder (config, params, empty metrics) and start its process."""
         trial_dir = self.out / f"trial_{number:04d}"
         trial_dir.mkdir(parents=True, exist_ok=True)
-        cfg = self.adapter.prepare_trial(cfg, trial_dir, self.s.seed)
+        cfg = self.adapter.prepare_trial(cfg, trial_dir, self.s.seed, task=self.task)
         config_path = trial_dir / self.adapter.config_filename
         self.adapter.write_config(cfg, config_path)
         (trial_dir / "params.json").write_text(json.dumps(jsonable(values), indent=1) + "\n")
@@ -95,7 +95,7 @@ class TrialProcesses:
         env[ENV_VAR] = str(metrics_path)
         env[STOP_ENV] = str(trial_dir / "stop")
         env[TUNED_ENV] = json.dumps(knobs.paths_of(self.params))
-        cmd = self.adapter.trial_command(self.task, str(config_path))
+        cmd = self.adapter.trial_command(self.task, str(config_path), cfg=cfg)
         gpus = self.take_gpus() if self.gpu_load else ()
         launcher = getattr(self.task, "launcher", None)  # the user's own `-m paddle.distributed.launch ...`
         if gpus:
@@ -192,7 +192,7 @@ class TrialProcesses:
     # --- stopping and clean-up --------------------------------------------------------------
     def request_stop(self, rt):
         """Cooperative first (the trial sees its stop file and ends its training loop), then SIGTERM."""
-        if self.adapter.stops_cooperatively:
+        if self.adapter.stops_cooperatively_for(self.task):
             (rt.dir / "stop").write_text("stop\n")
             rt.stop_deadline = time.time() + 15
         else:
@@ -224,7 +224,7 @@ class TrialProcesses:
         for g in rt.gpus:
             self.gpu_load[g] -= 1
         rt.log.close()
-        for path in self.adapter.trial_outputs(rt.cfg):
+        for path in self.adapter.trial_outputs(rt.cfg, task=self.task, trial_dir=rt.dir):
             remove(path)
         remove(rt.dir / "stop.term")
 

@@ -16,8 +16,8 @@ class FakeAdapter(Adapter):
     def metric_names(self, task):
         return self.metrics
 
-    def max_steps(self, cfg):
+    def max_steps(self, cfg, task=None):
         return cfg["steps"]
 
-    def trial_command(self, task, config_path):
+    def trial_command(self, task, config_path, cfg=None):
         return [sys.executable, str(self.script), config_path]

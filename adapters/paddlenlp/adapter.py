@@ -144,11 +144,6 @@ class NlpAdapter(FlagScriptAdapter):
     def stops_cooperatively_for(self, task):
         return self.trainer_style(task)  # a loop of the script's own never sees the stop file
 
-    @property
-    def stops_cooperatively(self):
-        """For callers that read the attribute (the coordinator's, before stops_cooperatively_for(task))."""
-        return self.stops_cooperatively_for(self.task_of(None))
-
     def _check_name(self, known, task, name, what):
         if name in known:
             return
@@ -174,7 +169,7 @@ class NlpAdapter(FlagScriptAdapter):
 
     def max_steps(self, cfg, task=None):
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
-        if not self.trainer_style(self.task_of(task)):
+        if not self.trainer_style(task):
             epochs = cfg.get("epochs", cfg.get("num_train_epochs"))
             return int(float(epochs)) if isinstance(epochs, (int, float)) else None
         if str(cfg.get("evaluation_strategy", "epoch")) != "epoch":

@@ -166,11 +166,7 @@ class SegAdapter(YamlSuiteAdapter):
         return notes
 
     def prepare_trial(self, cfg, trial_dir, seed, task=None):
-        task = self.task_of(task)
         task.state["seed"] = seed  # the study's --seed: trial_command passes it as tools/train.py's flag
-        # for callers that give best_checkpoint/trial_outputs no trial_dir (the coordinator's calls that
-        # predate it): which trial folder each prepared config is of
-        task.state.setdefault("trial_dirs", []).append((cfg, pathlib.Path(trial_dir)))
         return cfg
 
     def _run_args(self, task, config_path):
@@ -185,25 +181,20 @@ class SegAdapter(YamlSuiteAdapter):
                 self._run_args(task, config_path)
         return [python(), "-m", self.train_entry] + self._run_args(task, config_path)
 
-    def _save_dir(self, cfg, task, trial_dir):
-        """The trial's --save_dir: <trial folder>/output; None for a config no trial was prepared with."""
-        if trial_dir is None:
-            task = self.task_of(task)
-            pairs = task.state.get("trial_dirs", []) if task is not None else []
-            trial_dir = next((folder for prepared, folder in pairs if prepared is cfg), None)
-        return None if trial_dir is None else pathlib.Path(trial_dir) / "output"
+    def _save_dir(self, trial_dir):
+        """The trial's --save_dir: <trial folder>/output (trial_command's)."""
+        return pathlib.Path(trial_dir) / "output"
 
     def best_checkpoint(self, cfg, task=None, trial_dir=None):
         """The trial's ``save_dir/best_model/`` files (model.pdparams: what the trainer saves at a new best
         mIoU), or None when no evaluation saved one."""
-        save_dir = self._save_dir(cfg, task, trial_dir)
-        if save_dir is None or not (save_dir / "best_model" / "model.pdparams").is_file():
+        save_dir = self._save_dir(trial_dir)
+        if not (save_dir / "best_model" / "model.pdparams").is_file():
             return None
         return sorted(str(p) for p in (save_dir / "best_model").iterdir() if p.is_file())
 
     def trial_outputs(self, cfg, task=None, trial_dir=None):
-        save_dir = self._save_dir(cfg, task, trial_dir)
-        return weight_files(save_dir) if save_dir else []
+        return weight_files(self._save_dir(trial_dir))
 
     def doctor(self):
         from . import hooks
