@@ -264,3 +264,57 @@ def test_an_error_of_ours_mid_study_leaves_no_trial_running(tmp_path):
     states = [t.state.name for t in coordinator.study.get_trials()]
     assert "RUNNING" not in states and "WAITING" in states, states  # the interrupted ones are queued again
     assert "broken on purpose" in (tmp_path / "out" / "coordinator_error.log").read_text()
+
+
+class _ExitsRightAfterItsLastLine:
+    """A trial process that writes its last evaluation and exits between two looks of the coordinator: its
+    first poll says running, its second writes the step-3 line and says exited. A real trial does the same
+    when its final report lands just before it ends."""
+
+    def __init__(self, metrics_path):
+        import subprocess
+
+        self.stand_in = subprocess.Popen(["sleep", "60"], start_new_session=True)  # a pid to wait on and signal
+        self.pid = self.stand_in.pid
+        self.metrics_path = metrics_path
+        self.polls = 0
+        for step in (1, 2):
+            self._write(step, 0.1 * step)
+
+    def _write(self, step, score):
+        import json
+
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps({"step": step, "metrics": {"score": score}}) + "\n")
+
+    def poll(self):
+        self.polls += 1
+        if self.polls == 2:
+            self._write(3, 0.9)
+            self.stand_in.kill()
+            self.stand_in.wait()
+        return None if self.polls < 2 else 0
+
+    def wait(self, timeout=None):
+        return self.poll()
+
+
+def test_a_trial_that_exits_right_after_its_last_report_keeps_that_report(tmp_path):
+    from paddle_autotune_plugins.reporting import ENV_VAR
+
+    class ExitingAdapter(FakeAdapter):
+        def start_trial(self, task, config_path, env, cwd, log_path):
+            self.proc = _ExitsRightAfterItsLastLine(env[ENV_VAR])
+            return self.proc
+
+    task = make_task(tmp_path)
+    task.adapter = ExitingAdapter(tmp_path / "fake_train.py", metrics=("score",))
+    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", trials=1, pruner="none",
+                                                                   quiet=True))
+    try:
+        coordinator.run()
+    finally:
+        task.adapter.proc.stand_in.kill()
+    trial = coordinator.study.trials[0]
+    assert trial.state.name == "COMPLETE" and task.adapter.proc.polls >= 2
+    assert sorted(trial.intermediate_values) == [1, 2, 3] and trial.value == 0.9
