@@ -109,6 +109,13 @@ class Adapter:
         """The last evaluation step a trial reaches (e.g. its epochs), or None if unknown."""
         return None
 
+    def compress_schedule(self, cfg, epochs, task):
+        """A copy of cfg whose whole schedule (epochs, milestones, warm-up, decay horizon) runs in `epochs`
+        epochs: a short but complete training, for --fidelity schedule. A config the suite's compression
+        cannot rescale raises ValueError saying why (fidelity.compressed turns it into a usage error)."""
+        raise UsageError(f"--fidelity schedule: the {self.name} suite cannot compress its schedule; use --fidelity "
+                         f"truncate")
+
     def prepare_trial(self, cfg, trial_dir, seed, task=None):
         """Point outputs into the trial folder, set the device and seed. Returns the config to write."""
         return cfg

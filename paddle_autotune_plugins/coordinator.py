@@ -19,7 +19,7 @@ import time
 
 import optuna
 
-from . import knobs, results, samplers, space, storages, study_view, trial_processes
+from . import fidelity, knobs, pruners, results, samplers, space, storages, study_view, trial_processes
 from . import trial_queries as queries
 from .adapter import check_gpus
 from .errors import InternalError, StorageFailed, UsageError
@@ -49,6 +49,7 @@ class Coordinator:
         self.params = params
         self.s = settings
         self.goal = Objectives.of(task, settings)
+        self.ladder = self.check_ladder() if settings.fidelity == "schedule" else None  # (levels, eta)
         check_gpus(settings.gpus, settings.gpus_per_trial, self.adapter.runs_paddle)
         self.out = pathlib.Path(settings.out).resolve()
         self.storage, self.embedded = storages.open_storage(settings.storage, self.out)
@@ -74,13 +75,33 @@ class Coordinator:
     objectives = property(lambda self: self.goal.objectives)
     multi = property(lambda self: self.goal.multi)
 
+    def check_ladder(self):
+        """--fidelity schedule: the training lengths of its successive halving, and every shorter config the
+        suite must compress, tried on the user's config before any trial runs."""
+        if len(self.goal.objectives) > 1:
+            raise UsageError("--fidelity schedule prunes between its trainings: give one --metric")
+        if pruners.parse(self.s.pruner).name != "asha":
+            raise UsageError(f"--fidelity schedule runs successive halving over its trainings: use --pruner asha "
+                             f"(the default), not {self.s.pruner}")
+        levels, eta = fidelity.levels_for(self.s, self.adapter.max_steps(self.task.config, task=self.task))
+        for epochs in levels[:-1]:
+            fidelity.compressed(self.adapter, self.task.config, epochs, self.task)
+        return levels, eta
+
+    def at_level(self, cfg, level):
+        """The config a trial trains at its `level`-th length (itself without --fidelity schedule)."""
+        if self.ladder is None:
+            return cfg
+        return fidelity.compressed(self.adapter, cfg, self.ladder[0][level], self.task)
+
     def open_study(self):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.out.mkdir(parents=True, exist_ok=True)
         if self.embedded:
             storages.check_embedded(self.out)
             self.storage = storages.embedded_sqlite(self.out / "study.db")
-        study_view.open_study(self.view, self.task, self.params, self.storage, self.out)
+        study_view.open_study(self.view, self.task, self.params, self.storage, self.out,
+                              pruner=fidelity.make_pruner(*self.ladder) if self.ladder else None)
 
     def stop_reason(self):
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
@@ -161,7 +182,8 @@ class Coordinator:
                 and not (self.out / "study.db").exists()):
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        self.processes.prestart(0, self.task.fresh_config(), study_view.baseline_values(self.task, self.params))
+        self.processes.prestart(0, self.at_level(self.task.fresh_config(), 0),
+                                study_view.baseline_values(self.task, self.params))
 
     def launch(self):
         """Ask for the next trial and start it. False when this ask came too late (other workers filled the study)."""
@@ -187,8 +209,8 @@ class Coordinator:
             values = space.sample(trial, self.active_params, cfg)
             space.apply_all(self.active_params, values, cfg)
         trial.set_user_attr("values", jsonable(values))
-        rt = self.processes.start(trial.number, cfg, values, baseline)
-        rt.trial = trial
+        rt = self.processes.start(trial.number, self.at_level(cfg, 0), values, baseline)
+        rt.trial, rt.full_cfg = trial, cfg
         if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
             trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = rt
@@ -249,8 +271,37 @@ class Coordinator:
         elif not rt.steps and rt.final is None:
             self.finish(rt, optuna.trial.TrialState.FAIL,
                         f"finished without reporting '{self.metric}' (is evaluation during training on?)")
+        elif self.ladder:
+            self.level_done(rt)
         else:
             self.finish(rt, optuna.trial.TrialState.COMPLETE)
+
+    def level_done(self, rt):
+        """--fidelity schedule: one of a trial's trainings ended. Its result is the trial's value at that many
+        epochs, where Optuna's successive halving decides whether the config trains again, longer."""
+        levels = self.ladder[0]
+        epochs, value = levels[rt.level], single_value(rt, self.goal)
+        last = max(step for step, _ in rt.steps) if rt.steps else None
+        if last is not None and last > epochs:  # the trainer did not take the compressed schedule's length
+            self.progress.warn(f"trial {rt.trial.number}: its {epochs}-epoch training evaluated at step {last}: the "
+                               f"compressed schedule did not act as written")
+        rt.trial.report(value, epochs)
+        if rt.level == len(levels) - 1:
+            self.finish(rt, optuna.trial.TrialState.COMPLETE)
+        elif rt.trial.should_prune():
+            self.finish(rt, optuna.trial.TrialState.PRUNED,
+                        f"pruned after its {epochs}-epoch training ({self.metric}={value:.4g})")
+        else:
+            number, longer = rt.trial.number, levels[rt.level + 1]
+            self.processes.release(rt)
+            self.processes.keep_level(rt, f"epochs_{epochs}")
+            nxt = self.processes.start(number, self.at_level(rt.full_cfg, rt.level + 1),
+                                       rt.trial.user_attrs.get("values", {}), baseline=False)
+            nxt.trial, nxt.full_cfg, nxt.level, nxt.started = rt.trial, rt.full_cfg, rt.level + 1, rt.started
+            nxt.epochs_before = rt.epochs_before + len(rt.steps)
+            self.running[number] = nxt
+            self.progress.note(f"trial {number}: {self.metric}={value:.4f} after {epochs} epochs; trains again "
+                               f"for {longer}")
 
     def check_knobs(self, rt, used):
         """Compare what the trainer uses with what the trial was given. True when the trial was failed for it
@@ -313,7 +364,8 @@ class Coordinator:
         rt.reports[step] = metrics
         if self.tracker is not None:
             self.tracker.reported(rt.trial.number, step, metrics)
-        if self.multi:  # Optuna keeps no intermediate values for several objectives (and cannot prune them)
+        if self.multi or self.ladder:  # several objectives: Optuna keeps no intermediate values (and cannot prune
+            # them); --fidelity schedule: a training's epochs are not the ladder's, its result is (level_done)
             self.progress.reported(rt, step, value)
             return False
         rt.trial.report(value, step)
@@ -334,6 +386,8 @@ class Coordinator:
             trial.set_user_attr("reason", reason)
         # from its process's start: trial 0 may start before the study asks for it (TrialProcesses.prestart)
         trial.set_user_attr("duration_s", round(time.time() - rt.started, 3))
+        if self.ladder:  # every training of the trial, for compute counts (trials.csv's epochs are its last's)
+            trial.set_user_attr("epochs_trained", rt.epochs_before + len(rt.steps))
         verdict = self.knob_verdict(rt)
         if verdict:
             trial.set_user_attr("knobs", verdict)

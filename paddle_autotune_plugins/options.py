@@ -186,6 +186,16 @@ class Settings:
                           parse=parse_sampler)
     pruner: str = option("--pruner", f"{', '.join(pruners.NAMES)}; asha first cuts after half the epochs, asha:N "
                                      f"after N", scope=STUDY, default="asha", parse=parse_pruner)  # a pruners.Pruner
+    fidelity: str = option("--fidelity", "what a short evaluation is: truncate (a full-length training cut at the "
+                                         "pruner's rungs) or schedule (complete trainings with the whole schedule "
+                                         "compressed to fewer epochs; those that do well train again longer, up to "
+                                         "the full length)", scope=STUDY, default="truncate",
+                           choices=["truncate", "schedule"])
+    min_epochs: int = option("--min-epochs", "--fidelity schedule: the shortest training (default: a third of the "
+                                             "full length)", scope=STUDY, minimum=1, type=int)
+    fidelity_levels: str = option("--fidelity-levels", "--fidelity schedule: the training lengths, e.g. 1,3,9 (each a "
+                                                       "whole multiple of the one before; the full length is added)",
+                                  scope=STUDY)
     # [(sampler, trials), ..., (sampler, None)]: e.g. broad random, then TPE narrowed
     stages: list = option("--stages", "a broad phase, then a narrowed one: e.g. random:10,tpe (replaces --sampler)",
                           scope=STUDY, parse=parse_stages)

@@ -139,7 +139,7 @@ class StudyView:
 
 
 # --- opening the study ----------------------------------------------------------------------
-def open_study(view, task, params, storage, out):
+def open_study(view, task, params, storage, out, pruner=None):
     """Create or resume the study in `storage` into `view`: check that it tunes what this command asks,
     take back lost trials, and queue the baseline and the --enqueue configs of a fresh one."""
     s, goal, adapter = view.s, view.goal, task.adapter
@@ -147,7 +147,7 @@ def open_study(view, task, params, storage, out):
     try:
         study = optuna.create_study(
             study_name=name, storage=storage, load_if_exists=True, directions=[d for _, d in goal.objectives],
-            pruner=pruners.make_pruner(s.pruner, adapter.max_steps(task.config, task=task)))
+            pruner=pruner or pruners.make_pruner(s.pruner, adapter.max_steps(task.config, task=task)))
     except ValueError as e:  # e.g. resuming with another number of objectives
         raise UsageError(f"cannot open study '{name}': {e}") from None
     view.study = study

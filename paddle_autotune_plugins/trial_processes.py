@@ -39,6 +39,9 @@ class RunningTrial:
     number: int = None
     used: dict = dataclasses.field(default_factory=dict)  # config path -> the value the trainer really uses
     mismatches: list = dataclasses.field(default_factory=list)  # knobs.Mismatch, tuned paths that did not act
+    full_cfg: dict = None  # --fidelity schedule: the trial's full-length config (cfg is its compressed one)
+    level: int = 0  # --fidelity schedule: which of the ladder's lengths this training runs
+    epochs_before: int = 0  # --fidelity schedule: epochs the trial's shorter trainings ran
 
 
 class TrialProcesses:
@@ -120,6 +123,15 @@ class TrialProcesses:
                                     preexec_fn=set_parent_death_signal if len(gpus) > 1 or launcher else None)
         return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
                             number=number)
+
+    def keep_level(self, rt, name):
+        """A trial's shorter training ended and it trains again: its files go to a sub-folder (`name`) first,
+        so the next training starts in a clean trial folder."""
+        folder = rt.dir / name
+        folder.mkdir(exist_ok=True)
+        for file in ("metrics.jsonl", "train.log", "command.txt", "params.json", self.adapter.config_filename):
+            if (rt.dir / file).exists():
+                os.replace(rt.dir / file, folder / file)
 
     def base_env(self):
         """The environment every trial of this study starts with (before its own reporting paths)."""

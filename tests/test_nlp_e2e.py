@@ -55,6 +55,36 @@ def test_real_ernie_study_prunes_and_best_config_retrains(ernie_args, tmp_path):
     assert "eval_accuracy" in retrain.stdout + retrain.stderr
 
 
+@pytest.mark.e2e
+def test_schedule_fidelity_trains_compressed_then_full_ernie(tmp_path):
+    """--fidelity schedule on the real Trainer: each config first trains a whole 1-epoch schedule (the
+    trainer's own epochs and evaluation say so), the survivors the full 3 epochs; best_config is full-length."""
+    ernie_args = demo_args(tmp_path / "cfg", max_train=200, max_dev=100, epochs=3)  # small: what is run matters
+    out = tmp_path / "out"
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "tune", "--suite", "nlp", "-c", str(ernie_args),
+                           "--preset", "ernie-finetune", "--space", str(DEMO_SPACE), "--trials", "2", "--seed", "0",
+                           "--fidelity", "schedule", "--min-epochs", "1", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "compressed schedule did not act" not in proc.stderr
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"] or "PRUNED" in [r["state"] for r in rows], rows
+    for r in rows:
+        folder = out / f"trial_{int(r['number']):04d}"
+        first = folder / "epochs_1" if r["state"] == "COMPLETE" else folder  # a pruned trial trained only that
+        short = json.loads((first / "config.json").read_text())
+        assert short["num_train_epochs"] == 1 and short["learning_rate"] == pytest.approx(float(r["learning_rate"]), rel=1e-5)
+        evals = [json.loads(line) for line in (first / "metrics.jsonl").read_text().splitlines()
+                 if '"metrics"' in line]
+        assert [e["step"] for e in evals] == [1]  # the Trainer trained and evaluated one epoch, not three
+        if r["state"] == "COMPLETE":
+            assert json.loads((folder / "config.json").read_text())["num_train_epochs"] == 3
+            steps = [json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines()
+                     if '"metrics"' in line]
+            assert steps == [1, 2, 3]
+    assert json.loads((out / "best_config.json").read_text())["num_train_epochs"] == 3
+
+
 USER_SCRIPT = '''
 """A user's own flags-only PaddleNLP script, in the style of multi_class/train.py."""
 from dataclasses import dataclass, field

@@ -104,6 +104,14 @@ class ClasAdapter(YamlSuiteAdapter):
     def max_steps(self, cfg, task=None):
         return dotpath.get(cfg, "Global.epochs", None)
 
+    def compress_schedule(self, cfg, epochs, task):
+        from . import schedule
+
+        # Piecewise with both learning_rate and values: which one trains depends on the installed ppcls
+        piecewise = dotpath.get(cfg, "Optimizer.lr.name", None) == "Piecewise"
+        return schedule.compress(cfg, epochs, piecewise_reads=self.trainer_fact(task, "piecewise_reads")
+                                 if piecewise else None)
+
     def trial_command(self, task, config_path, cfg=None):
         if task.script:  # the user's checkout: its own tools/train.py, with our hooks installed first
             return self.script_command(task.script) + ["-c", config_path] + task.script_args

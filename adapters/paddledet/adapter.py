@@ -201,6 +201,11 @@ class DetAdapter(YamlSuiteAdapter):
     def max_steps(self, cfg, task=None):
         return cfg.get("epoch")
 
+    def compress_schedule(self, cfg, epochs, task):
+        from . import schedule
+
+        return schedule.compress(cfg, epochs)
+
     def prepare_trial(self, cfg, trial_dir, seed, task=None):
         cfg = super().prepare_trial(cfg, trial_dir, seed, task)
         pathlib.Path(cfg["output_eval"]).mkdir(parents=True, exist_ok=True)  # VOCMetric writes there without creating it

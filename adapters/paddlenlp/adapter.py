@@ -176,6 +176,11 @@ class NlpAdapter(FlagScriptAdapter):
             return None
         return int(float(cfg.get("num_train_epochs", 3)))
 
+    def compress_schedule(self, cfg, epochs, task):
+        from . import schedule
+
+        return schedule.compress(cfg, epochs)
+
     # --- a trial --------------------------------------------------------------------------------
     def trial_flags(self, task, cfg, seed):
         known = task.state["help"].names
