@@ -79,7 +79,7 @@ def test_flags_then_opts_fold_into_the_config_and_are_not_passed_on(chain, tmp_p
     assert cfg["lr_scheduler"]["learning_rate"] == 0.03  # --opts after --learning_rate, as Config applies them
     assert cfg["batch_size"] == 4 and cfg["loss"]["coef"] == [1, 0.5]
     assert task.script_args == ["--save_interval", "10"]
-    trial = adapter.prepare_trial(task.fresh_config(), tmp_path / "trial_0003", seed=7)
+    trial = adapter.prepare_trial(task.fresh_config(), tmp_path / "trial_0003", seed=7, task=task)
     cmd = adapter.trial_command(task, str(tmp_path / "trial_0003" / "config.yml"))
     assert cmd[1:4] == ["-m", "paddle_autotune_plugins.adapters.paddleseg.run", str(script)]
     assert cmd[4:9] == ["--config", str(tmp_path / "trial_0003" / "config.yml"), "--do_eval", "--save_dir",
@@ -156,24 +156,24 @@ def test_learning_rate_range_starts_above_the_warmup_start(chain):
 def test_best_weights_and_exported_config(tmp_path):
     adapter = SegAdapter()
     task = adapter.load(None, ["--config", str(BUNDLED)])
-    cfg = adapter.prepare_trial(task.fresh_config(), tmp_path / "trial_0001", seed=0)
-    assert adapter.best_checkpoint(cfg) is None  # no evaluation saved a best model yet
+    folder = tmp_path / "trial_0001"
+    cfg = adapter.prepare_trial(task.fresh_config(), folder, seed=0, task=task)
+    assert adapter.best_checkpoint(cfg, task=task, trial_dir=folder) is None  # no evaluation saved a best model yet
     best = tmp_path / "trial_0001" / "output" / "best_model"
     best.mkdir(parents=True)
     (best / "model.pdparams").write_bytes(b"w")
     (tmp_path / "trial_0001" / "output" / "iter_10").mkdir()
     (tmp_path / "trial_0001" / "output" / "iter_10" / "model.pdopt").write_bytes(b"o")
-    assert adapter.best_checkpoint(cfg) == [str(best / "model.pdparams")]
-    assert sorted(p.name for p in adapter.trial_outputs(cfg)) == ["model.pdopt", "model.pdparams"]
+    assert adapter.best_checkpoint(cfg, task=task, trial_dir=folder) == [str(best / "model.pdparams")]
+    assert sorted(p.name for p in adapter.trial_outputs(cfg, task=task, trial_dir=folder)) == ["model.pdopt",
+                                                                                             "model.pdparams"]
     adapter.write_config(cfg, tmp_path / "trial_0001" / "config.yml")
     exported = adapter.export_config(cfg, task)
     assert type(exported) is dict and exported == task.config
     assert yaml.safe_load((tmp_path / "trial_0001" / "config.yml").read_text()) == task.config
     # given the task and the trial folder, the adapter finds the same files whatever it loaded since
-    other = adapter.load(None, ["--config", str(BUNDLED), "--iters", "20"])
-    assert adapter.best_checkpoint(dict(cfg), task=task, trial_dir=tmp_path / "trial_0001") == \
-        [str(best / "model.pdparams")]
-    assert adapter.best_checkpoint(dict(cfg), task=other) is None  # a config no trial of it was prepared with
+    adapter.load(None, ["--config", str(BUNDLED), "--iters", "20"])
+    assert adapter.best_checkpoint(dict(cfg), task=task, trial_dir=folder) == [str(best / "model.pdparams")]
 
 
 def test_one_adapter_serves_several_tasks(tmp_path):
