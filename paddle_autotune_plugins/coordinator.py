@@ -78,7 +78,7 @@ class Coordinator:
     def check_ladder(self):
         """--fidelity schedule: the training lengths of its successive halving, and every shorter config the
         suite must compress, tried on the user's config before any trial runs."""
-        if len(self.goal.objectives) > 1:
+        if self.goal.multi:
             raise UsageError("--fidelity schedule prunes between its trainings: give one --metric")
         if pruners.parse(self.s.pruner).name != "asha":
             raise UsageError(f"--fidelity schedule runs successive halving over its trainings: use --pruner asha "
