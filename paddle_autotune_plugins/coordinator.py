@@ -210,7 +210,7 @@ class Coordinator:
             space.apply_all(self.active_params, values, cfg)
         trial.set_user_attr("values", jsonable(values))
         rt = self.processes.start(trial.number, self.at_level(cfg, 0), values, baseline)
-        rt.trial, rt.full_cfg = trial, cfg
+        rt.trial, rt.full_cfg, rt.baseline = trial, cfg, baseline
         if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
             trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = rt
@@ -288,7 +288,7 @@ class Coordinator:
         rt.trial.report(value, epochs)
         if rt.level == len(levels) - 1:
             self.finish(rt, optuna.trial.TrialState.COMPLETE)
-        elif rt.trial.should_prune():
+        elif self.pruned(rt):
             self.finish(rt, optuna.trial.TrialState.PRUNED,
                         f"pruned after its {epochs}-epoch training ({self.metric}={value:.4g})")
         else:
@@ -298,6 +298,7 @@ class Coordinator:
             nxt = self.processes.start(number, self.at_level(rt.full_cfg, rt.level + 1),
                                        rt.trial.user_attrs.get("values", {}), baseline=False)
             nxt.trial, nxt.full_cfg, nxt.level, nxt.started = rt.trial, rt.full_cfg, rt.level + 1, rt.started
+            nxt.baseline = rt.baseline
             nxt.epochs_before = rt.epochs_before + len(rt.steps)
             self.running[number] = nxt
             self.progress.note(f"trial {number}: {self.metric}={value:.4f} after {epochs} epochs; trains again "
@@ -371,11 +372,18 @@ class Coordinator:
         rt.trial.report(value, step)
         self.progress.reported(rt, step, value)
         last = self.adapter.max_steps(rt.cfg, task=self.task)
-        if (last is None or step < last) and rt.trial.should_prune():  # a finished run is not pruned
+        if (last is None or step < last) and self.pruned(rt):  # a finished run is not pruned
             self.finish(rt, optuna.trial.TrialState.PRUNED, f"pruned at step {step} ({self.metric}={value:.4g})",
                         stop=True)
             return True
         return False
+
+    @staticmethod
+    def pruned(rt):
+        """The pruner's verdict on the trial's last report. It is always asked, so that the pruner records the
+        value (ASHA's rungs), but the baseline is never stopped by it: the summary compares the best trial
+        with the user's config, which needs that config's full result."""
+        return rt.trial.should_prune() and not rt.baseline
 
     # --- telling Optuna how a trial ended ---------------------------------------------------
     def finish(self, rt, state, reason=None, stop=False):

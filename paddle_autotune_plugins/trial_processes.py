@@ -42,6 +42,7 @@ class RunningTrial:
     full_cfg: dict = None  # --fidelity schedule: the trial's full-length config (cfg is its compressed one)
     level: int = 0  # --fidelity schedule: which of the ladder's lengths this training runs
     epochs_before: int = 0  # --fidelity schedule: epochs the trial's shorter trainings ran
+    baseline: bool = False  # trial 0, the user's config as given: never pruned (Coordinator.pruned)
 
 
 class TrialProcesses:

@@ -81,6 +81,21 @@ def test_first_pruning_step(tmp_path, pruner, first):
     assert steps and min(steps) == first, rows
 
 
+def test_the_baseline_is_never_pruned(tmp_path):
+    """The baseline (x=0.9, worse than every sampled x) trains slowly while the other worker's trials reach
+    ASHA's rung first, so the pruner would stop it there; the summary needs its full result, so it runs on.
+    Its rung value is still recorded for the others to be judged against."""
+    spec = {"x": {"low": 0.0, "high": 0.6}, "sleep": {"values": [0.0]}}
+    stop, rows, coordinator = run(tmp_path, spec, trials=4, pruner="asha:2", sampler="random", seed=0,
+                                  workers=2, config={"sleep": 4.0})
+    assert rows[0]["reason"].startswith("baseline") and rows[0]["x"] == "0.9"
+    assert rows[0]["state"] == "COMPLETE", rows
+    baseline = coordinator.study.trials[0]
+    assert any(key.startswith("completed_rung_") for key in baseline.system_attrs), baseline.system_attrs
+    better = [r for r in rows[1:] if r["state"] == "COMPLETE" and float(r["value"]) > float(rows[0]["value"])]
+    assert better, rows  # a trial that beat it at the rung, i.e. one the pruner compared it with
+
+
 def test_early_stopping_rounds(tmp_path):
     # the baseline is the optimum already: nothing can improve on it
     stop, rows, _ = run(tmp_path, X, trials=20, early_stopping_rounds=3, pruner="none", config={"x": 0.3, "c": "a"})
