@@ -141,6 +141,17 @@ def read_reports(path, offset=0):
 
 
 TUNED_ENV = "PADDLE_AUTOTUNE_TUNED"  # JSON list of the dotted paths this study tunes
+SEED_ENV = "PADDLE_AUTOTUNE_SEED"  # the study's --seed, for hooks of a trainer that takes no seed of its own
+
+
+def study_seed():
+    """The study's --seed (None outside a study): hooks seed a trainer with it whose config has no seed key.
+
+    >>> study_seed() is None  # outside a study
+    True
+    """
+    text = os.environ.get(SEED_ENV)
+    return int(text) if text else None
 
 
 def tuned_paths():

@@ -17,7 +17,8 @@ import optuna
 
 from . import knobs, warm_start
 from .adapter import THREAD_VARS, cpu_threads, launch_command, remove
-from .reporting import ENV_VAR, METRIC_ENV, PARENT_ENV, STOP_ENV, TUNED_ENV, WANTS_ENV, set_parent_death_signal
+from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, SEED_ENV, STOP_ENV, TUNED_ENV, WANTS_ENV,
+                        set_parent_death_signal)
 from .storages import jsonable
 
 
@@ -99,6 +100,8 @@ class TrialProcesses:
         env[ENV_VAR] = str(metrics_path)
         env[STOP_ENV] = str(trial_dir / "stop")
         env[TUNED_ENV] = json.dumps(knobs.paths_of(self.params))
+        if self.s.seed is not None:
+            env[SEED_ENV] = str(self.s.seed)
         cmd = self.adapter.trial_command(self.task, str(config_path), cfg=cfg)
         gpus = self.take_gpus() if self.gpu_load else ()
         launcher = getattr(self.task, "launcher", None)  # the user's own `-m paddle.distributed.launch ...`
