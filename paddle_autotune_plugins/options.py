@@ -184,8 +184,9 @@ class Settings:
                                 scope=STUDY, parse=parse_duration)  # seconds
     sampler: str = option("--sampler", f"{', '.join(samplers.NAMES)} (bayes = tpe)", scope=STUDY, default="tpe",
                           parse=parse_sampler)
-    pruner: str = option("--pruner", f"{', '.join(pruners.NAMES)}; asha first cuts after half the epochs, asha:N "
-                                     f"after N", scope=STUDY, default="asha", parse=parse_pruner)  # a pruners.Pruner
+    pruner: str = option("--pruner", f"{', '.join(pruners.NAMES)}; asha first cuts at a third of the epochs "
+                                     f"(half of a training under {pruners.THIRD_FROM}), asha:N after N", scope=STUDY,
+                         default="asha", parse=parse_pruner)  # a pruners.Pruner
     fidelity: str = option("--fidelity", "what a short evaluation is: truncate (a full-length training cut at the "
                                          "pruner's rungs) or schedule (complete trainings with the whole schedule "
                                          "compressed to fewer epochs; those that do well train again longer, up to "

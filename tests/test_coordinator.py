@@ -75,8 +75,9 @@ def test_pruners_stop_bad_trials(tmp_path, pruner):
 
 @pytest.mark.parametrize("pruner, first", [("asha", 3), ("asha:1", 1), ("median:2", 2)])
 def test_first_pruning_step(tmp_path, pruner, first):
-    """asha waits for half the training (6 steps here) unless told a first step; pruned trials show where."""
-    stop, rows, _ = run(tmp_path, X, trials=12, pruner=pruner, sampler="random", seed=0, config={"steps": 6})
+    """asha waits for a third of the training (9 steps here) unless told a first step; pruned trials show
+    where."""
+    stop, rows, _ = run(tmp_path, X, trials=12, pruner=pruner, sampler="random", seed=0, config={"steps": 9})
     steps = [int(r["reason"].split()[3]) for r in rows if r["state"] == "PRUNED"]
     assert steps and min(steps) == first, rows
 
