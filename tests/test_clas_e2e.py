@@ -186,8 +186,10 @@ def test_warm_started_trials_train_exactly_as_cold_ones(digits_config, tmp_path)
     cold (before that process is ready). All three train the same config and must log the same losses."""
     out = tmp_path / "out"
     space = write_space(tmp_path, {"Global.seed": {"type": "categorical", "choices": [42]}})  # the config's own
-    proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=1", "--space", space,
-                     "--trials", "3", "--sampler", "random", "--pruner", "none", "--warm-start", "--out", str(out)])
+    proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=1",
+                     "-o", "Global.print_batch_step=3",  # a loss line every 3 of the epoch's 30 steps
+                     "--space", space, "--trials", "3", "--sampler", "random", "--pruner", "none", "--warm-start",
+                     "--out", str(out)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     dirs = [out / f"trial_{n:04d}" for n in range(3)]
     warm = ["started warm" in (d / "command.txt").read_text() for d in dirs]
