@@ -22,10 +22,15 @@ TIMING_DIR = HERE / "_timing"
 RESULTS = HERE / "RESULTS.md"
 
 
-def scratch(name, keep=None):
-    """A fresh folder for a run's outputs (trial folders, logs): --keep DIR, else a temp dir."""
+def scratch(name, keep=None, resume=False):
+    """A fresh folder for a run's outputs (trial folders, logs): --keep DIR, else a temp dir. With resume,
+    the kept folder of an interrupted run, whose studies then go on."""
     if keep:
         path = pathlib.Path(keep).resolve()
+        if resume:
+            if not path.is_dir():
+                sys.exit(f"--resume: {path} is not a folder an earlier run kept")
+            return path
         if path.exists() and any(path.iterdir()):
             # a study folder left there would be resumed, and its old trials counted as this run's
             sys.exit(f"--keep {path} is not empty: give a new or empty folder")

