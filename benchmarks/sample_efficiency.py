@@ -51,7 +51,7 @@ import pulc_greedy  # noqa: E402
 HERE = pathlib.Path(__file__).resolve().parent
 EPOCHS = 9
 SUITES = {
-    "clas": {"metric": "top1", "train": 480, "val": 360,
+    "clas": {"metric": "top1", "train": 240, "val": 240,
              "setup": "digits ({train} train / {val} val images, a fixed random subset), MobileNetV1_x0_25 from "
                       "random init, Cosine, preset clas-basic (learning rate, batch size, weight decay)"},
     "nlp": {"metric": "eval_accuracy", "train": 400, "val": 500,
