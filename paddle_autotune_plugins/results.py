@@ -287,6 +287,8 @@ class Progress:
 
     def _head(self):
         status = self.status
+        if status.view.study is None:  # a note before the study is open (e.g. --warm-start's start-up)
+            return "[autotune]"
         tally = status.view.tally()
         best = status.view.best_value()
         return (f"[autotune {_clock(time.time() - status.view.started)}] {tally['done']}/{status.trials} done"

@@ -334,3 +334,15 @@ def test_a_trial_that_exits_right_after_its_last_report_keeps_that_report(tmp_pa
     trial = coordinator.study.trials[0]
     assert trial.state.name == "COMPLETE" and task.adapter.proc.polls >= 2
     assert sorted(trial.intermediate_values) == [1, 2, 3] and trial.value == 0.9
+
+
+def test_warm_start_where_the_suite_cannot_preload_runs_cold_and_says_so(tmp_path, capsys):
+    """--warm-start with a suite whose trials run a script of their own: a note, printed before the study is
+    open (it crashed the progress line), then cold trials."""
+    task = make_task(tmp_path)
+    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", trials=2, quiet=False,
+                                                                     warm_start=True, pruner="none"))
+    assert coordinator.run() == "trials"
+    err = capsys.readouterr().err
+    assert "[autotune] | --warm-start: this suite's trials run a script of their own; they start cold" in err, err
+    assert not (tmp_path / "out" / "warm_start.log").exists()
