@@ -391,3 +391,23 @@ def test_eval_lines_are_told_from_training_lines():
     assert evaluating and hooks.eval_names(found) == {"eval_loss": 0.51807, "eval_accuracy": 0.75833}
     assert hooks.line_metrics("global step 5, epoch: 1, batch: 3, loss: 0.69, acc: 0.5") == (False, {})
     assert hooks.line_metrics("Current best accuracy: 0.75833")[0] is False
+
+
+def test_each_demo_data_set_has_its_own_model(tmp_path, monkeypatch):
+    """The tiny ERNIE's vocabulary comes from the data set's training texts, so sets of other sizes need
+    other models: each gets its own, and asking for one set does not rebuild the other's (a shared model
+    folder was rebuilt under the trials of one set whenever another set's demo or test started)."""
+    from paddle_autotune_plugins.adapters.paddlenlp.demo import demo_args
+
+    monkeypatch.setenv("PADDLE_AUTOTUNE_DATA", str(tmp_path / "data"))
+    args = {}
+    for n in (200, 400):
+        args[n] = json.loads(demo_args(tmp_path / f"args{n}", max_train=n, max_dev=50).read_text())
+    models = {n: a["model_name_or_path"] for n, a in args.items()}
+    assert models[200] != models[400], models
+    built = os.path.getmtime(os.path.join(models[200], "model_state.pdparams"))
+    demo_args(tmp_path / "again", max_train=200, max_dev=50)
+    assert os.path.getmtime(os.path.join(models[200], "model_state.pdparams")) == built  # not rebuilt
+    for n, a in args.items():  # each model's vocabulary is its own data set's
+        data_vocab = open(os.path.join(os.path.dirname(a["train_file"]), "vocab.txt")).read()
+        assert open(os.path.join(models[n], "vocab.txt")).read() == data_vocab, n

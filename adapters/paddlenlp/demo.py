@@ -12,7 +12,9 @@ DEMO_SPACE = pathlib.Path(__file__).parent / "configs" / "offline_demo_space.yam
 def demo_args(out, max_train=800, max_dev=200, epochs=3):
     """Training arguments for the demo, as a JSON file in out; generates data and model on first use."""
     data = ensure_dataset(max_train=max_train, max_dev=max_dev, max_test=200)
-    model_dir = os.path.join(os.path.dirname(data.root), "tiny_ernie")
+    # one model per data set: its vocabulary comes from that set's training texts, so a model shared by sets
+    # of other sizes was rebuilt under the trials of another one whenever two of them ran at once
+    model_dir = os.path.join(data.root, "tiny_ernie")
     ensure_tiny_ernie(model_dir, data.vocab_file)
     args = {
         "model_name_or_path": model_dir,
