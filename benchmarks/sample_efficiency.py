@@ -73,7 +73,7 @@ LABELS = {
     "random": "random search",
     "tpe": "TPE, no pruning",
     "tpe+asha/2": "TPE + ASHA, first cut at E/2 (truncated; the default before)",
-    "tpe+asha": "TPE + ASHA, first cut at E/3 (truncated; the default)",
+    "tpe+asha": "TPE + ASHA, the default first cut (truncated; E/3 from 9 epochs on, else E/2)",
     "tpe+hyperband": "TPE + Optuna's Hyperband (truncated)",
     "pulc-greedy": "PULC greedy, one key at a time",
     "tpe+schedule": "TPE + --fidelity schedule (compressed E/3, then E)",
