@@ -19,6 +19,12 @@ def ernie_args(tmp_path):
     return demo_args(tmp_path / "cfg", max_train=800, max_dev=200, epochs=3)
 
 
+@pytest.fixture()
+def small_ernie_args(tmp_path):
+    """For tests where what is run matters, not what is learned: a quarter of the training texts."""
+    return demo_args(tmp_path / "cfg", max_train=200, max_dev=100, epochs=3)
+
+
 
 @pytest.mark.e2e
 def test_real_ernie_study_prunes_and_best_config_retrains(ernie_args, tmp_path):
@@ -151,8 +157,8 @@ if __name__ == "__main__":
 
 
 @pytest.mark.e2e
-def test_user_script_tuned_through_the_launcher(ernie_args, tmp_path):
-    args = json.loads(ernie_args.read_text())
+def test_user_script_tuned_through_the_launcher(small_ernie_args, tmp_path):
+    args = json.loads(small_ernie_args.read_text())
     script = tmp_path / "train.py"
     script.write_text(USER_SCRIPT)
     space = tmp_path / "space.yaml"
@@ -203,8 +209,8 @@ ERNIE3_STYLE_SCRIPT = USER_SCRIPT.replace(
 
 
 @pytest.mark.e2e
-def test_script_whose_yaml_overrides_flags_gets_a_rewritten_copy(ernie_args, tmp_path):
-    args = json.loads(ernie_args.read_text())
+def test_script_whose_yaml_overrides_flags_gets_a_rewritten_copy(small_ernie_args, tmp_path):
+    args = json.loads(small_ernie_args.read_text())
     assert "config = yaml.safe_load" in ERNIE3_STYLE_SCRIPT
     (tmp_path / "run_seq_cls.py").write_text(ERNIE3_STYLE_SCRIPT)
     (tmp_path / "configs").mkdir()
