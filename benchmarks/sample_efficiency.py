@@ -403,8 +403,13 @@ def run_all(args, seeds, methods, work, threads):
               flush=True)
         collect({pool.submit(spawn, args, seed, method, work, threads,
                              max(target, random_best(results[(seed, "random")]["rows"], args.budget))):
-                 (seed, method) for method in methods if method != "random" for seed in seeds})
+                 (seed, method) for method in run_order(methods) for seed in seeds})
     return results
+
+
+def run_order(methods):
+    """The methods after random search, the one the question is about first, so an interrupted run has it."""
+    return sorted((m for m in methods if m != "random"), key=lambda m: (m != "tpe+schedule", m != "tpe+asha"))
 
 
 def main():
@@ -425,7 +430,8 @@ def main():
                          "unfinished one goes on from its finished trials")
     ap.add_argument("--no-results", action="store_true")
     ap.add_argument("--from", dest="source", metavar="DIR",
-                    help="no training: the figures again from the studies a finished run kept in its --keep DIR")
+                    help="no training: the figures again from the studies a run kept in its --keep DIR (a method "
+                         "not finished for every seed is left out of the table and named below it)")
     ap.add_argument("--study", nargs=2, metavar=("SEED", "METHOD"), help=argparse.SUPPRESS)  # internal: one child
     ap.add_argument("--target", type=float, help=argparse.SUPPRESS)  # internal: the child stops once it holds this
     args = ap.parse_args()
@@ -443,9 +449,15 @@ def main():
     title = f"sample_efficiency.py --suite {args.suite}{variant}: compute to reach random search's best, every method"
     if args.source:
         folder = pathlib.Path(args.source)
-        results = {(s, m): read_study(folder, s, m) for s in seeds for m in methods}
-        lines = figures(args.suite, epochs, budget, seeds, methods, results) + [
-            f"- figures recomputed with `--from` from the studies kept in {folder}"]
+        finished = [m for m in methods if all((folder / f"{study_name(s, m)}.json").exists() for s in seeds)]
+        if "random" not in finished:
+            raise SystemExit(f"{folder} holds no finished random search for every seed {seeds}: no target to time to")
+        missing = [m for m in methods if m not in finished]
+        results = {(s, m): read_study(folder, s, m) for s in seeds for m in finished}
+        lines = figures(args.suite, epochs, budget, seeds, finished, results) + [
+            f"- figures recomputed with `--from` from the studies kept in {folder}"] + (
+            [f"- not in the table, their studies unfinished for some seed: {', '.join(LABELS[m] for m in missing)}"]
+            if missing else [])
         return C.publish("sample_efficiency", lines, C.machine(), None, None, section=section and section + "_from",
                          title=title + " (recomputed)")
     work = C.scratch(f"sample_efficiency_{args.suite}", args.keep, resume=args.resume)
