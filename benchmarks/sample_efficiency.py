@@ -338,6 +338,34 @@ def figures(suite, epochs, budget, seeds, methods, results):
     return lines
 
 
+def first_cut_signal(suite, folder, seeds, epochs):
+    """A report line: how well the metric at ASHA's first cut ranks random search's trainings by their result.
+
+    The pruning methods can only beat random search where this is well above 0; fidelity_evidence.py measures
+    it (and the compressed runs') on its own setup, and this checks that the benchmark's setup agrees."""
+    import fidelity_evidence
+
+    from paddle_autotune_plugins.pruners import first_rung
+
+    cut, metric = first_rung(epochs), SUITES[suite]["metric"]
+    at_cut, result = [], []
+    for seed in seeds:
+        for trial in sorted((pathlib.Path(folder) / study_name(seed, "random")).glob("trial_*")):
+            values = {r["step"]: r["metrics"][metric] for r in fidelity_evidence.read_jsonl(trial / "metrics.jsonl")
+                      if "step" in r and metric in r.get("metrics", {})}
+            if len(values) >= epochs and cut in values:
+                at_cut.append(values[cut])
+                result.append(max(values.values()))
+    if len(at_cut) < 5:
+        return f"- first-cut signal: n/a ({len(at_cut)} full random-search trainings found in {folder})"
+    rho, interval = fidelity_evidence.spearman(at_cut, result), fidelity_evidence.bootstrap(at_cut, result)
+    common = statistics.mode(at_cut)
+    return (f"- first-cut signal: over random search's {len(at_cut)} full trainings, the Spearman rank correlation of "
+            f"{metric} at epoch {cut} (ASHA's first cut) with the trial's result is {C.fmt(rho, 2)}"
+            + (f" (bootstrap 95% {interval[0]:.2f} .. {interval[1]:.2f})" if interval else "")
+            + f"; {sum(v == common for v in at_cut)} of them are tied at epoch {cut} at {common:.4f}")
+
+
 # --- running them ---------------------------------------------------------------------------------
 def study_name(seed, method):
     return f"{method.replace('+', '_').replace('/', '_')}_seed{seed}"
@@ -455,6 +483,7 @@ def main():
         missing = [m for m in methods if m not in finished]
         results = {(s, m): read_study(folder, s, m) for s in seeds for m in finished}
         lines = figures(args.suite, epochs, budget, seeds, finished, results) + [
+            first_cut_signal(args.suite, folder, seeds, epochs),
             f"- figures recomputed with `--from` from the studies kept in {folder}"] + (
             [f"- not in the table, their studies unfinished for some seed: {', '.join(LABELS[m] for m in missing)}"]
             if missing else [])
@@ -471,7 +500,7 @@ def main():
     with C.LoadMonitor(interval=10) as monitor:
         results = run_all(args, seeds, methods, work, threads)
     total = time.time() - started
-    lines = figures(args.suite, epochs, budget, seeds, methods, results)
+    lines = figures(args.suite, epochs, budget, seeds, methods, results) + [first_cut_signal(args.suite, work, seeds, epochs)]
     spent = sum(r["used"] for r in results.values())
     kept = sum(bool(r.get("reused")) for r in results.values())
     lines.append(f"- cost: {spent:.0f} epochs (start-up included) in {total / 60:.1f} min with {args.jobs} studies at "
