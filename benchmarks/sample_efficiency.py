@@ -310,9 +310,9 @@ def bound_text(value, exact):
     return f"{value:.1f}" if exact else f">= {value:.0f}"
 
 
-def figures(suite, epochs, budget, seeds, methods, results):
+def figures(suite, epochs, budget, seeds, methods, results, sizes):
     """The report's lines from the studies' rows (results[(seed, method)]["rows"])."""
-    spec = SUITES[suite]
+    spec = dict(SUITES[suite], **sizes)
     random_rows = {seed: results[(seed, "random")]["rows"] for seed in seeds}
     target = common_target(random_rows.values(), budget)
     rnd = geo_mean([reach(random_rows[s], target, budget) for s in seeds])
@@ -339,31 +339,36 @@ def figures(suite, epochs, budget, seeds, methods, results):
 
 
 def first_cut_signal(suite, folder, seeds, epochs):
-    """A report line: how well the metric at ASHA's first cut ranks random search's trainings by their result.
+    """A report line: how well the metric at each epoch ranks random search's trainings by their result.
 
-    The pruning methods can only beat random search where this is well above 0; fidelity_evidence.py measures
-    it (and the compressed runs') on its own setup, and this checks that the benchmark's setup agrees."""
+    A pruning method can only beat random search where this is well above 0 at its first cut.
+    fidelity_evidence.py measures it (and the compressed runs') on its own setup; this line checks that the
+    benchmark's setup has it too."""
     import fidelity_evidence
 
     from paddle_autotune_plugins.pruners import first_rung
 
     cut, metric = first_rung(epochs), SUITES[suite]["metric"]
-    at_cut, result = [], []
+    curves = []
     for seed in seeds:
         for trial in sorted((pathlib.Path(folder) / study_name(seed, "random")).glob("trial_*")):
             values = {r["step"]: r["metrics"][metric] for r in fidelity_evidence.read_jsonl(trial / "metrics.jsonl")
                       if "step" in r and metric in r.get("metrics", {})}
-            if len(values) >= epochs and cut in values:
-                at_cut.append(values[cut])
-                result.append(max(values.values()))
-    if len(at_cut) < 5:
-        return f"- first-cut signal: n/a ({len(at_cut)} full random-search trainings found in {folder})"
-    rho, interval = fidelity_evidence.spearman(at_cut, result), fidelity_evidence.bootstrap(at_cut, result)
+            if all(b in values for b in range(1, epochs + 1)):
+                curves.append(values)
+    if len(curves) < 5:
+        return f"- first-cut signal: n/a ({len(curves)} full random-search trainings found in {folder})"
+    result = [max(c.values()) for c in curves]
+    at_cut = [c[cut] for c in curves]
+    interval = fidelity_evidence.bootstrap(at_cut, result)
+    by_epoch = ", ".join(f"{b}: {C.fmt(fidelity_evidence.spearman([c[b] for c in curves], result), 2)}"
+                         for b in range(1, epochs + 1))
     common = statistics.mode(at_cut)
-    return (f"- first-cut signal: over random search's {len(at_cut)} full trainings, the Spearman rank correlation of "
-            f"{metric} at epoch {cut} (ASHA's first cut) with the trial's result is {C.fmt(rho, 2)}"
-            + (f" (bootstrap 95% {interval[0]:.2f} .. {interval[1]:.2f})" if interval else "")
-            + f"; {sum(v == common for v in at_cut)} of them are tied at epoch {cut} at {common:.4f}")
+    return (f"- first-cut signal: over random search's {len(curves)} full trainings, the Spearman rank correlation of "
+            f"{metric} at epoch b with the trial's result is, by b, {by_epoch}; at ASHA's first cut (epoch {cut}) "
+            + (f"its bootstrap 95% interval is {interval[0]:.2f} .. {interval[1]:.2f}, and " if interval else "")
+            + f"{sum(v == common for v in at_cut)} trainings are tied there at {common:.4f}; the best {metric} any of "
+            f"them holds at that epoch is {max(at_cut):.4f}")
 
 
 # --- running them ---------------------------------------------------------------------------------
@@ -381,7 +386,7 @@ def read_study(folder, seed, method):
 def run_one(args, seed, method, work):
     """Child process: one study; its rows go to work/<name>.json."""
     name = study_name(seed, method)
-    task, options = make_task(args.suite, work / f"{name}_cfg", args.epochs, SUITES[args.suite])
+    task, options = make_task(args.suite, work / f"{name}_cfg", args.epochs, args.sizes)
     t0 = time.time()
     rows = run_study(task, options + ["--warm-start"], method, seed, args.budget, work / name, target=args.target, epochs=args.epochs)
     (work / f"{name}.json").write_text(json.dumps({"rows": rows, "wall": time.time() - t0}))
@@ -398,7 +403,8 @@ def spawn(args, seed, method, work, threads, target=None):
     for var in THREAD_VARS:
         env.setdefault(var, str(threads))
     command = [sys.executable, __file__, "--suite", args.suite, "--epochs", str(args.epochs), "--budget",
-               str(args.budget), "--keep", str(work), "--study", str(seed), method]
+               str(args.budget), "--train", str(args.sizes["train"]), "--val", str(args.sizes["val"]),
+               "--keep", str(work), "--study", str(seed), method]
     if target is not None:
         command += ["--target", repr(target)]
     with open(work / f"{name}_child.log", "a") as log:
@@ -449,6 +455,8 @@ def main():
                     help="default: all (random search always runs: it sets the target)")
     ap.add_argument("--budget", type=int, help=f"epochs per study (default {TRAININGS} full trainings' worth)")
     ap.add_argument("--epochs", type=int, help=f"epochs of one training (default {EPOCHS}; --quick 6)")
+    ap.add_argument("--train", type=int, help="training images (clas) or texts (nlp); default SUITES[suite]")
+    ap.add_argument("--val", type=int, help="evaluation images or dev texts; default SUITES[suite]")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="studies run at once, each with cores/jobs threads per trial (default: up to 2); compute "
                          "is counted in epochs, so this changes the wall time only")
@@ -468,11 +476,16 @@ def main():
     methods = ["random"] + [m for m in args.methods if m != "random"]
     default_budget = epochs * (6 if args.quick else TRAININGS)
     args.budget = budget = args.budget or default_budget
+    spec = SUITES[args.suite]
+    args.sizes = {"train": args.train or spec["train"], "val": args.val or spec["val"]}
     if args.study:
         return run_one(args, int(args.study[0]), args.study[1], pathlib.Path(args.keep))
     variant = " --quick" if args.quick else ""
     if budget != default_budget:  # its own section: a larger budget is another question
         variant += f" --budget {budget}"
+    for key in ("train", "val"):  # and so is another data set
+        if args.sizes[key] != spec[key]:
+            variant += f" --{key} {args.sizes[key]}"
     section = None if args.no_results else f"sample_efficiency_{args.suite}" + variant.replace(" --", "_").replace(" ", "_")
     title = f"sample_efficiency.py --suite {args.suite}{variant}: compute to reach random search's best, every method"
     if args.source:
@@ -482,7 +495,7 @@ def main():
             raise SystemExit(f"{folder} holds no finished random search for every seed {seeds}: no target to time to")
         missing = [m for m in methods if m not in finished]
         results = {(s, m): read_study(folder, s, m) for s in seeds for m in finished}
-        lines = figures(args.suite, epochs, budget, seeds, finished, results) + [
+        lines = figures(args.suite, epochs, budget, seeds, finished, results, args.sizes) + [
             first_cut_signal(args.suite, folder, seeds, epochs),
             f"- figures recomputed with `--from` from the studies kept in {folder}"] + (
             [f"- not in the table, their studies unfinished for some seed: {', '.join(LABELS[m] for m in missing)}"]
@@ -491,7 +504,7 @@ def main():
                          title=title + " (recomputed)")
     work = C.scratch(f"sample_efficiency_{args.suite}", args.keep, resume=args.resume)
     info = C.machine()
-    make_task(args.suite, work / "cfg", epochs, SUITES[args.suite])  # generates the data set and model once, before the children
+    make_task(args.suite, work / "cfg", epochs, args.sizes)  # generates the data set and model once, before the children
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     print(f"[sample_efficiency] suite {args.suite}, methods {methods}, {epochs} epoch(s) per training, budget "
           f"{budget} epochs per study, seeds {seeds}, {args.jobs} studies at a time ({threads} threads per trial), "
@@ -500,7 +513,7 @@ def main():
     with C.LoadMonitor(interval=10) as monitor:
         results = run_all(args, seeds, methods, work, threads)
     total = time.time() - started
-    lines = figures(args.suite, epochs, budget, seeds, methods, results) + [first_cut_signal(args.suite, work, seeds, epochs)]
+    lines = figures(args.suite, epochs, budget, seeds, methods, results, args.sizes) + [first_cut_signal(args.suite, work, seeds, epochs)]
     spent = sum(r["used"] for r in results.values())
     kept = sum(bool(r.get("reused")) for r in results.values())
     lines.append(f"- cost: {spent:.0f} epochs (start-up included) in {total / 60:.1f} min with {args.jobs} studies at "
