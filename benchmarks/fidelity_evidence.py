@@ -137,21 +137,12 @@ def run_fidelity(task, options, enqueue, seed, workers, out):
         if t is None:
             continue
         folder = pathlib.Path(out) / f"trial_{t.number:04d}"
-        evals = sorted(((line["step"], line["metrics"], line["time"]) for line in read_jsonl(folder / "metrics.jsonl")
-                        if "metrics" in line and not line.get("final")), key=lambda e: e[0])
         rows.append({"number": t.number, "state": t.state.name, "params": dict(t.params),
                      "value": t.value if t.state.name == "COMPLETE" else None,
-                     "evals": [(step, metrics, stamp) for step, metrics, stamp in evals],
+                     "evals": SE.evaluations(folder),
                      "start": t.datetime_start.timestamp() if t.datetime_start else None,
                      "duration": t.user_attrs.get("duration_s")})
     return rows
-
-
-def read_jsonl(path):
-    path = pathlib.Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def trial_config(suite, folder):

@@ -5,9 +5,12 @@ Hyperband, PaddleClas PULC's greedy search, and TPE + --fidelity schedule.
     .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--suite clas|nlp] [--seeds 0 1 2 3 4] [--methods ...] [--jobs N]
     .venv/bin/python benchmarks/sample_efficiency.py --suite clas --keep DIR --resume   # go on with an interrupted run
     .venv/bin/python benchmarks/sample_efficiency.py --suite clas --from DIR   # the figures again, no training
+    .venv/bin/python benchmarks/sample_efficiency.py --suite clas --train 720 --seeds 0 1 --methods random --no-results
+        # another data subset (--train / --val); here only its first-cut signal line is of interest
 
-The trainings are smaller and faster than the demos' (fewer examples an epoch), and long enough for the
-question, E = 9 epochs, one evaluation an epoch:
+The trainings are smaller and faster than the demos' (fewer examples an epoch), E = 9 epochs, one evaluation
+an epoch. Whether a subset is large enough for the question (an early evaluation that ranks the configs) is
+the report's first-cut line: at 240 clas images it is not (0.10 at epoch 3, RESULTS.md).
 
 - clas: a fixed random subset of the digits (SUITES["clas"]: train and val images), MobileNetV1_x0_25 from
   random init, Cosine schedule, preset clas-basic (learning rate, batch size, weight decay);
@@ -142,6 +145,15 @@ def training_cost(folder):
     if pace <= 0 or not command.exists():
         return float(len(evals))
     return len(evals) + max(0.0, first - command.stat().st_mtime) / pace
+
+
+def evaluations(folder):
+    """[(step, metrics, time)] of one training's evaluations in step order (a Python API's final result line,
+    which is not an evaluation, left out)."""
+    path = pathlib.Path(folder) / "metrics.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    return sorted(((r["step"], r["metrics"], r["time"]) for r in lines if "metrics" in r and not r.get("final")),
+                  key=lambda e: e[0])
 
 
 def trial_cost(trial_dir):
@@ -344,7 +356,7 @@ def first_cut_signal(suite, folder, seeds, epochs):
     A pruning method can only beat random search where this is well above 0 at its first cut.
     fidelity_evidence.py measures it (and the compressed runs') on its own setup; this line checks that the
     benchmark's setup has it too."""
-    import fidelity_evidence
+    import fidelity_evidence  # its rank statistics; it imports this module, so not at the top
 
     from paddle_autotune_plugins.pruners import first_rung
 
@@ -352,8 +364,7 @@ def first_cut_signal(suite, folder, seeds, epochs):
     curves = []
     for seed in seeds:
         for trial in sorted((pathlib.Path(folder) / study_name(seed, "random")).glob("trial_*")):
-            values = {r["step"]: r["metrics"][metric] for r in fidelity_evidence.read_jsonl(trial / "metrics.jsonl")
-                      if "step" in r and metric in r.get("metrics", {})}
+            values = {step: metrics[metric] for step, metrics, _ in evaluations(trial) if metric in metrics}
             if all(b in values for b in range(1, epochs + 1)):
                 curves.append(values)
     if len(curves) < 5:
@@ -376,9 +387,14 @@ def study_name(seed, method):
     return f"{method.replace('+', '_').replace('/', '_')}_seed{seed}"
 
 
+def study_file(folder, seed, method):
+    """A finished study's result file, written by run_one."""
+    return pathlib.Path(folder) / f"{study_name(seed, method)}.json"
+
+
 def read_study(folder, seed, method):
-    """A finished study's result (<folder>/<study>.json, written by run_one)."""
-    result = json.loads((pathlib.Path(folder) / f"{study_name(seed, method)}.json").read_text())
+    """A finished study's result (study_file)."""
+    result = json.loads(study_file(folder, seed, method).read_text())
     result["used"] = sum(r[3] for r in result["rows"])
     return result
 
@@ -389,13 +405,13 @@ def run_one(args, seed, method, work):
     task, options = make_task(args.suite, work / f"{name}_cfg", args.epochs, args.sizes)
     t0 = time.time()
     rows = run_study(task, options + ["--warm-start"], method, seed, args.budget, work / name, target=args.target, epochs=args.epochs)
-    (work / f"{name}.json").write_text(json.dumps({"rows": rows, "wall": time.time() - t0}))
+    study_file(work, seed, method).write_text(json.dumps({"rows": rows, "wall": time.time() - t0}))
 
 
 def spawn(args, seed, method, work, threads, target=None):
     """Runs one study in its own process (so several can share the machine), unless a resumed run has it."""
     name = study_name(seed, method)
-    if (work / f"{name}.json").exists():
+    if study_file(work, seed, method).exists():
         return dict(read_study(work, seed, method), reused=True)
     from paddle_autotune_plugins.adapter import THREAD_VARS
 
@@ -490,7 +506,7 @@ def main():
     title = f"sample_efficiency.py --suite {args.suite}{variant}: compute to reach random search's best, every method"
     if args.source:
         folder = pathlib.Path(args.source)
-        finished = [m for m in methods if all((folder / f"{study_name(s, m)}.json").exists() for s in seeds)]
+        finished = [m for m in methods if all(study_file(folder, s, m).exists() for s in seeds)]
         if "random" not in finished:
             raise SystemExit(f"{folder} holds no finished random search for every seed {seeds}: no target to time to")
         missing = [m for m in methods if m not in finished]
