@@ -3,9 +3,9 @@
 A cold trial spends most of its start-up importing Paddle and the suite (for PaddleClas, 3 s to its first
 training step on a quiet two-core machine, far more under load). With ``--warm-start`` the coordinator
 starts one helper process per study, the *zygote*, which runs the adapter's preload (e.g. ``import paddle``
-and ppcls's Engine) once; each trial is then a fork of it that takes its own environment, folder and log,
-and runs the same ``python -m MODULE ARGS`` a cold trial runs, in its own session (so stopping it stops its
-process group, as for cold trials).
+and ppcls's Engine, or PaddleNLP's Trainer) once; each trial is then a fork of it that takes its own
+environment, folder and log, and runs the same ``python -m MODULE ARGS`` a cold trial runs, in its own
+session (so stopping it stops its process group, as for cold trials).
 
 Why a fork trains exactly as a cold process does:
 
@@ -16,9 +16,11 @@ Why a fork trains exactly as a cold process does:
   variables (read when a report is written) differ per trial;
 - thread counts are always set in a warm study (``OMP_NUM_THREADS`` and friends; 1 with one worker,
   Paddle's own default): with them unset, a fork trained with 2 threads where a fresh process used 1;
-- GPU trials (``CUDA_VISIBLE_DEVICES`` per trial) and a suite from the user's checkout always start cold.
+- GPU trials (``CUDA_VISIBLE_DEVICES`` per trial), a suite from the user's checkout and a user's own PaddleNLP
+  script always start cold.
 
-``tests/test_clas_e2e.py`` checks that warm and cold trials of one config log identical losses and metrics.
+``tests/test_clas_e2e.py`` and ``tests/test_nlp_e2e.py`` check that warm and cold trials of one config log
+identical losses and metrics.
 
 The protocol is one JSON line at a time. The zygote says ``{"ready": true}`` once its preload has run;
 a request ``{"argv", "env", "cwd", "log"}`` on its stdin is answered by ``{"pid": N}``, and when a trial ends

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, read_trials
+from conftest import PYTHON, REPO, read_trials, trial_lines
 from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.adapters.paddlenlp.demo import DEMO_SPACE, demo_args
 
@@ -154,6 +154,30 @@ def main():
 if __name__ == "__main__":
     main()
 '''
+
+
+@pytest.mark.e2e
+def test_warm_started_ernie_trials_train_exactly_as_cold_ones(tmp_path):
+    """--warm-start forks trials 1 and 2 from a process that imported Paddle and PaddleNLP's Trainer once;
+    trial 0 starts cold. All three train one config and must evaluate alike to the last digit (eval_loss
+    included), timings aside."""
+    args = demo_args(tmp_path / "cfg", max_train=200, max_dev=100, epochs=2)
+    data = json.loads(args.read_text())
+    data["learning_rate"] = 1e-3
+    args.write_text(json.dumps(data))
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {type: categorical, choices: [0.001]}\n")
+    out = tmp_path / "out"
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "tune", "--suite", "nlp", "-c", str(args),
+                           "--space", str(space), "--trials", "3", "--sampler", "random", "--pruner", "none",
+                           "--warm-start", "--out", str(out)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dirs = [out / f"trial_{n:04d}" for n in range(3)]
+    assert ["started warm" in (d / "command.txt").read_text() for d in dirs] == [False, True, True]
+    timing = ("eval_runtime", "eval_samples_per_second", "eval_steps_per_second")
+    evals = [[{k: v for k, v in e["metrics"].items() if k not in timing} for e in trial_lines(d)[0]] for d in dirs]
+    assert len(evals[0]) == 2 and "eval_loss" in evals[0][0]
+    assert evals[1] == evals[0] and evals[2] == evals[0], evals
 
 
 @pytest.mark.e2e

@@ -114,6 +114,9 @@ class NlpAdapter(FlagScriptAdapter):
             ("paddlenlp" in text and ("PdArgumentParser" in text or "TrainingArguments" in text))
 
     # --- the command --------------------------------------------------------------------------
+    def warm_preload(self, task):
+        return None if task.script else f"{self.train_entry}:preload"  # a user's own script starts cold
+
     def load(self, script, argv):
         argv = list(argv)
         config_path = None

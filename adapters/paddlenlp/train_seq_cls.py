@@ -47,6 +47,12 @@ else:  # run as a file (python adapters/paddlenlp/train_seq_cls.py): the callbac
     from callback import AutotuneReportCallback
 
 
+def preload():
+    """--warm-start: importing this module has imported Paddle and PaddleNLP's Trainer; the study's trials
+    are forks of the process that ran this (nothing else to do here, and nothing run: no operator, no
+    device)."""
+
+
 @dataclass
 class DataArguments:
     dataset_dir: Optional[str] = field(
