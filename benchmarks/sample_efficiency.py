@@ -351,6 +351,19 @@ def figures(suite, epochs, budget, seeds, methods, results, sizes):
     return lines
 
 
+def random_curves(suite, folder, seeds, epochs):
+    """{trial folder: {epoch: metric}} of random search's trainings that were evaluated at every epoch (the
+    full ones), from the studies kept in folder."""
+    metric = SUITES[suite]["metric"]
+    curves = {}
+    for seed in seeds:
+        for trial in sorted((pathlib.Path(folder) / study_name(seed, "random")).glob("trial_*")):
+            values = {step: metrics[metric] for step, metrics, _ in evaluations(trial) if metric in metrics}
+            if all(b in values for b in range(1, epochs + 1)):
+                curves[trial] = values
+    return curves
+
+
 def first_cut_signal(suite, folder, seeds, epochs):
     """A report line: how well the metric at each epoch ranks random search's trainings by their result.
 
@@ -362,12 +375,7 @@ def first_cut_signal(suite, folder, seeds, epochs):
     from paddle_autotune_plugins.pruners import first_rung
 
     cut, metric = first_rung(epochs), SUITES[suite]["metric"]
-    curves = []
-    for seed in seeds:
-        for trial in sorted((pathlib.Path(folder) / study_name(seed, "random")).glob("trial_*")):
-            values = {step: metrics[metric] for step, metrics, _ in evaluations(trial) if metric in metrics}
-            if all(b in values for b in range(1, epochs + 1)):
-                curves.append(values)
+    curves = list(random_curves(suite, folder, seeds, epochs).values())
     if len(curves) < 5:
         return f"- first-cut signal: n/a ({len(curves)} full random-search trainings found in {folder})"
     result = [max(c.values()) for c in curves]
@@ -401,13 +409,12 @@ def compressed_signal(suite, folder, seeds, epochs):
         study = optuna.load_study(study_name="autotune", storage=f"sqlite:///{db}")
         return [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
 
+    curves = random_curves(suite, folder, seeds, epochs)
     full = {}  # config -> (result, metric at each epoch) of random search's full trainings
     for seed in seeds:
         for t in trials(seed, "random"):
-            values = {step: m[metric] for step, m, _ in
-                      evaluations(pathlib.Path(folder) / study_name(seed, "random") / f"trial_{t.number:04d}")
-                      if metric in m}
-            if all(b in values for b in range(1, epochs + 1)):
+            values = curves.get(pathlib.Path(folder) / study_name(seed, "random") / f"trial_{t.number:04d}")
+            if values:
                 full[json.dumps(t.params, sort_keys=True)] = (max(values.values()), values)
     pairs, first = {}, None
     for seed in seeds:
