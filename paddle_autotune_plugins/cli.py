@@ -13,7 +13,7 @@ import time
 
 import optuna
 
-from . import __version__, presets, results, space
+from . import __version__, presets, pruners, results, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
@@ -89,6 +89,9 @@ def run_study(task, opts, params=None, notes=()):
                "space": [dataclasses.asdict(p) for p in params]}
     coordinator = Coordinator(task, params, make_settings(opts, command))
     check_out(opts.out)
+    if opts.fidelity != "schedule":  # the ladder names its own steps
+        note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))
+        notes = list(notes) + ([note] if note else [])
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"[autotune] suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
         f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}, out {coordinator.out}"

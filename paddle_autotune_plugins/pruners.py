@@ -61,6 +61,20 @@ def parse(text):
     return spec
 
 
+def unknown_length_note(pruner, max_steps):
+    """The note a study starts with where ASHA's first cut falls back to step 1 because the config does not
+    tell the training's length (e.g. PaddleNLP's max_steps, whose epochs depend on the data), else None.
+
+    >>> unknown_length_note("asha", 9) is None, unknown_length_note("asha:3", None) is None
+    (True, True)
+    """
+    spec = parse(pruner)
+    if spec.name != "asha" or spec.first_step or max_steps:
+        return None
+    return ("the config does not tell how many evaluations a training makes, so ASHA first cuts at the first "
+            "one, where configs are barely ranked yet; --pruner asha:N cuts first after N, --pruner none never")
+
+
 def make_pruner(pruner, max_steps=None):
     """The Optuna pruner for a Pruner (or its text, read here); max_steps is the training's last evaluation
     step, if known.
