@@ -51,6 +51,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 import pulc_greedy  # noqa: E402
+from paddle_autotune_plugins.reporting import read_reports  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 EPOCHS = 9
@@ -127,14 +128,8 @@ def training_cost(folder):
     """One training's compute in epochs: the epochs it was evaluated at, plus its start-up (command.txt's
     time to its first progress line) in epochs of its own pace (first progress line to its last evaluation,
     per epoch)."""
-    path = pathlib.Path(folder) / "metrics.jsonl"
-    if not path.exists():
-        return 0.0
     first, evals = None, {}
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        item = json.loads(line)
+    for item in read_reports(pathlib.Path(folder) / "metrics.jsonl")[0]:  # a running trial's half line is left out
         if "progress" in item and first is None:
             first = item["time"]
         if "metrics" in item and not item.get("final"):  # not the progress and knob lines
@@ -151,8 +146,7 @@ def training_cost(folder):
 def evaluations(folder):
     """[(step, metrics, time)] of one training's evaluations in step order (a Python API's final result line,
     which is not an evaluation, left out)."""
-    path = pathlib.Path(folder) / "metrics.jsonl"
-    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    lines = read_reports(pathlib.Path(folder) / "metrics.jsonl")[0]
     return sorted(((r["step"], r["metrics"], r["time"]) for r in lines if "metrics" in r and not r.get("final")),
                   key=lambda e: e[0])
 
