@@ -177,9 +177,10 @@ class NlpAdapter(FlagScriptAdapter):
             return int(float(epochs)) if isinstance(epochs, (int, float)) else None
         if str(cfg.get("evaluation_strategy", "epoch")) != "epoch":
             return None
-        max_steps = cfg.get("max_steps")
-        if isinstance(max_steps, (int, float)) and not isinstance(max_steps, bool) and max_steps > 0:
-            return None  # max_steps overrides num_train_epochs: the epoch count depends on the data's size
+        from . import schedule
+
+        if schedule.length_in_steps(cfg):
+            return None  # its epochs depend on the data's size
         return int(float(cfg.get("num_train_epochs", 3)))
 
     def compress_schedule(self, cfg, epochs, task):

@@ -41,7 +41,7 @@ def compress(cfg, epochs, steps_per_epoch=None):
     if isinstance(epochs, bool) or not isinstance(epochs, (int, float)) or epochs != int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     epochs = int(epochs)
-    trainer = "num_train_epochs" in cfg or _positive(cfg.get("max_steps"))
+    trainer = "num_train_epochs" in cfg or length_in_steps(cfg)
     script = "epochs" in cfg
     if trainer and script:
         raise ValueError("the config names both num_train_epochs/max_steps (TrainingArguments) and epochs (a "
@@ -61,7 +61,7 @@ def compress(cfg, epochs, steps_per_epoch=None):
     if kind not in SCHEDULERS:
         raise ValueError(f"lr_scheduler_type {kind!r}: schedule compression knows {', '.join(SCHEDULERS)} only; "
                          f"refused rather than compressed wrongly")
-    if _positive(cfg.get("max_steps")):
+    if length_in_steps(cfg):
         if not steps_per_epoch:
             raise ValueError("max_steps sets this training's length in steps: give steps_per_epoch to compress "
                              "it to a number of epochs")
@@ -76,6 +76,12 @@ def compress(cfg, epochs, steps_per_epoch=None):
         if _positive(cfg.get(key)):
             new[key] = max(1, _half_up(_number(cfg[key], key) * ratio))
     return new
+
+
+def length_in_steps(cfg):
+    """Whether max_steps (> 0) sets this Trainer run's length: it overrides num_train_epochs, and the epochs
+    it makes then depend on the data's size."""
+    return _positive(cfg.get("max_steps"))
 
 
 def _half_up(x):
