@@ -192,6 +192,7 @@ class AutoTuner:
 
     def run(self):
         """Run the study; returns the best trial's values (the sampled keys of its config) as a dict."""
+        run_function.check_fork_after_cuda(self.adapter.start_method)
         out = pathlib.Path(self.out or tempfile.mkdtemp(prefix="autotune_"))
         self.out = out
         config = dict(self.base_config)

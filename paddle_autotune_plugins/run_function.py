@@ -18,6 +18,7 @@ import os
 import runpy
 import sys
 
+from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.reporting import report, set_parent_death_signal
 
 LOADING = False  # True while a trial runs a script's module-level code to find its function (import path)
@@ -40,6 +41,35 @@ def load(target):
     for part in rest:
         obj = getattr(obj, part)
     return obj
+
+
+def cuda_initialised():
+    """The framework that has set up CUDA in this process ('PyTorch', 'Paddle') or None. Only a framework the
+    caller already imported is asked: importing one to ask would take seconds, and for Paddle would itself
+    set CUDA up."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        return "PyTorch"
+    paddle = sys.modules.get("paddle")
+    # Paddle has no is_initialized(): `import paddle` itself runs core.init_devices() (paddle/base/__init__.py),
+    # which sets up the GPUs of a CUDA build, so a CUDA build that sees a GPU counts as initialised
+    if paddle is not None and paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        return "Paddle"
+    return None
+
+
+def check_fork_after_cuda(start_method):
+    """Stop before any trial where trials would be forks of a process that has set up CUDA: a fork cannot use
+    CUDA again (PyTorch raises "Cannot re-initialize CUDA in forked subprocess"), so every trial would fail.
+
+    Stop rather than switch to start_method="import" on our own: "import" runs the caller's script again in
+    every trial to find the function (its module-level code too, e.g. the training that set CUDA up) and
+    cannot run a closure, a lambda or a notebook's function, so what each trial runs would change unasked."""
+    framework = cuda_initialised() if start_method == "fork" else None
+    if framework:
+        raise UsageError(f"this process has initialised CUDA ({framework}) and a forked trial cannot use CUDA "
+                         f"after that: pass start_method=\"import\" to AutoTuner (each trial then starts a fresh "
+                         f"Python that imports train_evaluate from its file)")
 
 
 def call(fn, config_path):
