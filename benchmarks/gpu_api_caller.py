@@ -6,19 +6,22 @@ The caller trains a few steps on CUDA (where there is a GPU), then: (1) without 
 os.fork() of it tries CUDA, which shows whether a forked trial could work at all; (2) AutoTuner with the
 default start_method, which must stop before any trial naming start_method="import"; (3) the same study with
 start_method="import". Prints one line ``RESULT {json}``. Without CUDA, (1) is skipped and (2) runs its
-trials as forks on the CPU (nothing to stop).
+trials as forks on the CPU (nothing to stop). With GPU_SLOTS_RECORD=BASE.EXT set, the trials of (2) and (3)
+record to BASE.default and BASE.import.
 """
 import argparse
 import json
 import os
 import pathlib
+import select
+import signal
 import sys
 import time
 
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from gpu_trial import train, train_evaluate  # noqa: E402
+from gpu_trial import RECORD_ENV, train, train_evaluate  # noqa: E402
 
 from paddle_autotune_plugins import AutoTuner  # noqa: E402
 from paddle_autotune_plugins.errors import UsageError  # noqa: E402
@@ -37,7 +40,11 @@ def plain_fork_uses_cuda():
         os.write(write, message.encode()[:1000])
         os._exit(0)
     os.close(write)
-    message = os.read(read, 1000).decode()
+    if select.select([read], [], [], 30)[0]:
+        message = os.read(read, 1000).decode()
+    else:  # a child that hangs in CUDA is a finding too
+        message = "no answer in 30 s (killed)"
+        os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     return message
 
@@ -45,6 +52,8 @@ def plain_fork_uses_cuda():
 def tune(out, start_method, trials, base):
     """One study; its trials' states, or the one line it stopped with and whether anything was made first."""
     t0 = time.time()
+    if RECORD_ENV in os.environ:  # each study's trials record to a file of its own
+        os.environ[RECORD_ENV] = f"{os.environ[RECORD_ENV].rsplit('.', 1)[0]}.{out.name}"
     tuner = AutoTuner(train_evaluate, search_space={"lr": {"bounds": [0.005, 0.2], "scale": "log"}},
                       base_config=base, max_trials=trials, tuner_type="random", pruner="none", out=out,
                       start_method=start_method)

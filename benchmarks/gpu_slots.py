@@ -112,6 +112,10 @@ class GpuMemory:
     def used_between(self, t0, t1):
         return [used for t, used, _ in self.samples if t0 <= t <= t1]
 
+    def interval_seen(self):
+        times = [t for t, _, _ in self.samples]
+        return _median([b - a for a, b in zip(times, times[1:])])
+
     def process_peak(self, pid):
         seen = [per_pid[pid] for _, _, per_pid in self.samples if pid in per_pid]
         return max(seen) if seen else None
@@ -270,7 +274,7 @@ def stop_phase(work, cmd, timeout_s, hold_mb, memory):
             "free_after_sigterm_s": (freed_at - term) if term and freed_at else None,
             "gone_from_nvidia_smi_after_sigterm_s": (gone_at - term) if gone_at else None,
             "study_exit_after_sigterm_s": (study["t1"] - term) if term else None,
-            "process_listed": memory.smi, "log_tail": study["log_tail"]}
+            "process_listed": memory.smi, "sampled_every_s": memory.interval_seen(), "log_tail": study["log_tail"]}
 
 
 def _after_stop(t, study):
@@ -282,7 +286,7 @@ def api_phase(work, sizes, trials, memory):
     cmd = [sys.executable, str(CALLER), str(work / "api"), "--epochs", str(max(1, sizes["epochs"] // 2)),
            "--steps", str(sizes["steps"]), "--trials", str(trials), "--batch-size", str(sizes["batch_size"]),
            "--width", str(sizes["width"]), "--device", sizes["device"]]
-    record = work / "api.records.jsonl"
+    record = work / "api.records"  # the caller makes it api.default and api.import, one a study
     t0 = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work,
                           env=dict(os.environ, PYTHONUNBUFFERED="1", **{RECORD_ENV: str(record)}))
@@ -291,8 +295,8 @@ def api_phase(work, sizes, trials, memory):
     result = json.loads(found[0]) if found else {}
     result.update(command=shlex.join(cmd), exit_code=proc.returncode, wall_s=time.time() - t0,
                   log_tail="" if found else (proc.stdout + proc.stderr)[-1500:])
-    trials_seen = [r for r in read_records(record) if r["event"] == "end" and r["pid"] != result.get("caller_pid")]
-    result["trial_peaks_reserved_mb"] = [r.get("peak_reserved_mb") for r in trials_seen]
+    ended = [r for r in read_records(work / "api.import") if r["event"] == "end"]
+    result["trial_peaks_reserved_mb"] = [r.get("peak_reserved_mb") for r in ended]
     return result
 
 
@@ -332,7 +336,8 @@ def report_lines(data):
                      f"the study ({fmt_mb(s['used_mb_before'])} MB, +64) {_fmt_s(s['free_after_sigterm_s'])} after "
                      f"its SIGTERM (peak {fmt_mb(s['used_max_mb'])} MB); its process left nvidia-smi's list "
                      f"after {_fmt_s(s['gone_from_nvidia_smi_after_sigterm_s'])}; the study exited after "
-                     f"{_fmt_s(s['study_exit_after_sigterm_s'])}")
+                     f"{_fmt_s(s['study_exit_after_sigterm_s'])} (memory sampled every "
+                     f"{_fmt_s(s.get('sampled_every_s'))})")
     alone = [s for s in data.get("slots", []) if s["trials_per_gpu"] == 1 and "skipped" not in s]
     base = alone[0]["trials_per_min"] if alone else None
     for s in data.get("slots", []):
@@ -395,6 +400,10 @@ def main():
     ap.add_argument("--trials", type=int, default=4, help="trials of each slot study (default 4)")
     ap.add_argument("--train-s", type=float, default=15.0, help="training seconds a trial, on an idle GPU")
     ap.add_argument("--calibration-steps", type=int, default=300)
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--width", type=int, default=32, help="channels of the CNN's first convolutions")
+    ap.add_argument("--trial-device", default="cuda", help="where the trials train where there is a GPU (cpu: "
+                    "a rehearsal of the GPU path's own code, with small --batch-size and --width)")
     ap.add_argument("--hold-mb", type=int, default=4096, help="extra GPU memory of the stopped trial")
     ap.add_argument("--budget", type=float, default=450.0, help="seconds the whole run may take")
     ap.add_argument("--json", help="write the run's data there")
@@ -421,11 +430,13 @@ def main():
     try:
         record = work / "calibration.records.jsonl"
         if cuda:
-            gpu_sizes = dict(epochs=2, steps=args.calibration_steps, batch_size=256, width=32, device="cuda")
+            gpu_sizes = dict(epochs=2, steps=args.calibration_steps, batch_size=args.batch_size, width=args.width,
+                             device=args.trial_device)
             sizes, per_step, startup = calibrate(work, args, record, gpu_sizes)
             start_s = startup + 3  # imports, CUDA, then the data on the GPU
             trial_s = start_s + args.train_s
-            data["trial"] = (f"{EPOCHS} epochs x {sizes['steps']} steps (batch 256, width 32; calibrated: "
+            data["trial"] = (f"{EPOCHS} epochs x {sizes['steps']} steps (batch {args.batch_size}, width "
+                             f"{args.width}, on {args.trial_device}; calibrated: "
                              f"{per_step * 1000:.2f} ms a step alone, start-up {startup:.1f} s to the first step)")
         else:
             _, per_step, _ = calibrate(work, args, record, CPU_SIZES)  # its code checked; the sizes stay tiny

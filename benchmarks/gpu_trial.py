@@ -30,10 +30,13 @@ def record(event, **fields):
 
 
 def note_sigterm():
-    """Record when the tuner asks this trial to stop, then die of SIGTERM as a plain script does."""
+    """Record when the tuner asks this trial to stop, then let SIGTERM do what it did before (the plugin's
+    trial handler, or the default: die of it)."""
+    before = signal.getsignal(signal.SIGTERM)
+
     def handler(signum, frame):
         record("sigterm")
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, handler)
