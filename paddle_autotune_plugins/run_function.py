@@ -51,8 +51,8 @@ def cuda_initialised():
     if torch is not None and torch.cuda.is_initialized():
         return "PyTorch"
     paddle = sys.modules.get("paddle")
-    # Paddle has no is_initialized(): `import paddle` itself runs core.init_devices() (paddle/base/__init__.py),
-    # which sets up the GPUs of a CUDA build, so a CUDA build that sees a GPU counts as initialised
+    # Paddle has no is_initialized(), and `import paddle` already runs core.init_devices() (paddle/base/__init__.py):
+    # a CUDA build that sees a GPU is taken as having initialised CUDA
     if paddle is not None and paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
         return "Paddle"
     return None
