@@ -78,7 +78,7 @@ def trials_to_region(study):
 
 
 def test_a_misleading_centre_still_finds_the_optimum_region():
-    budget, seeds = 40, range(8)
+    budget, seeds = 40, range(16)
     prior = [trials_to_region(run(PriorSampler({"lr": 1.0, "opt": "sgd"}, seed=s), budget)) for s in seeds]
     random = [trials_to_region(run(optuna.samplers.RandomSampler(seed=s), budget)) for s in seeds]
     assert None not in prior, prior  # every seed gets there within the budget, 100x from the centre
