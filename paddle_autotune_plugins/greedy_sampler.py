@@ -34,6 +34,7 @@ no error).
 """
 import math
 
+import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
@@ -74,7 +75,7 @@ class GreedySampler(optuna.samplers.BaseSampler):
 
     def __init__(self, centres, base=random_base, seed=None, factors=FACTORS, points=5):
         self.centres = dict(centres)
-        self.seed = 0 if seed is None else int(seed)
+        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
         self.factors, self.points = factors, points
         self._base = base
         self._plans = {}  # trial number -> its values (also stored on the trial, see plan_of)
