@@ -59,7 +59,7 @@ def default_base(seed):
 
 def trial_rng(seed, number, salt=""):
     """A random generator that depends only on the seed, the trial's number and a salt (a parameter's name)."""
-    return np.random.RandomState([seed, number, zlib.crc32(salt.encode())])
+    return np.random.RandomState([seed % 2**32, number, zlib.crc32(salt.encode())])  # any int seed, negative too
 
 
 def enqueued(trial):

@@ -158,3 +158,10 @@ def test_greedy_counts_an_enqueued_baseline_with_the_centres_as_its_start():
     run_ask_tell(study, 2)
     assert "drawn_from" not in study.trials[0].user_attrs
     assert study.trials[1].user_attrs["greedy"]["key"] == "lr"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**40])
+def test_any_integer_seed_is_taken(seed):
+    study = run(PriorSampler({"lr": 1e-3}, seed=seed), 3)
+    assert [t.user_attrs["drawn_from"] for t in study.trials] == [t.user_attrs["drawn_from"] for t in run(
+        PriorSampler({"lr": 1e-3}, seed=seed), 3).trials]
