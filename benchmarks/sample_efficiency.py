@@ -303,9 +303,13 @@ def run_study(task, options, method, seed, budget, out, target=None, epochs=EPOC
 
 
 def best_params(study):
-    """The best finished trial's values (None before one finished), for the report's learning-rate line."""
+    """The best finished trial's values (None before one finished), for the report's learning-rate line: the
+    values it trained with (the coordinator's "values"), which for the baseline include those outside the space."""
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    return max(complete, key=lambda t: t.value).params if complete else None
+    if not complete:
+        return None
+    best = max(complete, key=lambda t: t.value)
+    return dict(best.params, **best.user_attrs.get("values", {}))
 
 
 # --- reading the studies ----------------------------------------------------------------------------
