@@ -71,7 +71,11 @@ def build_params(task, opts):
             replaced.append(f"--param {text} replaces the {source[p.name]} spec "
                             f"{params[p.name].describe().split(': ', 1)[1]}")
         params[p.name] = p
+        source[p.name] = "--param"
     params = list(params.values())
+    # the user's own specs (a preset's conditions may name keys that only some configs have)
+    space.check_links([p for p in params if source.get(p.name) != "--preset"], task.config,
+                      lambda path: task.adapter.accepts(task, path))
     if not params:
         raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets'), --space FILE.yaml "
                          "or --param PATH=LOW:HIGH")
