@@ -29,6 +29,11 @@ def check_out(out):
     path = pathlib.Path(out)
     probe = path / f".write-test-{os.getpid()}"
     try:
+        path.resolve(strict=False)
+    except RuntimeError:  # Python's pathlib names a symlink loop so
+        raise UsageError(f"--out {out} is a loop of symbolic links; point the link at a folder, or choose "
+                         f"another --out") from None
+    try:
         if path.exists() and not path.is_dir():
             raise UsageError(f"--out {out} is a file, not a folder; choose another --out")
         created = not path.exists()
@@ -91,8 +96,8 @@ def run_study(task, opts, params=None, notes=()):
                "launcher": getattr(task, "launcher", None),
                "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
                "space": [dataclasses.asdict(p) for p in params]}
-    coordinator = Coordinator(task, params, make_settings(opts, command))
     check_out(opts.out)
+    coordinator = Coordinator(task, params, make_settings(opts, command))
     if opts.fidelity != "schedule":  # the ladder names its own steps
         note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))
         notes = list(notes) + ([note] if note else [])
