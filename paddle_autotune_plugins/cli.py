@@ -18,7 +18,7 @@ from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
 from .errors import UsageError
-from .options import STUDY_OPTIONS, add_tuning_options, make_settings, parse_gpus  # noqa: F401 - cli.* as before
+from .options import STUDY_OPTIONS, add_tuning_options, at_least, make_settings, parse_gpus  # noqa: F401 - cli.* as before
 from .storages import open_storage, redact
 
 
@@ -253,11 +253,12 @@ def cmd_worker(opts, rest):
     """Join a study in a shared storage: rebuild its command and space from the study, pull trials."""
     if not opts.storage:
         raise UsageError("worker needs --storage URL (the study's shared storage) and --study NAME")
-    storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve())
-    try:
-        study = optuna.load_study(study_name=opts.study, storage=storage)
-    except KeyError:
-        raise UsageError(f"no study '{opts.study}' in {redact(opts.storage)}; start it with --storage first") from None
+    from . import study_report
+
+    storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve(), existing=True)
+    # without --study: 'autotune', or the storage's only study; several others are listed, to pick one
+    study = study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
+    opts.study = study.study_name
     command = study.user_attrs.get("command")
     if not command:
         raise UsageError(f"study '{opts.study}' was not started by paddle-autotune (no command recorded)")
@@ -278,8 +279,8 @@ def _open(opts):
 
     storage = opts.storage
     if storage:  # the same URL handling as tune and worker (journal files, drivers, masked passwords)
-        storage, _ = open_storage(storage, pathlib.Path(opts.out))
-    return study_report.open_study(opts.out, study=opts.study, storage=storage)
+        storage, _ = open_storage(storage, pathlib.Path(opts.out), existing=True)
+    return study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
 
 
 def cmd_show(opts, rest):
@@ -306,6 +307,8 @@ def cmd_export(opts, rest):
     best_config.yaml is written (the adapter's export_config: your own output_dir, not the trial's folder)."""
     from . import study_report
 
+    if opts.trial is None:
+        at_least("--top", opts.top, 1, "it is how many of the best trials to export")
     study = _open(opts)
     if opts.trial is not None:
         chosen = [t for t in study.trials if t.number == opts.trial]

@@ -138,6 +138,17 @@ def parse_fidelity_levels(text, option="--fidelity-levels"):
     return text  # kept as given: fidelity.levels_for checks it against the training's length
 
 
+MAX_STUDY_NAME = 512  # characters: Optuna's study_name column in a database storage
+
+
+def parse_study(name, option="--study"):
+    """Checked before any storage is opened: a database refuses a longer name only once connected."""
+    if name is not None and len(name) > MAX_STUDY_NAME:
+        raise UsageError(f"{option} is {len(name)} characters long; Optuna keeps at most {MAX_STUDY_NAME}: "
+                         f"give a shorter name")
+    return name
+
+
 def parse_sampler(text, option="--sampler"):
     return samplers.check_name(text)
 
@@ -242,7 +253,7 @@ class Settings:
                                                      "(default 1, or as many as the launcher's --gpus of the "
                                                      "command)", scope=MACHINE, default=1, type=int)
     storage: str = option("--storage", "Optuna storage URL (default: SQLite file in --out)", scope=MACHINE)
-    study: str = option("--study", "study name (default: autotune)", scope=STUDY)
+    study: str = option("--study", "study name (default: autotune)", scope=STUDY, parse=parse_study)
     heartbeat: float = option("--heartbeat", "how often running trials say they are alive in a shared --storage; a "
                                              "trial silent for six heartbeats (its coordinator died) is taken back "
                                              "by another coordinator (default 10s)",
