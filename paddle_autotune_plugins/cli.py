@@ -172,6 +172,23 @@ def split_launcher(command):
     return {"module": module, "options": options}, gpus, command[i:]
 
 
+def check_python_script(script):
+    """Each trial runs the script with Python: a shell script or a program would fail every trial."""
+    with open(script, "rb") as f:
+        head = f.read(4096)
+    first = head.split(b"\n", 1)[0].decode(errors="replace").strip()
+    if first.startswith("#!") and "python" not in first:
+        what = f"a script for {first[2:].strip()}"
+    elif pathlib.Path(script).suffix in (".sh", ".bash", ".zsh", ".ksh"):
+        what = "a shell script"
+    elif b"\0" in head:
+        what = "a program, not a Python script"
+    else:
+        return
+    raise UsageError(f"{script} is {what}; trials run the training script with Python: put the Python command it "
+                     f"runs (e.g. train.py --lr 0.1) before --autotune")
+
+
 def launch(argv):
     """`python -m paddle_autotune_plugins tools/train.py -c x.yml ... --autotune [tuning options]`, the
     training command possibly under `-m paddle.distributed.launch --gpus 0,1` as the user runs it."""
@@ -185,6 +202,7 @@ def launch(argv):
     script = command[0]
     if not os.path.isfile(script):
         raise UsageError(f"training script not found: {script}; run from the suite checkout or give its path")
+    check_python_script(script)
     parser = _Parser(prog=f"{script} ... --autotune", allow_abbrev=False)
     add_tuning_options(parser)
     opts = parser.parse_args(tuning)
