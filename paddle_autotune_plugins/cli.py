@@ -11,8 +11,6 @@ import sys
 import textwrap
 import time
 
-import optuna
-
 from . import __version__, presets, pruners, results, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator
