@@ -11,14 +11,12 @@ import sys
 import textwrap
 import time
 
-import optuna
-
 from . import __version__, presets, pruners, results, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
 from .errors import UsageError
-from .options import STUDY_OPTIONS, add_tuning_options, make_settings, parse_gpus  # noqa: F401 - cli.* as before
+from .options import STUDY_OPTIONS, add_tuning_options, at_least, make_settings, parse_gpus  # noqa: F401 - cli.* as before
 from .storages import open_storage, redact
 
 
@@ -28,6 +26,11 @@ def check_out(out):
         raise UsageError("--out is empty; name the folder the study goes to, e.g. --out tune_resnet18")
     path = pathlib.Path(out)
     probe = path / f".write-test-{os.getpid()}"
+    try:
+        path.resolve(strict=False)
+    except RuntimeError:  # Python's pathlib names a symlink loop so
+        raise UsageError(f"--out {out} is a loop of symbolic links; point the link at a folder, or choose "
+                         f"another --out") from None
     try:
         if path.exists() and not path.is_dir():
             raise UsageError(f"--out {out} is a file, not a folder; choose another --out")
@@ -71,7 +74,11 @@ def build_params(task, opts):
             replaced.append(f"--param {text} replaces the {source[p.name]} spec "
                             f"{params[p.name].describe().split(': ', 1)[1]}")
         params[p.name] = p
+        source[p.name] = "--param"
     params = list(params.values())
+    # the user's own specs (a preset's conditions may name keys that only some configs have)
+    space.check_links([p for p in params if source.get(p.name) != "--preset"], task.config,
+                      lambda path: task.adapter.accepts(task, path))
     if not params:
         raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets'), --space FILE.yaml "
                          "or --param PATH=LOW:HIGH")
@@ -87,8 +94,8 @@ def run_study(task, opts, params=None, notes=()):
                "launcher": getattr(task, "launcher", None),
                "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
                "space": [dataclasses.asdict(p) for p in params]}
-    coordinator = Coordinator(task, params, make_settings(opts, command))
     check_out(opts.out)
+    coordinator = Coordinator(task, params, make_settings(opts, command))
     if opts.fidelity != "schedule":  # the ladder names its own steps
         note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))
         notes = list(notes) + ([note] if note else [])
@@ -163,6 +170,23 @@ def split_launcher(command):
     return {"module": module, "options": options}, gpus, command[i:]
 
 
+def check_python_script(script):
+    """Each trial runs the script with Python: a shell script or a program would fail every trial."""
+    with open(script, "rb") as f:
+        head = f.read(4096)
+    first = head.split(b"\n", 1)[0].decode(errors="replace").strip()
+    if first.startswith("#!") and "python" not in first:
+        what = f"a script for {first[2:].strip()}"
+    elif pathlib.Path(script).suffix in (".sh", ".bash", ".zsh", ".ksh"):
+        what = "a shell script"
+    elif b"\0" in head:
+        what = "a program, not a Python script"
+    else:
+        return
+    raise UsageError(f"{script} is {what}; trials run the training script with Python: put the Python command it "
+                     f"runs (e.g. train.py --lr 0.1) before --autotune")
+
+
 def launch(argv):
     """`python -m paddle_autotune_plugins tools/train.py -c x.yml ... --autotune [tuning options]`, the
     training command possibly under `-m paddle.distributed.launch --gpus 0,1` as the user runs it."""
@@ -176,6 +200,7 @@ def launch(argv):
     script = command[0]
     if not os.path.isfile(script):
         raise UsageError(f"training script not found: {script}; run from the suite checkout or give its path")
+    check_python_script(script)
     parser = _Parser(prog=f"{script} ... --autotune", allow_abbrev=False)
     add_tuning_options(parser)
     opts = parser.parse_args(tuning)
@@ -244,11 +269,12 @@ def cmd_worker(opts, rest):
     """Join a study in a shared storage: rebuild its command and space from the study, pull trials."""
     if not opts.storage:
         raise UsageError("worker needs --storage URL (the study's shared storage) and --study NAME")
-    storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve())
-    try:
-        study = optuna.load_study(study_name=opts.study, storage=storage)
-    except KeyError:
-        raise UsageError(f"no study '{opts.study}' in {redact(opts.storage)}; start it with --storage first") from None
+    from . import study_report
+
+    storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve(), existing=True)
+    # without --study: 'autotune', or the storage's only study; several others are listed, to pick one
+    study = study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
+    opts.study = study.study_name
     command = study.user_attrs.get("command")
     if not command:
         raise UsageError(f"study '{opts.study}' was not started by paddle-autotune (no command recorded)")
@@ -269,8 +295,8 @@ def _open(opts):
 
     storage = opts.storage
     if storage:  # the same URL handling as tune and worker (journal files, drivers, masked passwords)
-        storage, _ = open_storage(storage, pathlib.Path(opts.out))
-    return study_report.open_study(opts.out, study=opts.study, storage=storage)
+        storage, _ = open_storage(storage, pathlib.Path(opts.out), existing=True)
+    return study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
 
 
 def cmd_show(opts, rest):
@@ -297,6 +323,8 @@ def cmd_export(opts, rest):
     best_config.yaml is written (the adapter's export_config: your own output_dir, not the trial's folder)."""
     from . import study_report
 
+    if opts.trial is None:
+        at_least("--top", opts.top, 1, "it is how many of the best trials to export")
     study = _open(opts)
     if opts.trial is not None:
         chosen = [t for t in study.trials if t.number == opts.trial]

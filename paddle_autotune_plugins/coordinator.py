@@ -51,6 +51,8 @@ class Coordinator:
         self.goal = Objectives.of(task, settings)
         self.ladder = self.check_ladder() if settings.fidelity == "schedule" else None  # (levels, eta)
         check_gpus(settings.gpus, settings.gpus_per_trial, self.adapter.runs_paddle)
+        if "grid" in [settings.sampler] + [name for name, _ in settings.stages or []]:
+            samplers.check_grid(params)  # before the study file is made
         self.out = pathlib.Path(settings.out).resolve()
         self.storage, self.embedded = storages.open_storage(settings.storage, self.out)
         self.active_params = params  # narrowed in a later --stages stage

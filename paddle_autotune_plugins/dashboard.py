@@ -26,11 +26,25 @@ def add_parser(sub):
     p.add_argument("--out", default="autotune_out", help="the tuning run's --out folder (its study.db)")
     p.add_argument("--storage", help="a study storage URL instead (as tune --storage takes it)")
     p.add_argument("--study", help="open this study's page (default: the list of the storage's studies)")
-    p.add_argument("--port", type=int,
+    p.add_argument("--port", type=port_number,
                    help=f"port to listen on (default {DEFAULT_PORT}, or a free one when it is taken; 0: any free one)")
     p.add_argument("--host", default=HOST, help=f"address to listen on (default {HOST}: this machine only)")
     p.set_defaults(func=cmd_dashboard)
     return p
+
+
+def port_number(text):
+    """argparse's type for --port: a TCP port, 0 (any free one) to 65535."""
+    import argparse
+
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port '{text}': give a number from 1 to 65535 (0: any free one)")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} does not exist: give a number from 1 to 65535 (0: any free "
+                                         f"one)")
+    return port
 
 
 def open_dashboard_storage(out, storage_url=None):
@@ -40,7 +54,7 @@ def open_dashboard_storage(out, storage_url=None):
     from .storages import open_storage, redact
 
     if storage_url:
-        storage, _ = open_storage(storage_url, pathlib.Path(out).resolve())
+        storage, _ = open_storage(storage_url, pathlib.Path(out).resolve(), existing=True)
         return storage, redact(storage_url)
     db = pathlib.Path(out).resolve() / "study.db"
     if not db.is_file():

@@ -69,15 +69,21 @@ def ladder(full_epochs, min_epochs, eta=DEFAULT_ETA):
     return levels + [full_epochs]
 
 
-def parse_levels(text, full_epochs):
-    """``--fidelity-levels 2,6,18`` -> (levels, eta). The levels below the full length must be geometric with
-    a whole ratio (the pruner's rungs are min_resource * eta**k); the full length is added when missing."""
+def read_levels(text):
+    """``--fidelity-levels 2,6,18`` -> [2, 6, 18]: increasing whole epochs (checked against the config later)."""
     try:
         levels = [int(x) for x in str(text).split(",") if x.strip()]
     except ValueError:
         raise UsageError(f"--fidelity-levels takes whole epochs like 1,3,9, got '{text}'") from None
     if not levels or levels != sorted(set(levels)) or levels[0] < 1:
         raise UsageError(f"--fidelity-levels takes increasing whole epochs like 1,3,9, got '{text}'")
+    return levels
+
+
+def parse_levels(text, full_epochs):
+    """``--fidelity-levels 2,6,18`` -> (levels, eta). The levels below the full length must be geometric with
+    a whole ratio (the pruner's rungs are min_resource * eta**k); the full length is added when missing."""
+    levels = read_levels(text)
     if levels[-1] > full_epochs:
         raise UsageError(f"--fidelity-levels {text}: {levels[-1]} is past the training's {full_epochs} epochs")
     below = [b for b in levels if b < full_epochs]

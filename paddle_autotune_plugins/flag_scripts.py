@@ -13,11 +13,13 @@ import pathlib
 import re
 import shlex
 import subprocess
+import sys
 
 from .errors import UsageError
 from .flags import parse_help, switch_on, to_flags
 
 HELP_TIMEOUT = 300  # seconds; a suite's script imports Paddle and the suite before it can answer
+HELP_NOTICE = 10  # seconds of waiting for a --help before the console says what it waits for
 _ASKED = {}  # (command, script mtime) -> ScriptHelp: one --help per script version in a process
 
 # Flags that name where a script writes its model: always pointed into the trial's folder (the defaults,
@@ -41,22 +43,31 @@ def uses_argparse(script):
     return bool(re.search(r"\bargparse\b|ArgumentParser", text))
 
 
-def ask_help(cmd, cwd, label, stamp=None):
-    """The script's ``ScriptHelp`` from ``cmd --help``; UsageError when it cannot be read."""
+def ask_help(cmd, cwd, label, stamp=None, timeout=HELP_TIMEOUT, otherwise="the study stops"):
+    """The script's ``ScriptHelp`` from ``cmd --help``; UsageError when it cannot be read. otherwise: what
+    the caller does when it cannot (said on the console while a slow --help is awaited)."""
     key = (tuple(cmd), stamp)
     if key not in _ASKED:
-        _ASKED[key] = _run_help(list(cmd) + ["--help"], cwd, label)
+        _ASKED[key] = _run_help(list(cmd) + ["--help"], cwd, label, timeout, otherwise)
     return _ASKED[key]
 
 
-def _run_help(cmd, cwd, label):
+def _run_help(cmd, cwd, label, timeout, otherwise):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=HELP_TIMEOUT, cwd=cwd)
+        try:
+            stdout, stderr = proc.communicate(timeout=min(HELP_NOTICE, timeout))
+        except subprocess.TimeoutExpired:  # a wait this long is said, not silent
+            print(f"[autotune] waiting for '{label} --help' to list the script's flags: at most {timeout:g} s, "
+                  f"then {otherwise}", file=sys.stderr, flush=True)
+            stdout, stderr = proc.communicate(timeout=max(0, timeout - HELP_NOTICE))
     except subprocess.TimeoutExpired:
-        raise UsageError(f"'{' '.join(cmd)}' did not answer within {HELP_TIMEOUT} s") from None
-    found = parse_help(proc.stdout)
+        proc.kill()
+        proc.communicate()
+        raise UsageError(f"'{' '.join(cmd)}' did not answer within {timeout:g} s") from None
+    found = parse_help(stdout)
     if proc.returncode != 0 or not found.names:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
         raise UsageError(f"cannot read the arguments of {label} (its --help failed: {tail[:200]})")
     return found
 

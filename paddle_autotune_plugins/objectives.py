@@ -5,10 +5,12 @@ import dataclasses
 import math
 import os
 import pathlib
+import re
 
 from . import trial_queries as queries
 from .adapter import remove
 from .errors import UsageError
+from .reporting import PRINTED_NAME
 from .storages import jsonable
 
 
@@ -44,6 +46,8 @@ class Objectives:
             raise UsageError(f"unknown metric '{metric}' for this config; choose one of {', '.join(names)}")
         pairs = [(metric, direction)] + [(m, d or adapter.direction_for(m)) for m, d in (settings.extra_metrics or [])]
         for m, d in pairs:
+            if names is None:
+                check_printed_name(m)
             if names is not None and m not in names:
                 raise UsageError(f"unknown metric '{m}' for this config; choose one of {', '.join(names)}")
             if d not in ("maximize", "minimize"):
@@ -54,6 +58,14 @@ class Objectives:
             if m not in [o for o, _ in pairs] and (names is None or m not in names):
                 raise UsageError(f"--constraint on unknown metric '{m}'")
         return cls(metric, direction, pairs, list(settings.constraints or []))
+
+
+def check_printed_name(metric):
+    """A metric the script prints must be a name its output lines can carry, or no trial would report it."""
+    if not re.fullmatch(PRINTED_NAME, metric):
+        better = re.sub(r"[^\w@.-]+", "_", metric).strip("_") or "val_acc"
+        raise UsageError(f"--metric '{metric}' cannot be read from the script's output (a printed name starts with "
+                         f"a letter and holds no space, '=' or ':'); print it and pass it as e.g. --metric {better}")
 
 
 def single_value(rt, goal):

@@ -10,10 +10,11 @@ Paddle sees) are the coordinator's.
 import copy
 import dataclasses
 import functools
+import math
 import pathlib
 import re
 
-from . import pruners, samplers
+from . import fidelity, pruners, samplers
 from .adapter import Adapter, get_adapter, suite_names
 from .errors import UsageError
 
@@ -23,6 +24,8 @@ MACHINE = "machine"  # its own command line: each machine's folder, GPUs and sto
 SPACE = "space"  # neither: what is tuned, a worker takes the study's stored search space instead
 
 DIRECTIONS = ("maximize", "minimize")
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+MAX_SEED = 2 ** 32 - 1  # NumPy's seeds, which Optuna's samplers use
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 # Each parse_* reads one option's value as given (its flag names it in errors) into the value Settings holds.
@@ -88,6 +91,8 @@ def parse_stages(text, option="--stages"):
         samplers.check_name(name)
         if count and not count.isdigit():
             raise UsageError(f"{option}: '{part}' must be SAMPLER:TRIALS, e.g. random:10,tpe")
+        if count and int(count) < 1:
+            raise UsageError(f"{option}: '{part}' runs no trial; give each stage at least 1, e.g. random:10,tpe")
         stages.append((name, int(count) if count else None))
     if len(stages) < 2 or any(c is None for _, c in stages[:-1]) or stages[-1][1] is not None:
         raise UsageError(f"{option} takes SAMPLER:TRIALS stages then a last SAMPLER, e.g. random:10,tpe")
@@ -98,9 +103,11 @@ def parse_constraints(texts, option="--constraint"):
     """['latency_ms<=20'] -> [('latency_ms', '<=', 20.0)]: each a soft constraint on a reported metric."""
     constraints = []
     for text in texts or []:
-        match = re.fullmatch(r"\s*([\w.@-]+)\s*(<=|>=)\s*([-+\d.eE]+)\s*", text)
+        match = re.fullmatch(rf"\s*([\w.@-]+)\s*(<=|>=)\s*({_NUMBER})\s*", text)
         if not match:
             raise UsageError(f"{option} '{text}' must read METRIC<=VALUE or METRIC>=VALUE, e.g. latency_ms<=20")
+        if not math.isfinite(float(match.group(3))):  # 1e999 is inf: a bound every value meets
+            raise UsageError(f"{option} '{text}': {match.group(3)} is not a finite number; give a real bound")
         constraints.append((match.group(1), match.group(2), float(match.group(3))))
     return constraints
 
@@ -114,9 +121,32 @@ def parse_gpus(text, option="--gpus"):
     if not text:
         return None
     gpus = [g.strip() for g in str(text).split(",") if g.strip()]
-    if not all(g.isdigit() for g in gpus):
+    if not gpus or not all(g.isdigit() for g in gpus):
         raise UsageError(f"{option} takes GPU ids like 0,1,2,3, got '{text}'")
     return gpus
+
+
+def parse_seed(value, option="--seed"):
+    if value is not None and value > MAX_SEED:
+        raise UsageError(f"{option} must be <= {MAX_SEED} (2**32 - 1, NumPy's largest seed), got {value}")
+    return value
+
+
+def parse_fidelity_levels(text, option="--fidelity-levels"):
+    if text is not None:
+        fidelity.read_levels(text)
+    return text  # kept as given: fidelity.levels_for checks it against the training's length
+
+
+MAX_STUDY_NAME = 512  # characters: Optuna's study_name column in a database storage
+
+
+def parse_study(name, option="--study"):
+    """Checked before any storage is opened: a database refuses a longer name only once connected."""
+    if name is not None and len(name) > MAX_STUDY_NAME:
+        raise UsageError(f"{option} is {len(name)} characters long; Optuna keeps at most {MAX_STUDY_NAME}: "
+                         f"give a shorter name")
+    return name
 
 
 def parse_sampler(text, option="--sampler"):
@@ -196,7 +226,7 @@ class Settings:
                                              "full length)", scope=STUDY, minimum=1, type=int)
     fidelity_levels: str = option("--fidelity-levels", "--fidelity schedule: the training lengths, e.g. 1,3,9 (each a "
                                                        "whole multiple of the one before; the full length is added)",
-                                  scope=STUDY)
+                                  scope=STUDY, parse=parse_fidelity_levels)
     # [(sampler, trials), ..., (sampler, None)]: e.g. broad random, then TPE narrowed
     stages: list = option("--stages", "a broad phase, then a narrowed one: e.g. random:10,tpe (replaces --sampler)",
                           scope=STUDY, parse=parse_stages)
@@ -223,7 +253,7 @@ class Settings:
                                                      "(default 1, or as many as the launcher's --gpus of the "
                                                      "command)", scope=MACHINE, default=1, type=int)
     storage: str = option("--storage", "Optuna storage URL (default: SQLite file in --out)", scope=MACHINE)
-    study: str = option("--study", "study name (default: autotune)", scope=STUDY)
+    study: str = option("--study", "study name (default: autotune)", scope=STUDY, parse=parse_study)
     heartbeat: float = option("--heartbeat", "how often running trials say they are alive in a shared --storage; a "
                                              "trial silent for six heartbeats (its coordinator died) is taken back "
                                              "by another coordinator (default 10s)",
@@ -231,7 +261,7 @@ class Settings:
     stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator (6 heartbeats)
     out: pathlib.Path = option("--out", "output folder (default: autotune_out)", scope=MACHINE,
                                default="autotune_out", parse=parse_out)
-    seed: int = option("--seed", scope=STUDY, default=42, minimum=0, type=int)
+    seed: int = option("--seed", scope=STUDY, default=42, minimum=0, parse=parse_seed, type=int)
     max_failures: int = option("--max-failures", "stop the study after this many failed trials", scope=STUDY,
                                minimum=1, meaning="leave it out to let any number of trials fail", type=int)
     trial_timeout: float = option("--trial-timeout", "stop a trial that runs longer than this (e.g. 2h)",
@@ -302,6 +332,12 @@ def build(given, **fixed):
               for f in option_fields()}
     if values["trials_per_gpu"] < 1 or values["gpus_per_trial"] < 1:
         raise UsageError("--trials-per-gpu and --gpus-per-trial must be >= 1")
+    if values["fidelity"] != "schedule":
+        given = [flag for flag, key in (("--fidelity-levels", "fidelity_levels"), ("--min-epochs", "min_epochs"))
+                 if values[key] is not None]
+        if given:
+            raise UsageError(f"{' and '.join(given)} set the trainings of --fidelity schedule; add --fidelity "
+                             f"schedule, or drop {' and '.join(given)}")
     gpus = values["gpus"]
     if gpus and values["gpus_per_trial"] > len(gpus):
         raise UsageError(f"--gpus-per-trial {values['gpus_per_trial']} needs at least that many --gpus "

@@ -19,6 +19,9 @@ STOP_ENV = "PADDLE_AUTOTUNE_STOP"  # a file the coordinator creates when the tri
 METRIC_ENV = "PADDLE_AUTOTUNE_METRIC"  # the metric the study optimises
 WANTS_ENV = "PADDLE_AUTOTUNE_WANTS"  # every metric the study reads (objectives, constraints), comma-separated
 PARENT_ENV = "PADDLE_AUTOTUNE_PARENT"  # the coordinator's pid
+# a metric name as a script's output lines carry it (``val_acc: 0.93``, ``précision=0.8``): a letter, then
+# letters, digits and _ @ . -; the line readers (adapters/generic/hooks.py) and the check of --metric share it
+PRINTED_NAME = r"[^\W\d_][\w@.-]*"
 
 
 def die_with_coordinator():

@@ -1,4 +1,6 @@
 """Sampler names of the CLI mapped to Optuna samplers."""
+import math
+
 import optuna
 
 from .errors import UsageError
@@ -23,6 +25,7 @@ def make_sampler(name, params, seed=None):
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
+        check_grid(params)
         return GridSampler({p.name: p.grid_values() for p in params}, seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
@@ -31,6 +34,19 @@ def make_sampler(name, params, seed=None):
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=4)
     raise UsageError(f"unknown sampler '{name}'; choose one of {', '.join(NAMES)} (or 'bayes' for tpe)")
+
+
+GRID_LIMIT = 100_000  # points: Optuna's grid sampler holds every one of them in memory
+
+
+def check_grid(params):
+    """A grid Optuna can hold: a float step of 1e-9 over [0, 1] is a billion points (MemoryError)."""
+    counts = {p.name: p.grid_count() for p in params}
+    total = math.prod(counts.values())
+    if total > GRID_LIMIT:
+        widest = max(counts, key=counts.get)
+        raise UsageError(f"--sampler grid: the grid has {total:,} points ({widest}: {counts[widest]:,} values), more "
+                         f"than {GRID_LIMIT:,}; give {widest} a larger step, or use --sampler tpe or random")
 
 
 def check_name(name):

@@ -90,17 +90,24 @@ class Param:
         if self.kind == "categorical":
             return list(self._encoded_choices())
         if self.kind == "int":
-            values = list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+            values = range(int(self.low), int(self.high) + 1, int(self.step or 1))  # not a list: 0..1e9 fits
             if len(values) <= points:
-                return values
+                return list(values)
             return sorted({values[round(i * (len(values) - 1) / (points - 1))] for i in range(points)})
         if self.step:
-            count = int(round((self.high - self.low) / self.step)) + 1
-            return [self.low + i * self.step for i in range(count)]
+            return [self.low + i * self.step for i in range(self.grid_count(points))]
         if self.log:
             a, b = math.log(self.low), math.log(self.high)
             return [math.exp(a + (b - a) * i / (points - 1)) for i in range(points)]
         return [self.low + (self.high - self.low) * i / (points - 1) for i in range(points)]
+
+    def grid_count(self, points=5):
+        """How many values grid_values gives, counted without making them."""
+        if self.kind == "categorical":
+            return len(self.choices)
+        if self.kind == "int":
+            return min(points, len(range(int(self.low), int(self.high) + 1, int(self.step or 1))))
+        return int(round((self.high - self.low) / self.step)) + 1 if self.step else points
 
     def apply_to(self, cfg, value):
         if self.scale_with:
@@ -176,6 +183,32 @@ def _number(name, key, value):
     return number
 
 
+def _nni_value(name, kind, value):
+    """NNI's _value: a list of choices for choice, [low, high] (and q for the q types) for a range."""
+    if kind == "choice":
+        if not isinstance(value, list) or not value:
+            raise UsageError(f"space '{name}': _value of a choice must be a list of values, got {value!r}")
+    elif not isinstance(value, list) or len(value) not in ((2, 3) if kind.startswith("q") else (2,)):
+        form = "[low, high, q]" if kind.startswith("q") else "[low, high]"
+        raise UsageError(f"space '{name}': _value of {kind or 'a range'} must be {form}, got {value!r}")
+    return value
+
+
+def _is_scalar(value):
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _check_choices(name, choices):
+    """Choices are values a config holds: numbers, text, booleans, or lists of them (anchor sizes)."""
+    for choice in choices:
+        if choice is None:
+            raise UsageError(f"space '{name}': null is not a choice (it would drop the key); list the values to try")
+        flat = choice if isinstance(choice, list) else [choice]
+        if not all(c is not None and (_is_scalar(c) or isinstance(c, list)) for c in flat):
+            raise UsageError(f"space '{name}': choice {choice!r} is not a value a config holds; choices are numbers, "
+                             f"text, true/false or lists of them")
+
+
 def parse_spec(name, spec):
     """Parse one spec in any supported spelling into a validated Param."""
     if isinstance(spec, (list, tuple)):
@@ -189,11 +222,14 @@ def parse_spec(name, spec):
                          f"choices (or bounds, min/max, scale, values)")
     spec = dict(spec)
     kind = str(spec.get("type") or spec.get("_type") or "").lower()
+    for key in ("log", "new"):
+        if key in spec and not isinstance(spec[key], bool):  # YAML's "no" in quotes is text, and truthy
+            raise UsageError(f"space '{name}': {key} must be true or false, got {spec[key]!r}")
     log = bool(spec.get("log", False)) or str(spec.get("scale", "")).lower() in ("log", "log10", "loguniform")
     low = high = step = choices = None
 
     if "_value" in spec:  # NNI style: {_type: loguniform, _value: [1e-4, 1e-1]}
-        value = spec["_value"]
+        value = _nni_value(name, kind, spec["_value"])
         if kind == "choice":
             choices = list(value)
         else:
@@ -240,9 +276,16 @@ def parse_spec(name, spec):
     when = spec.get("when")
     if when is not None and not isinstance(when, dict):
         raise UsageError(f"space '{name}': when must map a path to a value, got {when!r}")
+    for path, wanted in (when or {}).items():
+        if not all(_is_scalar(w) for w in (wanted if isinstance(wanted, list) else [wanted])):
+            raise UsageError(f"space '{name}': when {path}: {wanted!r} must be a value or a list of values "
+                             f"(numbers, text, true/false, null)")
     scale_with = spec.get("scale_with")
     if scale_with is not None:
-        scale_with = [scale_with] if isinstance(scale_with, str) else list(scale_with)
+        scale_with = [scale_with] if isinstance(scale_with, str) else scale_with
+        if not (isinstance(scale_with, list) and scale_with and all(isinstance(w, str) for w in scale_with)):
+            raise UsageError(f"space '{name}': scale_with must be a dotted path or a list of them, "
+                             f"got {spec['scale_with']!r}")
         if not spec.get("reference") or _number(name, "reference", spec["reference"]) <= 0:
             raise UsageError(f"space '{name}': scale_with needs a reference > 0 (the value the range is meant for)")
     also = spec.get("also")
@@ -254,6 +297,7 @@ def parse_spec(name, spec):
     if kind == "categorical":
         if not isinstance(choices, (list, tuple)) or not choices:
             raise UsageError(f"space '{name}': categorical needs a non-empty list of choices")
+        _check_choices(name, choices)
         return Param(name, "categorical", choices=list(choices), **common)
 
     if low is None or high is None:
@@ -269,10 +313,16 @@ def parse_spec(name, spec):
         raise UsageError(f"space '{name}': empty range [{low}, {high}]; widen it, or set the value with -o")
     if log and low <= 0:
         raise UsageError(f"space '{name}': a log range needs low > 0, got {low}")
+    if not math.isfinite(float(high) - float(low)):  # the samplers draw low + u * (high - low)
+        raise UsageError(f"space '{name}': the range [{_fmt(low)}, {_fmt(high)}] is too wide to sample (its width "
+                         f"overflows a float); narrow it, or use log: true")
     if step is not None:
         step = _number(name, "step", step)
         if step <= 0:
             raise UsageError(f"space '{name}': step must be > 0, got {step}")
+        if step > high - low:
+            raise UsageError(f"space '{name}': step {_fmt(step)} is larger than the range [{_fmt(low)}, {_fmt(high)}], "
+                             f"which leaves one value to tune; use a step of at most {_fmt(high - low)}")
         if log:
             raise UsageError(f"space '{name}': step and log cannot be combined; drop one")
     return Param(name, kind, low=low, high=high, log=log, step=step, **common)
@@ -336,6 +386,30 @@ def check_paths(params, cfg, where="config"):
         fix = f"did you mean {' or '.join(hint)}?" if hint else "check the path against the config"
         raise UsageError(f"unknown path '{p.name}' in the {where}: {fix} "
                          f"(mark it 'new: true' if the key is meant to be added)")
+
+
+def check_links(params, cfg, known=lambda path: False):
+    """What a spec names besides its own path: ``also`` paths the value is written to, the list that
+    ``apply: scale_list`` scales, and ``when`` conditions that can hold. known(path): the trainer takes the
+    path though the config does not name it (a flag its --help lists)."""
+    tuned = {p.name for p in params}
+    for p in params:
+        for path in p.also or []:
+            if not dotpath.has(cfg, path) and not known(path):
+                raise UsageError(f"space '{p.name}': also names '{path}', which the config does not have; "
+                                 f"fix the path or drop it from also")
+        if p.apply == "scale_list":
+            for path in [p.name] + (p.also or []):
+                value = dotpath.get(cfg, path, None)
+                if not (isinstance(value, list) and value and isinstance(value[0], (int, float))
+                        and not isinstance(value[0], bool) and value[0] != 0):
+                    raise UsageError(f"space '{p.name}': apply: scale_list needs a list of numbers at {path} "
+                                     f"(starting with a non-zero one), the config holds {value!r}; drop apply")
+        for path, wanted in (p.when or {}).items():
+            options = wanted if isinstance(wanted, list) else [wanted]
+            if path not in tuned and not dotpath.has(cfg, path) and not known(path) and None not in options:
+                raise UsageError(f"space '{p.name}': when names '{path}', which is neither tuned nor in the config, "
+                                 f"so '{p.name}' would never be tuned; fix the path or drop the condition")
 
 
 def narrow(params, complete, direction, keep=0.25, margin=0.25):

@@ -14,6 +14,7 @@ Credentials in URLs are never printed: messages go through :func:`redact`.
 'cannot open postgresql://tuner:***@db/studies: timeout'
 """
 import json
+import pathlib
 import re
 
 import optuna
@@ -58,17 +59,20 @@ def _redact_url(url):
     return f"{scheme}://{rest[:at].split(':', 1)[0]}:***@{rest[at + 1:]}"
 
 
-def open_storage(url, out):
-    """(storage for optuna.create_study, embedded?) for a --storage URL (None: the default in out)."""
+def open_storage(url, out, existing=False):
+    """(storage for optuna.create_study, embedded?) for a --storage URL (None: the default in out).
+    existing: the study must be there already (show, report, export): a missing file is not created."""
     if url is None:
         return f"sqlite:///{out / 'study.db'}", True  # opened by embedded_sqlite when the study starts
     match = re.match(r"^([a-z][a-z0-9+]*)://", url)
     scheme = match.group(1).split("+")[0] if match else None
+    if scheme in _RDB_SCHEMES:
+        check_credentials(url)
+    if scheme in ("journal", "sqlite"):
+        check_file(url, _file_of(url, scheme), existing)
     try:
         if scheme == "journal":
             path = url[len("journal://"):]
-            if not path:
-                raise UsageError(f"storage URL '{redact(url)}' names no file: write journal:///path/study.log")
             return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path)), False
         if scheme in _RDB_SCHEMES:  # plain postgresql:// is SQLAlchemy's psycopg (3) driver, which setup installs
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}), False
@@ -79,6 +83,53 @@ def open_storage(url, out):
         raise UsageError(f"cannot open storage {redact(url)}: {message}") from None
     raise UsageError(f"malformed storage URL '{redact(url)}'; use journal:///path/study.log, "
                      f"sqlite:///path/study.db or postgresql://user:password@host/db")
+
+
+def _file_of(url, scheme):
+    """The file a journal:// or sqlite:// URL names ('' for none, ':memory:' for SQLite's in-memory one)."""
+    if scheme == "journal":
+        return url[len("journal://"):]
+    import sqlalchemy
+
+    try:
+        database = sqlalchemy.engine.make_url(url).database or ""
+    except Exception:  # a URL SQLAlchemy cannot parse: refused when it is opened
+        return None
+    return ":memory:" if database == ":memory:" or "mode=memory" in url else database
+
+
+def check_file(url, path, existing):
+    """A storage file the study can be kept in: named, on disk, and writable (or, for existing, there)."""
+    import os
+
+    example = "journal:///path/study.log" if url.startswith("journal") else "sqlite:///path/study.db"
+    if path is None:
+        return
+    if url.startswith("journal") and not path:
+        raise UsageError(f"storage URL '{redact(url)}' names no file: write journal:///path/study.log")
+    if path in ("", ":memory:"):
+        raise UsageError(f"storage URL '{redact(url)}' keeps the study in memory, so nothing would be kept: name a "
+                         f"file, e.g. {example}, or leave --storage out (study.db in --out)")
+    file = pathlib.Path(path)
+    if existing and not file.is_file():
+        raise UsageError(f"no study file {file} (from --storage {redact(url)}): give the URL the study was run with")
+    if file.exists() and not file.is_file():
+        raise UsageError(f"storage file {file} is not a regular file; name a file, e.g. {example}")
+    folder = file.parent if str(file.parent) else pathlib.Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"storage file {file}: its folder {folder} does not exist; create it or name another file")
+    if not existing and not os.access(file if file.exists() else folder, os.W_OK):
+        raise UsageError(f"storage file {file} cannot be written (read-only or immutable); make it writable, "
+                         f"or name another file")
+
+
+def check_credentials(url):
+    """An unencoded '@' in a password makes the driver read part of the password as the host name (and
+    print it): refuse it before connecting, without showing it."""
+    credentials = url.split("://", 1)[1].split("?", 1)[0].rpartition("@")[0]
+    if "@" in credentials:
+        raise UsageError(f"storage URL {redact(url)}: the user or password holds an '@'; encode it as %40 "
+                         f"(and ':' as %3A, '/' as %2F) in the URL")
 
 
 def is_storage_failure(error):

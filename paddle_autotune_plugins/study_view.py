@@ -164,6 +164,7 @@ def open_study(view, task, params, storage, out, pruner=None):
     if attrs.get("metric", goal.metric) != goal.metric:
         raise UsageError(f"study '{name}' tunes '{attrs['metric']}', not '{goal.metric}': "
                          f"use another --out, --study or --storage")
+    check_same_command(name, out, attrs.get("command"), s.command)
     if "metric" not in attrs:
         study.set_user_attr("metric", goal.metric)
         study.set_user_attr("objectives", goal.names())
@@ -182,6 +183,21 @@ def open_study(view, task, params, storage, out, pruner=None):
             enqueue_baseline(study, task, params)
         for values in s.enqueue:
             study.enqueue_trial(values, user_attrs={"enqueued": True})
+
+
+def check_same_command(name, out, stored, command):
+    """Resuming runs the stored study's trials on: another script (or suite) would mix two tasks' results."""
+    if not stored or not command:
+        return
+    was = (stored.get("suite"), stored.get("script"))
+    now = (command.get("suite"), command.get("script"))
+    if was != now:
+        raise UsageError(f"study '{name}' in {out} was started with {_task_name(*was)}, not {_task_name(*now)}: use "
+                         f"another --out (or --study) for this one, or run the first command to resume that study")
+
+
+def _task_name(suite, script):
+    return f"the {suite} suite's {script}" if script else f"the {suite} suite"
 
 
 def sampler_seed(settings, embedded, existing):

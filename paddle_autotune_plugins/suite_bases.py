@@ -82,6 +82,11 @@ class YamlSuiteAdapter(Adapter):
                 raise UsageError(f"{source} '{item}' must be {self.override_form}, e.g. {self.override_example}")
             key, value = item.split("=", 1)
             key = key.strip()
+            if not key:  # '-o =1' would set nothing
+                raise UsageError(f"{source} '{item}' names no key; write {self.override_form}, e.g. "
+                                 f"{self.override_example}")
+            if value.startswith("="):  # '==3' would reach the trainer as the text '=3'
+                raise UsageError(f"{source} '{item}': one '=' goes between key and value; write {key}={value[1:]}")
             check_override(cfg, key, source)
             dotpath.set_(cfg, key, self.override_value(value))
 

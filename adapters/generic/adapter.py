@@ -19,6 +19,8 @@ from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.flag_scripts import ask_help, script_stamp, uses_argparse
 from paddle_autotune_plugins.flags import ScriptHelp, parse_flags
 from paddle_autotune_plugins.reporting import METRIC_ENV
+
+HELP_TIMEOUT = 60  # seconds for a plain script's --help; then it is tuned on its command alone
 from paddle_autotune_plugins.suite_bases import FlagScriptAdapter
 
 
@@ -44,7 +46,8 @@ class GenericAdapter(FlagScriptAdapter):
         if not uses_argparse(task.script):
             return ScriptHelp(set(), set())
         try:
-            return ask_help([python(), task.script], task.cwd, os.path.basename(task.script), script_stamp(task.script))
+            return ask_help([python(), task.script], task.cwd, os.path.basename(task.script), script_stamp(task.script),
+                            timeout=HELP_TIMEOUT, otherwise="it is tuned on its command alone")
         except UsageError as e:
             task.state["help_note"] = f"{e}: switches, output folders and flags the command does not give are not known"
             return ScriptHelp(set(), set())

@@ -20,11 +20,11 @@ import contextlib
 import re
 import sys
 
-from paddle_autotune_plugins.reporting import report, report_progress, report_used, tuned_paths
+from paddle_autotune_plugins.reporting import PRINTED_NAME, report, report_progress, report_used, tuned_paths
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"
-_PAIR = re.compile(rf"(?<![\w.-])([A-Za-z][\w@.-]*?)\s*[:=]\s*({_NUMBER})(?![\w.])", re.IGNORECASE)
+_PAIR = re.compile(rf"(?<![\w.-])({PRINTED_NAME}?)\s*[:=]\s*({_NUMBER})(?![\w.])", re.IGNORECASE)
 # a word that says the line is an evaluation (letters around it would make it part of another word:
 # "interval", "device", "value"; an underscore may follow, as in eval_loss or val_acc)
 _EVAL_WORD = re.compile(r"(?<![A-Za-z])(eval|evaluat\w*|dev|val|valid|validation)(?![A-Za-z])", re.IGNORECASE)
