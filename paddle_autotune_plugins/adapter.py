@@ -52,6 +52,7 @@ class Adapter:
     train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
     stops_cooperatively = False  # True: a pruned trial ends its own training loop when asked (reporting.py)
     runs_paddle = True  # trials train with Paddle, so --gpus must name GPUs this Paddle build sees
+    metric_from_result = False  # True: a trial's declared result names the metrics (the Python API's return)
     config_help = None  # one line for the CLI: what -c names for this suite (which YAML, a JSON of arguments ...)
     override_example = None  # how the suite's command changes one value, e.g. "-o Global.epochs=5"
 

@@ -67,6 +67,7 @@ class Coordinator:
         self.warned_paths = set()  # knobs already warned about (loudly, once per path)
         self.mine = set()  # numbers of the trials this coordinator started
         self.tracker = None  # --mlflow (mlflow_tracking.Tracker)
+        self.halted = None  # why no further trial can work (the baseline failed, an unusable result)
 
     # what cli.py, api.py, mlflow_tracking.py and the benchmarks read
     study = property(lambda self: self.view.study)
@@ -105,7 +106,11 @@ class Coordinator:
 
     def stop_reason(self):
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
-        return self.view.stop_reason()
+        return self.halted or self.view.stop_reason()
+
+    def halt(self, reason):
+        """No further trial can work (the first reason given stands): the study starts none and ends."""
+        self.halted = self.halted or reason
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
@@ -253,6 +258,10 @@ class Coordinator:
             elif "used" in rep:
                 if self.check_knobs(rt, rep["used"]):
                     return
+            elif "unusable" in rep:  # e.g. the Python API's function returned a string: so will every trial
+                self.finish(rt, optuna.trial.TrialState.FAIL, rep["unusable"], stop=True)
+                self.halt(rep["unusable"])
+                return
             elif self.take_report(rt, rep):
                 return
         if code is None:
@@ -342,6 +351,8 @@ class Coordinator:
     def take_report(self, rt, rep):
         """Feed one evaluation to Optuna. True when the trial was stopped because of it."""
         metrics = rep["metrics"]
+        if rep.get("final") and self.adapter.metric_from_result and self.check_result(rt, metrics):
+            return True
         if self.metric not in metrics:
             self.finish(rt, optuna.trial.TrialState.FAIL,
                         f"reported {', '.join(metrics)} but not '{self.metric}'", stop=True)
@@ -357,7 +368,10 @@ class Coordinator:
             self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} {where}", stop=True)
             return True
         if rep.get("final"):  # the trial's own result (Python API return value): not a pruning step
-            rt.final = value
+            rt.final, rt.final_metrics = value, metrics
+            rt.trial.set_user_attr("metrics", jsonable(metrics))  # every number returned: trials.csv, report
+            if self.tracker is not None:
+                self.tracker.reported(rt.trial.number, len(rt.steps), metrics)
             return False
         if any(s == step for s, _ in rt.steps):  # a second eval of the same epoch (e.g. EMA weights)
             return False
@@ -377,6 +391,34 @@ class Coordinator:
                         stop=True)
             return True
         return False
+
+    def check_result(self, rt, metrics):
+        """A returned result (Python API) must hold the study's metrics. Without metric= the study takes the one
+        key of the first dict returned as its metric; a result that lacks them fails the trial and stops the
+        study, since every trial returns the same keys. True when the trial was stopped for it."""
+        missing = [m for m in self.goal.names() if m not in metrics]
+        if not missing:
+            return False
+        first = not queries.complete(self.view.trials())
+        if self.s.metric is None and len(metrics) == 1 and not self.goal.multi and first:
+            self.adopt_metric(next(iter(metrics)))
+            return False
+        keys = ", ".join(repr(k) for k in metrics)
+        fix = (f"return {missing[0]!r} too, or name one of the returned keys with metric=" if self.s.metric
+               else f"name the one to optimise, e.g. AutoTuner(..., metric={next(iter(metrics))!r})")
+        reason = f"train_evaluate returned {keys} but not {missing[0]!r}: {fix}"
+        self.finish(rt, optuna.trial.TrialState.FAIL, reason, stop=True)
+        self.halt(reason)
+        return True
+
+    def adopt_metric(self, name):
+        """The study's metric becomes `name` (the Python API's function returned a dict of one key)."""
+        goal = dataclasses.replace(self.goal, metric=name, objectives=[(name, self.goal.direction)])
+        self.goal = self.view.goal = self.processes.goal = goal
+        self.progress.status = dataclasses.replace(self.progress.status, metric=name)
+        self.study.set_user_attr("metric", name)
+        self.study.set_user_attr("objectives", [name])
+        study_view.name_metrics(self.study, [name])
 
     @staticmethod
     def pruned(rt):
@@ -410,8 +452,8 @@ class Coordinator:
             value = values[0]
         elif state == optuna.trial.TrialState.COMPLETE:
             value = single_value(rt, self.goal)
-            if rt.steps:
-                record_constraints(trial, rt.reports[max(rt.reports)], self.goal)
+            if rt.final_metrics or rt.steps:
+                record_constraints(trial, rt.final_metrics or rt.reports[max(rt.reports)], self.goal)
             if queries.better(value, self.view.best_value(), self.direction):
                 keep_best(rt, self.out, self.task)  # before tell: the trial's config is stored on it while it is open
             self.study.tell(trial, value)
@@ -419,6 +461,8 @@ class Coordinator:
             self.study.tell(trial, state=state)
             if state == optuna.trial.TrialState.FAIL:
                 self.maybe_retry(trial)
+                if rt.baseline and trial.user_attrs.get("attempt", 1) > self.s.retry_failed:
+                    self.halt(f"the baseline (trial {trial.number}, your config as given) failed: {reason}")
         self.view.changed()
         self.progress.finished(trial.number, state, value, reason)
         if self.tracker is not None:

@@ -24,17 +24,25 @@ def write_trials_csv(study, param_names, path):
     else:
         bests = queries.best_so_far(trials, queries.directions(study)[0])
         rows = [_row(t, _num(queries.value(t)), _num(best), param_names) for t, best in zip(trials, bests)]
+    metrics = returned_metrics(trials)
+    rows = [row + [_cell(t.user_attrs.get("metrics", {}).get(m)) for m in metrics] for t, row in zip(trials, rows)]
+    taken = set(CSV_HEAD) | set(param_names)
     tmp = f"{path}.tmp"
     try:
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(CSV_HEAD + list(param_names))
+            writer.writerow(CSV_HEAD + list(param_names) + [f"metric.{m}" if m in taken else m for m in metrics])
             writer.writerows(rows)
         os.replace(tmp, path)  # readers never see a half-written table
     except OSError:  # e.g. the disk is full: no half-written temp file stays behind
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def returned_metrics(trials):
+    """Every metric name the trials' results hold (the Python API's returned dicts), first seen first."""
+    return list(dict.fromkeys(m for t in trials for m in t.user_attrs.get("metrics", {})))
 
 
 def _row(t, value, best, param_names):
@@ -424,9 +432,9 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
     baseline = queries.baseline(trials)
     completed = queries.complete(trials)
     then = _next_commands(out, where)
-    if not completed:
+    if not completed:  # nothing to report on or export: where to read why, instead of the next commands
         lines.append("No trial completed: see the reason column of trials.csv and the trial_*/train.log files.")
-        return "\n".join(lines + then)
+        return "\n".join(lines)
     if len(study.directions) > 1:
         names = study.user_attrs.get("objectives", [metric])
         lines.append(f"  Pareto front ({', '.join(names)}), configs in pareto/:")
