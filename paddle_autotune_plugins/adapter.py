@@ -100,6 +100,11 @@ class Adapter:
         script's --help lists): a preset knob may then be added there."""
         return False
 
+    def data_paths(self, task):
+        """The data files and folders the task's config names, as its trainer resolves them
+        (data_paths.DataPath); checked before trial 0. None listed: nothing checked."""
+        return []
+
     def check_space(self, task, params):
         """Refuse tuned paths the config does not have, before any trial runs. May return notes to show."""
         from . import space  # here, not at the top: trial processes import this module and need no Optuna

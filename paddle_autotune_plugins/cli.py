@@ -13,7 +13,7 @@ import time
 
 import optuna
 
-from . import __version__, presets, pruners, results, space
+from . import __version__, data_paths, presets, pruners, results, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
@@ -88,6 +88,7 @@ def run_study(task, opts, params=None, notes=()):
                "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
                "space": [dataclasses.asdict(p) for p in params]}
     coordinator = Coordinator(task, params, make_settings(opts, command))
+    data_paths.check(task.adapter.data_paths(task))  # after the other checks: missing data fails every trial alike
     check_out(opts.out)
     if opts.fidelity != "schedule":  # the ladder names its own steps
         note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))

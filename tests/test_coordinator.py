@@ -132,7 +132,8 @@ def test_trial_timeout(tmp_path):
 def test_a_failing_baseline_stops_the_study(tmp_path):
     stop, rows, coordinator = run(tmp_path, X, trials=10, pruner="none", config={"crash": True})
     assert [(r["number"], r["state"]) for r in rows] == [("0", "FAIL")]
-    assert stop == f"the baseline (trial 0, your config as given) failed: {coordinator.study.trials[0].user_attrs['reason']}"
+    reason = coordinator.study.trials[0].user_attrs["reason"]
+    assert stop == f"the baseline (trial 0, your config as given) failed: {reason}"
     assert "exit code" in stop
 
 
