@@ -67,6 +67,7 @@ class Coordinator:
         self.warned_paths = set()  # knobs already warned about (loudly, once per path)
         self.mine = set()  # numbers of the trials this coordinator started
         self.tracker = None  # --mlflow (mlflow_tracking.Tracker)
+        self.unit = self.adapter.step_unit_for(task)  # what report steps count: epoch, iteration, step
         self.halted = None  # why no further trial can work (the baseline failed, an unusable result)
 
     # what cli.py, api.py, mlflow_tracking.py and the benchmarks read
@@ -364,7 +365,7 @@ class Coordinator:
                         f"'{missing[0]}'", stop=True)
             return True
         if not math.isfinite(value):
-            where = "as the result" if rep.get("final") else f"at step {step}"
+            where = "as the result" if rep.get("final") else f"at {self.unit} {step}"
             self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} {where}", stop=True)
             return True
         if rep.get("final"):  # the trial's own result (Python API return value): not a pruning step
@@ -381,14 +382,14 @@ class Coordinator:
             self.tracker.reported(rt.trial.number, step, metrics)
         if self.multi or self.ladder:  # several objectives: Optuna keeps no intermediate values (and cannot prune
             # them); --fidelity schedule: a training's epochs are not the ladder's, its result is (level_done)
-            self.progress.reported(rt, step, value)
+            self.progress.reported(rt, step, value, self.unit)
             return False
         rt.trial.report(value, step)
-        self.progress.reported(rt, step, value)
+        self.progress.reported(rt, step, value, self.unit)
         last = self.adapter.max_steps(rt.cfg, task=self.task)
         if (last is None or step < last) and self.pruned(rt):  # a finished run is not pruned
-            self.finish(rt, optuna.trial.TrialState.PRUNED, f"pruned at step {step} ({self.metric}={value:.4g})",
-                        stop=True)
+            self.finish(rt, optuna.trial.TrialState.PRUNED,
+                        f"pruned at {self.unit} {step} ({self.metric}={value:.4g})", stop=True)
             return True
         return False
 

@@ -329,8 +329,8 @@ class Progress:
     def started(self, number, baseline, values):
         self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"))
 
-    def reported(self, rt, step, value):
-        self._line(f"trial {rt.trial.number} step {step}: {self.status.metric}={value:.4f}")
+    def reported(self, rt, step, value, unit="step"):
+        self._line(f"trial {rt.trial.number} {unit} {step}: {self.status.metric}={value:.4f}")
 
     def finished(self, number, state, value, reason):
         self.clocks.pop(number, None)

@@ -4,6 +4,7 @@ The fake stands in for a suite only here, to test stop rules, samplers, pruners 
 seconds; real suites are exercised in the e2e tests.
 """
 import csv
+import re
 
 import pytest
 import yaml
@@ -71,6 +72,34 @@ def test_pruners_stop_bad_trials(tmp_path, pruner):
     for r in rows:
         if r["state"] == "PRUNED":
             assert r["reason"].startswith("pruned at step") and int(r["reason"].split()[3]) < 6
+
+
+def test_the_console_names_the_trainers_unit(tmp_path, capsys):
+    """A trainer that evaluates each epoch: 'epoch 2', 'pruned at epoch 2', not 'step'."""
+    task = make_task(tmp_path, steps=6)
+    task.adapter.step_unit = "epoch"
+    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", trials=12, pruner="asha",
+                                                                  sampler="random"))
+    coordinator.run()
+    rows = list(csv.DictReader(open(tmp_path / "out" / "trials.csv")))
+    pruned = [r["reason"] for r in rows if r["state"] == "PRUNED"]
+    assert pruned and all(re.match(r"pruned at epoch [1-5] \(score=", r) for r in pruned), pruned
+    err = capsys.readouterr().err
+    assert re.search(r"\| trial 0 epoch 1: score=", err) and " step " not in err
+
+
+def test_each_suite_names_its_unit():
+    from paddle_autotune_plugins.adapters.paddleclas.adapter import ClasAdapter
+    from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
+    from paddle_autotune_plugins.adapters.paddlenlp.adapter import NlpAdapter
+    from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter
+
+    assert [a().step_unit_for(None) for a in (ClasAdapter, DetAdapter, SegAdapter)] == ["epoch", "epoch", "iteration"]
+    nlp = NlpAdapter()
+    by_epoch = Task(nlp, {"evaluation_strategy": "epoch"}, state={"trainer_style": True})
+    by_steps = Task(nlp, {"evaluation_strategy": "steps"}, state={"trainer_style": True})
+    own_loop = Task(nlp, {}, state={"trainer_style": False})
+    assert [nlp.step_unit_for(t) for t in (by_epoch, by_steps, own_loop)] == ["epoch", "step", "epoch"]
 
 
 @pytest.mark.parametrize("pruner, first", [("asha", 3), ("asha:1", 1), ("median:2", 2)])

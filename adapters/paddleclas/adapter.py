@@ -47,6 +47,7 @@ class ClasAdapter(YamlSuiteAdapter):
     train_entry = "paddle_autotune_plugins.adapters.paddleclas.train"
     config_help = "a PaddleClas YAML"
     override_example = "-o Global.epochs=10"
+    step_unit = "epoch"
     override_form = "KEY=VALUE"
     output_paths = {"Global.output_dir": ("output", "./output/")}
     trial_values = {"Global.eval_during_train": True}  # the study needs an eval metric every epoch

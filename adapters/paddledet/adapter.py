@@ -142,6 +142,7 @@ class DetAdapter(YamlSuiteAdapter):
     train_entry = "paddle_autotune_plugins.adapters.paddledet.train"
     config_help = "a PaddleDetection YAML (its _BASE_ files are read)"
     override_example = "-o epoch=12"
+    step_unit = "epoch"
     output_paths = {"save_dir": ("output", None), "output_eval": ("output/eval", None)}  # bbox.json stays in the trial
     device_path = ("use_gpu", True, False)
 

@@ -185,6 +185,11 @@ class NlpAdapter(FlagScriptAdapter):
     def metric_names(self, task):
         return None if task.script else _OWN_METRICS  # a user's script reports what its compute_metrics makes
 
+    def step_unit_for(self, task):
+        """A loop of its own and the Trainer's epoch strategy evaluate each epoch; else at global steps."""
+        epochs = not self.trainer_style(task) or str(task.config.get("evaluation_strategy", "epoch")) == "epoch"
+        return "epoch" if epochs else "step"
+
     def max_steps(self, cfg, task=None):
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
         if not self.trainer_style(task):

@@ -106,6 +106,7 @@ class SegAdapter(YamlSuiteAdapter):
     train_entry = "paddle_autotune_plugins.adapters.paddleseg.train"
     config_help = "a PaddleSeg YAML (its _base_ files are read)"
     override_example = "--opts batch_size=4"
+    step_unit = "iteration"  # its evaluations come every eval interval of iterations
     override_flag = "--opts"
 
     @classmethod
