@@ -115,6 +115,7 @@ class Coordinator:
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
+        self.run_started = time.time()  # this run's time, set-up included (record_run_time)
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
         self.processes.start_zygote()
@@ -171,6 +172,7 @@ class Coordinator:
             self.processes.close_zygote()
             try:
                 self.view.write_results()
+                self.record_run_time()
             except Exception as e:  # the storage or disk that just failed: trials.csv waits for the resume
                 if not storages.is_storage_failure(e):
                     raise
@@ -180,6 +182,15 @@ class Coordinator:
 
                 mlflow_tracking.end_of(self, stop, interrupted=sys.exc_info()[0] is not None)
         return stop
+
+    def record_run_time(self):
+        """Add this run's time to the study's (an embedded study's runs follow each other): the summary of a
+        resumed study counts all of its time, not only this run's."""
+        if not self.embedded or self.study is None:
+            return
+        attrs = self.study.user_attrs
+        self.study.set_user_attr("elapsed_s", attrs.get("elapsed_s", 0.0) + time.time() - self.run_started)
+        self.study.set_user_attr("runs", attrs.get("runs", 0) + 1)
 
     def start_early_baseline(self):
         """A fresh study in --out starts trial 0 (the config as given) before the study storage opens,

@@ -428,7 +428,7 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
     count = queries.by_state(trials)
     lines = [f"Study '{study.study_name}': {len(trials)} trials ({count[optuna.trial.TrialState.COMPLETE]} complete, "
              f"{count[optuna.trial.TrialState.PRUNED]} pruned, {count[optuna.trial.TrialState.FAIL]} failed) "
-             f"in {_clock(time.time() - started)}; stopped by: {stop_reason or 'interrupt'}"]
+             f"in {_study_time(study, started)}; stopped by: {stop_reason or 'interrupt'}"]
     baseline = queries.baseline(trials)
     completed = queries.complete(trials)
     then = _next_commands(out, where)
@@ -453,6 +453,15 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
     for name, value in best.user_attrs.get("values", best.params).items():
         lines.append(f"    {name} = {_round(value)}")
     return "\n".join(lines + knob_warnings(trials) + then)
+
+
+def _study_time(study, started):
+    """The study's time: this run's, or for a resumed study the time of all its runs (Coordinator.record_run_time)."""
+    this_run = time.time() - started
+    runs, total = study.user_attrs.get("runs", 1), study.user_attrs.get("elapsed_s")
+    if runs < 2 or total is None:
+        return _clock(this_run)
+    return f"{_clock(max(total, this_run))} over {runs} runs (this run {_clock(this_run)})"
 
 
 def _round(value, digits=4):

@@ -5,6 +5,7 @@ seconds; real suites are exercised in the e2e tests.
 """
 import csv
 import re
+import time
 
 import pytest
 import yaml
@@ -176,6 +177,19 @@ def test_the_first_trials_failing_alike_stop_the_study(tmp_path):
     stop, rows, _ = run(tmp_path / "b", X, trials=10, pruner="none", config={"crash": True}, baseline=False,
                         max_failures=5)
     assert len(rows) == 5 and stop == "5 failed trials (--max-failures 5)"
+
+
+def test_a_resumed_studys_summary_counts_all_of_it(tmp_path):
+    started = time.time()
+    run(tmp_path, X, trials=3, pruner="none", config={"sleep": 0.3})  # about 1 s a trial
+    first = time.time() - started
+    started = time.time()
+    _, _, coordinator = run(tmp_path, X, trials=4, pruner="none", config={"sleep": 0.3})
+    text = results.summary(coordinator.study, "score", started, "trials")
+    total, this_run = re.search(r"^Study 'autotune': 4 trials \(4 complete, 0 pruned, 0 failed\) in (\S+) over 2 runs "
+                                r"\(this run (\S+)\)", text).groups()
+    seconds = [sum(int(p) * 60 ** i for i, p in enumerate(reversed(t.split(":")))) for t in (total, this_run)]
+    assert seconds[0] >= int(first) + seconds[1] - 1 and seconds[0] >= 3, text
 
 
 def test_missing_metric_and_silent_trial(tmp_path):
