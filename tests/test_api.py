@@ -430,6 +430,11 @@ def test_every_returned_number_is_kept_and_metric_picks_the_objective(tmp_path):
     for row in tuner.trials:
         assert row["value"] == row["acc"] and row["loss"] == pytest.approx(row["lr"], rel=1e-5)
     assert all(set(t.user_attrs["metrics"]) == {"loss", "acc"} for t in tuner.study.trials)
+    from paddle_autotune_plugins import study_report  # show and the report's table: the other number too
+
+    table = study_report.trials_table(tuner.study)
+    head = next(line for line in table if line.lstrip().startswith("#  state"))
+    assert head.split()[-2:] == ["lr", "loss"]
 
 
 def test_resumed_study_keeps_the_key_it_uses(tmp_path):
