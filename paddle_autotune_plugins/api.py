@@ -164,11 +164,13 @@ class AutoTuner:
 
     ``tuner_type``: ``bayes`` (TPE), ``random``, ``evolution`` (CMA-ES), ``grid``, ``gp``; ``pruner``: ``asha``,
     ``hyperband``, ``median``, ``none``; ``start_method``: ``fork`` (default where there is one) or ``import``.
+    ``metric``: the key of the returned dict to optimise (default: its only key), a list of keys for several
+    objectives; ``verbose=False``: no console lines; ``mlflow``: a tracking URI ("" for out/mlflow.db).
     After ``run()``: ``study`` (Optuna), ``trials`` (the rows of trials.csv as dicts), ``out`` (the folder)."""
 
     def __init__(self, train_evaluate, search_space, max_trials=20, num_workers=1, early_stopping_rounds=None,
                  tuner_type="bayes", direction="maximize", pruner=None, base_config=None, out=None, seed=0,
-                 time_budget=None, start_method=None, metric=None, max_failures=None, verbose=True):
+                 time_budget=None, start_method=None, metric=None, max_failures=None, verbose=True, mlflow=None):
         if run_function.LOADING:
             raise UsageError("this script was run again by a trial to import train_evaluate, and it starts a study "
                              "at module level: put the AutoTuner call under `if __name__ == \"__main__\":` "
@@ -192,7 +194,7 @@ class AutoTuner:
                                   early_stopping_rounds=early_stopping_rounds, sampler=TUNER_TYPES[tuner_type],
                                   pruner=pruner or ("none" if len(metrics) > 1 else "asha"), seed=seed,
                                   time_budget=time_budget, metric=metrics, direction=directions[:len(metrics) or 1],
-                                  max_failures=max_failures, quiet=not verbose)
+                                  max_failures=max_failures, quiet=not verbose, mlflow=mlflow)
         self.verbose = verbose
         self.out = out
         self.study = None

@@ -437,6 +437,20 @@ def test_every_returned_number_is_kept_and_metric_picks_the_objective(tmp_path):
     assert head.split()[-2:] == ["lr", "loss"]
 
 
+def test_every_returned_number_goes_to_mlflow(tmp_path):
+    from mlflow import MlflowClient
+
+    AutoTuner(lambda c: {"loss": c["lr"], "acc": 1 - c["lr"]}, search_space={"lr": {"min": 0.0, "max": 1.0}},
+              max_trials=2, tuner_type="random", out=tmp_path / "out", metric="acc", mlflow="", verbose=False).run()
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("autotune").experiment_id])
+    trials = [r for r in runs if r.data.tags.get("autotune.kind") == "trial"]
+    assert len(trials) == 2
+    for run in trials:
+        assert run.data.metrics["acc"] == pytest.approx(1 - run.data.metrics["loss"])
+        assert run.data.metrics["value"] == pytest.approx(run.data.metrics["acc"])
+
+
 def test_resumed_study_keeps_the_key_it_uses(tmp_path):
     def run(trials):
         return AutoTuner(lambda c: {"loss": c["lr"], "acc": 1 - c["lr"]} if trials > 2 else {"acc": 1 - c["lr"]},
