@@ -15,8 +15,8 @@ from .storages import jsonable
 
 RUNNING = optuna.trial.TrialState.RUNNING
 SHARED_REFRESH_SECONDS = 1.0  # how stale this coordinator's view of a shared study may get
-CSV_EVERY_SECONDS = 1.0
-SAME_FAILURES = 3  # a study whose first this many trials fail with one reason stops (--max-failures sets it)  # trials.csv is rewritten at most this often while trials run (and at the end)
+CSV_EVERY_SECONDS = 1.0  # trials.csv is rewritten at most this often while trials run (and at the end)
+SAME_FAILURES = 3  # a study whose first this many trials fail with one reason stops (--max-failures sets it)
 
 
 class StudyView:

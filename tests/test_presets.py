@@ -54,9 +54,11 @@ def test_weight_decay_follows_the_optimizer_and_optional_knobs_leave_notes():
 
 
 def test_a_preset_typo_gets_a_suggestion():
-    with pytest.raises(UsageError, match=r"unknown preset 'clas-basci'; did you mean clas-basic\? \('paddle-autotune presets' lists"):
+    with pytest.raises(UsageError, match=r"unknown preset 'clas-basci'; did you mean clas-basic\? "
+                                         r"\('paddle-autotune presets' lists"):
         presets.resolve(["clas-basci"], "clas", COSINE)
-    with pytest.raises(UsageError, match=r"unknown preset 'zzz'; run 'paddle-autotune presets' to list") as caught:  # nothing near: no guess
+    # nothing near: no guess
+    with pytest.raises(UsageError, match=r"unknown preset 'zzz'; run 'paddle-autotune presets' to list") as caught:
         presets.resolve(["zzz"], "clas", COSINE)
     assert "did you mean" not in str(caught.value)
 
