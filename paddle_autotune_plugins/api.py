@@ -21,7 +21,10 @@
     print(tuner.study.best_value, len(tuner.trials), tuner.out)
 
 ``train_evaluate`` gets the sampled values merged into ``base_config`` as a plain dict. It may call
-``report(step, value)`` along the way (the pruner decides on those) and returns the trial's value.
+``report(step, value)`` along the way (the pruner decides on those) and returns the trial's value: a number
+(Python, numpy, a 0-D tensor) or a dict of numbers such as ``{'accuracy': acc}`` (``metric=`` names the key to
+optimise, by default the dict's only one; every number is kept with the trial in trials.csv). ``run()``
+prints the study's folder, its progress and its summary, as the CLI does (``verbose=False``: nothing).
 
 How trials start (``start_method``):
 
