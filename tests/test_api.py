@@ -435,6 +435,7 @@ def test_every_returned_number_is_kept_and_metric_picks_the_objective(tmp_path):
     table = study_report.trials_table(tuner.study)
     head = next(line for line in table if line.lstrip().startswith("#  state"))
     assert head.split()[-2:] == ["lr", "loss"]
+    assert "baseline" not in table[0]  # no base_config: no trial is one, and show does not say '* = baseline'
 
 
 def test_every_returned_number_goes_to_mlflow(tmp_path):
