@@ -52,6 +52,8 @@ class Adapter:
     train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
     stops_cooperatively = False  # True: a pruned trial ends its own training loop when asked (reporting.py)
     runs_paddle = True  # trials train with Paddle, so --gpus must name GPUs this Paddle build sees
+    step_unit = "step"  # what a report's step counts, as the console names it: epoch, iteration or step
+    metric_from_result = False  # True: a trial's declared result names the metrics (the Python API's return)
     config_help = None  # one line for the CLI: what -c names for this suite (which YAML, a JSON of arguments ...)
     override_example = None  # how the suite's command changes one value, e.g. "-o Global.epochs=5"
 
@@ -99,11 +101,21 @@ class Adapter:
         script's --help lists): a preset knob may then be added there."""
         return False
 
+    def data_paths(self, task):
+        """The data files and folders the task's config names, as its trainer resolves them
+        (data_paths.DataPath); checked before trial 0. None listed: nothing checked."""
+        return []
+
     def check_space(self, task, params):
         """Refuse tuned paths the config does not have, before any trial runs. May return notes to show."""
         from . import space  # here, not at the top: trial processes import this module and need no Optuna
 
         space.check_paths(params, task.config)
+
+    def step_unit_for(self, task):
+        """What this task's report steps count ("epoch", "iteration", "step"): the console says "pruned at
+        epoch 2" where the trainer evaluates each epoch."""
+        return self.step_unit
 
     def max_steps(self, cfg, task=None):
         """The last evaluation step a trial reaches (e.g. its epochs), or None if unknown."""

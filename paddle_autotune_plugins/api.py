@@ -21,7 +21,10 @@
     print(tuner.study.best_value, len(tuner.trials), tuner.out)
 
 ``train_evaluate`` gets the sampled values merged into ``base_config`` as a plain dict. It may call
-``report(step, value)`` along the way (the pruner decides on those) and returns the trial's value.
+``report(step, value)`` along the way (the pruner decides on those) and returns the trial's value: a number
+(Python, numpy, a 0-D tensor) or a dict of numbers such as ``{'accuracy': acc}`` (``metric=`` names the key to
+optimise, by default the dict's only one; every number is kept with the trial in trials.csv). ``run()``
+prints the study's folder, its progress and its summary, as the CLI does (``verbose=False``: nothing).
 
 How trials start (``start_method``):
 
@@ -50,10 +53,12 @@ import inspect
 import json
 import os
 import pathlib
+import re
 import sys
 import tempfile
+import time
 
-from . import options, run_function, samplers, space
+from . import options, results, run_function, samplers, space
 from .adapter import Adapter, Task, python
 from .coordinator import Coordinator
 from .errors import UsageError
@@ -106,6 +111,7 @@ class FunctionAdapter(Adapter):
     default_metric = "objective"
     config_filename = "config.json"
     runs_paddle = False
+    metric_from_result = True  # the returned dict names the metrics (check_result in the coordinator)
 
     def __init__(self, fn, direction="maximize", start_method="fork"):
         self.fn = fn
@@ -120,8 +126,8 @@ class FunctionAdapter(Adapter):
             self.root = ""
         self.warned_threads = False
 
-    def direction_for(self, metric):
-        return self.direction
+    def metric_names(self, task):
+        return None  # the function's returned dict names them
 
     def check_space(self, task, params):
         pass  # any key may be tuned: the function reads what it wants
@@ -161,11 +167,13 @@ class AutoTuner:
 
     ``tuner_type``: ``bayes`` (TPE), ``random``, ``evolution`` (CMA-ES), ``grid``, ``gp``; ``pruner``: ``asha``,
     ``hyperband``, ``median``, ``none``; ``start_method``: ``fork`` (default where there is one) or ``import``.
+    ``metric``: the key of the returned dict to optimise (default: its only key), a list of keys for several
+    objectives; ``verbose=False``: no console lines; ``mlflow``: a tracking URI ("" for out/mlflow.db).
     After ``run()``: ``study`` (Optuna), ``trials`` (the rows of trials.csv as dicts), ``out`` (the folder)."""
 
     def __init__(self, train_evaluate, search_space, max_trials=20, num_workers=1, early_stopping_rounds=None,
-                 tuner_type="bayes", direction="maximize", pruner="asha", base_config=None, out=None, seed=0,
-                 time_budget=None, start_method=None):
+                 tuner_type="bayes", direction="maximize", pruner=None, base_config=None, out=None, seed=0,
+                 time_budget=None, start_method=None, metric=None, max_failures=None, verbose=True, mlflow=None):
         if run_function.LOADING:
             raise UsageError("this script was run again by a trial to import train_evaluate, and it starts a study "
                              "at module level: put the AutoTuner call under `if __name__ == \"__main__\":` "
@@ -179,19 +187,25 @@ class AutoTuner:
             raise UsageError(f"unknown start_method '{start_method}'; choose one of {', '.join(START_METHODS)}")
         if start_method == "fork" and not can_fork():
             raise UsageError(f"start_method='fork' needs os.fork (Linux, macOS), not {sys.platform}: use 'import'")
-        self.adapter = FunctionAdapter(train_evaluate, direction, start_method)  # checks an import can find it
+        metrics = [metric] if isinstance(metric, str) else list(metric or [])
+        directions = [direction] if isinstance(direction, str) else list(direction)
+        self.adapter = FunctionAdapter(train_evaluate, directions[0], start_method)  # checks an import can find it
         self.params = space.parse_space(search_space)
         self.base_config = dict(base_config or {})
         # the tuning options (options.py) these keywords give; the rest keep their defaults
         self.option_values = dict(trials=max_trials, workers=num_workers,
                                   early_stopping_rounds=early_stopping_rounds, sampler=TUNER_TYPES[tuner_type],
-                                  pruner=pruner, seed=seed, time_budget=time_budget, direction=[direction], quiet=True)
+                                  pruner=pruner or ("none" if len(metrics) > 1 else "asha"), seed=seed,
+                                  time_budget=time_budget, metric=metrics, direction=directions[:len(metrics) or 1],
+                                  max_failures=max_failures, quiet=not verbose, mlflow=mlflow)
+        self.verbose = verbose
         self.out = out
         self.study = None
         self.trials = None
 
     def run(self):
-        """Run the study; returns the best trial's values (the sampled keys of its config) as a dict."""
+        """Run the study; returns the best trial's values (the sampled keys of its config) as a dict, or with
+        several metrics the Pareto front's, best first by the first metric, as a list of dicts."""
         run_function.check_fork_after_cuda(self.adapter.start_method)
         out = pathlib.Path(self.out or tempfile.mkdtemp(prefix="autotune_"))
         self.out = out
@@ -199,18 +213,64 @@ class AutoTuner:
         task = Task(self.adapter, config, cwd=os.getcwd())
         # The baseline (trial 0) is base_config as given: only when it holds every tuned key.
         baseline = all(p.name in config for p in self.params)
-        settings = options.build(dict(self.option_values, out=out), baseline=baseline)
+        given = dict(self.option_values, out=out)
+        if not given["metric"]:  # the key the study already uses (a resumed one), else the first dict's only key
+            given["metric"] = [m] if (m := stored_metric(out)) else []
+        settings = options.build(given, baseline=baseline)
         coordinator = Coordinator(task, self.params, settings)
-        coordinator.run()
+        self.say_start(coordinator, given["metric"])
+        started = time.time()
+        stop = coordinator.run()
         self.study = coordinator.study
         self.trials = read_trials_csv(out / "trials.csv")
-        done = [t for t in self.study.trials if t.state.name == "COMPLETE"]
-        if not done:
-            failed = [t.user_attrs.get("reason", "") for t in self.study.trials if t.state.name == "FAIL"]
-            raise RuntimeError(f"no trial completed (see {out}/trial_*/train.log)"
-                               + (f"; the first failed with: {failed[0]}" if failed else ""))
-        best = self.study.best_trial
-        return {name: value for name, value in best.user_attrs["values"].items() if name in best.params}
+        if self.verbose:
+            print(results.summary(self.study, coordinator.metric, started, api_wording(stop), out=out), flush=True)
+        failure = results.no_trial_completed(self.study)
+        if failure:
+            raise RuntimeError(failure + (f" (the study stopped: {coordinator.halted})" if coordinator.halted
+                                          and coordinator.halted not in failure else ""))
+        if coordinator.multi:
+            front = sorted(self.study.best_trials, key=lambda t: t.values[0], reverse=settings.direction == "maximize")
+            return [sampled_values(t) for t in front]
+        return sampled_values(self.study.best_trial)
+
+    def say_start(self, coordinator, metrics):
+        """The study's first lines, as the CLI's: what it runs, where its folder is, what it tunes."""
+        if not self.verbose:
+            return
+        s = coordinator.s
+        metric = (f"metric {', '.join(coordinator.goal.names())} ({coordinator.direction})" if metrics
+                  else f"metric: the key train_evaluate returns ({coordinator.direction})")
+        print(f"[autotune] function {getattr(self.adapter.fn, '__qualname__', self.adapter.target)}, {metric}, "
+              f"sampler {s.sampler}, pruner {s.pruner}, {s.trials} trials, {s.workers} worker"
+              f"{'s' if s.workers > 1 else ''}, out {coordinator.out}", file=sys.stderr, flush=True)
+        for p in self.params:
+            print(f"[autotune]   {p.describe()}", file=sys.stderr, flush=True)
+
+
+def sampled_values(trial):
+    """A trial's sampled keys and their values (what run() returns)."""
+    return {name: value for name, value in trial.user_attrs["values"].items() if name in trial.params}
+
+
+def stored_metric(out):
+    """The metric of the study already in `out` (None for a fresh folder): a resumed study keeps its key."""
+    db = pathlib.Path(out) / "study.db"
+    if not db.is_file():
+        return None
+    import optuna
+
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}")
+        return next((s.user_attrs.get("metric") for s in storage.get_all_studies()
+                     if s.study_name == "autotune"), None)
+    except Exception:  # not a study file of ours: the coordinator says so when it opens it
+        return None
+
+
+def api_wording(stop):
+    """A stop reason in the API's spelling: (--early-stopping-rounds 3) -> (early_stopping_rounds=3)."""
+    return re.sub(r"--([a-z-]+) (\S+)\)", lambda m: f"{m.group(1).replace('-', '_')}={m.group(2)})", stop or "")
 
 
 def read_trials_csv(path):

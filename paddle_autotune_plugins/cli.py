@@ -11,7 +11,9 @@ import sys
 import textwrap
 import time
 
-from . import __version__, presets, pruners, results, space
+import optuna
+
+from . import __version__, data_paths, presets, pruners, results, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
@@ -96,6 +98,7 @@ def run_study(task, opts, params=None, notes=()):
                "space": [dataclasses.asdict(p) for p in params]}
     check_out(opts.out)
     coordinator = Coordinator(task, params, make_settings(opts, command))
+    data_paths.check(task.adapter.data_paths(task))  # after the other checks: missing data fails every trial alike
     if opts.fidelity != "schedule":  # the ladder names its own steps
         note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))
         notes = list(notes) + ([note] if note else [])

@@ -69,6 +69,8 @@ class Coordinator:
         self.warned_paths = set()  # knobs already warned about (loudly, once per path)
         self.mine = set()  # numbers of the trials this coordinator started
         self.tracker = None  # --mlflow (mlflow_tracking.Tracker)
+        self.unit = self.adapter.step_unit_for(task)  # what report steps count: epoch, iteration, step
+        self.halted = None  # why no further trial can work (the baseline failed, an unusable result)
 
     # what cli.py, api.py, mlflow_tracking.py and the benchmarks read
     study = property(lambda self: self.view.study)
@@ -107,10 +109,15 @@ class Coordinator:
 
     def stop_reason(self):
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
-        return self.view.stop_reason()
+        return self.halted or self.view.stop_reason()
+
+    def halt(self, reason):
+        """No further trial can work (the first reason given stands): the study starts none and ends."""
+        self.halted = self.halted or reason
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
+        self.run_started = time.time()  # this run's time, set-up included (record_run_time)
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
         self.processes.start_zygote()
@@ -167,6 +174,7 @@ class Coordinator:
             self.processes.close_zygote()
             try:
                 self.view.write_results()
+                self.record_run_time()
             except Exception as e:  # the storage or disk that just failed: trials.csv waits for the resume
                 if not storages.is_storage_failure(e):
                     raise
@@ -176,6 +184,15 @@ class Coordinator:
 
                 mlflow_tracking.end_of(self, stop, interrupted=sys.exc_info()[0] is not None)
         return stop
+
+    def record_run_time(self):
+        """Add this run's time to the study's (an embedded study's runs follow each other): the summary of a
+        resumed study counts all of its time, not only this run's."""
+        if not self.embedded or self.study is None:
+            return
+        attrs = self.study.user_attrs
+        self.study.set_user_attr("elapsed_s", attrs.get("elapsed_s", 0.0) + time.time() - self.run_started)
+        self.study.set_user_attr("runs", attrs.get("runs", 0) + 1)
 
     def start_early_baseline(self):
         """A fresh study in --out starts trial 0 (the config as given) before the study storage opens,
@@ -255,6 +272,10 @@ class Coordinator:
             elif "used" in rep:
                 if self.check_knobs(rt, rep["used"]):
                     return
+            elif "unusable" in rep:  # e.g. the Python API's function returned a string: so will every trial
+                self.finish(rt, optuna.trial.TrialState.FAIL, rep["unusable"], stop=True)
+                self.halt(rep["unusable"])
+                return
             elif self.take_report(rt, rep):
                 return
         if code is None:
@@ -344,6 +365,8 @@ class Coordinator:
     def take_report(self, rt, rep):
         """Feed one evaluation to Optuna. True when the trial was stopped because of it."""
         metrics = rep["metrics"]
+        if rep.get("final") and self.adapter.metric_from_result and self.check_result(rt, metrics):
+            return True
         if self.metric not in metrics:
             self.finish(rt, optuna.trial.TrialState.FAIL,
                         f"reported {', '.join(metrics)} but not '{self.metric}'", stop=True)
@@ -355,11 +378,14 @@ class Coordinator:
                         f"'{missing[0]}'", stop=True)
             return True
         if not math.isfinite(value):
-            where = "as the result" if rep.get("final") else f"at step {step}"
+            where = "as the result" if rep.get("final") else f"at {self.unit} {step}"
             self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} {where}", stop=True)
             return True
         if rep.get("final"):  # the trial's own result (Python API return value): not a pruning step
-            rt.final = value
+            rt.final, rt.final_metrics = value, metrics
+            rt.trial.set_user_attr("metrics", jsonable(metrics))  # every number returned: trials.csv, report
+            if self.tracker is not None:
+                self.tracker.reported(rt.trial.number, len(rt.steps), metrics)
             return False
         if any(s == step for s, _ in rt.steps):  # a second eval of the same epoch (e.g. EMA weights)
             return False
@@ -369,16 +395,44 @@ class Coordinator:
             self.tracker.reported(rt.trial.number, step, metrics)
         if self.multi or self.ladder:  # several objectives: Optuna keeps no intermediate values (and cannot prune
             # them); --fidelity schedule: a training's epochs are not the ladder's, its result is (level_done)
-            self.progress.reported(rt, step, value)
+            self.progress.reported(rt, step, value, self.unit)
             return False
         rt.trial.report(value, step)
-        self.progress.reported(rt, step, value)
+        self.progress.reported(rt, step, value, self.unit)
         last = self.adapter.max_steps(rt.cfg, task=self.task)
         if (last is None or step < last) and self.pruned(rt):  # a finished run is not pruned
-            self.finish(rt, optuna.trial.TrialState.PRUNED, f"pruned at step {step} ({self.metric}={value:.4g})",
-                        stop=True)
+            self.finish(rt, optuna.trial.TrialState.PRUNED,
+                        f"pruned at {self.unit} {step} ({self.metric}={value:.4g})", stop=True)
             return True
         return False
+
+    def check_result(self, rt, metrics):
+        """A returned result (Python API) must hold the study's metrics. Without metric= the study takes the one
+        key of the first dict returned as its metric; a result that lacks them fails the trial and stops the
+        study, since every trial returns the same keys. True when the trial was stopped for it."""
+        missing = [m for m in self.goal.names() if m not in metrics]
+        if not missing:
+            return False
+        first = not queries.complete(self.view.trials())
+        if self.s.metric is None and len(metrics) == 1 and not self.goal.multi and first:
+            self.adopt_metric(next(iter(metrics)))
+            return False
+        keys = ", ".join(repr(k) for k in metrics)
+        fix = (f"return {missing[0]!r} too, or name one of the returned keys with metric=" if self.s.metric
+               else f"name the one to optimise, e.g. AutoTuner(..., metric={next(iter(metrics))!r})")
+        reason = f"train_evaluate returned {keys} but not {missing[0]!r}: {fix}"
+        self.finish(rt, optuna.trial.TrialState.FAIL, reason, stop=True)
+        self.halt(reason)
+        return True
+
+    def adopt_metric(self, name):
+        """The study's metric becomes `name` (the Python API's function returned a dict of one key)."""
+        goal = dataclasses.replace(self.goal, metric=name, objectives=[(name, self.goal.direction)])
+        self.goal = self.view.goal = self.processes.goal = goal
+        self.progress.status = dataclasses.replace(self.progress.status, metric=name)
+        self.study.set_user_attr("metric", name)
+        self.study.set_user_attr("objectives", [name])
+        study_view.name_metrics(self.study, [name])
 
     @staticmethod
     def pruned(rt):
@@ -412,8 +466,8 @@ class Coordinator:
             value = values[0]
         elif state == optuna.trial.TrialState.COMPLETE:
             value = single_value(rt, self.goal)
-            if rt.steps:
-                record_constraints(trial, rt.reports[max(rt.reports)], self.goal)
+            if rt.final_metrics or rt.steps:
+                record_constraints(trial, rt.final_metrics or rt.reports[max(rt.reports)], self.goal)
             if queries.better(value, self.view.best_value(), self.direction):
                 keep_best(rt, self.out, self.task)  # before tell: the trial's config is stored on it while it is open
             self.study.tell(trial, value)
@@ -421,6 +475,8 @@ class Coordinator:
             self.study.tell(trial, state=state)
             if state == optuna.trial.TrialState.FAIL:
                 self.maybe_retry(trial)
+                if rt.baseline and trial.user_attrs.get("attempt", 1) > self.s.retry_failed:
+                    self.halt(f"the baseline (trial {trial.number}, your config as given) failed: {reason}")
         self.view.changed()
         self.progress.finished(trial.number, state, value, reason)
         if self.tracker is not None:

@@ -77,7 +77,9 @@ def single_value(rt, goal):
 
 def best_evaluation(rt, goal):
     """The metrics of a completed trial's evaluation where its first objective was best (multi-objective:
-    every objective is taken from that one evaluation)."""
+    every objective is taken from that one evaluation). A declared result (rt.final_metrics) wins."""
+    if rt.final_metrics:
+        return rt.final_metrics
     step = queries.best_of(rt.steps, goal.direction, key=lambda sv: sv[1])[0]
     return rt.reports[step]
 

@@ -16,6 +16,7 @@ keep the same knob at different paths (Piecewise ``values`` vs ``learning_rate``
 ``include: [other-preset]`` composes presets; ``optional: true`` lets a knob be absent with a note.
 """
 import dataclasses
+import difflib
 import importlib.resources
 import pathlib
 
@@ -76,8 +77,11 @@ class Resolved:
 
 def _knobs(name, presets, seen=()):
     if name not in presets:
-        raise UsageError(f"unknown preset '{name}'; run 'paddle-autotune presets' to list them "
-                         f"({', '.join(sorted(presets))})")
+        close = difflib.get_close_matches(name, list(presets), n=1, cutoff=0.6)  # as -o typos get one
+        names = ", ".join(sorted(presets))
+        raise UsageError(f"unknown preset '{name}'; " + (f"did you mean {close[0]}? ('paddle-autotune presets' lists "
+                                                         f"them: {names})" if close else
+                                                         f"run 'paddle-autotune presets' to list them ({names})"))
     if name in seen:
         raise UsageError(f"preset '{name}' includes itself through {' -> '.join(seen)}")
     preset = presets[name]

@@ -63,6 +63,14 @@ def wanted(name):
     return name in os.environ.get(WANTS_ENV, "").split(",")
 
 
+_REPORTED = [False]  # whether this process has reported an evaluation
+
+
+def reported():
+    """True once this process has written an evaluation with report()."""
+    return _REPORTED[0]
+
+
 def report(step, metrics, final=False):
     """One evaluation: ``metrics`` is ``{name: value}``, or a bare number for the study's own metric.
     ``final=True`` marks the trial's result (the Python API's return value), not a step for the pruner."""
@@ -83,6 +91,18 @@ def report(step, metrics, final=False):
     line = json.dumps(item)
     with open(path, "a") as f:  # one write per line, so a reader never sees half a line for long
         f.write(line + "\n")
+        f.flush()
+    _REPORTED[0] = True
+
+
+def report_unusable(message):
+    """The trial cannot give the study a result, and no trial of the study could (e.g. the Python API's
+    function returns a string): one line ``{"unusable": "..."}``; the coordinator stops the study with it."""
+    path = os.environ.get(ENV_VAR)
+    if not path or os.environ.get("PADDLE_TRAINER_ID", "0") != "0":
+        return
+    with open(path, "a") as f:
+        f.write(json.dumps({"unusable": message, "time": time.time()}) + "\n")
         f.flush()
 
 
@@ -135,7 +155,7 @@ def read_reports(path, offset=0):
     for line in data[:end].splitlines():
         if line.strip():
             item = json.loads(line)
-            if "used" in item or "progress" in item:  # report_used / report_progress: not an evaluation
+            if "used" in item or "progress" in item or "unusable" in item:  # not an evaluation
                 reports.append(item)
                 continue
             item["metrics"] = {k: float(v) for k, v in item.get("metrics", {}).items()}

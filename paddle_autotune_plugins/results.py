@@ -24,17 +24,25 @@ def write_trials_csv(study, param_names, path):
     else:
         bests = queries.best_so_far(trials, queries.directions(study)[0])
         rows = [_row(t, _num(queries.value(t)), _num(best), param_names) for t, best in zip(trials, bests)]
+    metrics = returned_metrics(trials)
+    rows = [row + [_cell(t.user_attrs.get("metrics", {}).get(m)) for m in metrics] for t, row in zip(trials, rows)]
+    taken = set(CSV_HEAD) | set(param_names)
     tmp = f"{path}.tmp"
     try:
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(CSV_HEAD + list(param_names))
+            writer.writerow(CSV_HEAD + list(param_names) + [f"metric.{m}" if m in taken else m for m in metrics])
             writer.writerows(rows)
         os.replace(tmp, path)  # readers never see a half-written table
     except OSError:  # e.g. the disk is full: no half-written temp file stays behind
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def returned_metrics(trials):
+    """Every metric name the trials' results hold (the Python API's returned dicts), first seen first."""
+    return list(dict.fromkeys(m for t in trials for m in t.user_attrs.get("metrics", {})))
 
 
 def _row(t, value, best, param_names):
@@ -321,8 +329,8 @@ class Progress:
     def started(self, number, baseline, values):
         self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"))
 
-    def reported(self, rt, step, value):
-        self._line(f"trial {rt.trial.number} step {step}: {self.status.metric}={value:.4f}")
+    def reported(self, rt, step, value, unit="step"):
+        self._line(f"trial {rt.trial.number} {unit} {step}: {self.status.metric}={value:.4f}")
 
     def finished(self, number, state, value, reason):
         self.clocks.pop(number, None)
@@ -420,13 +428,13 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
     count = queries.by_state(trials)
     lines = [f"Study '{study.study_name}': {len(trials)} trials ({count[optuna.trial.TrialState.COMPLETE]} complete, "
              f"{count[optuna.trial.TrialState.PRUNED]} pruned, {count[optuna.trial.TrialState.FAIL]} failed) "
-             f"in {_clock(time.time() - started)}; stopped by: {stop_reason or 'interrupt'}"]
+             f"in {_study_time(study, started)}; stopped by: {stop_reason or 'interrupt'}"]
     baseline = queries.baseline(trials)
     completed = queries.complete(trials)
     then = _next_commands(out, where)
-    if not completed:
+    if not completed:  # nothing to report on or export: where to read why, instead of the next commands
         lines.append("No trial completed: see the reason column of trials.csv and the trial_*/train.log files.")
-        return "\n".join(lines + then)
+        return "\n".join(lines)
     if len(study.directions) > 1:
         names = study.user_attrs.get("objectives", [metric])
         lines.append(f"  Pareto front ({', '.join(names)}), configs in pareto/:")
@@ -445,6 +453,15 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
     for name, value in best.user_attrs.get("values", best.params).items():
         lines.append(f"    {name} = {_round(value)}")
     return "\n".join(lines + knob_warnings(trials) + then)
+
+
+def _study_time(study, started):
+    """The study's time: this run's, or for a resumed study the time of all its runs (Coordinator.record_run_time)."""
+    this_run = time.time() - started
+    runs, total = study.user_attrs.get("runs", 1), study.user_attrs.get("elapsed_s")
+    if runs < 2 or total is None:
+        return _clock(this_run)
+    return f"{_clock(max(total, this_run))} over {runs} runs (this run {_clock(this_run)})"
 
 
 def _round(value, digits=4):

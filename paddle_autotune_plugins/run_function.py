@@ -18,8 +18,9 @@ import os
 import runpy
 import sys
 
+from paddle_autotune_plugins import reporting
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.reporting import report, set_parent_death_signal
+from paddle_autotune_plugins.reporting import METRIC_ENV, report, report_unusable, set_parent_death_signal
 
 LOADING = False  # True while a trial runs a script's module-level code to find its function (import path)
 
@@ -73,12 +74,65 @@ def check_fork_after_cuda(start_method):
 
 
 def call(fn, config_path):
-    """Run the objective on the trial's config; its return value (if any) is the trial's result."""
+    """Run the objective on the trial's config; its return value (if any) is the trial's result. A return the
+    study cannot use is reported as such, which stops the study: every trial would return the same kind."""
     with open(config_path) as f:
         config = json.load(f)
     result = fn(config)
-    if result is not None:
-        report(None, float(result), final=True)
+    if result is None and reporting.reported():  # its report() calls were the result
+        return
+    try:
+        metrics = result_metrics(result, os.environ.get(METRIC_ENV) or "objective")
+    except ValueError as e:
+        report_unusable(str(e))
+        return
+    report(None, metrics, final=True)
+
+
+RETURN_HINT = "return a number (e.g. `return acc`) or a dict of numbers (e.g. `return {'accuracy': acc}`)"
+
+
+def result_metrics(result, metric):
+    """What train_evaluate returned, as {name: float}: a number (Python, numpy, a 0-D Paddle or torch tensor)
+    is the study's `metric`; a dict keeps every key. ValueError, saying what came back and what to return."""
+    if isinstance(result, dict):
+        if not result:
+            raise ValueError(f"train_evaluate returned an empty dict; {RETURN_HINT}")
+        metrics = {}
+        for key, value in result.items():
+            number = as_number(value)
+            if number is None:
+                raise ValueError(f"train_evaluate returned a dict whose {key!r} is {_shown(value)}, not a number; "
+                                 f"{RETURN_HINT}")
+            metrics[str(key)] = number
+        return metrics
+    number = as_number(result)
+    if number is None:
+        raise ValueError(f"train_evaluate returned {_shown(result)}, which the study cannot use; {RETURN_HINT}")
+    return {metric: number}
+
+
+def as_number(value):
+    """float(value) for a real number or a one-element array or tensor (numpy, Paddle, torch); else None."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy, Paddle, torch
+        value = value.tolist()  # a Python number (0-D) or nested lists
+        while isinstance(value, list) and len(value) == 1:
+            value = value[0]
+    if isinstance(value, (str, bytes, bool, list)) or value is None:  # float('0.9') and float(True) are no result
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown(value, limit=60):
+    """A returned value as the one-line message shows it: its type and a short repr."""
+    if value is None:
+        return "None"
+    text = repr(value).replace("\n", " ")
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return f"a {type(value).__name__} ({text})"
 
 
 def fork_trial(fn, config_path, env, cwd, log_path):

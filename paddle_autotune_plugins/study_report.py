@@ -8,8 +8,7 @@ Works on any study the coordinator wrote (finished, interrupted or still running
     study_report.write_report(study, "tune_resnet18")            # tune_resnet18/report.html + report/*.png
     study_report.log_to_visualdl(study, "tune_resnet18/vdl")     # then: visualdl --logdir tune_resnet18/vdl
 
-The storage is plain Optuna, so optuna-dashboard opens it too (it is not a dependency of this package):
-``pip install optuna-dashboard && optuna-dashboard sqlite:///tune_resnet18/study.db``.
+The storage is plain Optuna: ``paddle-autotune dashboard --out tune_resnet18`` opens it in optuna-dashboard.
 
 The plots are our own matplotlib code (Agg canvas, no pyplot, so no global backend is switched in the
 caller's process) rather than optuna.visualization.matplotlib, whose functions are experimental and warn.
@@ -20,13 +19,14 @@ import io
 import math
 import pathlib
 import re
+import shlex
 import shutil
 
 import optuna
 
 from . import trial_queries as queries
 from .errors import UsageError
-from .results import duration_s
+from .results import duration_s, returned_metrics
 from .storages import redact
 
 S = optuna.trial.TrialState
@@ -153,8 +153,9 @@ def trials_table(study, reason_width=56):
     metrics = _metric_names(study)
     dirs = ", ".join(f"{'maximize' if m else 'minimize'} {name}" for m, name in zip(_directions(study), metrics))
     trials = ordered_trials(study)
-    lines = [f"Study '{study.study_name}': {dirs}; {len(trials)} trials, best first. "
-             "* = baseline (your config as given)"]
+    has_baseline = any(t.user_attrs.get("baseline") for t in trials)  # a Python API study may have none
+    lines = [f"Study '{study.study_name}': {dirs}; {len(trials)} trials, best first."
+             + (" * = baseline (your config as given)" if has_baseline else "")]
     paths = tuned_params(study)
     short = short_names(paths)
     legend = [f"  {short[p]} = {p}" for p in paths if short[p] != p]
@@ -163,7 +164,9 @@ def trials_table(study, reason_width=56):
     if not trials:
         return lines + ["(no trial has started yet)"]
 
-    head = ["#", "state", "value", "duration", "reason", "knobs"] + [short[p] for p in paths]
+    # the other numbers the trials returned (Python API dicts), beside the objective in the value column
+    others = [m for m in returned_metrics(trials) if m not in metrics]
+    head = ["#", "state", "value", "duration", "reason", "knobs"] + [short[p] for p in paths] + others
     rows = []
     for t in trials:
         if t.state == S.COMPLETE:
@@ -178,7 +181,8 @@ def trials_table(study, reason_width=56):
         used = t.user_attrs.get("values", t.params)
         number = f"{t.number}*" if t.user_attrs.get("baseline") else f"{t.number} "
         rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), reason, _knob_cell(t)]
-                    + [_fmt_value(used.get(p)) for p in paths])
+                    + [_fmt_value(used.get(p)) for p in paths]
+                    + [_fmt_value(t.user_attrs.get("metrics", {}).get(m)) for m in others])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     right = {0, 2, 3}  # numbers line up on the right
 
@@ -355,6 +359,7 @@ def plot_intermediate(d):
     return fig
 
 
+EVALUATOR_NAME = "fANOVA (Optuna's FanovaImportanceEvaluator, seed 0)"  # param_importances; named in its note
 FEW_TRIALS = 10  # importances from fewer complete trials than this carry a caveat in the report
 
 
@@ -412,6 +417,8 @@ def _importance_note(d, kept, left_params, used, left_trials):
     if used and len(used) < FEW_TRIALS:
         parts.append(f"Few trials: with fewer than {FEW_TRIALS} complete trials these importances are a rough "
                      "guide only; a parameter may look unimportant because it has not been explored yet.")
+    parts.append(f"Evaluator: {EVALUATOR_NAME}. paddle-autotune dashboard computes its importances with PED-ANOVA, "
+                 "so the two may rank the parameters differently, the more so the fewer the trials.")
     if left_trials:
         parts.append("Left out: " + "; ".join(f"trial {n} ({why})" for n, why in sorted(left_trials.items())) + ".")
     if left_params:
@@ -792,7 +799,9 @@ def write_report(study, out_dir):
 
     e = html.escape
     db = out_dir / "study.db"
-    storage_hint = f"sqlite:///{db.resolve()}" if db.is_file() else "STORAGE_URL"
+    # the dashboard command the setup installs, on this folder's study file or on the study's storage
+    where = (f"--out {shlex.quote(str(out_dir))}" if db.is_file()
+             else f"--storage STORAGE_URL --study {shlex.quote(study.study_name)}")
     body = [f"<h1>paddle-autotune report: {e(study.study_name)}</h1>",
             "<h2>Summary</h2>", _summary_html(d),
             "<h2>Trials (best first)</h2>", f"<pre>{e(chr(10).join(trials_table(study)))}</pre>"]
@@ -811,8 +820,8 @@ def write_report(study, out_dir):
                         else f"<figure><p class=note>{e(title)}: {e(note)}</p></figure>")
         body.append("</div>")
     body.append("<h2>Explore further</h2>"
-                f"<p>Interactive views of the same storage: <code>pip install optuna-dashboard &amp;&amp; "
-                f"optuna-dashboard {e(storage_hint)}</code>. VisualDL HParams: "
+                f"<p>Interactive views of the same study, live while it runs: <code>paddle-autotune dashboard "
+                f"{e(where)}</code>. VisualDL HParams: "
                 "<code>paddle_autotune_plugins.study_report.log_to_visualdl(study, LOGDIR)</code>, then "
                 "<code>visualdl --logdir LOGDIR</code>. The PNGs are also in <code>report/</code>.</p>")
     page = ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"

@@ -16,6 +16,7 @@ from .storages import jsonable
 RUNNING = optuna.trial.TrialState.RUNNING
 SHARED_REFRESH_SECONDS = 1.0  # how stale this coordinator's view of a shared study may get
 CSV_EVERY_SECONDS = 1.0  # trials.csv is rewritten at most this often while trials run (and at the end)
+SAME_FAILURES = 3  # a study whose first this many trials fail with one reason stops (--max-failures sets it)
 
 
 class StudyView:
@@ -82,10 +83,15 @@ class StudyView:
             return "time budget"
         failures = tally["failed"]
         if self.s.max_failures is not None and failures >= self.s.max_failures:
-            return f"{failures} failed trials (--max-failures)"
+            return f"{failures} failed trials (--max-failures {self.s.max_failures})"
+        same = self.s.max_failures or SAME_FAILURES
+        reason = queries.same_first_failures(self.counted(), same)
+        if reason is not None:
+            return f"the first {same} trials all failed with the same reason (--max-failures {same}): {reason}"
         if self.s.early_stopping_rounds and not self.goal.multi and queries.rounds_without_improvement(
                 self.counted(), self.goal.direction) >= self.s.early_stopping_rounds:
-            return f"no improvement in {self.s.early_stopping_rounds} trials"
+            k = self.s.early_stopping_rounds
+            return f"no improvement in {k} finished trials (--early-stopping-rounds {k})"
         return None
 
     def study_started(self):
@@ -174,9 +180,7 @@ def open_study(view, task, params, storage, out, pruner=None):
         if s.command:
             study.set_user_attr("command", jsonable(s.command))
     if study.metric_names != goal.names():  # optuna-dashboard shows 'top1'
-        with warnings.catch_warnings():  # experimental in Optuna since 3.2; it only names the objectives
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(goal.names())
+        name_metrics(study, goal.names())
     view.recover_lost(everything=view.embedded)
     if not study.trials:
         if s.baseline:
@@ -198,6 +202,13 @@ def check_same_command(name, out, stored, command):
 
 def _task_name(suite, script):
     return f"the {suite} suite's {script}" if script else f"the {suite} suite"
+
+
+def name_metrics(study, names):
+    """Name the study's objectives (optuna-dashboard then shows 'top1', not 'Objective 0')."""
+    with warnings.catch_warnings():  # experimental in Optuna since 3.2; it only names the objectives
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
 
 
 def sampler_seed(settings, embedded, existing):

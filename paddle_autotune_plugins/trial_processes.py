@@ -36,6 +36,7 @@ class RunningTrial:
     beat: float = 0.0
     stop_deadline: float = None  # set once the trial was asked to stop
     final: float = None  # the value the trial declared its result, if it did
+    final_metrics: dict = None  # every metric of that result (the Python API's returned dict)
     reports: dict = dataclasses.field(default_factory=dict)  # step -> every metric of that evaluation
     number: int = None
     used: dict = dataclasses.field(default_factory=dict)  # config path -> the value the trainer really uses

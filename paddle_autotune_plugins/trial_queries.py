@@ -109,3 +109,13 @@ def rounds_without_improvement(finished, direction):
         else:
             count += 1
     return count
+
+
+def same_first_failures(finished, count):
+    """The reason shared by the first `count` finished trials when none completed and all of them failed
+    with that one reason (a study that cannot work: a missing file, a wrong script); else None."""
+    first = sorted(finished, key=lambda t: t.number)[:count]
+    if len(first) < count or any(t.state != S.FAIL for t in first):
+        return None
+    reasons = {t.user_attrs.get("reason", "") for t in first}
+    return reasons.pop() if len(reasons) == 1 else None

@@ -381,7 +381,8 @@ def test_documented_example_runs(tmp_path, example):
     (tmp_path / "tune_me.py").write_text(code)
     proc = subprocess.run([sys.executable, "tune_me.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    best = ast.literal_eval(proc.stdout.splitlines()[0])
+    assert "stopped by: " in proc.stdout  # run() prints the study's summary before the example's own prints
+    best = ast.literal_eval(next(line for line in proc.stdout.splitlines() if line.startswith("{")))
     assert set(best) == {"lr", "batch_size"} and best["batch_size"] in (16, 32, 64) and 1e-4 <= best["lr"] <= 1e-1
 
 
@@ -391,3 +392,147 @@ def test_import_start_method_refuses_a_function_without_a_file(tmp_path):
             "start_method='import')\nexcept UsageError as e:\n    print('RESULT ' + __import__('json').dumps(str(e)))\n")
     message, _ = run_python(tmp_path, "stdin", code)
     assert "has no file" in message and "put it in a .py file" in message
+
+
+# --- what train_evaluate may return (issue 27) -------------------------------------------------------------
+def returns_numpy(config):
+    import numpy as np
+
+    return np.float32(1 - (config["lr"] - 0.3) ** 2)
+
+
+def returns_paddle_tensor(config):
+    import paddle
+
+    return paddle.to_tensor([1 - (config["lr"] - 0.3) ** 2]).mean()  # a 0-D tensor
+
+
+@pytest.mark.parametrize("fn", [returns_numpy, returns_paddle_tensor, lambda c: {"acc": 1 - (c["lr"] - 0.3) ** 2}],
+                         ids=["numpy", "paddle-0d", "dict"])
+def test_accepts_numbers_tensors_and_dicts(tmp_path, fn):
+    tuner = AutoTuner(fn, search_space={"lr": {"min": 0.0, "max": 1.0}}, max_trials=3, tuner_type="random",
+                      out=tmp_path / "out", verbose=False)
+    best = tuner.run()
+    assert 0.0 <= best["lr"] <= 1.0
+    assert [t.state.name for t in tuner.study.trials] == ["COMPLETE"] * 3
+    for t in tuner.study.trials:
+        assert t.value == pytest.approx(1 - (t.params["lr"] - 0.3) ** 2, rel=1e-6)
+    if fn.__name__ == "<lambda>":  # the dict's only key is the study's metric
+        assert tuner.study.user_attrs["metric"] == "acc" and tuner.study.metric_names == ["acc"]
+
+
+def test_every_returned_number_is_kept_and_metric_picks_the_objective(tmp_path):
+    tuner = AutoTuner(lambda c: {"loss": c["lr"], "acc": 1 - c["lr"]}, search_space={"lr": {"min": 0.0, "max": 1.0}},
+                      max_trials=3, tuner_type="random", out=tmp_path / "out", metric="acc", verbose=False)
+    tuner.run()
+    header = (tmp_path / "out" / "trials.csv").read_text().splitlines()[0]
+    assert header.endswith(",lr,loss,acc")
+    for row in tuner.trials:
+        assert row["value"] == row["acc"] and row["loss"] == pytest.approx(row["lr"], rel=1e-5)
+    assert all(set(t.user_attrs["metrics"]) == {"loss", "acc"} for t in tuner.study.trials)
+    from paddle_autotune_plugins import study_report  # show and the report's table: the other number too
+
+    table = study_report.trials_table(tuner.study)
+    head = next(line for line in table if line.lstrip().startswith("#  state"))
+    assert head.split()[-2:] == ["lr", "loss"]
+    assert "baseline" not in table[0]  # no base_config: no trial is one, and show does not say '* = baseline'
+
+
+def test_every_returned_number_goes_to_mlflow(tmp_path):
+    from mlflow import MlflowClient
+
+    AutoTuner(lambda c: {"loss": c["lr"], "acc": 1 - c["lr"]}, search_space={"lr": {"min": 0.0, "max": 1.0}},
+              max_trials=2, tuner_type="random", out=tmp_path / "out", metric="acc", mlflow="", verbose=False).run()
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("autotune").experiment_id])
+    trials = [r for r in runs if r.data.tags.get("autotune.kind") == "trial"]
+    assert len(trials) == 2
+    for run in trials:
+        assert run.data.metrics["acc"] == pytest.approx(1 - run.data.metrics["loss"])
+        assert run.data.metrics["value"] == pytest.approx(run.data.metrics["acc"])
+
+
+def test_resumed_study_keeps_the_key_it_uses(tmp_path):
+    def run(trials):
+        return AutoTuner(lambda c: {"loss": c["lr"], "acc": 1 - c["lr"]} if trials > 2 else {"acc": 1 - c["lr"]},
+                         search_space={"lr": {"min": 0.0, "max": 1.0}}, max_trials=trials, tuner_type="random",
+                         out=tmp_path / "out", verbose=False)
+    run(2).run()  # the study takes the one key, 'acc', as its metric
+    tuner = run(4)
+    tuner.run()  # the second run returns two keys: the study already uses 'acc'
+    assert [t.state.name for t in tuner.study.trials] == ["COMPLETE"] * 4
+    assert tuner.study.user_attrs["metric"] == "acc"
+
+
+def test_several_metrics_make_a_multi_objective_study(tmp_path):
+    tuner = AutoTuner(lambda c: {"accuracy": c["x"], "latency_ms": 10 * c["x"] ** 2},
+                      search_space={"x": {"min": 0.0, "max": 1.0}}, max_trials=4, tuner_type="random",
+                      out=tmp_path / "out", metric=["accuracy", "latency_ms"], verbose=False)
+    front = tuner.run()
+    assert [d.name for d in tuner.study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert len(front) == 4 and all(set(c) == {"x"} for c in front)  # each trial trades one for the other
+    assert [c["x"] for c in front] == sorted((c["x"] for c in front), reverse=True)
+
+
+@pytest.mark.parametrize("fn, says", [
+    (lambda c: "0.9", "returned a str ('0.9')"),
+    (lambda c: [c["x"], 1.0], "returned a list"),
+    (lambda c: {"acc": "high"}, "returned a dict whose 'acc' is a str"),
+    (lambda c: None, "returned None"),
+    (lambda c: {"acc": c["x"], "loss": 1.0}, "returned 'acc', 'loss' but not 'objective': name the one to optimise"),
+], ids=["str", "list", "dict-of-str", "none", "two-keys"])
+def test_a_return_the_study_cannot_use_stops_it_after_the_first_trial(tmp_path, capfd, fn, says):
+    tuner = AutoTuner(fn, search_space={"x": {"min": 0.0, "max": 1.0}}, max_trials=10, tuner_type="random",
+                      out=tmp_path / "out")
+    with pytest.raises(RuntimeError, match=re.escape(says)) as caught:
+        tuner.run()
+    message = str(caught.value)
+    assert "\n" not in message and ("return a number" in message or "metric='acc'" in message)
+    assert [t.state.name for t in tuner.study.trials] == ["FAIL"]
+    out, err = capfd.readouterr()
+    assert f"stopped by: train_evaluate {says}" in out
+    assert "paddle-autotune report" not in out  # nothing to report on
+
+
+def test_run_says_what_it_does_and_verbose_false_is_quiet(tmp_path, capfd):
+    tuner = AutoTuner(constant, search_space=SPACE, max_trials=20, early_stopping_rounds=3, tuner_type="random",
+                      pruner="none", out=tmp_path / "out")
+    tuner.run()
+    out, err = capfd.readouterr()
+    assert f"out {tmp_path / 'out'}" in err.splitlines()[0]
+    assert re.search(r"\| trial 0 COMPLETE: objective=0\.5000", err)
+    assert "stopped by: no improvement in 3 finished trials (early_stopping_rounds=3)" in out
+    assert "best     (trial 0): objective = 0.5" in out and f"paddle-autotune report --out {tmp_path / 'out'}" in out
+    AutoTuner(constant, search_space=SPACE, max_trials=2, tuner_type="random", out=tmp_path / "quiet",
+              verbose=False).run()
+    assert capfd.readouterr() == ("", "")
+
+
+ARTICLE = (REPO / "tests" / "autodl_article.py").read_text()
+
+
+@pytest.mark.parametrize("how", ["file", "stdin", "console"])
+def test_the_autodl_article_example_as_written(tmp_path, how):
+    """The article's own example (Paddle SimpleCNN on digits, `return {'accuracy': acc}`, no __main__ guard),
+    run as a script, from stdin and in an interactive console."""
+    if how == "file":
+        (tmp_path / "script.py").write_text(ARTICLE)
+        argv, stdin = [sys.executable, "script.py"], None
+    elif how == "stdin":
+        argv, stdin = [sys.executable, "-"], ARTICLE
+    else:
+        console = "import code, sys; sys.ps1 = sys.ps2 = ''; code.InteractiveConsole().interact('', '')"
+        argv, stdin = [sys.executable, "-c", console], ARTICLE + "\n"
+    env = dict(os.environ, TMPDIR=str(tmp_path))  # the study's temporary folder goes there
+    proc = subprocess.run(argv, input=stdin, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    out = pathlib.Path(re.search(r"^\[autotune\] function train_evaluate, .* out (\S+)$", proc.stderr, re.M).group(1))
+    assert out.parent == tmp_path
+    best = ast.literal_eval(re.search(r"^best config: (.*)$", proc.stdout, re.M).group(1))
+    assert set(best) == {"learning_rate", "batch_size"}
+    rows = api.read_trials_csv(out / "trials.csv")
+    assert rows and all(r["state"] == "COMPLETE" and 0 <= r["accuracy"] <= 1 for r in rows)
+    assert max(r["accuracy"] for r in rows) > 0.5  # one small epoch learns the digits well past chance (0.1)
+    stopped = re.search(r"stopped by: (.*)$", proc.stdout, re.M).group(1)
+    assert stopped in ("no improvement in 3 finished trials (early_stopping_rounds=3)", "trials")

@@ -4,6 +4,8 @@ The fake stands in for a suite only here, to test stop rules, samplers, pruners 
 seconds; real suites are exercised in the e2e tests.
 """
 import csv
+import re
+import time
 
 import pytest
 import yaml
@@ -73,6 +75,34 @@ def test_pruners_stop_bad_trials(tmp_path, pruner):
             assert r["reason"].startswith("pruned at step") and int(r["reason"].split()[3]) < 6
 
 
+def test_the_console_names_the_trainers_unit(tmp_path, capsys):
+    """A trainer that evaluates each epoch: 'epoch 2', 'pruned at epoch 2', not 'step'."""
+    task = make_task(tmp_path, steps=6)
+    task.adapter.step_unit = "epoch"
+    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", trials=12, pruner="asha",
+                                                                  sampler="random"))
+    coordinator.run()
+    rows = list(csv.DictReader(open(tmp_path / "out" / "trials.csv")))
+    pruned = [r["reason"] for r in rows if r["state"] == "PRUNED"]
+    assert pruned and all(re.match(r"pruned at epoch [1-5] \(score=", r) for r in pruned), pruned
+    err = capsys.readouterr().err
+    assert re.search(r"\| trial 0 epoch 1: score=", err) and " step " not in err
+
+
+def test_each_suite_names_its_unit():
+    from paddle_autotune_plugins.adapters.paddleclas.adapter import ClasAdapter
+    from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
+    from paddle_autotune_plugins.adapters.paddlenlp.adapter import NlpAdapter
+    from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter
+
+    assert [a().step_unit_for(None) for a in (ClasAdapter, DetAdapter, SegAdapter)] == ["epoch", "epoch", "iteration"]
+    nlp = NlpAdapter()
+    by_epoch = Task(nlp, {"evaluation_strategy": "epoch"}, state={"trainer_style": True})
+    by_steps = Task(nlp, {"evaluation_strategy": "steps"}, state={"trainer_style": True})
+    own_loop = Task(nlp, {}, state={"trainer_style": False})
+    assert [nlp.step_unit_for(t) for t in (by_epoch, by_steps, own_loop)] == ["epoch", "step", "epoch"]
+
+
 @pytest.mark.parametrize("pruner, first", [("asha", 3), ("asha:1", 1), ("median:2", 2)])
 def test_first_pruning_step(tmp_path, pruner, first):
     """asha waits for a third of the training (9 steps here) unless told a first step; pruned trials show
@@ -100,7 +130,7 @@ def test_the_baseline_is_never_pruned(tmp_path):
 def test_early_stopping_rounds(tmp_path):
     # the baseline is the optimum already: nothing can improve on it
     stop, rows, _ = run(tmp_path, X, trials=20, early_stopping_rounds=3, pruner="none", config={"x": 0.3, "c": "a"})
-    assert stop == "no improvement in 3 trials" and len(rows) == 4
+    assert stop == "no improvement in 3 finished trials (--early-stopping-rounds 3)" and len(rows) == 4
 
 
 def test_time_budget(tmp_path):
@@ -119,13 +149,47 @@ def test_failures_are_recorded_with_their_reason_and_the_study_goes_on(tmp_path)
 
 
 def test_max_failures_stops_the_study(tmp_path):
-    stop, rows, _ = run(tmp_path, X, trials=10, max_failures=2, pruner="none", config={"crash": True})
-    assert stop == "2 failed trials (--max-failures)" and len(rows) == 2
+    # baseline=False: a failing baseline stops the study at once (test_a_failing_baseline_stops_the_study)
+    stop, rows, _ = run(tmp_path, X, trials=10, max_failures=2, pruner="none", config={"crash": True}, baseline=False)
+    assert stop == "2 failed trials (--max-failures 2)" and len(rows) == 2
 
 
 def test_trial_timeout(tmp_path):
-    stop, rows, _ = run(tmp_path, X, trials=2, trial_timeout=1.0, pruner="none", config={"sleep": 5})
-    assert [r["reason"] for r in rows] == ["baseline; timeout after 1 s", "timeout after 1 s"]
+    stop, rows, _ = run(tmp_path, X, trials=2, trial_timeout=1.0, pruner="none", config={"sleep": 5}, baseline=False)
+    assert [r["reason"] for r in rows] == ["timeout after 1 s", "timeout after 1 s"]
+
+
+def test_a_failing_baseline_stops_the_study(tmp_path):
+    stop, rows, coordinator = run(tmp_path, X, trials=10, pruner="none", config={"crash": True})
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "FAIL")]
+    reason = coordinator.study.trials[0].user_attrs["reason"]
+    assert stop == f"the baseline (trial 0, your config as given) failed: {reason}"
+    assert "exit code" in stop
+
+
+def test_the_first_trials_failing_alike_stop_the_study(tmp_path):
+    """Without a baseline: 3 trials (by default) that all fail with one reason stop it; --max-failures sets how many."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    stop, rows, _ = run(tmp_path / "a", X, trials=10, pruner="none", config={"crash": True}, baseline=False)
+    assert len(rows) == 3 and stop.startswith("the first 3 trials all failed with the same reason (--max-failures 3): "
+                                              "exit code")
+    stop, rows, _ = run(tmp_path / "b", X, trials=10, pruner="none", config={"crash": True}, baseline=False,
+                        max_failures=5)
+    assert len(rows) == 5 and stop == "5 failed trials (--max-failures 5)"
+
+
+def test_a_resumed_studys_summary_counts_all_of_it(tmp_path):
+    started = time.time()
+    run(tmp_path, X, trials=3, pruner="none", config={"sleep": 0.3})  # about 1 s a trial
+    first = time.time() - started
+    started = time.time()
+    _, _, coordinator = run(tmp_path, X, trials=4, pruner="none", config={"sleep": 0.3})
+    text = results.summary(coordinator.study, "score", started, "trials")
+    total, this_run = re.search(r"^Study 'autotune': 4 trials \(4 complete, 0 pruned, 0 failed\) in (\S+) over 2 runs "
+                                r"\(this run (\S+)\)", text).groups()
+    seconds = [sum(int(p) * 60 ** i for i, p in enumerate(reversed(t.split(":")))) for t in (total, this_run)]
+    assert seconds[0] >= int(first) + seconds[1] - 1 and seconds[0] >= 3, text
 
 
 def test_missing_metric_and_silent_trial(tmp_path):
@@ -254,9 +318,9 @@ def test_a_knob_that_does_not_act_is_flagged_and_strict_knobs_fails_it(tmp_path,
     assert len(warnings) == 1 and "trial 0: knob does not act: x: given 0.9, trainer used 0.5" in warnings[0]  # once
 
     (tmp_path / "strict").mkdir()
-    _, rows, coordinator = run(tmp_path / "strict", X, trials=2, strict_knobs=True, config={"ignores_x": True})
-    assert [r["state"] for r in rows] == ["FAIL", "FAIL"]
-    assert rows[1]["reason"].startswith("knob does not act (--strict-knobs): x: given ")
+    stop, rows, coordinator = run(tmp_path / "strict", X, trials=2, strict_knobs=True, config={"ignores_x": True})
+    assert [r["state"] for r in rows] == ["FAIL"]  # the baseline failed: no further trial could work
+    assert stop.startswith("the baseline (trial 0, your config as given) failed: knob does not act (--strict-knobs)")
     assert results.no_trial_completed(coordinator.study).startswith(
         "no trial completed; the first failure, trial 0: knob does not act (--strict-knobs): x: given 0.9")
 

@@ -147,3 +147,20 @@ def test_a_study_says_when_asha_cuts_at_the_first_evaluation_for_want_of_a_lengt
                          "--pruner", pruner, "--out", str(tmp_path / pruner.replace(":", "_"))], cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert ("ASHA first cuts at the first one" in proc.stderr) == noted, (pruner, proc.stderr[-2000:])
+
+
+def test_a_study_whose_baseline_fails_stops_there(tmp_path):
+    """A script that cannot work (its data file is missing) fails the baseline: the study stops after it,
+    exit 1 with the reason, and suggests no report of a study with nothing to report."""
+    (tmp_path / "train.py").write_text("import argparse\np = argparse.ArgumentParser()\n"
+                                       "p.add_argument('--lr', type=float, default=0.1)\np.parse_args()\n"
+                                       "open('./dataset/train_list.txt')\n")
+    proc = autotune(["train.py", "--lr", "0.1", "--autotune", "--param", "lr=0.01:1", "--metric", "acc",
+                     "--trials", "10", "--out", str(tmp_path / "out")], cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert [r["state"] for r in read_trials(tmp_path / "out")] == ["FAIL"]
+    assert "stopped by: the baseline (trial 0, your config as given) failed: exit code 1: FileNotFoundError" \
+           in proc.stdout
+    assert "paddle-autotune report" not in proc.stdout and "Next:" not in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "paddle-autotune: error: no trial completed; the first failure, trial 0: exit code 1: FileNotFoundError")

@@ -152,7 +152,10 @@ def test_the_apis_settings_come_through_the_schema():
     assert (settings.trials, settings.workers, settings.early_stopping_rounds, settings.sampler) == (5, 2, 3, "cmaes")
     assert (settings.direction, settings.pruner.first_step, settings.time_budget, settings.seed) == ("minimize", 1,
                                                                                                    90.0, 1)
-    assert settings.quiet and not settings.baseline and settings.extra_metrics == []
+    # run() shows its progress as the CLI does (verbose=True by default)
+    assert not settings.quiet and not settings.baseline and settings.extra_metrics == []
+    quiet = api.AutoTuner(lambda c: 1.0, search_space={"x": {"low": 0.0, "high": 1.0}}, verbose=False)
+    assert options.build(dict(quiet.option_values, out="o")).quiet
 
 
 def test_option_checks_need_no_suite():

@@ -176,8 +176,10 @@ def test_retry_failed_requeues_the_parameters(tmp_path):
                                                 "--out", str(out)])
     assert proc.returncode == 1 and "no trial completed" in proc.stderr, proc.stderr[-2000:]  # every trial crashes
     rows = read_trials(out)
-    assert [r["state"] for r in rows] == ["FAIL"] * 3
-    assert rows[1]["lr"] == rows[0]["lr"] == "0.1"  # trial 1 is trial 0 again
+    # trial 1 is trial 0 again; the baseline failed on its retry too, so the study stopped there
+    assert [r["state"] for r in rows] == ["FAIL"] * 2
+    assert rows[1]["lr"] == rows[0]["lr"] == "0.1"
+    assert "stopped by: the baseline (trial 1, your config as given) failed: exit code 1" in proc.stdout
 
 
 def test_coordinator_killed_hard_then_resumed(tmp_path):

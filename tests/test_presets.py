@@ -53,6 +53,16 @@ def test_weight_decay_follows_the_optimizer_and_optional_knobs_leave_notes():
             "DataLoader.Train.sampler.batch_size"} <= cosine
 
 
+def test_a_preset_typo_gets_a_suggestion():
+    with pytest.raises(UsageError, match=r"unknown preset 'clas-basci'; did you mean clas-basic\? "
+                                         r"\('paddle-autotune presets' lists"):
+        presets.resolve(["clas-basci"], "clas", COSINE)
+    # nothing near: no guess
+    with pytest.raises(UsageError, match=r"unknown preset 'zzz'; run 'paddle-autotune presets' to list") as caught:
+        presets.resolve(["zzz"], "clas", COSINE)
+    assert "did you mean" not in str(caught.value)
+
+
 def test_unknown_preset_and_wrong_suite():
     with pytest.raises(UsageError, match="unknown preset 'clas-lrr'.*paddle-autotune presets"):
         presets.resolve(["clas-lrr"], "clas", COSINE)

@@ -63,7 +63,7 @@ def test_trials_table_best_first(out):
     study = study_report.open_study(out)
     lines = study_report.trials_table(study)
     print("\n".join(lines))
-    assert lines[0].startswith("Study 'autotune': maximize score; 14 trials, best first")
+    assert lines[0] == "Study 'autotune': maximize score; 14 trials, best first. * = baseline (your config as given)"
     assert "  width = Model.width" in lines  # short names, full path in the legend
     head = lines.index(next(line for line in lines if line.lstrip().startswith("#  state")))
     assert lines[head].split() == ["#", "state", "value", "duration", "reason", "knobs", "x", "c", "width"]
@@ -98,6 +98,7 @@ def test_trials_table_minimize_and_empty():
     for v, lr in [(0.5, 0.1), (0.2, 0.01), (0.9, 0.3)]:
         study.add_trial(optuna.trial.create_trial(value=v, params={"lr": lr}, distributions=dist))
     rows = study_report.trials_table(study)[-3:]
+    assert "baseline" not in study_report.trials_table(study)[0]  # no trial is one (e.g. a Python API study)
     assert [r.split()[2] for r in rows] == ["0.2", "0.5", "0.9"]
 
 
@@ -116,7 +117,10 @@ def test_report_html_and_pngs(out):
     # summary: baseline vs best, counts, best params
     assert "vs baseline" in page and "complete," in page and "pruned," in page and "failed" in page
     assert f"(trial {study.best_trial.number})" in page and "<code>Model.width</code>" in page
-    assert "optuna-dashboard sqlite:///" in page
+    assert f"<code>paddle-autotune dashboard --out {out}</code>" in page and "pip install" not in page
+    # the importances say which evaluator made them, and that the dashboard's may rank otherwise
+    assert "Evaluator: fANOVA (Optuna&#x27;s FanovaImportanceEvaluator, seed 0). paddle-autotune dashboard computes " \
+           "its importances with PED-ANOVA" in page
 
 
 def test_report_notes_instead_of_plots_that_do_not_apply(tmp_path):

@@ -6,7 +6,7 @@ import subprocess
 
 import yaml
 
-from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins import data_paths, dotpath
 from paddle_autotune_plugins.adapter import python
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root
@@ -47,6 +47,7 @@ class ClasAdapter(YamlSuiteAdapter):
     train_entry = "paddle_autotune_plugins.adapters.paddleclas.train"
     config_help = "a PaddleClas YAML"
     override_example = "-o Global.epochs=10"
+    step_unit = "epoch"
     override_form = "KEY=VALUE"
     output_paths = {"Global.output_dir": ("output", "./output/")}
     trial_values = {"Global.eval_during_train": True}  # the study needs an eval metric every epoch
@@ -100,6 +101,12 @@ class ClasAdapter(YamlSuiteAdapter):
             for cls_name, args in (item or {}).items():
                 names += _METRIC_NAMES.get(cls_name, lambda a, n=cls_name: [n])(args)
         return (names or [self.default_metric]) + ["params_m", "latency_ms"]  # measured by the trial's hook
+
+    def data_paths(self, task):
+        """ppcls opens image_root and cls_label_path from its working directory; Eval's only when it evaluates."""
+        modes = ["Train"] + (["Eval"] if dotpath.get(task.config, "Global.eval_during_train", True) else [])
+        keys = [f"DataLoader.{mode}.dataset.{key}" for mode in modes for key in ("image_root", "cls_label_path")]
+        return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag)
 
     def max_steps(self, cfg, task=None):
         return dotpath.get(cfg, "Global.epochs", None)

@@ -14,7 +14,7 @@ import subprocess
 
 import yaml
 
-from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins import data_paths, dotpath
 from paddle_autotune_plugins.adapter import python
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
@@ -142,6 +142,7 @@ class DetAdapter(YamlSuiteAdapter):
     train_entry = "paddle_autotune_plugins.adapters.paddledet.train"
     config_help = "a PaddleDetection YAML (its _BASE_ files are read)"
     override_example = "-o epoch=12"
+    step_unit = "epoch"
     output_paths = {"save_dir": ("output", None), "output_eval": ("output/eval", None)}  # bbox.json stays in the trial
     device_path = ("use_gpu", True, False)
 
@@ -197,6 +198,14 @@ class DetAdapter(YamlSuiteAdapter):
         if name in facts:
             return facts[name](task.config)
         return super().trainer_fact(task, name)
+
+    def data_paths(self, task):
+        """ppdet opens dataset_dir from its working directory, image_dir and anno_path under dataset_dir."""
+        keys, under = [], {}
+        for dataset in ("TrainDataset", "EvalDataset"):
+            keys += [f"{dataset}.{key}" for key in ("dataset_dir", "image_dir", "anno_path")]
+            under.update({f"{dataset}.{key}": f"{dataset}.dataset_dir" for key in ("image_dir", "anno_path")})
+        return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag, under=under)
 
     def max_steps(self, cfg, task=None):
         return cfg.get("epoch")

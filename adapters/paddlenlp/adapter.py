@@ -26,6 +26,7 @@ import re
 
 import yaml
 
+from paddle_autotune_plugins import data_paths
 from paddle_autotune_plugins.adapter import Task, available_device
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.flag_scripts import ask_help, script_stamp
@@ -167,8 +168,27 @@ class NlpAdapter(FlagScriptAdapter):
                                  f"use a preset without scale_with (e.g. ernie-finetune)")
         return self.script_notes(task, params)
 
+    def data_paths(self, task):
+        """--train_file, --dev_file, --label_file from the working directory, else train.txt, dev.txt, label.txt
+        in --dataset_dir (the plugin's entry and applications/text_classification read them so)."""
+        cfg, paths = task.config, []
+        for name in ("train", "dev", "label"):
+            file, folder = cfg.get(f"{name}_file"), cfg.get("dataset_dir")
+            if file:
+                paths.append(data_paths.DataPath(f"--{name}_file", file, data_paths.resolve(task.cwd, file),
+                                                 f"--{name}_file PATH"))
+            elif folder:
+                resolved = data_paths.resolve(task.cwd, folder, f"{name}.txt")
+                paths.append(data_paths.DataPath("--dataset_dir", folder, resolved, "--dataset_dir DIR"))
+        return paths
+
     def metric_names(self, task):
         return None if task.script else _OWN_METRICS  # a user's script reports what its compute_metrics makes
+
+    def step_unit_for(self, task):
+        """A loop of its own and the Trainer's epoch strategy evaluate each epoch; else at global steps."""
+        epochs = not self.trainer_style(task) or str(task.config.get("evaluation_strategy", "epoch")) == "epoch"
+        return "epoch" if epochs else "step"
 
     def max_steps(self, cfg, task=None):
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""

@@ -14,7 +14,7 @@ import pathlib
 
 import yaml
 
-from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins import data_paths, dotpath
 from paddle_autotune_plugins.adapter import check_override, python, weight_files
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
@@ -106,6 +106,7 @@ class SegAdapter(YamlSuiteAdapter):
     train_entry = "paddle_autotune_plugins.adapters.paddleseg.train"
     config_help = "a PaddleSeg YAML (its _base_ files are read)"
     override_example = "--opts batch_size=4"
+    step_unit = "iteration"  # its evaluations come every eval interval of iterations
     override_flag = "--opts"
 
     @classmethod
@@ -142,6 +143,12 @@ class SegAdapter(YamlSuiteAdapter):
 
     def metric_names(self, task):
         return list(METRICS)
+
+    def data_paths(self, task):
+        """paddleseg's Dataset opens dataset_root and the train/val list files from its working directory."""
+        keys = ["train_dataset.dataset_root", "train_dataset.train_path", "val_dataset.dataset_root",
+                "val_dataset.val_path"]
+        return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag)
 
     def max_steps(self, cfg, task=None):
         return cfg.get("iters")  # the trainer always evaluates at its last iteration
