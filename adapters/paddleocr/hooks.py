@@ -1,0 +1,69 @@
+"""Code that runs inside a PaddleOCR trial process: one report per evaluation, and the knobs' readback.
+
+The checkout's tools/train.py builds everything, then calls ``tools.program.train``, whose loop calls the
+module's ``eval`` at each evaluation step and logs "cur metric" (then "best metric", which is no new
+evaluation). Both functions are wrapped when ``tools.program`` is imported (``when_imported``), so no file
+is edited: ``train`` hands the built optimizer, scheduler, loader and post-process to readback.py, and each
+``eval`` called from the training loop is reported at that loop's global step, with the metric class's own
+values (``fps``, the speed of that evaluation, is left out: it measures the machine, not the model).
+"""
+import inspect
+import sys
+
+from paddle_autotune_plugins.import_hooks import when_imported
+from paddle_autotune_plugins.reporting import ENV_VAR, report, report_used
+
+PROGRAM = "tools.program"  # the checkout's module: tools/train.py puts the checkout first on sys.path
+NOT_METRICS = ("fps",)
+
+FIXES = []  # (name, what it does, whether it applies): PaddleOCR 2.10 and main train on Paddle 3 unchanged
+
+
+def eval_metrics(result):
+    """The metric class's numbers from what ``program.eval`` returns (``fps`` and flags left out)."""
+    metrics = {}
+    for name, value in (result or {}).items():
+        if name in NOT_METRICS or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        metrics[name] = float(value)
+    return metrics
+
+
+def _say(text):
+    print(f"[autotune] {text}", file=sys.stderr, flush=True)
+
+
+def _hook_program(module):
+    if getattr(module, "_autotune_hooked", False):
+        return
+    module._autotune_hooked = True
+    original_train, original_eval = module.train, module.eval
+
+    def train(*args, **kwargs):
+        import os
+
+        bound = inspect.signature(original_train).bind(*args, **kwargs)
+        if os.environ.get(ENV_VAR):
+            try:
+                from .readback import train_values
+
+                a = bound.arguments
+                report_used(train_values(a["config"], a["optimizer"], a["lr_scheduler"], a["train_dataloader"],
+                                         a["post_process_class"], a["step_pre_epoch"]))
+            except Exception as e:  # noqa: BLE001 - the knob check must not cost the user the training
+                _say(f"could not read the knobs from the trainer: {type(e).__name__}: {e}")
+        return original_train(*args, **kwargs)
+
+    def eval(*args, **kwargs):
+        result = original_eval(*args, **kwargs)
+        loop = sys._getframe(1).f_locals  # the training loop's frame: its global step
+        step = loop.get("global_step")
+        if isinstance(step, int) and "train_dataloader" in loop:  # not tools/eval.py's single evaluation
+            report(step, eval_metrics(result))
+        return result
+
+    module.train, module.eval = train, eval
+
+
+def install():
+    when_imported(PROGRAM, _hook_program)
