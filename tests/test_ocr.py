@@ -275,3 +275,35 @@ def test_demo_names_the_checkout_it_needs(tmp_path):
     (tmp_path / "PaddleOCR-x" / "tools").mkdir()
     (tmp_path / "PaddleOCR-x" / "tools" / "train.py").write_text("")
     assert find_checkout({"PADDLE_AUTOTUNE_CHECKOUTS": str(tmp_path)}) == (tmp_path / "PaddleOCR-x").resolve()
+
+
+def test_readback_of_const_and_one_cycle_schedules(monkeypatch):
+    import paddle
+
+    # Const without a warm-up hands the optimizer a plain float: the warm-up asked (0) is what it used
+    assert readback.scheduler_values({"warmup_epoch": 0}, 0.001, 10) == {
+        "Optimizer.lr.learning_rate": 0.001, "Optimizer.lr.warmup_epoch": 0}
+
+    class OneCycleDecay(paddle.optimizer.lr.LRScheduler):  # ppocr's own class of that name holds max_lr
+        def __init__(self, max_lr):
+            self.max_lr = max_lr
+            super().__init__(max_lr / 25)
+
+        def get_lr(self):
+            return self.base_lr
+
+    assert readback.scheduler_values({}, OneCycleDecay(0.0007), 10) == {"Optimizer.lr.max_lr": 0.0007}
+
+
+def test_linear_warmup_cosine_range_starts_above_its_start_lr(checkout):
+    adapter = OcrAdapter()
+    task = _load(checkout, "-c", "DB", "-o",
+                 "Optimizer.lr={name: LinearWarmupCosine, learning_rate: 1e-4, start_lr: 1e-5, warmup_steps: 50}")
+    params = presets.resolve(["ocr-lr"], "ocr", task.config, "DB").params
+    notes = adapter.check_space(task, params)
+    assert params[0].low == pytest.approx(1.01e-5) and "start_lr" in notes[0]  # "1e-5" is a YAML string
+
+
+def test_without_main_indicator_the_metric_class_default_is_tuned(checkout):
+    task = _load(checkout, "-c", "DB", "-o", "Metric={name: DetMetric, main_indicator: null}")
+    assert OcrAdapter().default_metric_for(task) == "hmean"

@@ -84,8 +84,6 @@ def check_trainable(cfg, path):
     if not (isinstance(step, list) and len(step) >= 2 and all(isinstance(s, int) for s in step[:2]) and step[1] > 0):
         raise UsageError(f"{where}: Global.eval_batch_step is {step!r}; give [start, every] iterations, e.g. "
                          f"-o Global.eval_batch_step=[0,100]")
-    if not cfg["Metric"].get("main_indicator"):
-        raise UsageError(f"{where} names no Metric.main_indicator; set it, e.g. -o Metric.main_indicator=acc")
     if not cfg["Global"].get("save_model_dir"):
         raise UsageError(f"{where} has no Global.save_model_dir (tools/train.py needs it); set it with -o")
 
@@ -134,10 +132,18 @@ def last_eval_step(cfg, cwd):
     return start + every * ((total - start) // every) if total > start + every - 1 else None
 
 
+def _number(value):
+    """A config number as ppocr's schedules read it (float(...): YAML reads 1e-5 as a string), or None."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class OcrAdapter(YamlSuiteAdapter):
     name = "ocr"
-    demo_summary = ("PaddleOCR: a small CRNN on rendered digit strings, presets ocr-lr and ocr-regularization "
-                    "(needs a PaddleOCR checkout: $PADDLE_AUTOTUNE_PADDLEOCR)")
+    demo_summary = ("PaddleOCR: its text-direction classifier (0 or 180 degrees) on rendered digit strings, presets "
+                    "ocr-lr and ocr-regularization (needs a checkout: $PADDLE_AUTOTUNE_PADDLEOCR)")
     default_metric = "acc"
     config_filename = "config.yml"
     checkout_folders = ("ppocr", "tools", "configs")
@@ -182,11 +188,29 @@ class OcrAdapter(YamlSuiteAdapter):
         return dotpath.get(cfg, "Architecture.algorithm", None)
 
     def default_metric_for(self, task):
-        return dotpath.get(task.config, "Metric.main_indicator", self.default_metric)
+        """The config's Metric.main_indicator, else the metric class's own default (its first name)."""
+        named = dotpath.get(task.config, "Metric.main_indicator", None)
+        return named or (METRICS.get(dotpath.get(task.config, "Metric.name", None)) or [self.default_metric])[0]
 
     def metric_names(self, task):
         names = METRICS.get(dotpath.get(task.config, "Metric.name", None))
         return list(names) if names else None  # another metric class: its names are known once it reports
+
+    def check_space(self, task, params):
+        notes = list(super().check_space(task, params) or [])
+        lr_cfg = dotpath.get(task.config, "Optimizer.lr", None) or {}
+        start = _number(lr_cfg.get("start_lr", 1e-5)) if lr_cfg.get("name") == "LinearWarmupCosine" else None
+        rate = next((p for p in params if p.name == "Optimizer.lr.learning_rate" and p.kind == "float"), None)
+        if rate is not None and start is not None and rate.low <= start:
+            # its warm-up climbs from start_lr to learning_rate, and Paddle's LinearWarmup asserts end_lr > start_lr
+            low = start * 1.01
+            if low >= rate.high:
+                raise UsageError(f"Optimizer.lr.learning_rate: the range [{rate.low:g}, {rate.high:g}] lies at or "
+                                 f"below the warm-up's start_lr {start:g}; LinearWarmupCosine needs a higher rate")
+            notes.append(f"Optimizer.lr.learning_rate starts above start_lr {start:g} (LinearWarmup asserts end_lr > "
+                         f"start_lr): range [{low:g}, {rate.high:g}] instead of [{rate.low:g}, {rate.high:g}]")
+            rate.low = low
+        return notes
 
     def max_steps(self, cfg, task=None):
         return last_eval_step(cfg, task.cwd if task else None)

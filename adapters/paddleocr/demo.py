@@ -1,4 +1,6 @@
-"""`paddle-autotune demo --suite ocr`: a small CRNN on rendered digit strings, through a PaddleOCR checkout.
+"""`paddle-autotune demo --suite ocr`: PaddleOCR's text-direction classifier (its cls model: is the line
+upside down?) on rendered digit strings, through a PaddleOCR checkout. (The small CRNN recognizer of
+configs/ stays at CTC's all-blank plateau for hundreds of iterations on this data, longer than a demo.)
 
 The pip wheels hold no PaddleOCR trainer, so the demo needs a source checkout: the folder named by
 ``$PADDLE_AUTOTUNE_PADDLEOCR``, else the first ``PaddleOCR*`` folder in ``$PADDLE_AUTOTUNE_CHECKOUTS`` (the
@@ -36,9 +38,9 @@ def find_checkout(environ=os.environ):
 
 def demo_task(adapter, out):
     """(Task, tuning options) of the demo study; the config and data are written before any trial."""
-    from .digits_ocr import write_demo_config
+    from .digits_ocr import DIRECTION_CONFIG, write_demo_config
 
     script = find_checkout() / "tools" / "train.py"
-    config = write_demo_config(pathlib.Path(out))
+    config = write_demo_config(pathlib.Path(out), config=DIRECTION_CONFIG)
     return adapter.load(str(script), ["-c", str(config)]), [
         "--preset", "ocr-lr", "--preset", "ocr-regularization", "--pruner", "asha", "--seed", "0"]

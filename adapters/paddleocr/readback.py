@@ -10,6 +10,7 @@ by the config paths they answer for, so the coordinator compares them with the t
 import copy
 
 POST_KNOBS = ("thresh", "box_thresh", "unclip_ratio")
+DB_POST = ("DBPostProcess", "DistillationDBPostProcess")  # the post-processes the DB knobs are read from
 
 
 def _warmup_epochs(given, warmup_steps, step_each_epoch):
@@ -27,8 +28,10 @@ def scheduler_values(lr_config, scheduler, step_each_epoch):
 
     lr = paddle.optimizer.lr
     used = {}
-    if isinstance(scheduler, (int, float)):
+    if isinstance(scheduler, (int, float)):  # Const without warm-up hands the optimizer a plain rate
         used["Optimizer.lr.learning_rate"] = float(scheduler)
+        if "warmup_epoch" in lr_config:
+            used["Optimizer.lr.warmup_epoch"] = _warmup_epochs(lr_config["warmup_epoch"], 0, step_each_epoch)
         return used
     if not isinstance(scheduler, lr.LRScheduler):
         return used
@@ -37,6 +40,8 @@ def scheduler_values(lr_config, scheduler, step_each_epoch):
     inner = warmup.learning_rate if warmup is not None else scheduler
     if isinstance(inner, lr.PiecewiseDecay):
         used["Optimizer.lr.values"] = [float(v) for v in inner.values]
+    elif type(inner).__name__ == "OneCycleDecay":  # ppocr's own: its peak (base_lr is the peak / div_factor)
+        used["Optimizer.lr.max_lr"] = float(inner.max_lr)
     elif isinstance(inner, lr.LRScheduler):
         used["Optimizer.lr.learning_rate"] = float(inner.base_lr)
     elif isinstance(inner, (int, float)):
@@ -92,7 +97,7 @@ def train_values(config, optimizer, lr_scheduler, train_loader, post_process, st
     sampler = getattr(train_loader, "batch_sampler", None)
     if getattr(sampler, "batch_size", None) is not None:
         used["Train.loader.batch_size_per_card"] = int(sampler.batch_size)
-    if "PostProcess" in config and any(k in (config["PostProcess"] or {}) for k in POST_KNOBS):
+    if (config.get("PostProcess") or {}).get("name") in DB_POST:
         used.update(post_process_values(post_process))
     return used
 
@@ -111,6 +116,6 @@ def built_values(config, step_each_epoch=1000):
     opt_config = config["Optimizer"]
     used = scheduler_values(opt_config.get("lr") or {}, scheduler, step_each_epoch)
     used.update(optimizer_values(opt_config, optimizer))
-    if any(k in (config.get("PostProcess") or {}) for k in POST_KNOBS):
+    if (config.get("PostProcess") or {}).get("name") in DB_POST:  # (others may compile code into the checkout)
         used.update(post_process_values(build_post_process(config["PostProcess"], config["Global"])))
     return used
