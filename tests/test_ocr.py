@@ -264,6 +264,21 @@ def test_digit_strings_are_rendered_once_and_match_their_labels(tmp_path):
     assert digits_ocr.ensure_dataset(tmp_path / "d", num_train=6, num_val=2, seed=3) == root
     assert (root / digits_ocr.MARKER).stat().st_mtime_ns == stamp  # not written again
     assert (root / "digits.txt").read_text().split() == [str(d) for d in range(10)]
+    directions = [l.split("\t") for l in (root / "train_direction.txt").read_text().splitlines()]
+    assert [label for _, label in directions] == ["0", "180"] * 3
+    upright, turned = Image.open(root / directions[1][0].replace("_180", "")), Image.open(root / directions[1][0])
+    assert list(turned.getdata()) == list(upright.rotate(180).getdata())
+
+
+def test_demo_configs_point_at_the_data(tmp_path):
+    rec = yaml.safe_load(digits_ocr.write_demo_config(tmp_path / "rec", num_train=4, num_val=2).read_text())
+    cls = yaml.safe_load(digits_ocr.write_demo_config(tmp_path / "cls", config=digits_ocr.DIRECTION_CONFIG,
+                                                      num_train=4, num_val=2).read_text())
+    assert rec["Train"]["dataset"]["label_file_list"][0].endswith("train.txt")
+    assert pathlib.Path(rec["Global"]["character_dict_path"]).is_file()
+    assert cls["Eval"]["dataset"]["label_file_list"][0].endswith("val_direction.txt")
+    assert all(pathlib.Path(c[s]["dataset"]["label_file_list"][0]).is_file() for c in (rec, cls)
+               for s in ("Train", "Eval"))
 
 
 def test_demo_names_the_checkout_it_needs(tmp_path):
