@@ -98,12 +98,18 @@ def test_bad_commands_are_one_line_usage_errors(checkout, argv, message):
     assert "\n" not in str(info.value)
 
 
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(checkout, tmp_path):
+@pytest.mark.parametrize("suite_args, tuning_args, named", [
+    (["-o", "Global.epoch_nun=3"], [], "Global.epoch_nun"),
+    (["-o", "Global.epoch_num=3", "-o", "Global.use_gpu=False"], [], "more than once"),
+    (["-o", "Global.eval_batch_step=[0]"], [], "eval_batch_step"),
+    ([], ["--preset", "ocr-lr", "--metric", "fps"], "fps"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(checkout, tmp_path, suite_args, tuning_args, named):
     out = tmp_path / "out"
-    proc = autotune(["tools/train.py", "-c", "configs/det/db.yml", "-o", "Global.epoch_nun=3", "--autotune",
-                     "--trials", "2", "--out", str(out)], cwd=checkout)
+    proc = autotune(["tools/train.py", "-c", "configs/det/db.yml"] + suite_args + ["--autotune"] + tuning_args
+                    + ["--trials", "2", "--out", str(out)], cwd=checkout)
     assert proc.returncode == 2, proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1 and "Global.epoch_nun" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and named in proc.stderr, proc.stderr
     assert not out.exists()
 
 
