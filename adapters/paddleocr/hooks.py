@@ -8,6 +8,7 @@ is edited: ``train`` hands the built optimizer, scheduler, loader and post-proce
 values (``fps``, the speed of that evaluation, is left out: it measures the machine, not the model).
 """
 import inspect
+import os
 import sys
 
 from paddle_autotune_plugins.import_hooks import when_imported
@@ -33,6 +34,18 @@ def _say(text):
     print(f"[autotune] {text}", file=sys.stderr, flush=True)
 
 
+def _report_knobs(train, args, kwargs):
+    """The knobs as the objects ``train`` was handed hold them (readback.py), sent to the coordinator."""
+    try:
+        from .readback import train_values
+
+        a = inspect.signature(train).bind(*args, **kwargs).arguments
+        report_used(train_values(a["config"], a["optimizer"], a["lr_scheduler"], a["train_dataloader"],
+                                 a["post_process_class"], a["step_pre_epoch"]))
+    except Exception as e:  # noqa: BLE001 - the knob check must not cost the user the training
+        _say(f"could not read the knobs from the trainer: {type(e).__name__}: {e}")
+
+
 def _hook_program(module):
     if getattr(module, "_autotune_hooked", False):
         return
@@ -40,18 +53,8 @@ def _hook_program(module):
     original_train, original_eval = module.train, module.eval
 
     def train(*args, **kwargs):
-        import os
-
-        bound = inspect.signature(original_train).bind(*args, **kwargs)
         if os.environ.get(ENV_VAR):
-            try:
-                from .readback import train_values
-
-                a = bound.arguments
-                report_used(train_values(a["config"], a["optimizer"], a["lr_scheduler"], a["train_dataloader"],
-                                         a["post_process_class"], a["step_pre_epoch"]))
-            except Exception as e:  # noqa: BLE001 - the knob check must not cost the user the training
-                _say(f"could not read the knobs from the trainer: {type(e).__name__}: {e}")
+            _report_knobs(original_train, args, kwargs)
         return original_train(*args, **kwargs)
 
     def eval(*args, **kwargs):
