@@ -179,6 +179,13 @@ def test_presets_resolve_on_detection_and_recognition(checkout):
 class _Loader:
     def __init__(self, batch_size):
         self.batch_sampler = types.SimpleNamespace(batch_size=batch_size)
+        self.dataset = types.SimpleNamespace(need_reset=False)
+
+    def __iter__(self):
+        return iter(range(3))
+
+    def __len__(self):
+        return 3
 
 
 @pytest.fixture()
@@ -197,7 +204,9 @@ def fake_program(monkeypatch, tmp_path):
     def train(config, train_dataloader, valid_dataloader, device, model, loss_class, optimizer, lr_scheduler,
               post_process_class, eval_class, pre_best_model_dict, logger, step_pre_epoch, log_writer=None):
         best = {}
-        for global_step in (50, 100):
+        for global_step in (50, 100):  # an epoch each
+            assert not train_dataloader.dataset.need_reset
+            assert [batch for batch in train_dataloader] == [0, 1, 2]
             cur_metric = module.eval(model, valid_dataloader, post_process_class, eval_class)
             best.update(cur_metric)  # "best metric" is logged from this: no evaluation of its own
 
@@ -214,7 +223,8 @@ def test_one_report_per_evaluation_without_fps(fake_program):
     scheduler = paddle.optimizer.lr.LinearWarmup(paddle.optimizer.lr.CosineAnnealingDecay(0.002, 100), 20, 0.0,
                                                  0.002)
     optimizer = paddle.optimizer.Adam(learning_rate=scheduler, parameters=model.parameters(), weight_decay=3e-5)
-    config = {"Optimizer": {"name": "Adam", "lr": {"name": "Cosine", "learning_rate": 0.002, "warmup_epoch": 2},
+    config = {"Global": {"epoch_num": 2},
+              "Optimizer": {"name": "Adam", "lr": {"name": "Cosine", "learning_rate": 0.002, "warmup_epoch": 2},
                             "regularizer": {"name": "L2", "factor": 3e-5}},
               "PostProcess": {"name": "CTCLabelDecode"}}
     module.train(config, _Loader(16), None, "cpu", model, None, optimizer, scheduler, None, None, {}, None, 10)
@@ -224,6 +234,8 @@ def test_one_report_per_evaluation_without_fps(fake_program):
         "Optimizer.regularizer.factor": pytest.approx(3e-5), "Train.loader.batch_size_per_card": 16}]
     assert [(x["step"], x["metrics"]) for x in lines if "metrics" in x] == [
         (50, {"acc": 0.25, "norm_edit_dis": 0.5}), (100, {"acc": 0.5, "norm_edit_dis": 0.75})]
+    ends = [x["progress"] for x in lines if "progress" in x and x["progress"].get("end")]
+    assert ends == [{"epoch": 1, "epochs": 2, "end": True}, {"epoch": 2, "epochs": 2, "end": True}]
 
 
 def test_eval_outside_the_training_loop_is_not_reported(fake_program):

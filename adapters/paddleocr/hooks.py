@@ -12,7 +12,7 @@ import os
 import sys
 
 from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import ENV_VAR, report, report_used
+from paddle_autotune_plugins.reporting import ENV_VAR, report, report_progress, report_used
 
 PROGRAM = "tools.program"  # the checkout's module: tools/train.py puts the checkout first on sys.path
 NOT_METRICS = ("fps",)
@@ -34,6 +34,30 @@ def _say(text):
     print(f"[autotune] {text}", file=sys.stderr, flush=True)
 
 
+class _ProgressLoader:
+    """The train loader, saying when each epoch starts and ends and how far into it the loop is (the
+    coordinator's epoch k/N and ETA); anything else (its dataset, its length) goes to the loader itself. A
+    data set that is rebuilt each epoch (``dataset.need_reset``) replaces it, and its lines stop there."""
+
+    def __init__(self, loader, epochs, first_epoch=1):
+        self._loader, self._epochs, self._epoch = loader, epochs, first_epoch - 1
+
+    def __iter__(self):
+        self._epoch += 1
+        report_progress(self._epoch, self._epochs)
+        total = len(self._loader)
+        for i, batch in enumerate(self._loader):
+            yield batch
+            report_progress(self._epoch, self._epochs, iter=i + 1, iters=total)  # asked for the next: trained
+        report_progress(self._epoch, self._epochs, end=True)
+
+    def __len__(self):
+        return len(self._loader)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
 def _report_knobs(train, args, kwargs):
     """The knobs as the objects ``train`` was handed hold them (readback.py), sent to the coordinator."""
     try:
@@ -53,8 +77,17 @@ def _hook_program(module):
     original_train, original_eval = module.train, module.eval
 
     def train(*args, **kwargs):
-        if os.environ.get(ENV_VAR):
-            _report_knobs(original_train, args, kwargs)
+        if not os.environ.get(ENV_VAR):
+            return original_train(*args, **kwargs)
+        _report_knobs(original_train, args, kwargs)
+        try:
+            bound = inspect.signature(original_train).bind(*args, **kwargs)
+            a = bound.arguments
+            first = int((a.get("pre_best_model_dict") or {}).get("start_epoch", 1))
+            a["train_dataloader"] = _ProgressLoader(a["train_dataloader"], a["config"]["Global"]["epoch_num"], first)
+            args, kwargs = bound.args, bound.kwargs
+        except Exception as e:  # noqa: BLE001 - progress lines are a nicety: train without them
+            _say(f"no progress lines for this trainer: {type(e).__name__}: {e}")
         return original_train(*args, **kwargs)
 
     def eval(*args, **kwargs):
