@@ -4,8 +4,10 @@ best_config.yaml trained again with that tools/train.py, unaided.
 
 The reports in each trial's metrics.jsonl are checked against the trainer's own "cur metric" lines (one
 report per evaluation; the "best metric" lines and fps are no evaluations), the knobs read back from the
-live trainer against the trial's config.
+live trainer against the trial's config. `doctor --configs` on each copy (no training) finds every preset
+knob acting in at least 95% of the shipped configs.
 """
+import json
 import os
 import re
 import subprocess
@@ -16,7 +18,6 @@ import yaml
 from conftest import PYTHON, copy_checkout, read_trials, trial_lines
 from paddle_autotune_plugins.adapters.paddleocr.digits_ocr import write_demo_config
 
-pytestmark = pytest.mark.e2e
 
 CUR_METRIC = re.compile(r"cur metric, acc: ([\d.e-]+), norm_edit_dis: ([\d.e-]+), fps")
 EVERY = 2  # evaluations every 2 iterations: 64 images at batch 16 evaluate at 2, 4, 6, 8; at batch 32 at 2, 4
@@ -45,6 +46,7 @@ def _at(cfg, path):
     return cfg
 
 
+@pytest.mark.e2e
 def test_study_reports_each_evaluation_once_checks_knobs_and_keeps_the_best(study):
     out, proc = study["out"], study["proc"]
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -69,6 +71,8 @@ def test_study_reports_each_evaluation_once_checks_knobs_and_keeps_the_best(stud
         for rep, (acc, ned) in zip(reports, logged):
             assert set(rep["metrics"]) == {"acc", "norm_edit_dis"}  # no fps
             assert (rep["metrics"]["acc"], rep["metrics"]["norm_edit_dis"]) == pytest.approx((acc, ned), abs=1e-6)
+        lines = [json.loads(line) for line in (trial / "metrics.jsonl").read_text().splitlines()]
+        assert [x["progress"]["epoch"] for x in lines if x.get("progress", {}).get("end")] == [1, 2]  # for the ETA
         seen = {k: v for u in used for k, v in u.items()}
         for path in TUNED:  # every tuned knob read back from the live trainer equals the trial's config
             assert seen[path] == pytest.approx(_at(cfg, path), rel=1e-5), (path, seen)
@@ -79,6 +83,7 @@ def test_study_reports_each_evaluation_once_checks_knobs_and_keeps_the_best(stud
     assert not list(out.glob("trial_*/output/*.pdparams")), "weights of trials that are not the best remain"
 
 
+@pytest.mark.e2e
 def test_best_config_trains_with_the_checkouts_own_train_py(study):
     assert study["proc"].returncode == 0, study["proc"].stderr[-3000:]
     root, out = study["root"], study["out"]
@@ -92,3 +97,16 @@ def test_best_config_trains_with_the_checkouts_own_train_py(study):
     assert CUR_METRIC.search(retrain.stdout + retrain.stderr)
     assert (root / "output" / "rec_digits_crnn" / "best_accuracy.pdparams").is_file()
     assert "[autotune]" not in retrain.stdout + retrain.stderr  # no hook of the plugin was involved
+
+
+@pytest.mark.parametrize("name", ["PaddleOCR-release-2.10", "PaddleOCR-main"])
+def test_doctor_finds_every_preset_knob_acting_in_most_shipped_configs(name, tmp_path):
+    """No training: every config's optimizer, schedule and DB post-process built by the checkout's ppocr."""
+    from conftest import autotune
+
+    root = copy_checkout(name, tmp_path)
+    proc = autotune(["doctor", "--configs", str(root)], timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    total = int(re.search(r"ocr configs under .*: (\d+)", proc.stdout).group(1))
+    acting = int(re.search(r"every knob acts [^:]*: (\d+)/", proc.stdout).group(1))
+    assert total > 100 and acting >= 0.95 * total, proc.stdout[-3000:]
