@@ -5,7 +5,8 @@ best_config.yaml trained again with that tools/train.py, unaided.
 The reports in each trial's metrics.jsonl are checked against the trainer's own "cur metric" lines (one
 report per evaluation; the "best metric" lines and fps are no evaluations), the knobs read back from the
 live trainer against the trial's config. `doctor --configs` on each copy (no training) finds every preset
-knob acting in at least 95% of the shipped configs.
+knob acting in at least 95% of the shipped configs. The shipped DB detector, shrunk, reports hmean per
+evaluation and proves its post-process thresholds act.
 """
 import json
 import os
@@ -110,3 +111,61 @@ def test_doctor_finds_every_preset_knob_acting_in_most_shipped_configs(name, tmp
     total = int(re.search(r"ocr configs under .*: (\d+)", proc.stdout).group(1))
     acting = int(re.search(r"every knob acts [^:]*: (\d+)/", proc.stdout).group(1))
     assert total > 100 and acting >= 0.95 * total, proc.stdout[-3000:]
+
+
+def _det_data(folder, rng):
+    """Digit strings drawn at known places on 160 px canvases, in PaddleOCR's detection label format."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    (folder / "img").mkdir(parents=True)
+    for split, count in (("train", 24), ("val", 6)):
+        lines = []
+        for i in range(count):
+            image = Image.new("RGB", (160, 160), (220, 220, 220))
+            draw, boxes = ImageDraw.Draw(image), []
+            for row in range(2):
+                text = "".join(str(d) for d in rng.randint(0, 10, size=rng.randint(2, 5)))
+                at = (int(rng.randint(5, 70)), 10 + 70 * row + int(rng.randint(0, 30)))
+                font = ImageFont.load_default(size=int(rng.randint(20, 30)))
+                left, top, right, bottom = draw.textbbox(at, text, font=font)
+                draw.text(at, text, fill=(20, 20, 20), font=font)
+                boxes.append({"transcription": text, "points": [[left, top], [right, top], [right, bottom],
+                                                                [left, bottom]]})
+            image.save(folder / f"img/{split}_{i}.png")
+            lines.append(f"img/{split}_{i}.png\t{json.dumps(boxes)}\n")
+        (folder / f"{split}.txt").write_text("".join(lines))
+    return folder
+
+
+@pytest.mark.e2e
+def test_db_detector_reports_hmean_and_its_post_process_thresholds_act(tmp_path):
+    """The shipped det_mv3_db.yml (release/2.10) on drawn digit strings, shrunk with -o to 160 px: each
+    evaluation's precision/recall/hmean reported once, the DB thresholds read back from the live post-process."""
+    import numpy as np
+
+    root = copy_checkout("PaddleOCR-release-2.10", tmp_path)
+    data = _det_data(tmp_path / "det", np.random.RandomState(0))
+    out = tmp_path / "out"
+    items = ["Global.use_gpu=False", "Global.epoch_num=2", "Global.eval_batch_step=[0,6]",
+             "Global.pretrained_model=null", f"Train.dataset.data_dir={data}",
+             f"Train.dataset.label_file_list=[{data}/train.txt]", f"Eval.dataset.data_dir={data}",
+             f"Eval.dataset.label_file_list=[{data}/val.txt]", "Train.dataset.transforms.3.EastRandomCropData.size=[160,160]",
+             "Eval.dataset.transforms.2.DetResizeForTest.image_shape=[160,160]", "Train.loader.batch_size_per_card=4",
+             "Train.loader.num_workers=0", "Eval.loader.num_workers=0"]
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "tools/train.py", "-c", "configs/det/det_mv3_db.yml",
+                           "-o"] + items + ["--autotune", "--preset", "ocr-db-postprocess", "--trials", "2", "--pruner",
+                                            "none", "--seed", "0", "--out", str(out)],
+                          cwd=root, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "hmean" in proc.stderr and "knob does not act" not in proc.stderr, proc.stderr[-3000:]
+    for row in read_trials(out):
+        trial = out / f"trial_{int(row['number']):04d}"
+        reports, used = trial_lines(trial)
+        assert [r["step"] for r in reports] == [6, 12]  # 24 images at batch 4: 6 iterations an epoch
+        assert all(set(r["metrics"]) == {"precision", "recall", "hmean"} for r in reports)
+        assert (trial / "train.log").read_text().count("cur metric") == 2
+        cfg = yaml.safe_load((trial / "config.yml").read_text())
+        seen = {k: v for u in used for k, v in u.items()}
+        for knob in ("thresh", "box_thresh", "unclip_ratio"):
+            assert seen[f"PostProcess.{knob}"] == pytest.approx(cfg["PostProcess"][knob]), (knob, seen)
+    assert (out / "best" / "best_accuracy.pdparams").is_file()
