@@ -4,7 +4,6 @@ bad input (one line, exit 2, nothing written), the trial hook's one report per e
 readback from built Paddle objects, and the rendered digit strings."""
 import json
 import pathlib
-import sys
 import textwrap
 import types
 

@@ -149,13 +149,15 @@ def test_db_detector_reports_hmean_and_its_post_process_thresholds_act(tmp_path)
     items = ["Global.use_gpu=False", "Global.epoch_num=2", "Global.eval_batch_step=[0,6]",
              "Global.pretrained_model=null", f"Train.dataset.data_dir={data}",
              f"Train.dataset.label_file_list=[{data}/train.txt]", f"Eval.dataset.data_dir={data}",
-             f"Eval.dataset.label_file_list=[{data}/val.txt]", "Train.dataset.transforms.3.EastRandomCropData.size=[160,160]",
+             f"Eval.dataset.label_file_list=[{data}/val.txt]",
+             "Train.dataset.transforms.3.EastRandomCropData.size=[160,160]",
              "Eval.dataset.transforms.2.DetResizeForTest.image_shape=[160,160]", "Train.loader.batch_size_per_card=4",
              "Train.loader.num_workers=0", "Eval.loader.num_workers=0"]
-    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "tools/train.py", "-c", "configs/det/det_mv3_db.yml",
-                           "-o"] + items + ["--autotune", "--preset", "ocr-db-postprocess", "--trials", "2", "--pruner",
-                                            "none", "--seed", "0", "--out", str(out)],
-                          cwd=root, capture_output=True, text=True, timeout=900)
+    command = ["tools/train.py", "-c", "configs/det/det_mv3_db.yml", "-o"] + items + [
+        "--autotune", "--preset", "ocr-db-postprocess", "--trials", "2", "--pruner", "none", "--seed", "0",
+        "--out", str(out)]
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + command, cwd=root, capture_output=True, text=True,
+                          timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "hmean" in proc.stderr and "knob does not act" not in proc.stderr, proc.stderr[-3000:]
     for row in read_trials(out):

@@ -21,10 +21,9 @@ from paddle_autotune_plugins.adapter import check_override
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
-# the metric classes' result keys (ppocr/metrics); the trainer adds fps, which is no metric of the model
+# the metric classes' result keys (ppocr/metrics); the trainer adds fps, which hooks.py leaves out
 METRICS = {"RecMetric": ["acc", "norm_edit_dis"], "DetMetric": ["hmean", "precision", "recall"],
            "DetFCEMetric": ["hmean", "precision", "recall"], "ClsMetric": ["acc"]}
-NOT_METRICS = ("fps", "is_float16")
 REQUIRED = ("Global", "Architecture", "Optimizer", "Train", "PostProcess", "Metric")  # tools/train.py reads them
 
 

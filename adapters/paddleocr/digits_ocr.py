@@ -14,7 +14,8 @@ Written once, deterministic (same parameters, same files), cached under ``$PADDL
 
     >>> data = ensure_dataset(num_train=64, num_val=16)   # doctest: +SKIP
     >>> sorted(p.name for p in data.iterdir())            # doctest: +SKIP
-    ['.digits_ocr_complete.json', 'digits.txt', 'images', 'train.txt', 'train_direction.txt', 'val.txt', 'val_direction.txt']
+    ['.digits_ocr_complete.json', 'digits.txt', 'images', 'train.txt', 'train_direction.txt', 'val.txt',
+     'val_direction.txt']
 """
 import json
 import os
