@@ -21,9 +21,10 @@ $(STAMP): requirements.txt pyproject.toml .ci/system-packages.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	@echo "[setup 3/5] $(REQUIREMENTS_COUNT) packages of requirements.txt and their dependencies (Paddle, PaddleDetection, PaddleNLP, PyTorch, Optuna ...): minutes on a fresh $(VENV); pip's own output: make setup PIP_Q="
 	$(PIP) -r requirements.txt
-	@echo "[setup 4/5] paddleclas 2.4.2 without its pins"
+	@echo "[setup 4/5] paddleclas 2.4.2, albumentations 1.3.1 and qudida without their pins"
 	# paddleclas 2.4.2 is the newest wheel with the trainer; its own pins have no cp311 wheels (see docs/suites.md)
 	$(PIP) --no-deps paddleclas==2.4.2
+	$(PIP) --no-deps albumentations==1.3.1 qudida
 	@echo "[setup 5/5] this plugin (paddle-autotune), editable"
 	$(PIP) --no-deps --no-build-isolation -e .
 	touch $(STAMP)

@@ -346,12 +346,12 @@ def test_no_raw_rst_in_any_help(capsys):
 def test_demo_help_describes_every_option_and_suite(capsys):
     text = _help(["demo"], capsys)
     # every adapter with a demo_summary is listed, none is named in the core
-    assert list(cli.demo_suites()) == ["clas", "det", "nlp", "seg"]
+    assert list(cli.demo_suites()) == ["clas", "det", "nlp", "ocr", "seg"]
     for option in ("--out", "--trials", "--suite"):
         assert _described(text, option + (" OUT" if option == "--out" else " TRIALS" if option == "--trials" else
-                                          " {clas,det,nlp,seg}")), option
+                                          " {clas,det,nlp,ocr,seg}")), option
     for suite, words in (("clas", "PaddleClas"), ("det", "PaddleDetection"), ("nlp", "PaddleNLP"),
-                         ("seg", "PaddleSeg")):
+                         ("ocr", "PaddleOCR"), ("seg", "PaddleSeg")):
         assert re.search(rf"^\s+{suite}\s+{words}: ", text, re.M), suite
     assert "tuning option" in text
     assert _described(_help(["tune"], capsys), "--param PATH=SPEC")
