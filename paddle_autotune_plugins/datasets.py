@@ -8,7 +8,10 @@
 """
 import fcntl
 import functools
+import json
 import os
+import pathlib
+import shutil
 import tempfile
 
 
@@ -24,3 +27,26 @@ def one_at_a_time(build):
             return build(*args, **kwargs)
 
     return locked
+
+
+def build_once(root, params, own_entries, write, marker=".complete.json"):
+    """Return ``root`` holding the set ``write(root, params)`` makes, building it only where the marker file
+    does not hold these ``params`` yet. A half-written or older set is replaced, but only the entries in
+    ``own_entries`` (what ``write`` makes): a folder holding anything else is refused, never wiped."""
+    root = pathlib.Path(root)
+    try:
+        if json.loads((root / marker).read_text()) == params:
+            return root
+    except (OSError, ValueError):
+        pass
+    if root.exists():
+        foreign = [p.name for p in root.iterdir() if p.name not in set(own_entries) | {marker}]
+        if foreign:
+            raise FileExistsError(f"{root} holds files this generator did not write ({', '.join(sorted(foreign))}); "
+                                  f"give another folder")
+        for entry in set(own_entries) | {marker}:
+            path = root / entry
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    write(root, params)
+    (root / marker).write_text(json.dumps(params))
+    return root

@@ -17,14 +17,12 @@ Written once, deterministic (same parameters, same files), cached under ``$PADDL
     ['.digits_ocr_complete.json', 'digits.txt', 'images', 'train.txt', 'train_direction.txt', 'val.txt',
      'val_direction.txt']
 """
-import json
 import os
 import pathlib
-import shutil
 
 import numpy as np
 
-from paddle_autotune_plugins.datasets import one_at_a_time
+from paddle_autotune_plugins.datasets import build_once, one_at_a_time
 
 FORMAT_VERSION = 2  # bump when the generator's output changes, so cached sets are rebuilt
 MARKER = ".digits_ocr_complete.json"  # written last: its absence means a half-written set
@@ -45,23 +43,7 @@ def ensure_dataset(root=None, num_train=1000, num_val=100, seed=0):
     params = {"version": FORMAT_VERSION, "num_train": int(num_train), "num_val": int(num_val), "seed": int(seed)}
     if root is None:
         root = data_home() / "digits_ocr" / f"n{params['num_train']}_{params['num_val']}_s{params['seed']}"
-    root = pathlib.Path(root)
-    try:
-        if json.loads((root / MARKER).read_text()) == params:
-            return root
-    except (OSError, ValueError):
-        pass
-    if root.exists():  # a half-written or older set: replace only what the generator itself writes
-        foreign = [p.name for p in root.iterdir() if p.name not in _OWN_ENTRIES]
-        if foreign:
-            raise FileExistsError(f"{root} holds files this generator did not write ({', '.join(sorted(foreign))}); "
-                                  f"give another folder")
-        for entry in _OWN_ENTRIES:
-            path = root / entry
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    _write(root, params)
-    (root / MARKER).write_text(json.dumps(params))
-    return root
+    return build_once(root, params, _OWN_ENTRIES, _write, MARKER)
 
 
 def render(text, rng):

@@ -20,14 +20,12 @@ Written once, deterministic (same seed, same files), cached under ``$PADDLE_AUTO
     >>> sorted(p.name for p in data.iterdir())            # doctest: +SKIP
     ['.digits_seg_complete.json', 'images', 'labels.txt', 'masks', 'train.txt', 'val.txt']
 """
-import json
 import os
 import pathlib
-import shutil
 
 import numpy as np
 
-from paddle_autotune_plugins.datasets import one_at_a_time
+from paddle_autotune_plugins.datasets import build_once, one_at_a_time
 
 FORMAT_VERSION = 1  # bump when the generator's output changes, so cached sets are rebuilt
 MARKER = ".digits_seg_complete.json"  # written last: its absence means a half-written set
@@ -57,24 +55,7 @@ def ensure_dataset(root=None, num_train=256, num_val=32, seed=0, canvas=64, digi
     if root is None:
         tag = f"n{params['num_train']}_{params['num_val']}_s{params['seed']}_c{params['canvas']}"
         root = data_home() / "digits_seg" / tag
-    root = pathlib.Path(root)
-    marker = root / MARKER
-    try:
-        if json.loads(marker.read_text()) == params:
-            return root
-    except (OSError, ValueError):
-        pass
-    if root.exists():  # a half-written or older set: replace only what the generator itself writes
-        foreign = [p.name for p in root.iterdir() if p.name not in _OWN_ENTRIES]
-        if foreign:
-            raise FileExistsError(f"{root} holds files this generator did not write ({', '.join(sorted(foreign))}); "
-                                  f"give another folder")
-        for entry in _OWN_ENTRIES:
-            path = root / entry
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    _write(root, params)
-    marker.write_text(json.dumps(params))
-    return root
+    return build_once(root, params, _OWN_ENTRIES, _write, MARKER)
 
 
 def _write(root, params):
