@@ -19,7 +19,7 @@ import time
 
 import optuna
 
-from . import fidelity, knobs, pruners, results, samplers, space, storages, study_view, trial_processes
+from . import fidelity, knobs, process_tree, pruners, results, samplers, space, storages, study_view, trial_processes
 from . import trial_queries as queries
 from .adapter import check_gpus
 from .errors import InternalError, StorageFailed, UsageError
@@ -109,6 +109,7 @@ class Coordinator:
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
+        process_tree.remove_orphans()  # trials of a coordinator killed beside this one (SIGKILL) end now
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
         self.processes.start_zygote()
@@ -467,6 +468,7 @@ class Coordinator:
         RUNNING in the storage, which the next run takes back (StudyView.recover_lost)."""
         for rt in list(self.running.values()) + self.processes.stopping:
             trial_processes.stop_process(rt.proc)
+            rt.tree.kill()
             rt.log.close()
         self.running.clear()  # in place: the progress lines read this dict
         self.processes.stopping = []

@@ -1,0 +1,179 @@
+"""A trial's whole process tree, so that nothing it started outlives the trial: children that ignore
+SIGTERM, that call setsid, or that leave the trial's process group included.
+
+Where Linux lets this coordinator make a cgroup (cgroup v2, written by root), each trial runs in one of
+its own and its end kills the cgroup. Elsewhere a trial's end signals its process group and kills every
+process that still carries the trial's report path in its environment (PADDLE_AUTOTUNE_REPORT): a
+descendant keeps it wherever it moved in the process tree. PADDLE_AUTOTUNE_NO_CGROUP=1 picks the second way.
+
+A coordinator killed with SIGKILL cannot end its trials' trees itself (its trials' main processes die with it,
+PR_SET_PDEATHSIG, but not what they started): the next coordinator to start on the machine ends them
+(remove_orphans)."""
+import os
+import pathlib
+import signal
+import time
+
+from .reporting import ENV_VAR, PARENT_ENV
+
+NO_CGROUP_ENV = "PADDLE_AUTOTUNE_NO_CGROUP"
+PREFIX = "paddle-autotune-"  # cgroup names: paddle-autotune-<coordinator pid>-<trial folder>-<count>
+_made = [0]
+
+
+def cgroup_root():
+    """This process's own cgroup v2 folder when this process may make cgroups in it, else None."""
+    if os.environ.get(NO_CGROUP_ENV) == "1":
+        return None
+    try:
+        mounts = pathlib.Path("/proc/self/mountinfo").read_text().splitlines()
+        own = next(line[3:] for line in pathlib.Path("/proc/self/cgroup").read_text().splitlines()
+                   if line.startswith("0::"))
+    except (OSError, StopIteration):
+        return None
+    for line in mounts:
+        fields = line.split()
+        if fields[fields.index("-") + 1] == "cgroup2":
+            folder = pathlib.Path(fields[4] + own)
+            if os.access(folder, os.W_OK) and (folder / "cgroup.procs").exists():
+                return folder
+    return None
+
+
+def kind():
+    """Which way trial trees are ended here, in words."""
+    return "cgroup v2" if cgroup_root() is not None else "process group + report-path scan"
+
+
+class TrialTree:
+    """The processes of one trial: its cgroup when one could be made, else its process group and the
+    processes that carry its report path."""
+
+    def __init__(self, pid, report_path, name):
+        self.pid = pid
+        self.marker = str(report_path)
+        self.cgroup = _new_cgroup(name)
+        if self.cgroup is not None:
+            try:  # the trial is at most past its exec: it has started nothing yet
+                (self.cgroup / "cgroup.procs").write_text(str(pid))
+            except OSError:  # it has exited already (an instant trial), or the move was refused
+                _remove(self.cgroup)
+                self.cgroup = None
+
+    def kill(self):
+        """SIGKILL everything of the trial that is left; its main process has exited or is to go too."""
+        signal_group(self.pid, signal.SIGKILL)
+        if self.cgroup is not None:
+            kill_cgroup(self.cgroup)
+            self.cgroup = None
+        else:
+            for pid in _carrying(self.marker):
+                _kill(pid)
+
+    def terminate(self):
+        """SIGTERM to the trial's process group (its own children that stayed in it)."""
+        signal_group(self.pid, signal.SIGTERM)
+
+
+def _new_cgroup(name):
+    root = cgroup_root()
+    if root is None:
+        return None
+    _made[0] += 1
+    folder = root / f"{PREFIX}{os.getpid()}-{name}-{_made[0]}"
+    try:
+        folder.mkdir()
+    except OSError:
+        return None
+    return folder
+
+
+def kill_cgroup(folder, wait=5.0):
+    """Kill every process in the cgroup and remove it (left in place if its processes do not go in time)."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            pids = (folder / "cgroup.procs").read_text().split()
+        except OSError:
+            return  # removed already
+        if not pids:
+            break
+        if (folder / "cgroup.kill").exists():  # Linux 5.14+: one write kills them all, new forks included
+            try:
+                (folder / "cgroup.kill").write_text("1")
+            except OSError:
+                pass
+        else:
+            for pid in pids:
+                _kill(int(pid))
+        if time.time() > deadline:
+            return
+        time.sleep(0.01)
+    _remove(folder)
+
+
+def remove_orphans():
+    """What is left of the trials of coordinators that died (SIGKILL) on this machine is killed: their
+    cgroups, or the processes whose environment names a coordinator that is gone."""
+    root = cgroup_root()
+    if root is not None:
+        for folder in root.glob(f"{PREFIX}*"):
+            owner = folder.name[len(PREFIX):].split("-", 1)[0]
+            if owner.isdigit() and not _alive(int(owner)):
+                kill_cgroup(folder)
+        return
+    for pid, env in _trial_environments():
+        owner = env.get(PARENT_ENV, "")
+        if owner.isdigit() and not _alive(int(owner)):
+            _kill(pid)
+
+
+def _carrying(marker):
+    """Live processes whose environment holds the trial's report path."""
+    return [pid for pid, env in _trial_environments() if env.get(ENV_VAR) == marker]
+
+
+def _trial_environments():
+    """(pid, environment) of the live processes (of this user) started by some trial."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+        except psutil.Error:
+            continue
+        if proc.pid != os.getpid() and ENV_VAR in env:
+            found.append((proc.pid, env))
+    return found
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _remove(folder):
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

@@ -1,0 +1,77 @@
+"""Faults a trial's own process can cause, with real processes and real storages (round 3 of the reliability
+work): whatever a trial forks ends with it, and whatever it writes can fail only that trial."""
+import signal
+import time
+
+import psutil
+import pytest
+from conftest import PYTHON, REPO, read_trials
+from test_faults import assert_nothing_lost, run, start, trial_processes, wait_for
+
+from paddle_autotune_plugins import process_tree
+
+FORKING = str(REPO / "tests" / "forking_trial.py")
+
+
+def forking_command(tmp_path, out, trials, *extra, child="group", hang=False):
+    space = tmp_path / "space.yaml"
+    space.write_text("lr: {low: 0.0, high: 1.0}\n")
+    script = [FORKING, "--lr", "0.1", "--child", child] + (["--hang"] if hang else [])
+    return [PYTHON, "-m", "paddle_autotune_plugins", *script, "--autotune", "--space", str(space), "--metric",
+            "val_acc", "--trials", str(trials), "--pruner", "none", "--out", str(out), *extra]
+
+
+@pytest.fixture(params=["cgroup", "process group"])
+def tree_kind(request, monkeypatch):
+    """Both ways of ending a trial's tree: a cgroup (where this machine lets us make one) and the fallback."""
+    if request.param == "cgroup":
+        if process_tree.cgroup_root() is None:
+            pytest.skip("no writable cgroup v2 here (needs root and a cgroup2 mount)")
+        monkeypatch.delenv(process_tree.NO_CGROUP_ENV, raising=False)
+    else:
+        monkeypatch.setenv(process_tree.NO_CGROUP_ENV, "1")
+    return request.param
+
+
+@pytest.mark.parametrize("child", ["group", "setsid", "leave", "double"])
+def test_what_a_trial_forks_ends_with_the_trial(tmp_path, tree_kind, child):
+    out = tmp_path / "out"
+    proc = run(forking_command(tmp_path, out, 2, "--sampler", "random", child=child))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_nothing_lost(out, 2)  # no process that carries a trial's report path is left
+
+
+def test_a_timed_out_trial_leaves_nothing_running(tmp_path, tree_kind):
+    out = tmp_path / "out"
+    proc = run(forking_command(tmp_path, out, 1, "--trial-timeout", "2s", child="setsid", hang=True))
+    assert proc.returncode == 1, proc.stderr[-2000:]  # its only trial timed out
+    assert "timeout after 2 s" in read_trials(out)[0]["reason"], read_trials(out)
+    assert not trial_processes(out), "a timed-out trial's child outlived the study"
+
+
+
+def test_what_a_trial_of_a_sigkilled_coordinator_forked_ends_when_the_command_runs_again(tmp_path, tree_kind):
+    out = tmp_path / "out"
+    cmd = forking_command(tmp_path, out, 2, child="double", hang=True)
+    first = start(cmd)
+    wait_for(out / "trials.csv")  # the study holds trial 0: the next run takes it back as trial 1
+    deadline = time.time() + 60
+    while len(trial_processes(out)) < 2:  # the trial and its grandchild
+        assert time.time() < deadline, "the trial never forked"
+        time.sleep(0.1)
+    first.kill()  # SIGKILL: the trial's main process dies with it (PR_SET_PDEATHSIG), its grandchild does not
+    first.wait()
+    time.sleep(1)
+    orphans = trial_processes(out)
+    assert orphans, "nothing was left to end"
+    again = start(cmd)
+    try:
+        wait_for(out / "trial_0001" / "train.log")
+        deadline = time.time() + 10
+        while any(psutil.pid_exists(pid) for pid in orphans) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(psutil.pid_exists(pid) for pid in orphans), "the killed coordinator's trial's child lives on"
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=60)
+    assert not trial_processes(out)
