@@ -24,7 +24,7 @@ from . import trial_queries as queries
 from .adapter import check_gpus
 from .errors import InternalError, StorageFailed, UsageError
 from .objectives import Objectives, best_evaluation, keep_best, record_constraints, single_value, write_pareto
-from .reporting import read_reports
+from .reporting import BadLine, read_reports
 from .storages import jsonable
 from .trial_queries import excluded  # noqa: F401 - coordinator.excluded, as the benchmarks import it
 
@@ -249,6 +249,9 @@ class Coordinator:
         code = rt.proc.poll()  # before reading: once the trial has exited, all it wrote is in the file
         reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
         for rep in reports:
+            if isinstance(rep, BadLine):  # the trial's own output fails the trial, not the study
+                self.finish(rt, optuna.trial.TrialState.FAIL, str(rep), stop=True)
+                return
             if "progress" in rep:  # epoch k/N for the live ETA line, not a metric
                 self.progress.training(rt, rep)
             elif "used" in rep:

@@ -119,25 +119,64 @@ def stop_requested():
     return bool(path) and os.path.exists(path)
 
 
+MAX_LINE = 2**20  # a report line longer than this (1 MiB) is not one the plugin's reporting writes
+
+
+class BadLine(str):
+    """A line of metrics.jsonl the coordinator cannot use, as the reason its trial fails."""
+
+
 def read_reports(path, offset=0):
-    """New complete lines from offset on: ([report, ...], new offset)."""
+    """New complete lines from offset on: ([report, ...], new offset). A line that is not a report the
+    coordinator can use (not JSON, a metric that is not a number, ...) comes as a BadLine in its place:
+    the trial wrote it, so it fails that trial, never the study."""
     try:
-        with open(path) as f:
+        with open(path, "rb") as f:
             f.seek(offset)
-            data = f.read()
+            data = f.read(64 * MAX_LINE)
     except FileNotFoundError:
         return [], offset
-    reports = []
-    end = data.rfind("\n") + 1  # leave a half-written last line for the next read
-    for line in data[:end].splitlines():
-        if line.strip():
-            item = json.loads(line)
-            if "used" in item or "progress" in item:  # report_used / report_progress: not an evaluation
-                reports.append(item)
-                continue
-            item["metrics"] = {k: float(v) for k, v in item.get("metrics", {}).items()}
-            reports.append(item)
-    return reports, offset + len(data[:end].encode())
+    except OSError as e:  # e.g. the trial replaced its report file with a folder
+        return [BadLine(f"its report file {path} cannot be read ({e.strerror})")], offset
+    end = data.rfind(b"\n") + 1  # leave a half-written last line for the next read
+    if end == 0 and len(data) > MAX_LINE:
+        return [BadLine(f"metrics.jsonl holds a line of over {MAX_LINE // 2**20} MiB without a newline")], offset
+    reports = [parse_report(line) for line in data[:end].split(b"\n") if line.strip()]
+    return reports, offset + end
+
+
+def parse_report(line):
+    """One line of metrics.jsonl (bytes) as a report, or a BadLine that says what is wrong with it."""
+    shown = line[:80].decode(errors="replace") + ("..." if len(line) > 80 else "")
+    try:
+        item = json.loads(line.decode())
+    except ValueError:  # not UTF-8, or not JSON
+        return BadLine(f"metrics.jsonl has a line that is not JSON: {shown!r}")
+    if not isinstance(item, dict):
+        return BadLine(f"metrics.jsonl has a line that is not a JSON object: {shown!r}")
+    if "used" in item or "progress" in item:  # report_used / report_progress: not an evaluation
+        if not isinstance(item.get("used", item.get("progress")), dict):
+            return BadLine(f"metrics.jsonl has a 'used' or 'progress' line that holds no JSON object: {shown!r}")
+        return item
+    metrics, step = item.get("metrics"), item.get("step")
+    if not isinstance(metrics, dict):
+        return BadLine(f"metrics.jsonl has a line without a 'metrics' object: {shown!r}")
+    if not (item.get("final") and step is None) and not (type(step) is int and step >= 0):
+        return BadLine(f"metrics.jsonl has a line whose 'step' is not a whole number >= 0: {shown!r}")
+    try:
+        item["metrics"] = {k: float(v) for k, v in metrics.items()}
+    except (TypeError, ValueError):
+        bad = next(k for k, v in metrics.items() if not _is_number(v))
+        return BadLine(f"metrics.jsonl reports {bad}={metrics[bad]!r}, which is not a number: {shown!r}")
+    return item
+
+
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 TUNED_ENV = "PADDLE_AUTOTUNE_TUNED"  # JSON list of the dotted paths this study tunes

@@ -4,6 +4,7 @@ import signal
 import time
 
 import psutil
+import yaml
 import pytest
 from conftest import PYTHON, REPO, read_trials
 from test_faults import assert_nothing_lost, run, start, trial_processes, wait_for
@@ -75,3 +76,24 @@ def test_what_a_trial_of_a_sigkilled_coordinator_forked_ends_when_the_command_ru
         again.send_signal(signal.SIGINT)
         again.communicate(timeout=60)
     assert not trial_processes(out)
+
+
+BAD_MODES = ["notjson", "abc", "list", "nostep", "badstep", "metricslist", "used", "binary"]
+
+
+def test_a_report_line_the_coordinator_cannot_use_fails_only_its_trial(tmp_path):
+    out = tmp_path / "out"
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"lr": {"low": 0.0, "high": 1.0}, "mode": {"values": ["ok"] + BAD_MODES},
+                                     "enqueue": [{"lr": 0.2, "mode": mode} for mode in ["ok"] + BAD_MODES]}))
+    proc = run([PYTHON, "-m", "paddle_autotune_plugins", str(REPO / "tests" / "bad_report_trial.py"), "--lr", "0.1",
+                "--mode", "ok", "--autotune", "--space", str(space), "--metric", "val_acc", "--trials",
+                str(2 + len(BAD_MODES)), "--sampler", "random", "--seed", "0", "--pruner", "none", "--out", str(out)])
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    rows = read_trials(out)
+    by_mode = {r["mode"]: r for r in rows[1:]}  # trial 0 is the baseline (mode ok)
+    assert set(by_mode) == {"ok"} | set(BAD_MODES), rows
+    assert by_mode["ok"]["state"] == "COMPLETE"
+    for mode in BAD_MODES:
+        assert by_mode[mode]["state"] == "FAIL" and "metrics.jsonl" in by_mode[mode]["reason"], by_mode[mode]
+    assert "not a number" in by_mode["abc"]["reason"] and "not JSON" in by_mode["notjson"]["reason"]
