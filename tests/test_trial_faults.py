@@ -97,3 +97,33 @@ def test_a_report_line_the_coordinator_cannot_use_fails_only_its_trial(tmp_path)
     for mode in BAD_MODES:
         assert by_mode[mode]["state"] == "FAIL" and "metrics.jsonl" in by_mode[mode]["reason"], by_mode[mode]
     assert "not a number" in by_mode["abc"]["reason"] and "not JSON" in by_mode["notjson"]["reason"]
+
+
+def test_ten_megabytes_without_a_newline_are_read_in_linear_time(tmp_path):
+    out = tmp_path / "out"
+    space = tmp_path / "space.yaml"
+    space.write_text("lr: {low: 0.0, high: 1.0}\n")
+    started = time.time()
+    proc = run([PYTHON, "-m", "paddle_autotune_plugins", str(REPO / "tests" / "long_line_trial.py"), "--lr", "0.1",
+                "--autotune", "--space", str(space), "--metric", "val_acc", "--trials", "1", "--out", str(out)],
+               timeout=120)
+    took = time.time() - started
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert read_trials(out)[0]["state"] == "COMPLETE"  # the metric after the long line is still read
+    assert took < 30, f"a 10 MB line took {took:.0f} s"  # quadratic splitting took 70-95 s
+
+
+def test_a_huge_line_keeps_only_its_start_in_memory():
+    from paddle_autotune_plugins.adapters.generic import hooks
+
+    class Sink:
+        def write(self, text):
+            return len(text)
+
+    lines = []
+    tee = hooks._LineTee(Sink(), lines.append)
+    for _ in range(1000):
+        tee.write("y" * 1000)
+        assert tee._size <= hooks.MAX_LINE
+    tee.write(" val_acc: 0.5\nnext")
+    assert lines == ["y" * hooks.MAX_LINE] and tee._size == 4
