@@ -23,7 +23,8 @@ from . import fidelity, knobs, process_tree, pruners, results, samplers, space, 
 from . import trial_queries as queries
 from .adapter import check_gpus
 from .errors import InternalError, StorageFailed, UsageError
-from .objectives import Objectives, best_evaluation, keep_best, record_constraints, single_value, write_pareto
+from .objectives import (Objectives, best_evaluation, keep_best, record_constraints, single_value, store_config,
+                         write_pareto)
 from .reporting import BadLine, read_reports
 from .storages import jsonable
 from .trial_queries import excluded  # noqa: F401 - coordinator.excluded, as the benchmarks import it
@@ -102,6 +103,16 @@ class Coordinator:
             self.storage = storages.embedded_sqlite(self.out / "study.db")
         study_view.open_study(self.view, self.task, self.params, self.storage, self.out,
                               pruner=fidelity.make_pruner(*self.ladder) if self.ladder else None)
+        self.agree_best()
+
+    def agree_best(self):
+        """best_config.yaml is the study's best trial's: a coordinator stopped between a trial's tell and
+        writing its files left the previous best's (or none)."""
+        if self.multi:
+            return
+        best = queries.best_of(queries.complete(self.view.counted()), self.direction, key=lambda t: t.value)
+        if best is not None and "config" in best.user_attrs:
+            self.adapter.write_best(best.user_attrs["config"], self.out, task=self.task)
 
     def stop_reason(self):
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
@@ -416,9 +427,11 @@ class Coordinator:
             value = single_value(rt, self.goal)
             if rt.steps:
                 record_constraints(trial, rt.reports[max(rt.reports)], self.goal)
-            if queries.better(value, self.view.best_value(), self.direction):
-                keep_best(rt, self.out, self.task)  # before tell: the trial's config is stored on it while it is open
+            best = queries.better(value, self.view.best_value(), self.direction)
+            exported = store_config(rt, self.task) if best else None
             self.study.tell(trial, value)
+            if best:
+                keep_best(rt, self.out, self.task, exported)
         else:
             self.study.tell(trial, state=state)
             if state == optuna.trial.TrialState.FAIL:

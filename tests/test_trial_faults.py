@@ -7,7 +7,7 @@ import psutil
 import yaml
 import pytest
 from conftest import PYTHON, REPO, read_trials
-from test_faults import assert_nothing_lost, run, start, trial_processes, wait_for
+from test_faults import assert_nothing_lost, command, run, start, trial_processes, wait_for
 
 from paddle_autotune_plugins import process_tree
 
@@ -127,3 +127,26 @@ def test_a_huge_line_keeps_only_its_start_in_memory():
         assert tee._size <= hooks.MAX_LINE
     tee.write(" val_acc: 0.5\nnext")
     assert lines == ["y" * hooks.MAX_LINE] and tee._size == 4
+
+
+def test_best_config_is_written_after_the_trial_is_told_and_resume_makes_it_agree(tmp_path):
+    out = tmp_path / "out"
+    cmd = command(tmp_path, out, 2, sleep="0.1")
+    (out / "best_config.yaml").mkdir(parents=True)  # writing the best files fails once trial 0 has its result
+    first = run(cmd)
+    assert first.returncode == 1 and "IsADirectoryError" in first.stderr, first.stderr[-2000:]
+    (out / "best_config.yaml").rmdir()
+    assert read_trials(out)[0]["state"] == "COMPLETE"  # its result was told before its files were written
+    again = run(cmd)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert_nothing_lost(out, 2)  # best_config.yaml is the best trial's
+
+
+def test_resume_rewrites_a_best_config_that_names_another_trial(tmp_path):
+    out = tmp_path / "out"
+    cmd = command(tmp_path, out, 3, sleep="0.1")
+    assert run(cmd).returncode == 0
+    (out / "best_config.yaml").write_text("lr: 0.987\n")  # as a kill between a tell and the files leaves it
+    again = run(cmd)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert_nothing_lost(out, 3)
