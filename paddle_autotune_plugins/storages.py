@@ -119,9 +119,11 @@ def check_embedded(out):
     db = out / "study.db"
     if not db.exists():
         return
+    if (out / "study.db-journal").exists():  # a coordinator killed mid-write: a read-write open rolls it back
+        _roll_back(db)
     left = sorted(p.name for p in out.glob("trial_*")) + [p.name for p in out.glob("trials.csv")]
     if db.stat().st_size == 0:
-        if not left:
+        if left in ([], ["trial_0000"]):  # nothing, or the early trial 0 of a study that was never created
             db.unlink()
             return
         raise UsageError(f"{db} is empty (cut off while it was created?) but {out} holds an earlier run "
@@ -142,8 +144,27 @@ def check_embedded(out):
         if tables and "studies" not in tables:
             raise sqlite3.DatabaseError("it holds no Optuna study")
     except sqlite3.Error as e:
-        raise UsageError(f"{db} is damaged or not a study ({e}): move it away and restore a backup, or use another "
-                         f"--out; nothing was changed") from None
+        raise _damaged(db, e) from None
+
+
+def _roll_back(db):
+    """Open the study file read-write once: SQLite rolls back the hot journal a killed writer left."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(db)
+        try:
+            connection.execute("SELECT name FROM sqlite_master").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as e:
+        raise _damaged(db, e) from None
+
+
+def _damaged(db, error):
+    reason = " ".join(str(error).split())  # one line: SQLite's own messages may hold newlines
+    return UsageError(f"{db} is damaged or not a study ({reason}): move it away and restore a backup, or use "
+                      f"another --out; nothing was changed")
 
 
 def lock_folder(out):

@@ -1,6 +1,8 @@
 """Faults a trial's own process can cause, with real processes and real storages (round 3 of the reliability
 work): whatever a trial forks ends with it, and whatever it writes can fail only that trial."""
+import pathlib
 import signal
+import subprocess
 import time
 
 import psutil
@@ -147,6 +149,33 @@ def test_resume_rewrites_a_best_config_that_names_another_trial(tmp_path):
     cmd = command(tmp_path, out, 3, sleep="0.1")
     assert run(cmd).returncode == 0
     (out / "best_config.yaml").write_text("lr: 0.987\n")  # as a kill between a tell and the files leaves it
+    again = run(cmd)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert_nothing_lost(out, 3)
+
+
+def _killed_mid_write(db, sql):
+    """A real SQLite writer SIGKILLed inside a transaction that ran `sql`: the file keeps a hot journal."""
+    code = ("import os, signal, sqlite3, sys\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('PRAGMA journal_mode=DELETE'); c.execute('PRAGMA cache_size=1')\n"
+            f"c.executescript({'BEGIN;' + sql!r})\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([PYTHON, "-c", code, str(db)])
+    assert pathlib.Path(f"{db}-journal").exists()
+
+
+@pytest.mark.parametrize("when", ["while the study was created", "mid-study"])
+def test_a_coordinator_killed_with_a_hot_journal_resumes_with_the_same_command(tmp_path, when):
+    out = tmp_path / "out"
+    cmd = command(tmp_path, out, 3, sleep="0.1")
+    junk = "CREATE TABLE junk (x TEXT);" + "INSERT INTO junk VALUES (hex(randomblob(300)));" * 2000
+    if when == "mid-study":
+        assert run(command(tmp_path, out, 2, sleep="0.1")).returncode == 0
+    else:  # the early trial 0 had started when the schema's first transaction was cut off
+        (out / "trial_0000").mkdir(parents=True)
+        (out / "trial_0000" / "train.log").write_text("epoch 1\n")
+    _killed_mid_write(out / "study.db", junk)
     again = run(cmd)
     assert again.returncode == 0, again.stderr[-2000:]
     assert_nothing_lost(out, 3)
