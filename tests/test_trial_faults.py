@@ -179,3 +179,15 @@ def test_a_coordinator_killed_with_a_hot_journal_resumes_with_the_same_command(t
     again = run(cmd)
     assert again.returncode == 0, again.stderr[-2000:]
     assert_nothing_lost(out, 3)
+
+
+def test_a_damaged_study_file_whose_check_spans_lines_is_one_line(tmp_path):
+    out = tmp_path / "out"
+    cmd = command(tmp_path, out, 2, sleep="0.1")
+    assert run(cmd).returncode == 0
+    db = (out / "study.db").read_bytes()  # a freelist that points at a used page: quick_check says so on 4 lines
+    (out / "study.db").write_bytes(db[:32] + (5).to_bytes(4, "big") + (2).to_bytes(4, "big") + db[40:])
+    again = run(cmd)
+    lines = [line for line in again.stderr.splitlines() if not line.startswith("[autotune]")]
+    assert again.returncode == 2 and len(lines) == 1, again.stderr[-2000:]
+    assert "study.db is damaged or not a study (*** in database main *** Main freelist:" in lines[0], lines
