@@ -152,11 +152,16 @@ class Coordinator:
                 trial_processes.wait_for_exit([rt.proc for rt in self.running.values()]
                                               + [rt.proc for rt in self.processes.stopping], POLL_SECONDS)
                 for number in list(self.running):
-                    self.poll(self.running[number])
+                    rt = self.running[number]
+                    try:
+                        self.poll(rt)
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        self.taken_back(rt)
                 self.processes.poll_stopping()
                 self.view.write_results(force=False)
                 if time.time() >= next_check:
-                    self.view.beat(self.running)
+                    for rt in self.view.beat(self.running):
+                        self.taken_back(rt)
                     if not self.embedded:
                         self.view.recover_lost(self.running)
                     next_check = time.time() + self.s.heartbeat
@@ -223,9 +228,13 @@ class Coordinator:
         trial.set_user_attr("values", jsonable(values))
         rt = self.processes.start(trial.number, self.at_level(cfg, 0), values, baseline)
         rt.trial, rt.full_cfg, rt.baseline = trial, cfg, baseline
-        if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
-            trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = rt
+        if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
+            try:  # at the trial's start time (recover_lost), which another coordinator may find stale already
+                trial.set_user_attr("dir", str(rt.dir))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self.taken_back(rt)
+                return True
         self.progress.started(trial.number, baseline, values)
         if self.tracker is not None:
             self.tracker.trial_started(trial.number, values, rt.dir / self.adapter.config_filename, baseline)
@@ -449,6 +458,19 @@ class Coordinator:
         attempt = trial.user_attrs.get("attempt", 1)
         if attempt <= self.s.retry_failed:
             self.view.requeue(trial.params, trial.user_attrs, attempt=attempt + 1, retry_of=trial.number)
+
+    def taken_back(self, rt):
+        """Another coordinator of the shared study took this running trial back (its heartbeat looked stale:
+        this one was paused, or --heartbeat is shorter than a poll) and queued it again: its process stops
+        here and nothing more is recorded on it."""
+        self.running.pop(rt.trial.number, None)
+        self.view.changed()
+        self.progress.note(f"trial {rt.trial.number}: taken back by another coordinator of the study (its "
+                           f"heartbeat looked stale); stopped here, its parameters are queued again")
+        if rt.proc.poll() is None:
+            self.processes.request_stop(rt)
+        elif rt not in self.processes.stopping:
+            self.processes.release(rt)
 
     # --- ending early -----------------------------------------------------------------------
     def interrupt(self):

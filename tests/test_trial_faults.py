@@ -5,6 +5,7 @@ import signal
 import subprocess
 import time
 
+import optuna
 import psutil
 import yaml
 import pytest
@@ -191,3 +192,47 @@ def test_a_damaged_study_file_whose_check_spans_lines_is_one_line(tmp_path):
     lines = [line for line in again.stderr.splitlines() if not line.startswith("[autotune]")]
     assert again.returncode == 2 and len(lines) == 1, again.stderr[-2000:]
     assert "study.db is damaged or not a study (*** in database main *** Main freelist:" in lines[0], lines
+
+
+def _two_on_a_journal(tmp_path, heartbeat, trials=6):
+    storage = f"journal:///{tmp_path / 'study.log'}"
+    return [command(tmp_path, tmp_path / name, trials, "--storage", storage, "--study", "s", "--heartbeat", heartbeat,
+                    sleep="0.5") for name in ("a", "b")], storage
+
+
+def _assert_study_whole(storage, trials, tmp_path):
+    from paddle_autotune_plugins.storages import open_storage
+
+    study = optuna.load_study(study_name="s", storage=open_storage(storage, tmp_path)[0])
+    real = [t for t in study.trials if not t.user_attrs.get("interrupted") and not t.user_attrs.get("surplus")]
+    assert len(real) == trials and all(t.state == optuna.trial.TrialState.COMPLETE for t in real), study.trials
+    assert optuna.trial.TrialState.RUNNING not in [t.state for t in study.trials]
+    assert not trial_processes(tmp_path / "a") and not trial_processes(tmp_path / "b")
+
+
+def test_a_paused_coordinator_whose_trial_was_taken_back_stops_it_and_goes_on(tmp_path):
+    (a, b), storage = _two_on_a_journal(tmp_path, "1s")
+    first = start(a)
+    wait_for(tmp_path / "a" / "trial_0000" / "train.log")
+    first.send_signal(signal.SIGSTOP)  # paused past six heartbeats: the other one takes its trial back
+    try:
+        second = start(b)
+        wait_for(tmp_path / "b" / "trial_*" / "train.log")
+        time.sleep(8)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert "taken back by another coordinator" in err, err[-2000:]
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-2000:]
+    _assert_study_whole(storage, 6, tmp_path)
+
+
+def test_two_coordinators_with_a_heartbeat_shorter_than_a_poll_finish_the_study(tmp_path):
+    (a, b), storage = _two_on_a_journal(tmp_path, "0.01s")
+    procs = [start(a), start(b)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and "UpdateFinishedTrialError" not in err, err[-2000:]
+    _assert_study_whole(storage, 6, tmp_path)
