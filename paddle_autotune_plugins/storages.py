@@ -119,6 +119,11 @@ def check_embedded(out):
     db = out / "study.db"
     if not db.exists():
         return
+    try:
+        with open(db, "r+b"):  # read and written by the study: a file it may not open is said so, here
+            pass
+    except OSError as e:
+        raise cannot_write(db, e) from None
     if (out / "study.db-journal").exists():  # a coordinator killed mid-write: a read-write open rolls it back
         _roll_back(db)
     left = sorted(p.name for p in out.glob("trial_*")) + [p.name for p in out.glob("trials.csv")]
@@ -173,8 +178,11 @@ def lock_folder(out):
     import fcntl
     import os
 
-    out.mkdir(parents=True, exist_ok=True)
-    lock = open(out / ".lock", "a+")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = open(out / ".lock", "a+")
+    except OSError as e:
+        raise cannot_write(out, e) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -183,10 +191,26 @@ def lock_folder(out):
         lock.close()
         raise UsageError(f"another paddle-autotune (pid {owner}) is running the study in {out}; wait for it, "
                          f"use another --out, or share a --storage with 'paddle-autotune worker'") from None
-    lock.truncate(0)
-    lock.write(str(os.getpid()))
-    lock.flush()
+    try:  # unbuffered: a write that fails leaves nothing for close() to fail on again
+        os.ftruncate(lock.fileno(), 0)
+        os.write(lock.fileno(), str(os.getpid()).encode())
+    except OSError as e:  # e.g. the disk was full before the study started
+        lock.close()
+        raise cannot_write(out, e) from None
     return lock
+
+
+def cannot_write(path, error):
+    """The one line for a --out (or its study file) that this process cannot write, and what to do about it."""
+    import errno
+
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some disk space there, or use another --out"
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        fix = "give this user read and write access to it (chmod u+rw), or use another --out"
+    else:
+        fix = "use another --out"
+    return UsageError(f"cannot write {path}: {error.strerror or error}; {fix}")
 
 
 def embedded_sqlite(path):

@@ -1,5 +1,6 @@
 """Faults a trial's own process can cause, with real processes and real storages (round 3 of the reliability
 work): whatever a trial forks ends with it, and whatever it writes can fail only that trial."""
+import os
 import pathlib
 import signal
 import subprocess
@@ -236,3 +237,42 @@ def test_two_coordinators_with_a_heartbeat_shorter_than_a_poll_finish_the_study(
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0 and "UpdateFinishedTrialError" not in err, err[-2000:]
     _assert_study_whole(storage, 6, tmp_path)
+
+
+def _one_line(proc, message):
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("[autotune]")]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert message in lines[0], lines[0]
+
+
+def test_a_disk_full_before_the_study_starts_is_one_line(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        with open(disk / "filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        _one_line(run(command(tmp_path, disk / "out", 2)),
+                  "No space left on device; free some disk space there, or use another --out")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_study_file_this_user_may_not_open_is_one_line(tmp_path):
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv: root without CAP_DAC_OVERRIDE is held to file modes as a user is")
+    out = tmp_path / "out"
+    cmd = command(tmp_path, out, 2, sleep="0.1")
+    assert run(cmd).returncode == 0
+    (out / "study.db").chmod(0)
+    _one_line(run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"] + cmd),
+              "study.db: Permission denied; give this user read and write access to it")
