@@ -94,11 +94,16 @@ def is_storage_failure(error):
 
 
 def describe_failure(error):
-    """The root cause's first line (Optuna wraps the database's own error in a generic one)."""
-    while (error.__cause__ or error.__context__) is not None:
+    """The first line of the deepest error in the chain that says something: Optuna wraps the database's own
+    error in a generic one, and under that SQLAlchemy's pool may leave one that says nothing ("()")."""
+    said, seen = type(error).__name__, set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        text = str(getattr(error, "orig", None) or error).strip().splitlines()
+        if text and re.search("[A-Za-z]", text[0]):
+            said = text[0]
         error = error.__cause__ or error.__context__
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return redact(text[0] if text else type(error).__name__)
+    return redact(said)
 
 
 def remedy(error):

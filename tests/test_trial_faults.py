@@ -276,3 +276,36 @@ def test_a_study_file_this_user_may_not_open_is_one_line(tmp_path):
     (out / "study.db").chmod(0)
     _one_line(run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"] + cmd),
               "study.db: Permission denied; give this user read and write access to it")
+
+
+def test_postgresql_restarted_mid_study_names_the_cause(postgres_server, tmp_path):
+    out = tmp_path / "a"
+    first = start(command(tmp_path, out, 5, "--storage", postgres_server.url, "--study", "faults", "--heartbeat", "1s",
+                          sleep="1.0"))
+    wait_for(out / "trial_0001" / "train.log")
+    postgres_server.stop("fast")  # a restart: the server's connections close, and it is back at once
+    postgres_server.start()
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 1 and "Traceback" not in err and "s3cret-pw" not in err, err[-2000:]
+    line = err.strip().splitlines()[-1]
+    # "failed mid-study: ();" named nothing: SQLAlchemy's pool error under the server's own
+    assert "failed mid-study: ();" not in line and "after the database server is back" in line, line
+    assert not trial_processes(out)
+
+
+def test_a_storage_failure_is_described_by_the_deepest_error_that_says_something():
+    """The chain of the restart above, as SQLAlchemy and Optuna raise it: the pool's empty error lies deepest."""
+    import sqlalchemy
+
+    from paddle_autotune_plugins.storages import describe_failure
+
+    try:
+        try:
+            try:
+                raise sqlalchemy.exc.InvalidatePoolError()
+            except sqlalchemy.exc.InvalidatePoolError:
+                raise ConnectionError("connection failed: FATAL:  the database system is shutting down\nmore")
+        except ConnectionError as e:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from e
+    except optuna.exceptions.StorageInternalError as e:
+        assert describe_failure(e) == "connection failed: FATAL:  the database system is shutting down"
