@@ -120,7 +120,7 @@ class Coordinator:
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
-        process_tree.remove_orphans()  # trials of a coordinator killed beside this one (SIGKILL) end now
+        process_tree.remove_orphans(self.out)  # what trials of a coordinator killed (SIGKILL) left
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
         self.processes.start_zygote()

@@ -7,17 +7,17 @@ process that still carries the trial's report path in its environment (PADDLE_AU
 descendant keeps it wherever it moved in the process tree. PADDLE_AUTOTUNE_NO_CGROUP=1 picks the second way.
 
 A coordinator killed with SIGKILL cannot end its trials' trees itself (its trials' main processes die with it,
-PR_SET_PDEATHSIG, but not what they started): the next coordinator to start on the machine ends them
+PR_SET_PDEATHSIG, but not what they started): the next coordinator to start in the same --out ends them
 (remove_orphans)."""
 import os
 import pathlib
 import signal
 import time
 
-from .reporting import ENV_VAR, PARENT_ENV
+from .reporting import CGROUP_ENV, ENV_VAR, PARENT_ENV
 
 NO_CGROUP_ENV = "PADDLE_AUTOTUNE_NO_CGROUP"
-PREFIX = "paddle-autotune-"  # cgroup names: paddle-autotune-<coordinator pid>-<trial folder>-<count>
+PREFIX = "paddle-autotune-"  # cgroup names: paddle-autotune-<coordinator pid>-<--out's tag>-<trial folder>-<count>
 _made = [0]
 
 
@@ -40,25 +40,30 @@ def cgroup_root():
     return None
 
 
-def kind():
-    """Which way trial trees are ended here, in words."""
-    return "cgroup v2" if cgroup_root() is not None else "process group + report-path scan"
-
-
 class TrialTree:
     """The processes of one trial: its cgroup when one could be made, else its process group and the
     processes that carry its report path."""
 
-    def __init__(self, pid, report_path, name):
-        self.pid = pid
+    def __init__(self, report_path):
+        """For the trial whose report file is --out/trial_NNNN/metrics.jsonl, before its process starts."""
+        self.pid = None
         self.marker = str(report_path)
-        self.cgroup = _new_cgroup(name)
+        trial_dir = pathlib.Path(report_path).parent
+        self.cgroup = _new_cgroup(f"{out_tag(trial_dir.parent)}-{trial_dir.name}")
+
+    def env(self):
+        """For the trial's environment: its process joins its cgroup itself as it starts (reporting), before it
+        can start anything, which a move by the coordinator after the start cannot promise."""
+        return {CGROUP_ENV: str(self.cgroup)} if self.cgroup is not None else {}
+
+    def adopt(self, pid):
+        """The trial's process has started: moved into the cgroup (a command that is not Python, a fork)."""
+        self.pid = pid
         if self.cgroup is not None:
-            try:  # the trial is at most past its exec: it has started nothing yet
+            try:
                 (self.cgroup / "cgroup.procs").write_text(str(pid))
-            except OSError:  # it has exited already (an instant trial), or the move was refused
-                _remove(self.cgroup)
-                self.cgroup = None
+            except OSError:  # it has exited already (an instant trial)
+                pass
 
     def kill(self):
         """SIGKILL everything of the trial that is left; its main process has exited or is to go too."""
@@ -97,8 +102,14 @@ def kill_cgroup(folder, wait=5.0):
         except OSError:
             return  # removed already
         if not pids:
-            break
-        if (folder / "cgroup.kill").exists():  # Linux 5.14+: one write kills them all, new forks included
+            try:
+                folder.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:  # busy: its last processes are still exiting
+                pass
+        elif (folder / "cgroup.kill").exists():  # Linux 5.14+: one write kills them all, new forks included
             try:
                 (folder / "cgroup.kill").write_text("1")
             except OSError:
@@ -109,22 +120,28 @@ def kill_cgroup(folder, wait=5.0):
         if time.time() > deadline:
             return
         time.sleep(0.01)
-    _remove(folder)
 
 
-def remove_orphans():
-    """What is left of the trials of coordinators that died (SIGKILL) on this machine is killed: their
-    cgroups, or the processes whose environment names a coordinator that is gone."""
+def out_tag(out):
+    """A short name for a --out folder in cgroup names (the folder's path may be long or hold any character)."""
+    import hashlib
+
+    return hashlib.sha256(str(out).encode()).hexdigest()[:12]
+
+
+def remove_orphans(out):
+    """What is left of the trials in `out` of coordinators that died (SIGKILL) is killed: their cgroups, or
+    else the processes of trials in `out` whose environment names a coordinator that is gone."""
     root = cgroup_root()
     if root is not None:
-        for folder in root.glob(f"{PREFIX}*"):
+        for folder in root.glob(f"{PREFIX}*-{out_tag(out)}-*"):
             owner = folder.name[len(PREFIX):].split("-", 1)[0]
             if owner.isdigit() and not _alive(int(owner)):
                 kill_cgroup(folder)
         return
     for pid, env in _trial_environments():
         owner = env.get(PARENT_ENV, "")
-        if owner.isdigit() and not _alive(int(owner)):
+        if env[ENV_VAR].startswith(f"{out}{os.sep}") and owner.isdigit() and not _alive(int(owner)):
             _kill(pid)
 
 
@@ -159,6 +176,8 @@ def _alive(pid):
 
 
 def signal_group(pid, sig):
+    if pid is None:  # the trial's process never started
+        return
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):

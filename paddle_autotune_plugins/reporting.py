@@ -19,6 +19,7 @@ STOP_ENV = "PADDLE_AUTOTUNE_STOP"  # a file the coordinator creates when the tri
 METRIC_ENV = "PADDLE_AUTOTUNE_METRIC"  # the metric the study optimises
 WANTS_ENV = "PADDLE_AUTOTUNE_WANTS"  # every metric the study reads (objectives, constraints), comma-separated
 PARENT_ENV = "PADDLE_AUTOTUNE_PARENT"  # the coordinator's pid
+CGROUP_ENV = "PADDLE_AUTOTUNE_CGROUP"  # the cgroup v2 folder the trial runs in (process_tree), if any
 
 
 def die_with_coordinator():
@@ -41,6 +42,19 @@ def die_with_coordinator():
         return  # a grandchild of the coordinator
     if set_parent_death_signal() and os.getppid() != parent:  # it died between the check and the prctl
         os._exit(137)
+
+
+def join_trial_cgroup():
+    """Linux: a trial process moves itself into the cgroup its coordinator made for it (process_tree), at its
+    start, so that whatever it starts is in there too."""
+    folder = os.environ.get(CGROUP_ENV)
+    if not folder:
+        return
+    try:
+        with open(os.path.join(folder, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:  # gone (the trial was ended meanwhile), or not ours to join
+        pass
 
 
 def set_parent_death_signal():

@@ -103,6 +103,8 @@ class TrialProcesses:
         env[TUNED_ENV] = json.dumps(knobs.paths_of(self.params))
         if self.s.seed is not None:
             env[SEED_ENV] = str(self.s.seed)
+        tree = process_tree.TrialTree(metrics_path)
+        env.update(tree.env())
         cmd = self.adapter.trial_command(self.task, str(config_path), cfg=cfg)
         gpus = self.take_gpus() if self.gpu_load else ()
         launcher = getattr(self.task, "launcher", None)  # the user's own `-m paddle.distributed.launch ...`
@@ -126,7 +128,7 @@ class TrialProcesses:
                                     start_new_session=True,  # its own group, so stopping it stops its children
                                     # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
                                     preexec_fn=set_parent_death_signal if len(gpus) > 1 or launcher else None)
-        tree = process_tree.TrialTree(proc.pid, metrics_path, trial_dir.name)
+        tree.adopt(proc.pid)
         return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
                             number=number, tree=tree)
 

@@ -309,3 +309,18 @@ def test_a_storage_failure_is_described_by_the_deepest_error_that_says_something
             raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from e
     except optuna.exceptions.StorageInternalError as e:
         assert describe_failure(e) == "connection failed: FATAL:  the database system is shutting down"
+
+
+def test_a_trial_process_joins_its_cgroup_as_it_starts(tmp_path):
+    """Before the coordinator's own move (after the start) can come late: what it forks first is in there too."""
+    tree = process_tree.TrialTree(tmp_path / "out" / "trial_0000" / "metrics.jsonl")
+    if tree.cgroup is None:
+        pytest.skip("no writable cgroup v2 here (needs root and a cgroup2 mount)")
+    folder = tree.cgroup
+    try:
+        shown = subprocess.run([PYTHON, "-c", "import paddle_autotune_plugins; print(open('/proc/self/cgroup').read())"],
+                               env=dict(os.environ, **tree.env()), capture_output=True, text=True, check=True).stdout
+        assert shown.rstrip().endswith(f"/{folder.name}"), shown
+    finally:
+        tree.kill()
+    assert not folder.exists()
