@@ -62,8 +62,10 @@ class TrialTree:
         if self.cgroup is not None:
             try:
                 (self.cgroup / "cgroup.procs").write_text(str(pid))
-            except OSError:  # it has exited already (an instant trial)
-                pass
+            except OSError:
+                if _alive(pid):  # refused, not exited (an instant trial): this trial goes without a cgroup
+                    _remove(self.cgroup)
+                    self.cgroup = None
 
     def kill(self):
         """SIGKILL everything of the trial that is left; its main process has exited or is to go too."""
