@@ -133,13 +133,19 @@ def out_tag(out):
 
 def remove_orphans(out):
     """What is left of the trials in `out` of coordinators that died (SIGKILL) is killed: their cgroups, or
-    else the processes of trials in `out` whose environment names a coordinator that is gone."""
+    else the processes of trials in `out` whose environment names a coordinator that is gone. Empty cgroups
+    of any dead coordinator are removed too."""
     root = cgroup_root()
     if root is not None:
-        for folder in root.glob(f"{PREFIX}*-{out_tag(out)}-*"):
-            owner = folder.name[len(PREFIX):].split("-", 1)[0]
-            if owner.isdigit() and not _alive(int(owner)):
+        tag = out_tag(out)
+        for folder in root.glob(f"{PREFIX}*"):
+            owner, rest = (folder.name[len(PREFIX):].split("-", 1) + [""])[:2]
+            if not owner.isdigit() or _alive(int(owner)):
+                continue
+            if rest.startswith(f"{tag}-"):
                 kill_cgroup(folder)
+            else:  # another --out's: only removed once empty (a coordinator killed while it made one)
+                _remove(folder)
         return
     for pid, env in _trial_environments():
         owner = env.get(PARENT_ENV, "")

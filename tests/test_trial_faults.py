@@ -324,3 +324,19 @@ def test_a_trial_process_joins_its_cgroup_as_it_starts(tmp_path):
     finally:
         tree.kill()
     assert not folder.exists()
+
+
+def test_an_empty_cgroup_of_a_dead_coordinator_is_removed_by_the_next_start(tmp_path):
+    root = process_tree.cgroup_root()
+    if root is None:
+        pytest.skip("no writable cgroup v2 here (needs root and a cgroup2 mount)")
+    dead = subprocess.Popen([PYTHON, "-c", "pass"])
+    dead.wait()  # a pid no coordinator has any more
+    left = root / f"{process_tree.PREFIX}{dead.pid}-{process_tree.out_tag(tmp_path / 'elsewhere')}-trial_0000-1"
+    left.mkdir()
+    try:
+        assert run(command(tmp_path, tmp_path / "out", 1, sleep="0")).returncode == 0
+        assert not left.exists()
+    finally:
+        if left.exists():
+            left.rmdir()
