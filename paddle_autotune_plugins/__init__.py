@@ -8,11 +8,12 @@ From Python, any objective (see paddle_autotune_plugins.api)::
 
     from paddle_autotune_plugins import AutoTuner, report
 """
-from .reporting import PARENT_ENV, die_with_coordinator, report  # noqa: F401  (light: json/os/time only)
+from .reporting import PARENT_ENV, die_with_coordinator, join_trial_cgroup, report  # noqa: F401  (light: json/os/time)
 
 __version__ = "0.1.0"
 
 die_with_coordinator()  # in a trial process (every trial command is `python -m paddle_autotune_plugins...`)
+join_trial_cgroup()
 
 
 def __getattr__(name):

@@ -19,12 +19,13 @@ import time
 
 import optuna
 
-from . import fidelity, knobs, pruners, results, samplers, space, storages, study_view, trial_processes
+from . import fidelity, knobs, process_tree, pruners, results, samplers, space, storages, study_view, trial_processes
 from . import trial_queries as queries
 from .adapter import check_gpus
 from .errors import InternalError, StorageFailed, UsageError
-from .objectives import Objectives, best_evaluation, keep_best, record_constraints, single_value, write_pareto
-from .reporting import read_reports
+from .objectives import (Objectives, best_evaluation, keep_best, record_constraints, single_value, store_config,
+                         write_pareto)
+from .reporting import BadLine, read_reports
 from .storages import jsonable
 from .trial_queries import excluded  # noqa: F401 - coordinator.excluded, as the benchmarks import it
 
@@ -106,6 +107,16 @@ class Coordinator:
             self.storage = storages.embedded_sqlite(self.out / "study.db")
         study_view.open_study(self.view, self.task, self.params, self.storage, self.out,
                               pruner=fidelity.make_pruner(*self.ladder) if self.ladder else None)
+        self.agree_best()
+
+    def agree_best(self):
+        """best_config.yaml is the study's best trial's: a coordinator stopped between a trial's tell and
+        writing its files left the previous best's (or none)."""
+        if self.multi:
+            return
+        best = queries.best_of(queries.complete(self.view.counted()), self.direction, key=lambda t: t.value)
+        if best is not None and "config" in best.user_attrs:
+            self.adapter.write_best(best.user_attrs["config"], self.out, task=self.task)
 
     def stop_reason(self):
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
@@ -118,6 +129,7 @@ class Coordinator:
     # --- the loop ---------------------------------------------------------------------------
     def run(self):
         self.run_started = time.time()  # this run's time, set-up included (record_run_time)
+        process_tree.remove_orphans(self.out)  # what trials of a coordinator killed (SIGKILL) left
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
         self.processes.start_zygote()
@@ -149,11 +161,16 @@ class Coordinator:
                 trial_processes.wait_for_exit([rt.proc for rt in self.running.values()]
                                               + [rt.proc for rt in self.processes.stopping], POLL_SECONDS)
                 for number in list(self.running):
-                    self.poll(self.running[number])
+                    rt = self.running[number]
+                    try:
+                        self.poll(rt)
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        self.taken_back(rt)
                 self.processes.poll_stopping()
                 self.view.write_results(force=False)
                 if time.time() >= next_check:
-                    self.view.beat(self.running)
+                    for rt in self.view.beat(self.running):
+                        self.taken_back(rt)
                     if not self.embedded:
                         self.view.recover_lost(self.running)
                     next_check = time.time() + self.s.heartbeat
@@ -230,9 +247,13 @@ class Coordinator:
         trial.set_user_attr("values", jsonable(values))
         rt = self.processes.start(trial.number, self.at_level(cfg, 0), values, baseline)
         rt.trial, rt.full_cfg, rt.baseline = trial, cfg, baseline
-        if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
-            trial.set_user_attr("dir", str(rt.dir))  # at the trial's start time (recover_lost)
         self.running[trial.number] = rt
+        if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
+            try:  # at the trial's start time (recover_lost), which another coordinator may find stale already
+                trial.set_user_attr("dir", str(rt.dir))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self.taken_back(rt)
+                return True
         self.progress.started(trial.number, baseline, values)
         if self.tracker is not None:
             self.tracker.trial_started(trial.number, values, rt.dir / self.adapter.config_filename, baseline)
@@ -267,6 +288,9 @@ class Coordinator:
         code = rt.proc.poll()  # before reading: once the trial has exited, all it wrote is in the file
         reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
         for rep in reports:
+            if isinstance(rep, BadLine):  # the trial's own output fails the trial, not the study
+                self.finish(rt, optuna.trial.TrialState.FAIL, str(rep), stop=True)
+                return
             if "progress" in rep:  # epoch k/N for the live ETA line, not a metric
                 self.progress.training(rt, rep)
             elif "used" in rep:
@@ -468,9 +492,11 @@ class Coordinator:
             value = single_value(rt, self.goal)
             if rt.final_metrics or rt.steps:
                 record_constraints(trial, rt.final_metrics or rt.reports[max(rt.reports)], self.goal)
-            if queries.better(value, self.view.best_value(), self.direction):
-                keep_best(rt, self.out, self.task)  # before tell: the trial's config is stored on it while it is open
+            best = queries.better(value, self.view.best_value(), self.direction)
+            exported = store_config(rt, self.task) if best else None
             self.study.tell(trial, value)
+            if best:
+                keep_best(rt, self.out, self.task, exported)
         else:
             self.study.tell(trial, state=state)
             if state == optuna.trial.TrialState.FAIL:
@@ -490,6 +516,19 @@ class Coordinator:
         attempt = trial.user_attrs.get("attempt", 1)
         if attempt <= self.s.retry_failed:
             self.view.requeue(trial.params, trial.user_attrs, attempt=attempt + 1, retry_of=trial.number)
+
+    def taken_back(self, rt):
+        """Another coordinator of the shared study took this running trial back (its heartbeat looked stale:
+        this one was paused, or --heartbeat is shorter than a poll) and queued it again: its process stops
+        here and nothing more is recorded on it."""
+        self.running.pop(rt.trial.number, None)
+        self.view.changed()
+        self.progress.note(f"trial {rt.trial.number}: taken back by another coordinator of the study (its "
+                           f"heartbeat looked stale); stopped here, its parameters are queued again")
+        if rt.proc.poll() is None:
+            self.processes.request_stop(rt)
+        elif rt not in self.processes.stopping:
+            self.processes.release(rt)
 
     # --- ending early -----------------------------------------------------------------------
     def interrupt(self):
@@ -525,6 +564,7 @@ class Coordinator:
         RUNNING in the storage, which the next run takes back (StudyView.recover_lost)."""
         for rt in list(self.running.values()) + self.processes.stopping:
             trial_processes.stop_process(rt.proc)
+            rt.tree.kill()
             rt.log.close()
         self.running.clear()  # in place: the progress lines read this dict
         self.processes.stopping = []

@@ -104,8 +104,17 @@ def write_pareto(study, out, adapter):
             adapter.write_config(t.user_attrs["config"], folder / f"trial_{t.number:04d}_{adapter.config_filename}")
 
 
-def keep_best(rt, out, task):
-    """Move the new best trial's weights to out/best/ and write best_config.yaml."""
+def store_config(rt, task):
+    """The trial's exported config, stored on it (any machine can export it from the storage): before its
+    tell, while the trial is open."""
+    exported = task.adapter.export_config(rt.cfg, task)
+    rt.trial.set_user_attr("config", jsonable(exported))
+    return exported
+
+
+def keep_best(rt, out, task, exported):
+    """Move the new best trial's weights to out/best/ and write best_config.yaml: after the trial's tell, so
+    that they never name a trial whose result the study does not hold."""
     adapter = task.adapter
     best_dir = out / "best"
     checkpoint = adapter.best_checkpoint(rt.cfg, task=task, trial_dir=rt.dir)
@@ -115,6 +124,4 @@ def keep_best(rt, out, task):
         for path in checkpoint:
             os.replace(path, best_dir / pathlib.Path(path).name)
         (best_dir / "trial.txt").write_text(f"trial {rt.trial.number}\n")
-    exported = adapter.export_config(rt.cfg, task)
-    rt.trial.set_user_attr("config", jsonable(exported))  # any machine can export it from the storage
     adapter.write_best(exported, out, task=task)

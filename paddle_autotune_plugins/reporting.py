@@ -22,6 +22,7 @@ PARENT_ENV = "PADDLE_AUTOTUNE_PARENT"  # the coordinator's pid
 # a metric name as a script's output lines carry it (``val_acc: 0.93``, ``précision=0.8``): a letter, then
 # letters, digits and _ @ . -; the line readers (adapters/generic/hooks.py) and the check of --metric share it
 PRINTED_NAME = r"[^\W\d_][\w@.-]*"
+CGROUP_ENV = "PADDLE_AUTOTUNE_CGROUP"  # the cgroup v2 folder the trial runs in (process_tree), if any
 
 
 def die_with_coordinator():
@@ -44,6 +45,19 @@ def die_with_coordinator():
         return  # a grandchild of the coordinator
     if set_parent_death_signal() and os.getppid() != parent:  # it died between the check and the prctl
         os._exit(137)
+
+
+def join_trial_cgroup():
+    """Linux: a trial process moves itself into the cgroup its coordinator made for it (process_tree), at its
+    start, so that whatever it starts is in there too."""
+    folder = os.environ.get(CGROUP_ENV)
+    if not folder:
+        return
+    try:
+        with open(os.path.join(folder, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    except OSError:  # gone (the trial was ended meanwhile), or not ours to join
+        pass
 
 
 def set_parent_death_signal():
@@ -142,25 +156,66 @@ def stop_requested():
     return bool(path) and os.path.exists(path)
 
 
+MAX_LINE = 2**20  # a report line longer than this (1 MiB) is not one the plugin's reporting writes
+
+
+class BadLine(str):
+    """A line of metrics.jsonl the coordinator cannot use, as the reason its trial fails."""
+
+
 def read_reports(path, offset=0):
-    """New complete lines from offset on: ([report, ...], new offset)."""
+    """New complete lines from offset on: ([report, ...], new offset). A line that is not a report the
+    coordinator can use (not JSON, a metric that is not a number, ...) comes as a BadLine in its place:
+    the trial wrote it, so it fails that trial, never the study."""
     try:
-        with open(path) as f:
+        with open(path, "rb") as f:
             f.seek(offset)
-            data = f.read()
+            data = f.read(64 * MAX_LINE)
     except FileNotFoundError:
         return [], offset
-    reports = []
-    end = data.rfind("\n") + 1  # leave a half-written last line for the next read
-    for line in data[:end].splitlines():
-        if line.strip():
-            item = json.loads(line)
-            if "used" in item or "progress" in item or "unusable" in item:  # not an evaluation
-                reports.append(item)
-                continue
-            item["metrics"] = {k: float(v) for k, v in item.get("metrics", {}).items()}
-            reports.append(item)
-    return reports, offset + len(data[:end].encode())
+    except OSError as e:  # e.g. the trial replaced its report file with a folder
+        return [BadLine(f"its report file {path} cannot be read ({e.strerror})")], offset
+    end = data.rfind(b"\n") + 1  # leave a half-written last line for the next read
+    if end == 0 and len(data) > MAX_LINE:
+        return [BadLine(f"metrics.jsonl holds a line of over {MAX_LINE // 2**20} MiB without a newline")], offset
+    reports = [parse_report(line) for line in data[:end].split(b"\n") if line.strip()]
+    return reports, offset + end
+
+
+def parse_report(line):
+    """One line of metrics.jsonl (bytes) as a report, or a BadLine that says what is wrong with it."""
+    shown = line[:80].decode(errors="replace") + ("..." if len(line) > 80 else "")
+    try:
+        item = json.loads(line.decode())
+    except ValueError:  # not UTF-8, or not JSON
+        return BadLine(f"metrics.jsonl has a line that is not JSON: {shown!r}")
+    if not isinstance(item, dict):
+        return BadLine(f"metrics.jsonl has a line that is not a JSON object: {shown!r}")
+    if "unusable" in item:  # report_unusable: the study cannot use this trial's result, nor any other's
+        return item
+    if "used" in item or "progress" in item:  # report_used / report_progress: not an evaluation
+        if not isinstance(item.get("used", item.get("progress")), dict):
+            return BadLine(f"metrics.jsonl has a 'used' or 'progress' line that holds no JSON object: {shown!r}")
+        return item
+    metrics, step = item.get("metrics"), item.get("step")
+    if not isinstance(metrics, dict):
+        return BadLine(f"metrics.jsonl has a line without a 'metrics' object: {shown!r}")
+    if not (item.get("final") and step is None) and not (type(step) is int and step >= 0):
+        return BadLine(f"metrics.jsonl has a line whose 'step' is not a whole number >= 0: {shown!r}")
+    try:
+        item["metrics"] = {k: float(v) for k, v in metrics.items()}
+    except (TypeError, ValueError):
+        bad = next(k for k, v in metrics.items() if not _is_number(v))
+        return BadLine(f"metrics.jsonl reports {bad}={metrics[bad]!r}, which is not a number: {shown!r}")
+    return item
+
+
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 TUNED_ENV = "PADDLE_AUTOTUNE_TUNED"  # JSON list of the dotted paths this study tunes

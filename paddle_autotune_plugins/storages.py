@@ -145,11 +145,16 @@ def is_storage_failure(error):
 
 
 def describe_failure(error):
-    """The root cause's first line (Optuna wraps the database's own error in a generic one)."""
-    while (error.__cause__ or error.__context__) is not None:
+    """The first line of the deepest error in the chain that says something: Optuna wraps the database's own
+    error in a generic one, and under that SQLAlchemy's pool may leave one that says nothing ("()")."""
+    said, seen = type(error).__name__, set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        text = str(getattr(error, "orig", None) or error).strip().splitlines()
+        if text and re.search("[A-Za-z]", text[0]):
+            said = text[0]
         error = error.__cause__ or error.__context__
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return redact(text[0] if text else type(error).__name__)
+    return redact(said)
 
 
 def remedy(error):
@@ -170,9 +175,16 @@ def check_embedded(out):
     db = out / "study.db"
     if not db.exists():
         return
+    try:
+        with open(db, "r+b"):  # read and written by the study: a file it may not open is said so, here
+            pass
+    except OSError as e:
+        raise cannot_write(db, e) from None
+    if (out / "study.db-journal").exists():  # a coordinator killed mid-write: a read-write open rolls it back
+        _roll_back(db)
     left = sorted(p.name for p in out.glob("trial_*")) + [p.name for p in out.glob("trials.csv")]
     if db.stat().st_size == 0:
-        if not left:
+        if left in ([], ["trial_0000"]):  # nothing, or the early trial 0 of a study that was never created
             db.unlink()
             return
         raise UsageError(f"{db} is empty (cut off while it was created?) but {out} holds an earlier run "
@@ -193,8 +205,27 @@ def check_embedded(out):
         if tables and "studies" not in tables:
             raise sqlite3.DatabaseError("it holds no Optuna study")
     except sqlite3.Error as e:
-        raise UsageError(f"{db} is damaged or not a study ({e}): move it away and restore a backup, or use another "
-                         f"--out; nothing was changed") from None
+        raise _damaged(db, e) from None
+
+
+def _roll_back(db):
+    """Open the study file read-write once: SQLite rolls back the hot journal a killed writer left."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(db)
+        try:
+            connection.execute("SELECT name FROM sqlite_master").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as e:
+        raise _damaged(db, e) from None
+
+
+def _damaged(db, error):
+    reason = " ".join(str(error).split())  # one line: SQLite's own messages may hold newlines
+    return UsageError(f"{db} is damaged or not a study ({reason}): move it away and restore a backup, or use "
+                      f"another --out; nothing was changed")
 
 
 def lock_folder(out):
@@ -203,8 +234,11 @@ def lock_folder(out):
     import fcntl
     import os
 
-    out.mkdir(parents=True, exist_ok=True)
-    lock = open(out / ".lock", "a+")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = open(out / ".lock", "a+")
+    except OSError as e:
+        raise cannot_write(out, e) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -213,10 +247,26 @@ def lock_folder(out):
         lock.close()
         raise UsageError(f"another paddle-autotune (pid {owner}) is running the study in {out}; wait for it, "
                          f"use another --out, or share a --storage with 'paddle-autotune worker'") from None
-    lock.truncate(0)
-    lock.write(str(os.getpid()))
-    lock.flush()
+    try:  # unbuffered: a write that fails leaves nothing for close() to fail on again
+        os.ftruncate(lock.fileno(), 0)
+        os.write(lock.fileno(), str(os.getpid()).encode())
+    except OSError as e:  # e.g. the disk was full before the study started
+        lock.close()
+        raise cannot_write(out, e) from None
     return lock
+
+
+def cannot_write(path, error):
+    """The one line for a --out (or its study file) that this process cannot write, and what to do about it."""
+    import errno
+
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some disk space there, or use another --out"
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        fix = "give this user read and write access to it (chmod u+rw), or use another --out"
+    else:
+        fix = "use another --out"
+    return UsageError(f"cannot write {path}: {error.strerror or error}; {fix}")
 
 
 def embedded_sqlite(path):

@@ -17,6 +17,9 @@ RUNNING = optuna.trial.TrialState.RUNNING
 SHARED_REFRESH_SECONDS = 1.0  # how stale this coordinator's view of a shared study may get
 CSV_EVERY_SECONDS = 1.0  # trials.csv is rewritten at most this often while trials run (and at the end)
 SAME_FAILURES = 3  # a study whose first this many trials fail with one reason stops (--max-failures sets it)
+# A coordinator beats once per pass of its loop (a poll, a launch): sooner than this, a trial of a live but
+# busy one would look lost (--heartbeat 0.01s made two coordinators take each other's trials back forever).
+MIN_STALE_SECONDS = 5.0
 
 
 class StudyView:
@@ -105,13 +108,14 @@ class StudyView:
         numbers in `running`, this coordinator's own).
 
         With the embedded storage only this coordinator runs trials, so at start every RUNNING trial is
-        lost; with a shared storage a trial is lost when its heartbeat is older than stale_after."""
+        lost; with a shared storage a trial is lost when its heartbeat is older than stale_after (and
+        MIN_STALE_SECONDS)."""
         now = time.time()
         for t in self.study.get_trials(deepcopy=False, states=(RUNNING,)):
             if t.number in running:
                 continue
             last = t.user_attrs.get("heartbeat") or (t.datetime_start.timestamp() if t.datetime_start else now)
-            if not everything and now - last < self.s.stale_after:
+            if not everything and now - last < max(self.s.stale_after, MIN_STALE_SECONDS):
                 continue
             try:
                 handle = optuna.trial.Trial(self.study, t._trial_id)
@@ -136,12 +140,18 @@ class StudyView:
         self.changed()
 
     def beat(self, running):
-        """The heartbeat of each running trial (number -> RunningTrial), every --heartbeat seconds."""
+        """The heartbeat of each running trial (number -> RunningTrial), every --heartbeat seconds. Returns
+        those another coordinator has taken back meanwhile (their rows are finished: no heartbeat to set)."""
         now = time.time()
+        taken = []
         for rt in running.values():
             if now - rt.beat >= self.s.heartbeat:
-                rt.trial.set_user_attr("heartbeat", now)
+                try:
+                    rt.trial.set_user_attr("heartbeat", now)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    taken.append(rt)
                 rt.beat = now
+        return taken
 
 
 # --- opening the study ----------------------------------------------------------------------

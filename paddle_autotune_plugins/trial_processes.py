@@ -15,7 +15,7 @@ import time
 
 import optuna
 
-from . import knobs, warm_start
+from . import knobs, process_tree, warm_start
 from .adapter import THREAD_VARS, cpu_threads, launch_command, remove
 from .reporting import (ENV_VAR, METRIC_ENV, PARENT_ENV, SEED_ENV, STOP_ENV, TUNED_ENV, WANTS_ENV,
                         set_parent_death_signal)
@@ -45,6 +45,7 @@ class RunningTrial:
     level: int = 0  # --fidelity schedule: which of the ladder's lengths this training runs
     epochs_before: int = 0  # --fidelity schedule: epochs the trial's shorter trainings ran
     baseline: bool = False  # trial 0, the user's config as given: never pruned (Coordinator.pruned)
+    tree: process_tree.TrialTree = None  # every process the trial started, ended with it (release)
 
 
 class TrialProcesses:
@@ -103,6 +104,8 @@ class TrialProcesses:
         env[TUNED_ENV] = json.dumps(knobs.paths_of(self.params))
         if self.s.seed is not None:
             env[SEED_ENV] = str(self.s.seed)
+        tree = process_tree.TrialTree(metrics_path)
+        env.update(tree.env())
         cmd = self.adapter.trial_command(self.task, str(config_path), cfg=cfg)
         gpus = self.take_gpus() if self.gpu_load else ()
         launcher = getattr(self.task, "launcher", None)  # the user's own `-m paddle.distributed.launch ...`
@@ -126,8 +129,9 @@ class TrialProcesses:
                                     start_new_session=True,  # its own group, so stopping it stops its children
                                     # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
                                     preexec_fn=set_parent_death_signal if len(gpus) > 1 or launcher else None)
+        tree.adopt(proc.pid)
         return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
-                            number=number)
+                            number=number, tree=tree)
 
     def keep_level(self, rt, name):
         """A trial's shorter training ended and it trains again: its files go to a sub-folder (`name`) first,
@@ -213,7 +217,7 @@ class TrialProcesses:
             (rt.dir / "stop").write_text("stop\n")
             rt.stop_deadline = time.time() + 15
         else:
-            _signal_group(rt.proc, signal.SIGTERM)
+            rt.tree.terminate()
             rt.stop_deadline = time.time() + 10
         self.stopping.append(rt)
 
@@ -224,8 +228,10 @@ class TrialProcesses:
                 self.stopping.remove(rt)
                 self.release(rt)
             elif time.time() > rt.stop_deadline:
-                escalate = signal.SIGKILL if (rt.dir / "stop.term").exists() else signal.SIGTERM
-                _signal_group(rt.proc, escalate)
+                if (rt.dir / "stop.term").exists():
+                    rt.tree.kill()
+                else:
+                    rt.tree.terminate()
                 (rt.dir / "stop.term").write_text("")
                 rt.stop_deadline = time.time() + 10
 
@@ -237,7 +243,9 @@ class TrialProcesses:
         self.stopping = []
 
     def release(self, rt):
-        """The trial's process is gone: free its GPUs, close its log, drop its weights (the best's moved)."""
+        """The trial's process is gone: end what it left running, free its GPUs, close its log, drop its
+        weights (the best's moved)."""
+        rt.tree.kill()
         for g in rt.gpus:
             self.gpu_load[g] -= 1
         rt.log.close()
@@ -263,20 +271,14 @@ def wait_for_exit(procs, timeout):
             os.close(fd)
 
 
-def _signal_group(proc, sig):
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
 def stop_process(proc, grace=10.0):
-    """SIGTERM the trial's process group and wait; SIGKILL it if it lingers."""
+    """SIGTERM the trial's process group and wait; SIGKILL it if it lingers. What else of the trial is left
+    is killed by release (TrialTree.kill)."""
     if proc.poll() is not None:
         return
-    _signal_group(proc, signal.SIGTERM)
+    process_tree.signal_group(proc.pid, signal.SIGTERM)
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
-        _signal_group(proc, signal.SIGKILL)
+        process_tree.signal_group(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -120,22 +120,36 @@ class EpochLines:
             report_progress(epoch, epochs, end=end)
 
 
+MAX_LINE = 64 * 1024  # the start of a longer line is read for metrics; the rest is passed through unread
+_BREAK = re.compile(r"[\r\n]")
+
+
 class _LineTee:
     """Passes a stream's output through unchanged and hands each complete line (tqdm's \\r-separated
-    refreshes count as lines) to on_line."""
+    refreshes count as lines) to on_line. Linear in the output: a line's pieces are joined once, when it
+    ends, and only its first MAX_LINE characters are kept (a script may write megabytes without a newline)."""
 
     def __init__(self, stream, on_line):
         self._stream = stream
         self._on_line = on_line
-        self._partial = ""
+        self._pieces = []  # the current line so far, at most MAX_LINE characters
+        self._size = 0
 
     def write(self, text):
-        self._partial += text
-        *lines, self._partial = re.split(r"[\r\n]", self._partial)
-        for line in lines:
-            if line.strip():
-                self._on_line(line)
+        for i, piece in enumerate(_BREAK.split(text)):
+            if i:
+                self._end_line()
+            if piece and self._size < MAX_LINE:
+                piece = piece[:MAX_LINE - self._size]
+                self._pieces.append(piece)
+                self._size += len(piece)
         return self._stream.write(text)
+
+    def _end_line(self):
+        line = "".join(self._pieces)
+        self._pieces, self._size = [], 0
+        if line.strip():
+            self._on_line(line)
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
