@@ -2,11 +2,15 @@
 data keys, resolved as its trainer resolves them (issue 27)."""
 import os
 import shutil
+import subprocess
+from types import SimpleNamespace
 
 import pytest
-from conftest import REPO, autotune, checkout_root
+from conftest import PYTHON, REPO, autotune, checkout_root
 
-from paddle_autotune_plugins import cli
+from paddle_autotune_plugins import cli, data_paths
+from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.adapters.paddleocr.adapter import OcrAdapter
 
 CONFIGS = REPO / "adapters"
 
@@ -88,3 +92,30 @@ def test_the_readme_clas_command_on_a_checkout_without_imagenet(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert "data not found: DataLoader.Train.dataset.image_root = ./dataset/ILSVRC2012/" in lines[0]
     assert "-o DataLoader.Train.dataset.image_root=PATH" in lines[0] and not out.exists()
+
+
+@pytest.mark.parametrize("config, key", [
+    ("configs/rec/rec_mv3_none_bilstm_ctc.yml", "Train.dataset.data_dir = ./train_data/data_lmdb_release/training/"),
+    ("configs/det/det_mv3_db.yml", "Train.dataset.data_dir = ./train_data/icdar2015/text_localization/")])
+def test_ocr_names_the_missing_data_of_a_shipped_config(tmp_path, config, key):
+    """PaddleOCR's shipped configs read ./train_data from the checkout: without it, one line before trial 0."""
+    root = checkout_root("PaddleOCR-release-2.10")
+    out = tmp_path / "out"
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "tools/train.py", "-c", config, "--autotune",
+                           "--preset", "ocr-lr", "--out", str(out)], cwd=root, capture_output=True, text=True,
+                          timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert_refused(proc.returncode, lines[-1:], out, key, "-o Train.dataset.data_dir=PATH")
+    assert not [line for line in lines if "Traceback" in line], proc.stderr
+
+
+def test_ocr_lists_each_label_file(tmp_path):
+    """Every label file of label_file_list is checked (SimpleDataSet reads them all), by its index."""
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "a.txt").write_text("x.png\t1\n")
+    cfg = {"Train": {"dataset": {"data_dir": "imgs", "label_file_list": ["a.txt", "b.txt"]}}}
+    paths = OcrAdapter().data_paths(SimpleNamespace(config=cfg, cwd=str(tmp_path)))
+    with pytest.raises(UsageError) as e:
+        data_paths.check(paths)
+    assert "Train.dataset.label_file_list.1 = b.txt" in str(e.value), e.value
+    assert "-o Train.dataset.label_file_list=[PATH]" in str(e.value)

@@ -16,7 +16,7 @@ import pathlib
 
 import yaml
 
-from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins import data_paths, dotpath
 from paddle_autotune_plugins.adapter import check_override
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
@@ -210,6 +210,18 @@ class OcrAdapter(YamlSuiteAdapter):
                          f"start_lr): range [{low:g}, {rate.high:g}] instead of [{rate.low:g}, {rate.high:g}]")
             rate.low = low
         return notes
+
+    def data_paths(self, task):
+        """ppocr opens data_dir, each label file and the character dictionary from its working directory."""
+        cfg, paths = task.config, []
+        for mode in ("Train", "Eval"):
+            paths += data_paths.yaml_keys(cfg, task.cwd, [f"{mode}.dataset.data_dir"], self.override_flag)
+            files = dotpath.get(cfg, f"{mode}.dataset.label_file_list", None)
+            for i, name in enumerate([files] if isinstance(files, str) else files or []):
+                key = f"{mode}.dataset.label_file_list"
+                paths.append(data_paths.DataPath(f"{key}.{i}", str(name), data_paths.resolve(task.cwd, str(name)),
+                                                 f"{self.override_flag} {key}=[PATH]"))
+        return paths + data_paths.yaml_keys(cfg, task.cwd, ["Global.character_dict_path"], self.override_flag)
 
     def max_steps(self, cfg, task=None):
         return last_eval_step(cfg, task.cwd if task else None)
