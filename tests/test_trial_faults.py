@@ -212,7 +212,9 @@ def _assert_study_whole(storage, trials, tmp_path):
 
 
 def test_a_paused_coordinator_whose_trial_was_taken_back_stops_it_and_goes_on(tmp_path):
-    (a, b), storage = _two_on_a_journal(tmp_path, "1s")
+    # 12 trials: the other coordinator is still at work when the paused one's trial goes stale (6 heartbeats);
+    # with 6, a quiet machine ran the other 5 trials before that and ended without taking it back
+    (a, b), storage = _two_on_a_journal(tmp_path, "1s", trials=12)
     first = start(a)
     wait_for(tmp_path / "a" / "trial_0000" / "train.log")
     first.send_signal(signal.SIGSTOP)  # paused past six heartbeats: the other one takes its trial back
@@ -227,7 +229,7 @@ def test_a_paused_coordinator_whose_trial_was_taken_back_stops_it_and_goes_on(tm
     assert "taken back by another coordinator" in err, err[-2000:]
     _, err = second.communicate(timeout=300)
     assert second.returncode == 0, err[-2000:]
-    _assert_study_whole(storage, 6, tmp_path)
+    _assert_study_whole(storage, 12, tmp_path)
 
 
 def test_two_coordinators_with_a_heartbeat_shorter_than_a_poll_finish_the_study(tmp_path):
