@@ -13,7 +13,7 @@ import optuna
 
 from . import trial_queries as queries
 
-CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason"]
+CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason", "drawn_from"]
 
 
 def write_trials_csv(study, param_names, path):
@@ -50,8 +50,22 @@ def _row(t, value, best, param_names):
     if knobs.startswith("MISMATCH") and "knob does not act" not in reason:  # the trainer used other values
         reason = "; ".join(r for r in (reason, "knob does not act: " + knobs[len("MISMATCH "):]) if r)
     duration = duration_s(t)
-    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason] + \
-        [_cell(values.get(name)) for name in param_names]
+    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason,
+            drawn_from(t)] + [_cell(values.get(name)) for name in param_names]
+
+
+def drawn_from(t):
+    """Where a trial's values came from: the config as given (trial 0), the config rescaled to the user's
+    devices (trial 1), a queued config, or a draw: around the config (prior), uniform exploration (uniform) or
+    the sampler itself (sampler); the prior sampler records the draw's kind as the drawn_from user attr."""
+    attrs = t.user_attrs
+    if attrs.get("baseline"):
+        return "config"
+    if attrs.get("rescaled"):
+        return "rescaled config"
+    if attrs.get("enqueued") or attrs.get("retry_of") is not None:
+        return "enqueued"
+    return attrs.get("drawn_from", "sampler")
 
 
 def duration_s(t):

@@ -125,7 +125,7 @@ class StudyView:
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def requeue(self, params, user_attrs, **extra):
-        attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params") if k in user_attrs}
+        attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params", "rescaled", "drawn_from") if k in user_attrs}
         self.study.enqueue_trial(params, user_attrs=dict(attrs, **extra))
         self.changed()
 
@@ -180,6 +180,8 @@ def open_study(view, task, params, storage, out, pruner=None):
     if not study.trials:
         if s.baseline:
             enqueue_baseline(study, task, params)
+        if s.rescaled:  # trial 1: the config rescaled to the user's devices (rescale.py)
+            study.enqueue_trial(s.rescaled, user_attrs={"rescaled": True})
         for values in s.enqueue:
             study.enqueue_trial(values, user_attrs={"enqueued": True})
 

@@ -101,6 +101,17 @@ class ClasAdapter(YamlSuiteAdapter):
                 names += _METRIC_NAMES.get(cls_name, lambda a, n=cls_name: [n])(args)
         return (names or [self.default_metric]) + ["params_m", "latency_ms"]  # measured by the trial's hook
 
+    def reference_devices(self, cfg):
+        # ppcls's Engine warns when the world size is not this: "The training strategy provided by PaddleClas
+        # is based on 4 gpus" (8 for AdamW)
+        return 8 if self.optimizer_name(cfg) == "AdamW" else 4
+
+    def optimizer_name(self, cfg):
+        return dotpath.get(cfg, "Optimizer.name", None)
+
+    def learning_rate_paths(self, cfg):
+        return ["Optimizer.lr.learning_rate", "Optimizer.lr.values"]
+
     def max_steps(self, cfg, task=None):
         return dotpath.get(cfg, "Global.epochs", None)
 

@@ -198,6 +198,17 @@ class DetAdapter(YamlSuiteAdapter):
             return facts[name](task.config)
         return super().trainer_fact(task, name)
 
+    def reference_devices(self, cfg):
+        # the model zoo trains on 8 GPUs ("PP-YOLO used 8 GPUs ... if GPU number and mini-batch size is changed,
+        # learning rate and iteration times should be adjusted")
+        return 8
+
+    def optimizer_name(self, cfg):
+        return dotpath.get(cfg, "OptimizerBuilder.optimizer.type", None)
+
+    def learning_rate_paths(self, cfg):
+        return ["LearningRate.base_lr"]
+
     def max_steps(self, cfg, task=None):
         return cfg.get("epoch")
 

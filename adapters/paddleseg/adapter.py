@@ -143,6 +143,16 @@ class SegAdapter(YamlSuiteAdapter):
     def metric_names(self, task):
         return list(METRICS)
 
+    def reference_devices(self, cfg):
+        # the model READMEs train on 4 GPUs (export CUDA_VISIBLE_DEVICES=0,1,2,3); batch_size is per card
+        return 4
+
+    def optimizer_name(self, cfg):
+        return dotpath.get(cfg, "optimizer.type", None)
+
+    def learning_rate_paths(self, cfg):
+        return ["lr_scheduler.learning_rate"]
+
     def max_steps(self, cfg, task=None):
         return cfg.get("iters")  # the trainer always evaluates at its last iteration
 
