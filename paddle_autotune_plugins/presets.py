@@ -193,6 +193,7 @@ def taking_config_value(param, cfg):
     value = param.current(cfg)
     if value is None or isinstance(value, bool) and param.kind != "categorical":
         return param
+    param = dataclasses.replace(param, config_value=value)
     if param.kind == "categorical":
         if param.contains(value) or not isinstance(value, (int, float, str)):
             return param

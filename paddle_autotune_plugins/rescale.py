@@ -120,6 +120,11 @@ def rescale(task, devices):
 def _times(value, factor):
     if isinstance(value, (list, tuple)):  # a Piecewise schedule's values
         return [_times(v, factor) for v in value]
+    if isinstance(value, str):  # PyYAML reads 4e-3 as text; ppcls evaluates it to a number
+        try:
+            value = float(value)
+        except ValueError:
+            return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
     return value * factor

@@ -132,7 +132,9 @@ class Param:
             return 1.0 if dotpath.has(cfg, self.name) else None  # the config as given is scale 1
         value = dotpath.get(cfg, self.name, None)
         if self.apply == "scale_list" and isinstance(value, (list, tuple)) and value:
-            return value[0]
+            value = value[0]
+        if self.kind in ("float", "int") and isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+            value = float(value)  # PyYAML reads 4e-3 as text; ppcls evaluates it to the number it trains with
         return value
 
     def active(self, sampled, cfg):
@@ -166,8 +168,8 @@ class Param:
 
     def _centred_text(self):
         """Where the range is centred: the config's value, or its rescaled value (rescale.py)."""
-        if self.centre is None:
-            return ""
+        if self.centre is None:  # a fixed range: the config's value is shown beside it, where known
+            return "" if self.config_value is None else f"; the config's {_fmt(self.config_value)}"
         if self.config_value is None or self.config_value == self.centre:
             return f"; centred on the config's {_fmt(self.centre)}"
         return f"; centred on {_fmt(self.centre)} (the config's {_fmt(self.config_value)}, rescaled)"
@@ -358,6 +360,32 @@ def _centred(p, own, centre):
         low, high = int(math.floor(low)), int(math.ceil(high))
         high = high if high > low else low + 1
     return dataclasses.replace(p, low=low, high=high, centre=centre, config_value=own)
+
+
+def start_above_warmup(lr, start):
+    """A learning-rate range raised above a LinearWarmup's start (Paddle's LinearWarmup asserts end_lr >
+    start_lr, and the warm-up ends at the tuned rate): the note saying so, or None where it already is."""
+    if isinstance(start, str) and _NUMBER_TEXT.fullmatch(start.strip()):
+        start = float(start)  # PyYAML reads 1e-6 as text; the suites evaluate it to a number
+    if lr is None or lr.kind != "float" or not isinstance(start, (int, float)) or lr.low > start:
+        return None
+    low = start * 1.01
+    if low >= lr.high:
+        raise UsageError(f"{lr.name}: the range [{lr.low:g}, {lr.high:g}] lies at or below the warm-up's start "
+                         f"(warmup_start_lr {start:g}); LinearWarmup needs a higher rate")
+    note = (f"{lr.name} starts above warmup_start_lr {start:g} (LinearWarmup asserts end_lr > start_lr): range "
+            f"[{low:g}, {lr.high:g}] instead of [{lr.low:g}, {lr.high:g}]")
+    lr.low = low
+    return note
+
+
+MISSES = "a preset range misses the config's value (goal 0)"  # doctor --configs' count (issue 28)
+
+
+def missing_config_value(params, cfg):
+    """Tuned paths whose range leaves out the value the config holds there (trial 0's); a knob the config
+    lacks, and a derived one (scale_with: the range is for another batch), cannot miss."""
+    return [p.name for p in params if not p.scale_with and p.current(cfg) is not None and not p.contains(p.current(cfg))]
 
 
 def _positive_number(value):

@@ -26,7 +26,7 @@ import optuna
 
 from . import trial_queries as queries
 from .errors import UsageError
-from .results import duration_s
+from .results import drawn_from, duration_s
 from .storages import redact
 
 S = optuna.trial.TrialState
@@ -161,7 +161,7 @@ def trials_table(study, reason_width=56):
     if not trials:
         return lines + ["(no trial has started yet)"]
 
-    head = ["#", "state", "value", "duration", "reason", "knobs"] + [short[p] for p in paths]
+    head = ["#", "state", "value", "duration", "drawn from", "reason", "knobs"] + [short[p] for p in paths]
     rows = []
     for t in trials:
         if t.state == S.COMPLETE:
@@ -175,7 +175,7 @@ def trials_table(study, reason_width=56):
             reason = reason[:reason_width - 3] + "..."
         used = t.user_attrs.get("values", t.params)
         number = f"{t.number}*" if t.user_attrs.get("baseline") else f"{t.number} "
-        rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), reason, _knob_cell(t)]
+        rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), drawn_from(t), reason, _knob_cell(t)]
                     + [_fmt_value(used.get(p)) for p in paths])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     right = {0, 2, 3}  # numbers line up on the right

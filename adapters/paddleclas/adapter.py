@@ -101,6 +101,15 @@ class ClasAdapter(YamlSuiteAdapter):
                 names += _METRIC_NAMES.get(cls_name, lambda a, n=cls_name: [n])(args)
         return (names or [self.default_metric]) + ["params_m", "latency_ms"]  # measured by the trial's hook
 
+    def check_space(self, task, params):
+        from paddle_autotune_plugins import space  # here: trial processes import this module and need no Optuna
+
+        notes = list(super().check_space(task, params) or [])
+        # ppcls's warm-up (LinearWarmup) ends at the tuned rate and asserts it lies above warmup_start_lr
+        lr = next((p for p in params if p.name in self.learning_rate_paths(task.config)), None)
+        note = space.start_above_warmup(lr, dotpath.get(task.config, "Optimizer.lr.warmup_start_lr", None))
+        return notes + ([note] if note else [])
+
     def reference_devices(self, cfg):
         # ppcls's Engine warns when the world size is not this: "The training strategy provided by PaddleClas
         # is based on 4 gpus" (8 for AdamW)
