@@ -388,8 +388,11 @@ class Coordinator:
         return last
 
     def record_length(self, rt):
-        """The baseline finished: where the config does not tell the training's length, its evaluation steps
-        do (the pruner's rungs, pruners.LengthFromBaseline)."""
+        """The baseline finished (in a study without one, as the Python API's without base_config: the first
+        trial to finish): where the config does not tell the training's length, its evaluation steps do (the
+        pruner's rungs, pruners.LengthFromBaseline)."""
+        if not rt.baseline and pruners.EVALUATIONS in self.study.user_attrs:
+            return
         if rt.steps and self.adapter.max_steps(self.task.config, task=self.task) is None:
             steps = sorted(step for step, _ in rt.steps)
             self.study.set_user_attr(pruners.EVALUATIONS, steps)
@@ -428,7 +431,7 @@ class Coordinator:
             write_pareto(self.study, self.out, self.adapter)
             value = values[0]
         elif state == optuna.trial.TrialState.COMPLETE:
-            if rt.baseline and not self.ladder:
+            if not self.ladder and (rt.baseline or not self.s.baseline):
                 self.record_length(rt)
             value = single_value(rt, self.goal)
             if rt.steps:
