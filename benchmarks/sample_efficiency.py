@@ -1,8 +1,9 @@
 """Compute to reach random search's best, every tuning method side by side in one run: random search, TPE,
 TPE + truncated ASHA (first cut at E/2, the default before, and at E/3, the default now), TPE + Optuna's
-Hyperband, PaddleClas PULC's greedy search, and TPE + --fidelity schedule.
+Hyperband, PaddleClas PULC's greedy search, TPE + --fidelity schedule, and the prior around the config.
 
     .venv/bin/python benchmarks/sample_efficiency.py [--quick] [--suite clas|nlp] [--seeds 0 1 2 3 4] [--methods ...] [--jobs N]
+    .venv/bin/python benchmarks/sample_efficiency.py --suite clas --scenario realistic   # or misleading (issue 28)
     .venv/bin/python benchmarks/sample_efficiency.py --suite clas --keep DIR --resume   # go on with an interrupted run
     .venv/bin/python benchmarks/sample_efficiency.py --suite clas --from DIR   # the figures again, no training
     .venv/bin/python benchmarks/sample_efficiency.py --suite clas --train 1437 --seeds 0 1 --methods random --no-results
@@ -25,8 +26,18 @@ cores / jobs threads. Trial 0 of every study is the baseline (the config as give
 - random (``--sampler random --pruner none``) runs to the budget B (24 full trainings); its final best is
   that seed's R, and T, the median of the seeds' R, is the common target;
 - every other method runs until a finished trial holds T, or B is spent (the figures need nothing after it);
-- pulc-greedy is pulc_greedy.greedy_search: one key at a time, each value a complete training (enqueued
-  trials of a ``--sampler random --pruner none`` study), one pass as PULC makes it.
+- pulc-greedy is the GreedySampler (paddle_autotune_plugins/greedy_sampler.py): one key at a time from the
+  config's values, each value a complete training (``--pruner none``), one pass as PULC makes it, then random
+  search;
+- prior, the new default (issue 28): the CLI's default sampler and pruner with the prior around the config
+  (``--prior config`` where the CLI has that option, else the PriorSampler set on the study here); every
+  other method gets ``--prior none`` where the CLI has it.
+
+Scenarios (``--scenario``; issue 28 part 5): demo, the setup above (RESULTS.md's tables before issue 28);
+realistic, the same data with the config shaped as the suite ships it - the model zoo's learning rate and
+batch for its reference devices, trained here on one device (SCENARIOS); misleading, the realistic config
+with its learning rate 100 times lower. The report gives the learning rate of random search's best trials,
+so that how far each config sits from the best region is measured, not assumed.
 
 Compute is counted in epochs, start-up included: each training (a trial's run, a pruned run cut short, and
 with --fidelity schedule each of a trial's shorter trainings kept in its epochs_B/ folder) costs the epochs
@@ -43,6 +54,7 @@ import json
 import math
 import os
 import pathlib
+import random
 import statistics
 import subprocess
 import sys
@@ -50,7 +62,6 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-import pulc_greedy  # noqa: E402
 from paddle_autotune_plugins.reporting import read_reports  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -64,16 +75,39 @@ SUITES = {
                      "warm-up, preset ernie-finetune with the learning rate over 1e-5..1e-2 and batch sizes "
                      "8/16/32 (benchmarks/spaces/ernie_tiny_wide_lr.yaml)"},
 }
-# method -> the options its study adds ({half}: E/2 in epochs); pulc-greedy is driven from here
+# Each scenario's config changes (issue 28 part 5), as dotted paths of the demo config (clas) or the
+# training arguments (nlp); the spaces are the demo scenario's.
+SCENARIOS = {
+    "clas": {
+        # PaddleClas ImageNet/MobileNetV1/MobileNetV1_x0_25.yaml: Momentum 0.9, learning_rate 0.1 and batch 64
+        # a GPU, written for 4 GPUs (ppcls engine: 4, 8 for AdamW); L2 3e-5 as the demo; the demo's Cosine kept
+        "realistic": {"Optimizer.lr.learning_rate": 0.1, "DataLoader.Train.sampler.batch_size": 64},
+        "misleading": {"Optimizer.lr.learning_rate": 0.001, "DataLoader.Train.sampler.batch_size": 64},
+    },
+    "nlp": {
+        # PaddleNLP applications/text_classification/multi_class/train.py's defaults: learning_rate 3e-5, batch
+        # 32 a device ("per GPU/CPU"; the script names no device count), weight decay 0.01, no warm-up. They are
+        # for pretrained ERNIE; the benchmark's tiny ERNIE is random-init, whose best rate may lie higher
+        "realistic": {"learning_rate": 3e-5, "per_device_train_batch_size": 32, "weight_decay": 0.01,
+                      "warmup_ratio": 0.0},
+        "misleading": {"learning_rate": 3e-7, "per_device_train_batch_size": 32, "weight_decay": 0.01,
+                       "warmup_ratio": 0.0},
+    },
+}
+LR = {"clas": "Optimizer.lr.learning_rate", "nlp": "learning_rate"}
+TARGETS = {"realistic": 1 / 3, "misleading": 1.1}  # issue 28's: the new default's compute over random search's
+# method -> the options its study adds ({half}: E/2 in epochs)
 METHODS = {
     "random": ["--sampler", "random", "--pruner", "none"],
     "tpe": ["--sampler", "tpe", "--pruner", "none"],
     "tpe+asha/2": ["--sampler", "tpe", "--pruner", "asha:{half}"],
     "tpe+asha": ["--sampler", "tpe", "--pruner", "asha"],
     "tpe+hyperband": ["--sampler", "tpe", "--pruner", "hyperband"],
-    "pulc-greedy": ["--sampler", "random", "--pruner", "none"],
+    "pulc-greedy": ["--sampler", "greedy", "--pruner", "none"],
     "tpe+schedule": ["--sampler", "tpe", "--pruner", "asha", "--fidelity", "schedule"],
+    "prior": [],  # the CLI's defaults (with --prior config)
 }
+ISSUE_28_METHODS = ["random", "tpe", "tpe+asha", "pulc-greedy", "prior"]  # the methods part 5 names
 LABELS = {
     "random": "random search",
     "tpe": "TPE, no pruning",
@@ -82,13 +116,16 @@ LABELS = {
     "tpe+hyperband": "TPE + Optuna's Hyperband (truncated)",
     "pulc-greedy": "PULC greedy, one key at a time",
     "tpe+schedule": "TPE + --fidelity schedule (compressed E/3, then E)",
+    "prior": "the new default: the prior around the config, then TPE, with the default pruning",
 }
 TRAININGS = 24  # budget B in full trainings (--quick: 6)
 
 
-def make_task(suite, work, epochs, sizes=None):
+def make_task(suite, work, epochs, sizes=None, scenario="demo"):
     """(task, tuning options) of the suite's study. sizes {"train": n, "val": m}: a data subset written into
-    work (the benchmark's); None: the demo's data with 1,000 dev texts for nlp (fidelity_evidence.py's)."""
+    work (the benchmark's); None: the demo's data with 1,000 dev texts for nlp (fidelity_evidence.py's).
+    scenario: demo, or one of SCENARIOS[suite], whose values the config takes."""
+    from paddle_autotune_plugins import dotpath
     from paddle_autotune_plugins.adapter import get_adapter
 
     adapter = get_adapter(suite)
@@ -108,6 +145,11 @@ def make_task(suite, work, epochs, sizes=None):
                 subset.write_text("".join(listing.read_text().splitlines(keepends=True)[:n]))
                 dataset["cls_label_path"] = str(subset)
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        if scenario != "demo":
+            cfg = yaml.safe_load(path.read_text())
+            for key, value in SCENARIOS[suite][scenario].items():
+                dotpath.set_(cfg, key, value)
+            path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         argv = ["-c", str(path), "-o", f"Global.epochs={epochs}"]
         options = ["--preset", "clas-basic"]
     else:
@@ -116,6 +158,8 @@ def make_task(suite, work, epochs, sizes=None):
         # 1,000 dev texts: with the demo's 200, one text is 0.005 accuracy and run-to-run noise hides the config
         data = {"max_train": sizes["train"], "max_dev": sizes["val"]} if sizes else {"max_dev": 1000}
         path = demo_args(work / "cfg", epochs=epochs, **data)
+        if scenario != "demo":
+            path.write_text(json.dumps(dict(json.loads(path.read_text()), **SCENARIOS[suite][scenario]), indent=1))
         argv = ["-c", str(path)]
         options = ["--preset", "ernie-finetune", "--space", str(HERE / "spaces" / "ernie_tiny_wide_lr.yaml")]
     task = adapter.load(None, argv)
@@ -170,10 +214,18 @@ def coordinator_for(task, options, method, seed, out, trials, budget, target, ep
 
     parser = argparse.ArgumentParser()
     cli.add_tuning_options(parser)
-    extra = [a.format(half=max(1, epochs // 2)) for a in METHODS[method]]
+    extra, set_sampler = method_options(method, parser, epochs)
     opts = parser.parse_args(options + extra + ["--seed", str(seed), "--trials", str(trials), "--out", str(out)])
     params, _ = cli.build_params(task, opts)
     coordinator = Coordinator(task, params, cli.make_settings(opts))
+    if set_sampler:
+        own_open = coordinator.open_study
+
+        def open_study():  # the sampler the CLI cannot make yet, on the study it opened
+            own_open()
+            coordinator.study.sampler = set_sampler(config_centres(task, params), seed)
+
+        coordinator.open_study = open_study
     own_stop = coordinator.stop_reason
 
     def stop_reason():
@@ -188,6 +240,36 @@ def coordinator_for(task, options, method, seed, out, trials, budget, target, ep
 
     coordinator.stop_reason = stop_reason
     return coordinator, params
+
+
+def method_options(method, parser, epochs):
+    """(the method's tuning options, None or a function (centres, seed) -> the sampler to set on its study).
+    Where the CLI has --prior and --sampler greedy (issue 28's CLI), the options say it all; before, the
+    prior and the greedy search are samplers set here, on a study built with the CLI's other options."""
+    from paddle_autotune_plugins import samplers
+    from paddle_autotune_plugins.greedy_sampler import GreedySampler
+    from paddle_autotune_plugins.prior_sampler import PriorSampler
+
+    extra = [a.format(half=max(1, epochs // 2)) for a in METHODS[method]]
+    has_prior = "--prior" in parser._option_string_actions
+    if has_prior:
+        extra += ["--prior", "config" if method == "prior" else "none"]
+    elif method == "prior":
+        return extra, lambda centres, seed: PriorSampler(centres, seed=seed)
+    if method == "pulc-greedy" and "greedy" not in samplers.NAMES:
+        extra[extra.index("greedy")] = "random"  # the study's own sampler; the greedy one replaces it
+        return extra, lambda centres, seed: GreedySampler(centres, seed=seed)
+    return extra, None
+
+
+def config_centres(task, params):
+    """{param: the config's value, as Optuna stores it}: the knobs the config gives (a number outside the range
+    too, which the samplers clip; a categorical only if it is one of the choices)."""
+    from paddle_autotune_plugins.study_view import baseline_values
+
+    values = baseline_values(task, params)
+    return {p.name: p.encode(values[p.name]) for p in params
+            if values[p.name] is not None and (p.kind != "categorical" or p.contains(values[p.name]))}
 
 
 def quietly(out, run):
@@ -216,56 +298,19 @@ def study_rows(study, out):
 
 def run_study(task, options, method, seed, budget, out, target=None, epochs=EPOCHS):
     """One study under the compute budget (and, with a target, until a finished trial holds it)."""
-    if method == "pulc-greedy":
-        return run_greedy(task, options, seed, budget, out, target, epochs)
     coordinator, _ = coordinator_for(task, options, method, seed, out, 100000, budget, target, epochs)
     quietly(out, coordinator.run)
-    return study_rows(coordinator.study, out)
+    return study_rows(coordinator.study, out), best_params(coordinator.study)
 
 
-def run_greedy(task, options, seed, budget, out, target, epochs):
-    """PULC's search: the baseline, then each key's values as enqueued trials of one study, one key at a time.
-    A value already trained (an earlier key's best, or a resumed run's) is not trained again."""
-    import optuna
-
-    from paddle_autotune_plugins.coordinator import excluded
-    from paddle_autotune_plugins.study_view import baseline_values
-
-    state = {"stopped": False}
-
-    def run_round(configs):
-        """Train the configs not trained yet; the study after it (None when a stop rule ended it)."""
-        if configs:
-            study = optuna.load_study(study_name="autotune", storage=f"sqlite:///{out / 'study.db'}")
-            done = [t.params for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
-            for c in configs:
-                if c not in done:
-                    study.enqueue_trial(c, user_attrs={"enqueued": True})
-                    done.append(c)
-            # what the coordinator counts (finished, interrupted ones aside) plus what it will run: the queued
-            # configs and, after a crash, the trials it takes back and queues again
-            trials = len([t for t in study.trials if not excluded(t) or t.state.name == "WAITING"])
-        else:
-            trials = 1  # trial 0, the baseline
-        coordinator, params = coordinator_for(task, options, "pulc-greedy", seed, out, trials, budget, target, epochs)
-        reason = quietly(out, coordinator.run)
-        state["study"], state["params"] = coordinator.study, params
-        state["stopped"] = state["stopped"] or reason != "trials"
-        return coordinator.study
-
-    run_round([])
-    params = state["params"]
-    start = pulc_greedy.start_values(params, baseline_values(task, params))
-
-    def evaluate(configs):
-        if state["stopped"]:  # the target is held or the budget spent: the search ends here
-            return [None] * len(configs)
-        study = run_round(configs)
-        values = {json.dumps(t.params, sort_keys=True): t.value for t in study.trials if t.state.name == "COMPLETE"}
-        return [values.get(json.dumps(c, sort_keys=True)) for c in configs]
-
-    pulc_greedy.greedy_search(params, start, evaluate)
-    return study_rows(state["study"], out)
+def best_params(study):
+    """The best finished trial's values (None before one finished), for the report's learning-rate line: the
+    values it trained with (the coordinator's "values"), which for the baseline include those outside the space."""
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    if not complete:
+        return None
+    best = max(complete, key=lambda t: t.value)
+    return dict(best.params, **best.user_attrs.get("values", {}))
 
 
 # --- reading the studies ----------------------------------------------------------------------------
@@ -317,7 +362,37 @@ def bound_text(value, exact):
     return f"{value:.1f}" if exact else f">= {value:.0f}"
 
 
-def figures(suite, epochs, budget, seeds, methods, results, sizes):
+def ratio_interval(reached, random_reached, seed=0, rounds=2000):
+    """95% bootstrap percentile interval of the ratio of geometric means (a method's compute to hold T over
+    random search's), the seeds resampled in pairs; a study that missed T enters at B. None for one seed."""
+    if len(reached) < 2:
+        return None
+    rng = random.Random(seed)
+    logs = [(math.log(a[0]), math.log(b[0])) for a, b in zip(reached, random_reached)]
+    ratios = []
+    for _ in range(rounds):
+        sample = [logs[rng.randrange(len(logs))] for _ in logs]
+        ratios.append(math.exp(sum(a - b for a, b in sample) / len(sample)))
+    ratios.sort()
+    return ratios[int(0.025 * rounds)], ratios[int(0.975 * rounds) - 1]
+
+
+def learning_rate_line(suite, seeds, methods, results, scenario):
+    """A report line: the config's learning rate beside the best trials' (random search's, per seed), which
+    says how far from the best region the scenario's config really is."""
+    path = LR[suite]
+    bests = [results[(s, "random")].get("best_params") or {} for s in seeds]
+    found = [b[path] for b in bests if path in b]
+    if not found:
+        return f"- learning rate: n/a (no best trial's {path} kept)"
+    given = SCENARIOS[suite][scenario][path] if scenario != "demo" else None
+    centre = math.exp(statistics.mean(math.log(v) for v in found))
+    return (f"- learning rate ({path}): random search's best trial per seed " + ", ".join(C.fmt(v, 3) for v in found)
+            + f", geometric mean {C.fmt(centre, 3)}" + (f"; the config's {C.fmt(given, 3)} is {C.fmt(given / centre, 3)} "
+                                                        f"times that" if given else ""))
+
+
+def figures(suite, epochs, budget, seeds, methods, results, sizes, scenario="demo"):
     """The report's lines from the studies' rows (results[(seed, method)]["rows"])."""
     spec = dict(SUITES[suite], **sizes)
     random_rows = {seed: results[(seed, "random")]["rows"] for seed in seeds}
@@ -325,13 +400,18 @@ def figures(suite, epochs, budget, seeds, methods, results, sizes):
     rnd = geo_mean([reach(random_rows[s], target, budget) for s in seeds])
     lines = [f"- setup: {spec['setup'].format(**spec)}; E = {epochs} epochs, one evaluation an epoch; budget B = "
              f"{budget} epochs per study ({budget // epochs} full trainings); 1 worker and --warm-start per study; "
-             f"seeds {seeds}; metric {spec['metric']}",
+             f"seeds {seeds}; metric {spec['metric']}" + (
+                 f"; scenario {scenario}: the config's " + ", ".join(f"{k} = {v}" for k, v in SCENARIOS[suite][scenario].items())
+                 + ", trained on one device" if scenario != "demo" else ""),
              f"- common target T = {C.fmt(target, 4)} (the median of the seeds' random-search final bests R: "
              + ", ".join(C.fmt(random_best(random_rows[s], budget), 4) for s in seeds) + "); compute in epochs, "
-             f"start-up included; `>= B` where a study did not hold T within B (or, for the greedy search, at all)",
+             f"start-up included; `>= B` where a study did not hold T within B; the 95% bootstrap interval of each "
+             f"ratio resamples the seeds",
              "",
-             "| method | compute to first hold T, per seed | geometric mean | / random | trainings (pruned) per seed |",
-             "|---|---|---|---|---|"]
+             "| method | compute to first hold T, per seed | geometric mean | / random | 95% bootstrap | "
+             "trainings (pruned) per seed |",
+             "|---|---|---|---|---|---|"]
+    random_reached = [reach(random_rows[s], target, budget) for s in seeds]
     for method in methods:
         rows = {s: results[(s, method)]["rows"] for s in seeds}
         reached = [reach(rows[s], target, budget) for s in seeds]
@@ -339,9 +419,19 @@ def figures(suite, epochs, budget, seeds, methods, results, sizes):
         ratio = "n/a" if gm is None or rnd is None else C.fmt(gm[0] / rnd[0], 3) + (
             "" if gm[1] and rnd[1] else (" (lower bound)" if rnd[1] else " (approx.: random missed T in a seed)"))
         counts = ", ".join(f"{sum(r[4] for r in rows[s])} ({sum(r[1] == 'PRUNED' for r in rows[s])})" for s in seeds)
+        interval = ratio_interval(reached, random_reached) if gm is not None and rnd is not None else None
         lines.append(f"| {LABELS[method]} | {', '.join(bound_text(*r) for r in reached)} | "
-                     f"{'n/a' if gm is None else C.fmt(gm[0], 1)} | {ratio} | {counts} |")
-    lines.append("")
+                     f"{'n/a' if gm is None else C.fmt(gm[0], 1)} | {ratio} | "
+                     f"{'n/a' if interval is None else C.fmt(interval[0], 3) + ' .. ' + C.fmt(interval[1], 3)} | {counts} |")
+    lines += ["", learning_rate_line(suite, seeds, methods, results, scenario)]
+    ratios = {m: geo_mean([reach(results[(s, m)]["rows"], target, budget) for s in seeds]) for m in methods}
+    if scenario in TARGETS and ratios.get("prior") and rnd is not None:
+        prior = ratios["prior"][0] / rnd[0]
+        others = [ratios[m][0] / rnd[0] for m in methods if m not in ("prior", "random") and ratios[m]]
+        met = prior <= TARGETS[scenario] and (scenario != "realistic" or all(prior < r for r in others))
+        lines.append(f"- target ({scenario}): the new default at most {C.fmt(TARGETS[scenario], 3)} of random search's "
+                     f"compute" + (" and below every other method" if scenario == "realistic" else "")
+                     + f"; measured {C.fmt(prior, 3)}: {'met' if met else 'not met'}")
     return lines
 
 
@@ -449,10 +539,11 @@ def read_study(folder, seed, method):
 def run_one(args, seed, method, work):
     """Child process: one study; its rows go to work/<name>.json."""
     name = study_name(seed, method)
-    task, options = make_task(args.suite, work / f"{name}_cfg", args.epochs, args.sizes)
+    task, options = make_task(args.suite, work / f"{name}_cfg", args.epochs, args.sizes, args.scenario)
     t0 = time.time()
-    rows = run_study(task, options + ["--warm-start"], method, seed, args.budget, work / name, target=args.target, epochs=args.epochs)
-    study_file(work, seed, method).write_text(json.dumps({"rows": rows, "wall": time.time() - t0}))
+    rows, best = run_study(task, options + ["--warm-start"], method, seed, args.budget, work / name,
+                           target=args.target, epochs=args.epochs)
+    study_file(work, seed, method).write_text(json.dumps({"rows": rows, "wall": time.time() - t0, "best_params": best}))
 
 
 def spawn(args, seed, method, work, threads, target=None):
@@ -467,7 +558,7 @@ def spawn(args, seed, method, work, threads, target=None):
         env.setdefault(var, str(threads))
     command = [sys.executable, __file__, "--suite", args.suite, "--epochs", str(args.epochs), "--budget",
                str(args.budget), "--train", str(args.sizes["train"]), "--val", str(args.sizes["val"]),
-               "--keep", str(work), "--study", str(seed), method]
+               "--scenario", args.scenario, "--keep", str(work), "--study", str(seed), method]
     if target is not None:
         command += ["--target", repr(target)]
     with open(work / f"{name}_child.log", "a") as log:
@@ -504,9 +595,9 @@ def run_all(args, seeds, methods, work, threads):
 
 
 def run_order(methods):
-    """The methods after random search: the one the question is about and today's default first, the former
+    """The methods after random search: the new default, the one the question is about and today's default first, the former
     default (asha/2, which the question does not ask for) last, so an interrupted run has what matters."""
-    first, last = ["tpe+schedule", "tpe+asha"], ["tpe+asha/2"]
+    first, last = ["prior", "tpe+schedule", "tpe+asha"], ["tpe+asha/2"]
     rest = [m for m in methods if m not in first + last + ["random"]]
     return [m for m in first if m in methods] + rest + [m for m in last if m in methods]
 
@@ -516,8 +607,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="one seed, a quarter of the budget, E = 6")
     ap.add_argument("--suite", choices=sorted(SUITES), default="clas")
     ap.add_argument("--seeds", type=int, nargs="+", help="default 0 1 2 3 4 (--quick: 0)")
-    ap.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
-                    help="default: all (random search always runs: it sets the target)")
+    ap.add_argument("--scenario", choices=["demo"] + sorted(SCENARIOS["clas"]), default="demo",
+                    help="demo: the demo's config (the tables before issue 28); realistic: the config as the suite "
+                         "ships it; misleading: its learning rate 100 times lower (default demo)")
+    ap.add_argument("--methods", nargs="+", choices=list(METHODS),
+                    help="default: all for demo, the five of issue 28 for the other scenarios (random search always "
+                         "runs: it sets the target)")
     ap.add_argument("--budget", type=int, help=f"epochs per study (default {TRAININGS} full trainings' worth)")
     ap.add_argument("--epochs", type=int, help=f"epochs of one training (default {EPOCHS}; --quick 6)")
     ap.add_argument("--train", type=int, help="training images (clas) or texts (nlp); default SUITES[suite]")
@@ -538,7 +633,8 @@ def main():
     args = ap.parse_args()
     args.epochs = epochs = args.epochs or (6 if args.quick else EPOCHS)
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2, 3, 4])
-    methods = ["random"] + [m for m in args.methods if m != "random"]
+    chosen = args.methods or (list(METHODS) if args.scenario == "demo" else ISSUE_28_METHODS)
+    methods = ["random"] + [m for m in chosen if m != "random"]
     default_budget = epochs * (6 if args.quick else TRAININGS)
     args.budget = budget = args.budget or default_budget
     spec = SUITES[args.suite]
@@ -546,6 +642,8 @@ def main():
     if args.study:
         return run_one(args, int(args.study[0]), args.study[1], pathlib.Path(args.keep))
     variant = " --quick" if args.quick else ""
+    if args.scenario != "demo":
+        variant += f" --scenario {args.scenario}"
     if budget != default_budget:  # its own section: a larger budget is another question
         variant += f" --budget {budget}"
     for key in ("train", "val"):  # and so is another data set
@@ -560,25 +658,26 @@ def main():
             raise SystemExit(f"{folder} holds no finished random search for every seed {seeds}: no target to time to")
         missing = [m for m in methods if m not in finished]
         results = {(s, m): read_study(folder, s, m) for s in seeds for m in finished}
-        lines = figures(args.suite, epochs, budget, seeds, finished, results, args.sizes) + [
+        lines = figures(args.suite, epochs, budget, seeds, finished, results, args.sizes, args.scenario) + [
             first_cut_signal(args.suite, folder, seeds, epochs), compressed_signal(args.suite, folder, seeds, epochs),
             f"- figures recomputed with `--from` from the studies kept in {folder}"] + (
             [f"- not in the table, their studies unfinished for some seed: {', '.join(LABELS[m] for m in missing)}"]
             if missing else [])
         return C.publish("sample_efficiency", lines, C.machine(), None, None, section=section and section + "_from",
                          title=title + " (recomputed)")
-    work = C.scratch(f"sample_efficiency_{args.suite}", args.keep, resume=args.resume)
+    scenario = "" if args.scenario == "demo" else f"_{args.scenario}"
+    work = C.scratch(f"sample_efficiency_{args.suite}{scenario}", args.keep, resume=args.resume)
     info = C.machine()
-    make_task(args.suite, work / "cfg", epochs, args.sizes)  # generates the data set and model once, before the children
+    make_task(args.suite, work / "cfg", epochs, args.sizes, args.scenario)  # generates the data set and model once, before the children
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    print(f"[sample_efficiency] suite {args.suite}, methods {methods}, {epochs} epoch(s) per training, budget "
+    print(f"[sample_efficiency] suite {args.suite}, scenario {args.scenario}, methods {methods}, {epochs} epoch(s) per training, budget "
           f"{budget} epochs per study, seeds {seeds}, {args.jobs} studies at a time ({threads} threads per trial), "
           f"outputs in {work}", flush=True)
     started = time.time()
     with C.LoadMonitor(interval=10) as monitor:
         results = run_all(args, seeds, methods, work, threads)
     total = time.time() - started
-    lines = figures(args.suite, epochs, budget, seeds, methods, results, args.sizes) + [
+    lines = figures(args.suite, epochs, budget, seeds, methods, results, args.sizes, args.scenario) + [
         first_cut_signal(args.suite, work, seeds, epochs), compressed_signal(args.suite, work, seeds, epochs)]
     spent = sum(r["used"] for r in results.values())
     kept = sum(bool(r.get("reused")) for r in results.values())
