@@ -159,8 +159,11 @@ def open_study(view, task, params, storage, out, pruner=None):
     space.check_resumable(params, study.get_trials(deepcopy=False))
     # A resumed study (or a second coordinator on a shared one) must not replay the draws already made:
     # the sampler's seed moves on with the trials the study holds, and with who is asking.
-    study.sampler = samplers.make_sampler(s.sampler, params, seed=sampler_seed(s, view.embedded, len(study.trials)))
     attrs = study.user_attrs
+    # the prior's centres: the study's own (a resumed study, a worker), else this command's (rescale.centres)
+    centres = attrs.get("centres", s.centres)
+    study.sampler = samplers.make_sampler(s.sampler, params, seed=sampler_seed(s, view.embedded, len(study.trials)),
+                                          centres=centres, prior=s.prior)
     if attrs.get("metric", goal.metric) != goal.metric:
         raise UsageError(f"study '{name}' tunes '{attrs['metric']}', not '{goal.metric}': "
                          f"use another --out, --study or --storage")
@@ -170,6 +173,7 @@ def open_study(view, task, params, storage, out, pruner=None):
         study.set_user_attr("suite", adapter.name)
         study.set_user_attr("params", [p.name for p in params])
         study.set_user_attr("started", time.time())
+        study.set_user_attr("centres", jsonable(s.centres))
         if s.command:
             study.set_user_attr("command", jsonable(s.command))
     if study.metric_names != goal.names():  # optuna-dashboard shows 'top1'
