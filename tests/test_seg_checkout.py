@@ -50,19 +50,20 @@ def test_study_reports_every_eval_checks_knobs_and_keeps_the_best(study):
     assert len(rows) == 3 and rows[0]["reason"].startswith("baseline")
     tuned = ["lr_scheduler.learning_rate", "lr_scheduler.power", "loss.coef.1", "loss.types.0.coef.1", "batch_size"]
     assert all(name in rows[0] for name in tuned), list(rows[0])
+    at_first_rung = {}
     for row in rows:
         trial = out / f"trial_{int(row['number']):04d}"
         reports, used = trial_lines(trial)
         steps = [r["step"] for r in reports]
-        # two evaluations: the first is never a cut (issue 28), the second ends the training
-        assert row["state"] == "COMPLETE", row
-        assert steps == [INTERVAL, ITERS], (row, steps)
+        assert row["state"] in ("COMPLETE", "PRUNED"), row
+        assert steps == ([INTERVAL, ITERS] if row["state"] == "COMPLETE" else [INTERVAL]), (row, steps)
         logged = _logged_evals(trial)  # the trainer's own [EVAL] lines, one per evaluation it ran
         assert len(logged) >= len(reports)
         for rep, (miou, acc, kappa, dice) in zip(reports, logged):
             got = rep["metrics"]
             assert (got["mIoU"], got["Acc"], got["Kappa"], got["Dice"]) == pytest.approx((miou, acc, kappa, dice),
                                                                                          abs=6e-5)
+        at_first_rung[int(row["number"])] = reports[0]["metrics"]["mIoU"]
         cfg = yaml.safe_load((trial / "config.yml").read_text())
         seen = {k: v for u in used for k, v in u.items()}
         for path in tuned:  # every tuned knob read back from the live trainer equals the trial's config
@@ -76,6 +77,8 @@ def test_study_reports_every_eval_checks_knobs_and_keeps_the_best(study):
                                                                         rel=1e-5)  # trials.csv: 6 digits
         assert "--save_dir" in (trial / "command.txt").read_text() and str(trial / "output") in \
             (trial / "command.txt").read_text()
+    # ASHA at step 10: trial 1 goes on only if it is at least as good as trial 0 there
+    assert (rows[1]["state"] == "PRUNED") == (at_first_rung[1] < at_first_rung[0]), (rows, at_first_rung)
     best = out / "best"
     assert (best / "model.pdparams").is_file() and (best / "trial.txt").is_file()
     best_number = int((best / "trial.txt").read_text().split()[1])
