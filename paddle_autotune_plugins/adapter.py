@@ -121,6 +121,20 @@ class Adapter:
         """The last evaluation step a trial reaches (e.g. its epochs), or None if unknown."""
         return None
 
+    # --- the config's hardware (rescale.py) --------------------------------------------------
+    def reference_devices(self, cfg):
+        """How many devices the suite's shipped configs are written for (their learning rate goes with that
+        total batch), or None where the suite does not say: then nothing is rescaled."""
+        return None
+
+    def optimizer_name(self, cfg):
+        """The optimizer's name as the config spells it (picks the learning rate's scaling rule)."""
+        return None
+
+    def learning_rate_paths(self, cfg):
+        """Dotted paths of the config's learning rate (numbers or lists of them), moved when rescaled."""
+        return []
+
     def compress_schedule(self, cfg, epochs, task):
         """A copy of cfg whose whole schedule (epochs, milestones, warm-up, decay horizon) runs in `epochs`
         epochs: a short but complete training, for --fidelity schedule. A config the suite's compression

@@ -13,7 +13,7 @@ import time
 
 import optuna
 
-from . import __version__, data_paths, presets, pruners, results, space
+from . import __version__, data_paths, dotpath, presets, pruners, rescale, results, space
 from .adapter import detect_adapter, get_adapter, suite_names
 from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
@@ -54,10 +54,11 @@ def build_params(task, opts):
         if p.name in inline:
             raise UsageError(f"--param {p.name} given twice ({inline[p.name][0]} and {text}); keep one")
         inline[p.name] = (text, p)
+    rescaled = rescale.rescale(task, rescale.trial_devices(task.adapter, getattr(opts, "gpus_per_trial", 1)))
     resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config),
                                data_choices=task.adapter.data_choices,
                                facts=lambda name: task.adapter.trainer_fact(task, name),
-                               accepts=lambda path: task.adapter.accepts(task, path))
+                               accepts=lambda path: task.adapter.accepts(task, path), centred_cfg=rescaled.config)
     params = {p.name: p for p in resolved.params}
     source = dict.fromkeys(params, "--preset")
     enqueue = []
@@ -81,12 +82,32 @@ def build_params(task, opts):
     # the user's own specs (a preset's conditions may name keys that only some configs have)
     space.check_links([p for p in params if source.get(p.name) != "--preset"], task.config,
                       lambda path: task.adapter.accepts(task, path))
+    params = space.centre_on(params, task.config, rescaled.config)
     if not params:
         raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets'), --space FILE.yaml "
                          "or --param PATH=LOW:HIGH")
     notes = list(resolved.notes) + replaced + list(task.adapter.check_space(task, params) or [])
     opts.enqueue = space.check_enqueue(enqueue, params)
-    return params, notes
+    return params, prior_notes(task, opts, params, rescaled) + notes
+
+
+def prior_notes(task, opts, params, rescaled):
+    """The config as the prior (issue 28): the centres the prior sampler draws around, and trial 1 = the
+    config rescaled to the user's devices where its learning rate moved and is tuned. Returns the lines that
+    say so (set on opts: centres, rescaled_trial, rescaled)."""
+    opts.rescaled = rescaled
+    opts.centres = {name: value for name, value in rescale.centres(params, rescaled.config).items()
+                    if task.known_value(name)}
+    tuned_lr = [p.name for p in params if {p.name, *(p.also or [])} & set(rescaled.paths)]
+    opts.rescaled_trial = opts.centres if rescaled.moved and tuned_lr else None
+    lines = [rescaled.line()] if rescaled.line() else []
+    if opts.rescaled_trial:
+        lines.append(f"trial 1 runs the config rescaled to {rescaled.devices} device(s) ({', '.join(tuned_lr)} = "
+                     f"{rescale._fmt(dotpath.get(rescaled.config, tuned_lr[0]))}); trial 0 runs it as given")
+    elif rescaled.moved:
+        lines.append("the learning rate is not tuned here: trials keep the config's own; tune it (e.g. a "
+                     "*-lr preset) to start from the rescaled one")
+    return lines
 
 
 def run_study(task, opts, params=None, notes=()):
@@ -98,6 +119,10 @@ def run_study(task, opts, params=None, notes=()):
                "space": [dataclasses.asdict(p) for p in params]}
     check_out(opts.out)
     coordinator = Coordinator(task, params, make_settings(opts, command))
+    if getattr(opts, "dry_run", False):  # all of it shown, then missing data refused as a real run would
+        code = dry_run(task, opts, params, notes, coordinator)
+        data_paths.check(task.adapter.data_paths(task))
+        return code
     data_paths.check(task.adapter.data_paths(task))  # after the other checks: missing data fails every trial alike
     if opts.fidelity != "schedule":  # the ladder names its own steps
         note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))
@@ -130,6 +155,32 @@ def run_study(task, opts, params=None, notes=()):
     if failure:
         print(f"paddle-autotune: error: {failure}", file=sys.stderr)
         return 1
+    return 0
+
+
+def dry_run(task, opts, params, notes, coordinator):
+    """--dry-run: everything a study would start from, resolved and printed; nothing trains. Trial 0's config
+    is written to OUT/dry-run/ so that its command can be run by hand."""
+    import yaml
+
+    print(f"[autotune] dry run: suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
+          f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}")
+    for p in params:
+        print(f"[autotune]   {p.describe()}")
+    for note in notes:
+        print(f"[autotune] note: {note}")
+    rescaled = getattr(opts, "rescaled", None)
+    if rescaled is not None and rescaled.moved:
+        print("[autotune] the config rescaled to your devices (trial 1"
+              + ("" if opts.rescaled_trial else ", not run: its learning rate is not tuned") + "):")
+        print(textwrap.indent(yaml.safe_dump(rescaled.config, sort_keys=False, allow_unicode=True), "    "))
+    trial_dir = (pathlib.Path(opts.out) / "dry-run" / "trial_0000").resolve()
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    cfg = task.adapter.prepare_trial(task.fresh_config(), trial_dir, coordinator.s.seed, task=task)
+    config_path = trial_dir / task.adapter.config_filename
+    task.adapter.write_config(cfg, config_path)
+    command = task.adapter.trial_command(task, str(config_path), cfg=cfg)
+    print(f"[autotune] trial 0 (the config as given), from {task.cwd}: {shlex.join(command)}")
     return 0
 
 

@@ -423,8 +423,9 @@ class Coordinator:
             return False
         rt.trial.report(value, step)
         self.progress.reported(rt, step, value, self.unit)
-        last = self.adapter.max_steps(rt.cfg, task=self.task)
-        if (last is None or step < last) and self.pruned(rt):  # a finished run is not pruned
+        last = self.training_length(rt)
+        if (last is None or step < last) and pruners.may_cut(pruners.parse(self.s.pruner), len(rt.steps)) and self.pruned(rt):
+            # a finished run is not pruned, nor one at its first evaluation (pruners.may_cut)
             self.finish(rt, optuna.trial.TrialState.PRUNED,
                         f"pruned at {self.unit} {step} ({self.metric}={value:.4g})", stop=True)
             return True
@@ -458,6 +459,27 @@ class Coordinator:
         self.study.set_user_attr("objectives", [name])
         study_view.name_metrics(self.study, [name])
 
+    def training_length(self, rt):
+        """The last evaluation step of a full training: from the config, else from the baseline's own run."""
+        last = self.adapter.max_steps(rt.cfg, task=self.task)
+        if last is None:
+            steps = self.study.user_attrs.get(pruners.EVALUATIONS)
+            last = steps[-1] if steps else None
+        return last
+
+    def record_length(self, rt):
+        """The baseline finished (in a study without one, as the Python API's without base_config: the first
+        trial to finish): where the config does not tell the training's length, its evaluation steps do (the
+        pruner's rungs, pruners.LengthFromBaseline)."""
+        if not rt.baseline and pruners.EVALUATIONS in self.study.user_attrs:
+            return
+        if rt.steps and self.adapter.max_steps(self.task.config, task=self.task) is None:
+            steps = sorted(step for step, _ in rt.steps)
+            self.study.set_user_attr(pruners.EVALUATIONS, steps)
+            if pruners.waits_for_length(pruners.parse(self.s.pruner), None):
+                self.progress.note(f"the baseline evaluated {len(steps)} times (last at {self.unit} {steps[-1]}): pruning "
+                                   f"starts with rungs for that length")
+
     @staticmethod
     def pruned(rt):
         """The pruner's verdict on the trial's last report. It is always asked, so that the pruner records the
@@ -489,6 +511,8 @@ class Coordinator:
             write_pareto(self.study, self.out, self.adapter)
             value = values[0]
         elif state == optuna.trial.TrialState.COMPLETE:
+            if not self.ladder and (rt.baseline or not self.s.baseline):
+                self.record_length(rt)
             value = single_value(rt, self.goal)
             if rt.final_metrics or rt.steps:
                 record_constraints(trial, rt.final_metrics or rt.reports[max(rt.reports)], self.goal)

@@ -214,6 +214,9 @@ class Settings:
                                 scope=STUDY, parse=parse_duration)  # seconds
     sampler: str = option("--sampler", f"{', '.join(samplers.NAMES)} (bayes = tpe)", scope=STUDY, default="tpe",
                           parse=parse_sampler)
+    prior: str = option("--prior", "config: draw first around the config's values (rescaled to your devices), "
+                                   "then hand over to --sampler as results arrive; none: --sampler alone",
+                        scope=STUDY, default="config", choices=["config", "none"])
     pruner: str = option("--pruner", f"{', '.join(pruners.NAMES)}; asha first cuts at a third of the epochs "
                                      f"(half of a training under {pruners.THIRD_FROM}), asha:N after N", scope=STUDY,
                          default="asha", parse=parse_pruner)  # a pruners.Pruner
@@ -282,7 +285,12 @@ class Settings:
                                      "tracking URI (e.g. http://127.0.0.1:5000); without URI to a SQLite store in "
                                      "--out (mlflow.db)", scope=MACHINE, nargs="?", const="", metavar="URI")
     quiet: bool = option("--quiet", "no progress lines", scope=MACHINE, default=False, action="store_true")
+    dry_run: bool = option("--dry-run", "resolve the space, the config rescaled to your devices and trial 0's "
+                                        "command, print them and exit without training", scope=MACHINE,
+                           default=False, action="store_true")
     baseline: bool = True  # trial 0 runs the config as given
+    centres: dict = dataclasses.field(default_factory=dict)  # {path: the rescaled config's value}: the prior
+    rescaled: dict = None  # trial 1's values: the config rescaled to the user's devices (None: not run)
     enqueue: list = dataclasses.field(default_factory=list)  # known-good configs to run after the baseline
     command: dict = None  # how to rebuild the task, stored in the study for `paddle-autotune worker`
 
@@ -321,7 +329,8 @@ def add_tuning_options(parser):
 def make_settings(opts, command=None):
     """Settings from parsed tuning options: argparse's, or a worker's with the study's options set on them."""
     given = {dest(f): getattr(opts, dest(f)) for f in option_fields() if hasattr(opts, dest(f))}
-    return build(given, command=command, enqueue=getattr(opts, "enqueue", None) or [])
+    return build(given, command=command, enqueue=getattr(opts, "enqueue", None) or [],
+                 centres=getattr(opts, "centres", None) or {}, rescaled=getattr(opts, "rescaled_trial", None))
 
 
 def build(given, **fixed):

@@ -22,7 +22,7 @@ import pathlib
 
 from . import dotpath
 from .errors import UsageError
-from .space import load_yaml, parse_spec
+from .space import centre_on, load_yaml, parse_spec
 
 
 def preset_dir():
@@ -139,14 +139,15 @@ def _options(wanted):
     return wanted if isinstance(wanted, list) else [wanted]
 
 
-def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None, accepts=None):
+def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None, accepts=None, centred_cfg=None):
     """Turn preset names into Params at the paths this config uses.
 
     ``data_choices(path, cfg)`` gives the choices of a knob whose spec says ``choices: from_data`` (the
     adapter's: e.g. k-means anchors over the training boxes). ``facts(name)`` answers a place's
     ``when: {trainer.NAME: value}`` from what the installed trainer does (e.g. whether ``Piecewise`` reads
     ``learning_rate`` or ``values``), so a preset follows behaviour, not version numbers. ``accepts(path)``
-    says the trainer takes a setting the config does not spell out (a script flag listed by ``--help``)."""
+    says the trainer takes a setting the config does not spell out (a script flag listed by ``--help``).
+    ``centred_cfg``: the config rescaled to the user's devices (rescale.py), where relative ranges are centred."""
     presets = available()
     facts = facts or (lambda name: None)
     accepts = accepts or (lambda path: False)
@@ -180,11 +181,34 @@ def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None,
                 spec["apply"] = place["apply"]
             if place.get("also"):
                 spec["also"] = [path for pattern in place["also"] for path in expand(cfg, pattern)]
-            for key in ("low", "high", "choices"):  # a place may narrow or rescale the knob's range
+            for key in ("low", "high", "choices", "factor", "otherwise"):  # a place may change the knob's range
                 if key in place:
                     spec[key] = place[key]
-            params.append(parse_spec(place["path"], spec))
+            param = centre_on([parse_spec(place["path"], spec)], cfg, centred_cfg)[0]
+            params.append(taking_config_value(param, cfg))
     return Resolved(params, notes)
+
+
+def taking_config_value(param, cfg):
+    """A preset's fixed range widened (a choice list extended) to take the config's own value: a preset never
+    excludes what the config trains with. Relative ranges (around: config) take it in space.centre_on."""
+    if param.around or param.scale_with or param.apply == "scale_all" or param.step:
+        return param
+    value = param.current(cfg)
+    if value is None or isinstance(value, bool) and param.kind != "categorical":
+        return param
+    param = dataclasses.replace(param, config_value=value)
+    if param.kind == "categorical":
+        if param.contains(value) or not isinstance(value, (int, float, str)):
+            return param
+        choices = list(param.choices) + [value]
+        if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+            choices = sorted(choices)
+        return dataclasses.replace(param, choices=choices)
+    if not isinstance(value, (int, float)) or (param.log and value <= 0) or (param.kind == "int" and value != int(value)):
+        return param
+    value = int(value) if param.kind == "int" else value
+    return dataclasses.replace(param, low=min(param.low, value), high=max(param.high, value))
 
 
 def describe(suite=None):

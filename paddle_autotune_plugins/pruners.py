@@ -61,18 +61,50 @@ def parse(text):
     return spec
 
 
+EVALUATIONS = "evaluations"  # the study's user attr: the evaluation steps of the baseline's own run
+
+
 def unknown_length_note(pruner, max_steps):
-    """The note a study starts with where ASHA's first cut falls back to step 1 because the config does not
-    tell the training's length (e.g. PaddleNLP's max_steps, whose epochs depend on the data), else None.
+    """The note a study starts with where the config does not tell the training's length (a script of the
+    generic adapter, a Trainer script, PaddleNLP's max_steps): the baseline's run tells it, else None.
 
     >>> unknown_length_note("asha", 9) is None, unknown_length_note("asha:3", None) is None
     (True, True)
     """
-    spec = parse(pruner)
-    if spec.name != "asha" or spec.first_step or max_steps:
+    if not waits_for_length(parse(pruner), max_steps):
         return None
-    return ("the config does not tell how many evaluations a training makes, so ASHA first cuts at the first "
-            "one, where configs are barely ranked yet; --pruner asha:N cuts first after N, --pruner none never")
+    return ("the config does not tell how many evaluations a training makes: no trial is pruned until the "
+            "baseline (trial 0) has finished, whose evaluations set the pruner's rungs; --pruner asha:N cuts "
+            "first after N, --pruner none never")
+
+
+def waits_for_length(spec, max_steps):
+    """Whether the pruner's rungs wait for the baseline's run: the length is unknown and no first step given."""
+    return spec.name in ("asha", "hyperband") and not spec.first_step and not max_steps
+
+
+def may_cut(spec, evaluations):
+    """Never at a trial's first evaluation, unless the user named a first step (asha:1, median:1): one
+    evaluation ranks configs that start slower (a longer warm-up) below those that end worse."""
+    return evaluations >= 2 or spec.first_step is not None
+
+
+class LengthFromBaseline(optuna.pruners.BasePruner):
+    """The pruner of a study whose config does not tell the training's length: it prunes nothing until the
+    baseline's run has recorded its evaluation steps in the study (EVALUATIONS), then acts as make_pruner's
+    pruner for that length. Plain Optuna: workers sharing the study read the same steps from it."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self._inner = None  # (steps, the pruner for them)
+
+    def prune(self, study, trial):
+        steps = study.user_attrs.get(EVALUATIONS)
+        if not steps:
+            return False
+        if self._inner is None or self._inner[0] != steps:
+            self._inner = (steps, make_pruner(self.spec, max_steps=steps[-1]))
+        return self._inner[1].prune(study, trial)
 
 
 def make_pruner(pruner, max_steps=None):
@@ -86,6 +118,8 @@ def make_pruner(pruner, max_steps=None):
     """
     spec = parse(pruner)
     name, step = spec.name, spec.first_step
+    if waits_for_length(spec, max_steps):
+        return LengthFromBaseline(spec)
     if name == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=step or first_rung(max_steps), reduction_factor=2)
     if name == "hyperband":

@@ -1,6 +1,7 @@
 """What a study shows people: trials.csv, the live progress line, the closing summary."""
 import csv
 import dataclasses
+import math
 import os
 import pathlib
 import re
@@ -13,7 +14,7 @@ import optuna
 
 from . import trial_queries as queries
 
-CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason"]
+CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason", "drawn_from"]
 
 
 def write_trials_csv(study, param_names, path):
@@ -58,8 +59,22 @@ def _row(t, value, best, param_names):
     if knobs.startswith("MISMATCH") and "knob does not act" not in reason:  # the trainer used other values
         reason = "; ".join(r for r in (reason, "knob does not act: " + knobs[len("MISMATCH "):]) if r)
     duration = duration_s(t)
-    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason] + \
-        [_cell(values.get(name)) for name in param_names]
+    return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason,
+            drawn_from(t)] + [_cell(values.get(name)) for name in param_names]
+
+
+def drawn_from(t):
+    """Where a trial's values came from: the config as given (trial 0), the config rescaled to the user's
+    devices (trial 1), a queued config, or a draw: around the config (prior), uniform exploration (uniform) or
+    the sampler itself (sampler); the prior sampler records the draw's kind as the drawn_from user attr."""
+    attrs = t.user_attrs
+    if attrs.get("baseline"):
+        return "config"
+    if attrs.get("rescaled"):
+        return "rescaled config"
+    if attrs.get("enqueued") or attrs.get("retry_of") is not None:
+        return "enqueued"
+    return attrs.get("drawn_from", "sampler")
 
 
 def duration_s(t):
@@ -452,7 +467,72 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
         lines.append(f"  improvement: {'+' if diff >= 0 else ''}{_round(diff)} ({diff / abs(baseline.value) * 100:+.1f}%)")
     for name, value in best.user_attrs.get("values", best.params).items():
         lines.append(f"    {name} = {_round(value)}")
-    return "\n".join(lines + knob_warnings(trials) + then)
+    drawn = [source for source in map(drawn_from, completed) if source in ("prior", "uniform")]
+    if drawn:
+        lines.append(f"  drawn around the config: {drawn.count('prior')} complete trials (the prior), "
+                     f"{drawn.count('uniform')} uniform; best drawn from: {drawn_from(best)}")
+    direction = queries.directions(study)[0]
+    return "\n".join(lines + edge_hints(completed, direction) + knob_warnings(trials) + then)
+
+
+EDGE = 0.1  # a value in the outer tenth of its range (in log space for a log range) is at its edge
+
+
+def edge_hints(completed, direction, top=3):
+    """Lines for the ranges where the best trial sits at an end (its outer EDGE) and the next best (the top
+    `top` complete ones, at least 2) on the same half: which way to widen it, as a --param to paste.
+
+    >>> import optuna
+    >>> d = optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)
+    >>> ts = [optuna.trial.create_trial(params={"lr": v}, distributions={"lr": d}, value=v) for v in (0.09, 0.02, 0.05, 2e-3)]
+    >>> edge_hints(ts, "maximize")
+    ['  lr: the best trials sit at the high end of [0.001, 0.1]; widen it upwards, e.g. --param lr=log:0.001:1']
+    """
+    ranked = sorted(completed, key=lambda t: t.value, reverse=direction == "maximize")[:top]
+    if len(ranked) < 2:
+        return []
+    lines = []
+    for name, dist in ranked[0].distributions.items():
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            continue
+        if name not in ranked[0].params:
+            continue
+        end = _end(ranked[0].params[name], dist)
+        halves = {_position(t.params[name], dist) >= 0.5 for t in ranked if name in t.params}
+        if end is None or halves != {end == "high"}:
+            continue
+        lines.append(f"  {name}: the best trials sit at the {end} end of [{_round(dist.low)}, {_round(dist.high)}]; "
+                     f"widen it {'upwards' if end == 'high' else 'downwards'}, e.g. --param {_widened(name, dist, end)}")
+    return lines
+
+
+def _position(value, dist):
+    """Where a value lies in its range, 0 (low) to 1 (high), in log space for a log range."""
+    scale = math.log if dist.log else float
+    span = scale(dist.high) - scale(dist.low)
+    return (scale(value) - scale(dist.low)) / span if span else 0.5
+
+
+def _end(value, dist):
+    """'low' or 'high' where the value lies in the outer EDGE of the range, else None."""
+    where = _position(value, dist)
+    return "low" if where <= EDGE else "high" if where >= 1 - EDGE else None
+
+
+def _widened(name, dist, end):
+    """The --param spelling of the range widened at one end (x10 for a log range, by its width else)."""
+    low, high = dist.low, dist.high
+    int_range = isinstance(dist, optuna.distributions.IntDistribution)
+    if dist.log:
+        low, high = (low / 10, high) if end == "low" else (low, high * 10)
+    else:
+        width = high - low
+        low, high = (low - width, high) if end == "low" else (low, high + width)
+        low = max(low, 0) if dist.low >= 0 else low  # a range of non-negative values stays so
+    kind = "log:" if dist.log else ("int:" if int_range else "float:")
+    if int_range:
+        low, high = int(math.floor(low)), int(math.ceil(high))
+    return f"{name}={kind}{_round(low)}:{_round(high)}"
 
 
 def _study_time(study, started):

@@ -13,12 +13,29 @@ class GridSampler(optuna.samplers.GridSampler):
         pass
 
 
-NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2")
+NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2", "greedy")
 ALIASES = {"bayes": "tpe", "evolution": "cmaes"}  # other names of samplers (the Python API's tuner_type too)
 
 
-def make_sampler(name, params, seed=None):
+def make_sampler(name, params, seed=None, centres=None, prior="none"):
+    """The sampler named on the command line. ``centres`` ({path: the rescaled config's value}) with
+    prior="config" (--prior, the default): it draws first around them and hands over to the named sampler as
+    results arrive (prior_sampler.PriorSampler, piBO's decaying prior); "greedy" is PULC's one key at a time
+    from them (greedy_sampler.GreedySampler). Grid search takes no prior."""
     name = ALIASES.get(name, name)
+    if name == "greedy":
+        from .greedy_sampler import GreedySampler
+
+        return GreedySampler(dict(centres or {}), seed=seed)
+    if prior == "config" and centres and name != "grid":
+        from .prior_sampler import PriorSampler
+
+        return PriorSampler(dict(centres), base=lambda base_seed: make_sampler(name, params, seed=base_seed),
+                            seed=seed)
+    return _plain_sampler(name, params, seed)
+
+
+def _plain_sampler(name, params, seed):
     if name == "tpe":
         # constant_liar keeps parallel workers from sampling the same point while others still run
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True, n_startup_trials=4)

@@ -26,7 +26,8 @@ _FLOAT_TYPES = {"float", "continuous", "uniform", "real", "loguniform", "qunifor
 _INT_TYPES = {"int", "integer", "randint"}
 _CATEGORICAL_TYPES = {"categorical", "choice", "choices"}
 _KNOWN_KEYS = {"type", "_type", "_value", "low", "high", "min", "max", "bounds", "log", "scale", "step", "q",
-               "choices", "values", "new", "when", "apply", "description", "scale_with", "reference", "also"}
+               "choices", "values", "new", "when", "apply", "description", "scale_with", "reference", "also",
+               "around", "factor", "otherwise"}
 _APPLY_MODES = {None, "set", "scale_list", "scale_all"}
 
 
@@ -47,6 +48,14 @@ class Param:
     scale_with: list = None  # derived: the applied value is value * product(config[path]) / reference
     reference: float = None  # e.g. the linear LR-scaling rule: the sampled LR is for a total batch of 32
     also: list = None  # more paths that take the same change (YOLOv3 anchors in head and target assigner)
+    # {around: config, factor: F}: the range is [c/F, c*F] around the config's value c (see centre_on);
+    # low/high given with it bound that range (the knob's valid domain) and are its fallback where c is 0 or absent
+    around: str = None
+    factor: float = None
+    domain: list = None  # [low, high] as given with around (None where not given)
+    otherwise: dict = None  # with around: the spec ({low, high, log}) where the config holds no value or 0
+    centre: object = None  # the value the range was centred on (the rescaled config's), once resolved
+    config_value: object = None  # the config's own value there (trial 0's), once resolved
 
     def distribution(self):
         if self.kind == "float":
@@ -130,7 +139,9 @@ class Param:
             return 1.0 if dotpath.has(cfg, self.name) else None  # the config as given is scale 1
         value = dotpath.get(cfg, self.name, None)
         if self.apply == "scale_list" and isinstance(value, (list, tuple)) and value:
-            return value[0]
+            value = value[0]
+        if self.kind in ("float", "int") and isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+            value = float(value)  # PyYAML reads 4e-3 as text; ppcls evaluates it to the number it trains with
         return value
 
     def active(self, sampled, cfg):
@@ -143,7 +154,12 @@ class Param:
 
     def describe(self):
         if self.kind == "categorical":
-            return f"{self.name}: categorical {list(self.choices)}"
+            return f"{self.name}: categorical {list(self.choices)}" + self._centred_text()
+        if self.around and self.low is None:  # not resolved against a config yet (presets, --param)
+            bounds = "".join(f", {word} {_fmt(b)}" for word, b in zip(("at least", "at most"), self.domain or ())
+                             if b is not None)
+            return f"{self.name}: {self.kind} around the config's value, x/÷ {_fmt(self.factor)}" + \
+                (" log" if self.log else "") + bounds
         text = f"{self.name}: {self.kind} [{_fmt(self.low)}, {_fmt(self.high)}]"
         if self.log:
             text += " log"
@@ -155,7 +171,15 @@ class Param:
             text += " (a factor on the config's values)"
         if self.also:
             text += f", also at {', '.join(self.also)}"
-        return text
+        return text + self._centred_text()
+
+    def _centred_text(self):
+        """Where the range is centred: the config's value, or its rescaled value (rescale.py)."""
+        if self.centre is None:  # a fixed range: the config's value is shown beside it, where known
+            return "" if self.config_value is None else f"; the config's {_fmt(self.config_value)}"
+        if self.config_value is None or self.config_value == self.centre:
+            return f"; centred on the config's {_fmt(self.centre)}"
+        return f"; centred on {_fmt(self.centre)} (the config's {_fmt(self.config_value)}, rescaled)"
 
 
 def _scaled(node, factor):
@@ -294,6 +318,8 @@ def parse_spec(name, spec):
     common = dict(new=bool(spec.get("new", False)), when=when, apply=apply, scale_with=scale_with,
                   reference=_number(name, "reference", spec["reference"]) if scale_with else None, also=also)
 
+    if spec.get("around") is not None:
+        return _relative_spec(name, spec, kind, low, high, log, step, common)
     if kind == "categorical":
         if not isinstance(choices, (list, tuple)) or not choices:
             raise UsageError(f"space '{name}': categorical needs a non-empty list of choices")
@@ -326,6 +352,99 @@ def parse_spec(name, spec):
         if log:
             raise UsageError(f"space '{name}': step and log cannot be combined; drop one")
     return Param(name, kind, low=low, high=high, log=log, step=step, **common)
+
+
+def _relative_spec(name, spec, kind, low, high, log, step, common):
+    """``{around: config, factor: F[, log, low, high]}``: a range resolved later around the config's value."""
+    if spec["around"] != "config":
+        raise UsageError(f"space '{name}': around takes 'config' (the range is centred on the config's value), "
+                         f"got {spec['around']!r}")
+    if kind not in ("float", "int"):
+        raise UsageError(f"space '{name}': around: config needs a float or int range, not {kind}")
+    factor = _number(name, "factor", spec.get("factor", 10))
+    if factor <= 1:
+        raise UsageError(f"space '{name}': factor must be > 1 (the range is [value/factor, value*factor]), "
+                         f"got {spec.get('factor')}")
+    if step is not None:
+        raise UsageError(f"space '{name}': around: config takes no step; give low and high for a stepped range")
+    domain = [None if b is None else _number(name, key, b) for key, b in (("low", low), ("high", high))]
+    if None not in domain and domain[0] >= domain[1]:
+        raise UsageError(f"space '{name}': low {domain[0]} >= high {domain[1]}; swap them")
+    if log and domain[0] is not None and domain[0] <= 0:
+        raise UsageError(f"space '{name}': a log range needs low > 0, got {domain[0]}")
+    otherwise = spec.get("otherwise")
+    if otherwise is not None:
+        if not isinstance(otherwise, dict):
+            raise UsageError(f"space '{name}': otherwise must be a range like {{low: 0, high: 5}}, got {otherwise!r}")
+        parse_spec(name, dict(otherwise, type=kind))  # checked now, used where the config has no value
+    return Param(name, kind, log=log, around="config", factor=factor, domain=domain, otherwise=otherwise, **common)
+
+
+def centre_on(params, cfg, centred_cfg=None):
+    """Resolve every ``around: config`` range against a config: [c/F, c*F] around the value c that
+    ``centred_cfg`` holds (the config rescaled to the user's devices; the config itself if not given), cut
+    to the spec's low/high and widened to take the config's own value (trial 0 must lie inside). Where c is
+    0 or absent the spec's low/high are the range. Returns new Params; fixed ranges pass unchanged."""
+    centred_cfg = cfg if centred_cfg is None else centred_cfg
+    return [_centred(p, p.current(cfg), p.current(centred_cfg)) if p.around and p.low is None else p for p in params]
+
+
+def _centred(p, own, centre):
+    usable = [v for v in (centre, own) if _positive_number(v)]
+    if not usable:
+        if p.otherwise is None and None in p.domain:
+            raise UsageError(f"space '{p.name}': around: config, but the config holds {own!r} there; give "
+                             f"otherwise: {{low: ..., high: ...}} for that case")
+        fallback = p.otherwise or dict(low=p.domain[0], high=p.domain[1], log=p.log)
+        return dataclasses.replace(parse_spec(p.name, dict(fallback, type=p.kind, **_common_keys(p))),
+                                   config_value=own)
+    centre = usable[0]
+    low, high = centre / p.factor, centre * p.factor
+    if p.domain[0] is not None:
+        low = max(low, p.domain[0])
+    if p.domain[1] is not None:
+        high = min(high, p.domain[1])
+    if _positive_number(own):  # the config's own value stays inside, whatever the domain says
+        low, high = min(low, own), max(high, own)
+    if p.kind == "int":
+        low, high = int(math.floor(low)), int(math.ceil(high))
+        high = high if high > low else low + 1
+    return dataclasses.replace(p, low=low, high=high, centre=centre, config_value=own)
+
+
+def start_above_warmup(lr, start):
+    """A learning-rate range raised above a LinearWarmup's start (Paddle's LinearWarmup asserts end_lr >
+    start_lr, and the warm-up ends at the tuned rate): the note saying so, or None where it already is."""
+    if isinstance(start, str) and _NUMBER_TEXT.fullmatch(start.strip()):
+        start = float(start)  # PyYAML reads 1e-6 as text; the suites evaluate it to a number
+    if lr is None or lr.kind != "float" or not isinstance(start, (int, float)) or lr.low > start:
+        return None
+    low = start * 1.01
+    if low >= lr.high:
+        raise UsageError(f"{lr.name}: the range [{lr.low:g}, {lr.high:g}] lies at or below the warm-up's start "
+                         f"(warmup_start_lr {start:g}); LinearWarmup needs a higher rate")
+    note = (f"{lr.name} starts above warmup_start_lr {start:g} (LinearWarmup asserts end_lr > start_lr): range "
+            f"[{low:g}, {lr.high:g}] instead of [{lr.low:g}, {lr.high:g}]")
+    lr.low = low
+    return note
+
+
+MISSES = "a preset range misses the config's value (goal 0)"  # doctor --configs' count (issue 28)
+
+
+def missing_config_value(params, cfg):
+    """Tuned paths whose range leaves out the value the config holds there (trial 0's); a knob the config
+    lacks, and a derived one (scale_with: the range is for another batch), cannot miss."""
+    return [p.name for p in params if not p.scale_with and p.current(cfg) is not None and not p.contains(p.current(cfg))]
+
+
+def _positive_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _common_keys(p):
+    return {k: getattr(p, k) for k in ("new", "when", "apply", "scale_with", "reference", "also")
+            if getattr(p, k) is not None}
 
 
 def load_yaml(path):
@@ -475,8 +594,10 @@ def sample(trial, params, cfg):
 
 
 # --- ranges on the command line: --param PATH=SPEC ---------------------------------------------------------
-INLINE_FORMS = "PATH=LOW:HIGH[:STEP], PATH=log:LOW:HIGH, PATH=int:LOW:HIGH or PATH=choice:A,B,C"
-_INLINE_WORDS = {"int": ("type", "int"), "float": ("type", "float"), "log": ("log", True), "new": ("new", True)}
+INLINE_FORMS = ("PATH=LOW:HIGH[:STEP], PATH=log:LOW:HIGH, PATH=int:LOW:HIGH, PATH=choice:A,B,C or "
+                "PATH=[log:]around:FACTOR[:LOW:HIGH]")
+_INLINE_WORDS = {"int": ("type", "int"), "float": ("type", "float"), "log": ("log", True), "new": ("new", True),
+                 "around": ("around", "config")}
 _CHOICE_WORDS = ("choice", "choices", "values")
 _INT_TEXT = re.compile(r"[-+]?\d+")
 _NUMBER_TEXT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -487,8 +608,8 @@ def parse_inline(text, option="--param"):
     """One ``--param PATH=SPEC`` of the command line as the Param the same entry of a space file makes.
 
     The spec is the space file's entry in one word: words before the numbers are its keys (``int``/``float``
-    = ``type``, ``log`` = ``log: true``, ``new`` = ``new: true``), then ``low:high[:step]``, or ``choice:``
-    and the values (``values: [...]``):
+    = ``type``, ``log`` = ``log: true``, ``new`` = ``new: true``, ``around`` = ``around: config``, whose first
+    number is the factor), then ``low:high[:step]``, or ``choice:`` and the values (``values: [...]``):
 
     >>> parse_inline("Optimizer.lr.learning_rate=log:1e-4:1e-1").describe()
     'Optimizer.lr.learning_rate: float [0.0001, 0.1] log'
@@ -498,6 +619,8 @@ def parse_inline(text, option="--param"):
     ('Global.epochs: int [2, 6] step 2', 'Optimizer.momentum: float [0.8, 0.99]')
     >>> p = parse_inline("Optimizer.lr.warmup_epoch=new:int:0:5"); (p.describe(), p.new)
     ('Optimizer.lr.warmup_epoch: int [0, 5]', True)
+    >>> parse_inline("Optimizer.lr.learning_rate=log:around:10").describe()
+    "Optimizer.lr.learning_rate: float around the config's value, x/÷ 10 log"
     """
     name, sep, spec = str(text).partition("=")
     name, spec = name.strip(), spec.strip()
@@ -522,6 +645,8 @@ def parse_inline(text, option="--param"):
             if not _NUMBER_TEXT.fullmatch(part.strip()):
                 raise UsageError(f"{shown}: '{part}' is not a number or one of int, float, log, new, choice; "
                                  f"write {INLINE_FORMS}")
+        if "around" in keys:
+            return _inline_around(shown, name, keys, parts)
         if len(parts) == 1:
             value = float(parts[0])
             around = f"{_fmt(value / 2)}:{_fmt(value * 2)}" if value > 0 else "LOW:HIGH"
@@ -533,6 +658,21 @@ def parse_inline(text, option="--param"):
         keys.update(low=numbers[0], high=numbers[1])
         if len(numbers) == 3:
             keys["step"] = numbers[2]
+    try:
+        return parse_spec(name, keys)
+    except UsageError as e:
+        raise UsageError(f"{shown}: {str(e).split(': ', 1)[-1]}") from None
+
+
+def _inline_around(shown, name, keys, parts):
+    """``around:10`` / ``log:around:10:1e-5:1``: the factor, then optional bounds (low, high)."""
+    if len(parts) not in (1, 3):
+        raise UsageError(f"{shown}: around takes a factor, then optionally LOW:HIGH; e.g. "
+                         f"{name}=log:around:10 or {name}=log:around:10:1e-5:1")
+    numbers = [int(p) if _INT_TEXT.fullmatch(p.strip()) else float(p) for p in parts]
+    keys["factor"] = numbers[0]
+    if len(numbers) == 3:
+        keys.update(low=numbers[1], high=numbers[2])
     try:
         return parse_spec(name, keys)
     except UsageError as e:

@@ -26,7 +26,7 @@ import optuna
 
 from . import trial_queries as queries
 from .errors import UsageError
-from .results import duration_s, returned_metrics
+from .results import drawn_from, duration_s, returned_metrics
 from .storages import redact
 
 S = optuna.trial.TrialState
@@ -166,7 +166,7 @@ def trials_table(study, reason_width=56):
 
     # the other numbers the trials returned (Python API dicts), beside the objective in the value column
     others = [m for m in returned_metrics(trials) if m not in metrics]
-    head = ["#", "state", "value", "duration", "reason", "knobs"] + [short[p] for p in paths] + others
+    head = ["#", "state", "value", "duration", "drawn from", "reason", "knobs"] + [short[p] for p in paths] + others
     rows = []
     for t in trials:
         if t.state == S.COMPLETE:
@@ -180,7 +180,7 @@ def trials_table(study, reason_width=56):
             reason = reason[:reason_width - 3] + "..."
         used = t.user_attrs.get("values", t.params)
         number = f"{t.number}*" if t.user_attrs.get("baseline") else f"{t.number} "
-        rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), reason, _knob_cell(t)]
+        rows.append([number, t.state.name, value, _fmt_duration(duration_s(t)), drawn_from(t), reason, _knob_cell(t)]
                     + [_fmt_value(used.get(p)) for p in paths]
                     + [_fmt_value(t.user_attrs.get("metrics", {}).get(m)) for m in others])
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]

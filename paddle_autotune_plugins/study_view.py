@@ -135,7 +135,7 @@ class StudyView:
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def requeue(self, params, user_attrs, **extra):
-        attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params") if k in user_attrs}
+        attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params", "rescaled", "drawn_from") if k in user_attrs}
         self.study.enqueue_trial(params, user_attrs=dict(attrs, **extra))
         self.changed()
 
@@ -175,8 +175,11 @@ def open_study(view, task, params, storage, out, pruner=None):
     space.check_resumable(params, study.get_trials(deepcopy=False))
     # A resumed study (or a second coordinator on a shared one) must not replay the draws already made:
     # the sampler's seed moves on with the trials the study holds, and with who is asking.
-    study.sampler = samplers.make_sampler(s.sampler, params, seed=sampler_seed(s, view.embedded, len(study.trials)))
     attrs = study.user_attrs
+    # the prior's centres: the study's own (a resumed study, a worker), else this command's (rescale.centres)
+    centres = attrs.get("centres", s.centres)
+    study.sampler = samplers.make_sampler(s.sampler, params, seed=sampler_seed(s, view.embedded, len(study.trials)),
+                                          centres=centres, prior=s.prior)
     if attrs.get("metric", goal.metric) != goal.metric:
         raise UsageError(f"study '{name}' tunes '{attrs['metric']}', not '{goal.metric}': "
                          f"use another --out, --study or --storage")
@@ -187,6 +190,7 @@ def open_study(view, task, params, storage, out, pruner=None):
         study.set_user_attr("suite", adapter.name)
         study.set_user_attr("params", [p.name for p in params])
         study.set_user_attr("started", time.time())
+        study.set_user_attr("centres", jsonable(s.centres))
         if s.command:
             study.set_user_attr("command", jsonable(s.command))
     if study.metric_names != goal.names():  # optuna-dashboard shows 'top1'
@@ -195,6 +199,8 @@ def open_study(view, task, params, storage, out, pruner=None):
     if not study.trials:
         if s.baseline:
             enqueue_baseline(study, task, params)
+        if s.rescaled:  # trial 1: the config rescaled to the user's devices (rescale.py)
+            study.enqueue_trial(s.rescaled, user_attrs={"rescaled": True})
         for values in s.enqueue:
             study.enqueue_trial(values, user_attrs={"enqueued": True})
 

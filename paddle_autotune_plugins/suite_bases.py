@@ -156,17 +156,22 @@ class YamlSuiteAdapter(Adapter):
         """A preset on one shipped config, written to written as a trial writes it: (params, config,
         {path: value}) with each knob at its low end (a choice knob at its first choice), counted under
         "preset NAME resolved"; None when the preset does not resolve or check on it (a line in failures)."""
-        from . import presets, space  # here: trial processes import this module and need no Optuna
+        from . import presets, rescale, space  # here: trial processes import this module and need no Optuna
 
         try:
             params = presets.resolve([preset], self.name, task.config, self.architecture(task.config),
-                                     facts=lambda name: self.trainer_fact(task, name)).params
+                                     facts=lambda name: self.trainer_fact(task, name),
+                                     centred_cfg=rescale.rescale(task, devices=1).config).params
             space.check_paths(params, task.config)
             self.check_space(task, params)
         except UsageError as e:
             failures.append(f"{rel}: preset: {e}")
             return None
         counts[f"preset {preset} resolved"] += 1
+        missed = space.missing_config_value(params, task.config)
+        counts[space.MISSES] = counts.get(space.MISSES, 0) + bool(missed)
+        if missed:
+            failures.append(f"{rel}: range: {', '.join(missed)} leaves out the config's value")
         cfg = task.fresh_config()
         expected = {}
         for p in params:

@@ -105,7 +105,8 @@ CASES = {
     # --- --param PATH=SPEC: each bad spelling names the one to write ---
     "param without =": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum"],
                         "--param 'Optimizer.momentum' must read PATH=LOW:HIGH\\[:STEP\\], PATH=log:LOW:HIGH, .*"
-                        "PATH=choice:A,B,C, e.g. --param Optimizer.lr.learning_rate=log:1e-4:1e-1"),
+                        "PATH=choice:A,B,C or PATH=\\[log:\\]around:FACTOR\\[:LOW:HIGH\\], "
+                        "e.g. --param Optimizer.lr.learning_rate=log:1e-4:1e-1"),
     "param one value": (lambda cfg, tmp: ["-c", str(cfg), "--param", "Optimizer.momentum=0.9"],
                         "--param Optimizer.momentum=0.9 is one value, not a range: write "
                         "Optimizer.momentum=LOW:HIGH \\(e.g. Optimizer.momentum=0.45:1.8\\)"),

@@ -54,7 +54,7 @@ def inline_study(tmp_path_factory):
     out = root / "out"
     proc = autotune(["train.py", "--lr", "0.1", "--output_dir", "my_model", "--autotune", "--space", "space.yaml",
                      "--param", "lr=log:1e-3:1e-1", "--param", "batch_size=choice:16,32,64",
-                     "--param", "epochs=int:1:3", "--metric", "val_acc", "--sampler", "random", "--trials", "6",
+                     "--param", "epochs=int:1:3", "--metric", "val_acc", "--sampler", "random", "--prior", "none", "--trials", "6",
                      "--pruner", "none", "--out", str(out)], cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root, out, proc

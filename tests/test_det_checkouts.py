@@ -214,6 +214,7 @@ def test_doctor_counts_a_config_only_where_every_preset_knob_acts(name, tmp_path
     acts = next(v for k, v in counts.items() if k.startswith("every preset knob acts"))
     # the configs and the full configs their _BASE_ chains include (ppyoloe_crn_s reads ppyoloe_crn_l's)
     assert acts == counts["total"] >= len(DOCTOR_CONFIGS) and len(failures) == 1, failures
+    assert counts["a preset range misses the config's value (goal 0)"] == 0  # issue 28: counted, and none
 
 
 def test_resolved_knobs_skip_the_ones_that_cannot_act():

@@ -15,27 +15,27 @@ from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 # A value for each option, other than its default, as the user types it (the test fails for a new option until
 # it is named here: its value must be seen to land in Settings).
 GIVEN = {"--preset": ["clas-lr"], "--space": ["s.yaml"], "--param": ["x=0.1:0.9"], "--trials": ["7"],
-         "--time-budget": ["1h30m"], "--sampler": ["random"], "--pruner": ["asha:2"],
+         "--time-budget": ["1h30m"], "--sampler": ["random"], "--prior": ["none"], "--pruner": ["asha:2"],
          "--fidelity": ["schedule"], "--min-epochs": ["2"], "--fidelity-levels": ["2,6"], "--stages": ["random:3,tpe"],
          "--early-stopping-rounds": ["3"], "--metric": ["acc"], "--direction": ["minimize"],
          "--constraint": ["latency_ms<=20"], "--workers": ["3"], "--gpus": ["0,1"], "--trials-per-gpu": ["2"],
          "--gpus-per-trial": ["2"], "--storage": ["sqlite:///s.db"], "--study": ["s"], "--heartbeat": ["2s"],
          "--out": ["o"], "--seed": ["5"], "--max-failures": ["4"], "--trial-timeout": ["2h"], "--trial-memory": ["1GB"],
          "--retry-failed": ["1"], "--warm-start": [], "--strict-knobs": [], "--mlflow": ["http://127.0.0.1:5000"],
-         "--quiet": []}
+         "--quiet": [], "--dry-run": []}
 READ = {"preset": ["clas-lr"], "space": "s.yaml", "param": ["x=0.1:0.9"], "trials": 7, "time_budget": 5400.0,
-        "sampler": "random", "pruner": "asha:2", "fidelity": "schedule", "min_epochs": 2,
+        "sampler": "random", "prior": "none", "pruner": "asha:2", "fidelity": "schedule", "min_epochs": 2,
         "fidelity_levels": "2,6", "stages": [("random", 3), ("tpe", None)], "early_stopping_rounds": 3,
         "metric": "acc", "direction": "minimize", "constraints": [("latency_ms", "<=", 20.0)], "workers": 3,
         "gpus": ["0", "1"], "trials_per_gpu": 2, "gpus_per_trial": 2, "storage": "sqlite:///s.db", "study": "s",
         "heartbeat": 2.0, "out": options.parse_out("o"), "seed": 5, "max_failures": 4, "trial_timeout": 7200.0,
         "trial_memory": 2.0 ** 30, "retry_failed": 1, "warm_start": True, "strict_knobs": True,
-        "mlflow": "http://127.0.0.1:5000", "quiet": True}
+        "mlflow": "http://127.0.0.1:5000", "quiet": True, "dry_run": True}
 # what a worker took from the study before the schema (cli.STUDY_OPTIONS, written out by hand), and the
 # study options added since
 STUDY_BEFORE = {"trials", "time_budget", "sampler", "stages", "pruner", "early_stopping_rounds", "metric", "direction",
                 "constraint", "seed", "max_failures", "trial_timeout", "trial_memory", "retry_failed", "study",
-                "strict_knobs", "heartbeat"} | {"fidelity", "min_epochs", "fidelity_levels"}
+                "strict_knobs", "heartbeat"} | {"fidelity", "min_epochs", "fidelity_levels", "prior"}
 
 
 def _parser():

@@ -44,7 +44,9 @@ def test_warmup_only_where_the_schedule_takes_it():
 def test_weight_decay_follows_the_optimizer_and_optional_knobs_leave_notes():
     resolved = presets.resolve(["clas-all"], "clas", PIECEWISE, facts=PPCLS_24)
     names = {p.name: p for p in resolved.params}
-    assert names["Optimizer.weight_decay"].high == 0.1  # AdamW range, not the L2 coeff one
+    # AdamW's decay, centred on the config's 0.05 (a factor of 10 either way), not the L2 coeff
+    assert (names["Optimizer.weight_decay"].low, names["Optimizer.weight_decay"].high) == pytest.approx((0.005, 0.5))
+    assert "Optimizer.regularizer.coeff" not in names
     assert "Loss.Train.0.CELoss.epsilon" in names
     assert "Optimizer.momentum" not in names and any("momentum" in n for n in resolved.notes)
     assert any("mixup_alpha" in n for n in resolved.notes)
@@ -102,3 +104,42 @@ def test_presets_are_found_in_each_suites_folder(tmp_path, monkeypatch):
     (tmp_path / "other" / "new-lr.yaml").write_text("suite: other\nknobs: {}\n")
     with pytest.raises(UsageError, match="two presets are named 'new-lr'"):
         presets.available()
+
+
+# issue 28: a preset range is centred on the config's value and never excludes it
+DETR = {"LearningRate": {"base_lr": 1e-4, "schedulers": [{"name": "PiecewiseDecay", "gamma": 0.1,
+                                                          "milestones": [60]},
+                                                         {"name": "LinearWarmup", "start_factor": 0.001, "steps": 2000}]}}
+PICODET = {"LearningRate": {"base_lr": 0.32, "schedulers": [{"name": "CosineDecay", "max_epochs": 300},
+                                                            {"name": "LinearWarmup", "start_factor": 0.1, "steps": 300}]}}
+
+
+@pytest.mark.parametrize("cfg, lr, warmup", [(DETR, 1e-4, 2000), (PICODET, 0.32, 300)])
+def test_det_lr_ranges_are_centred_on_the_config(cfg, lr, warmup):
+    params = {p.name: p for p in presets.resolve(["det-lr"], "det", cfg, facts=lambda name: False).params}
+    base = params["LearningRate.base_lr"]
+    assert (base.low, base.high, base.log) == (pytest.approx(lr / 10), pytest.approx(lr * 10), True)
+    assert base.centre == lr and "centred on the config's" in base.describe()
+    steps = params["LearningRate.schedulers.1.steps"]
+    assert steps.low <= warmup <= steps.high and (steps.low, steps.high) == (warmup // 4, warmup * 4)
+
+
+def test_centre_moves_to_the_rescaled_config_and_keeps_the_config_value():
+    rescaled = {"Optimizer": dict(COSINE["Optimizer"], lr={"name": "Cosine", "learning_rate": 0.025})}
+    lr = presets.resolve(["clas-lr"], "clas", COSINE, facts=PPCLS_252, centred_cfg=rescaled).params[0]
+    assert (lr.low, lr.high) == (pytest.approx(0.0025), pytest.approx(0.25)) and lr.contains(0.1)
+    assert "centred on 0.025 (the config's 0.1, rescaled)" in lr.describe()
+
+
+def test_fixed_preset_ranges_widen_to_take_the_config_value():
+    odd = dict(COSINE, Optimizer=dict(COSINE["Optimizer"], momentum=0.5),
+               DataLoader={"Train": {"sampler": {"batch_size": 512}}})
+    params = {p.name: p for p in presets.resolve(["clas-momentum", "clas-batch"], "clas", odd, facts=PPCLS_24).params}
+    assert params["Optimizer.momentum"].contains(0.5) and params["Optimizer.momentum"].high == 0.99
+    assert params["DataLoader.Train.sampler.batch_size"].choices == [32, 64, 128, 256, 512]
+
+
+def test_a_knob_the_config_lacks_takes_the_otherwise_range():
+    no_decay = dict(PIECEWISE, Optimizer=dict(PIECEWISE["Optimizer"], weight_decay=0.0))
+    wd = [p for p in presets.resolve(["clas-weight-decay"], "clas", no_decay).params][0]
+    assert (wd.low, wd.high, wd.log) == (0.0, 0.1, False) and wd.contains(0.0)

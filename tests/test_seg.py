@@ -134,19 +134,20 @@ def test_presets_follow_the_optimizer_and_the_loss(tmp_path):
     cfg["optimizer"] = {"type": "AdamW", "weight_decay": 0.01}
     cfg["loss"] = {"types": [{"type": "OhemCrossEntropyLoss", "min_kept": 1000}], "coef": [1, 1]}
     params = {p.name: p for p in presets.resolve(["seg-basic", "seg-loss"], "seg", cfg, "PPLiteSeg").params}
-    assert (params["lr_scheduler.learning_rate"].low, params["lr_scheduler.learning_rate"].high) == (1e-5, 1e-3)
-    assert (params["optimizer.weight_decay"].low, params["optimizer.weight_decay"].high) == (1e-3, 0.1)
+    # ranges centred on the config's values (issue 28): its rate 0.05, AdamW's decay 0.01, a factor of 10 each way
+    lr, wd = params["lr_scheduler.learning_rate"], params["optimizer.weight_decay"]
+    assert (lr.low, lr.high, wd.low, wd.high) == pytest.approx((0.005, 0.5, 1e-3, 0.1))
     assert params["loss.types.0.thresh"].new  # OHEM's default threshold, now tuned
     assert "loss.types.0.coef.1" not in params  # no MixedLoss
 
 
 def test_learning_rate_range_starts_above_the_warmup_start(chain):
     adapter = SegAdapter()
-    task = adapter.load(None, ["--config", str(BUNDLED), "--opts", "lr_scheduler.warmup_start_lr=0.002"])
+    task = adapter.load(None, ["--config", str(BUNDLED), "--opts", "lr_scheduler.warmup_start_lr=0.01"])
     params = presets.resolve(["seg-lr"], "seg", task.config, "PPLiteSeg").params
     notes = adapter.check_space(task, params)
-    lr = next(p for p in params if p.name == "lr_scheduler.learning_rate")
-    assert lr.low == pytest.approx(0.00202) and lr.high == 0.1
+    lr = next(p for p in params if p.name == "lr_scheduler.learning_rate")  # [0.005, 0.5] around the config's 0.05
+    assert lr.low == pytest.approx(0.0101) and lr.high == pytest.approx(0.5)
     assert any("LinearWarmup asserts end_lr > start_lr" in n for n in notes)
     task = adapter.load(None, ["--config", str(BUNDLED), "--opts", "lr_scheduler.warmup_start_lr=0.5"])
     with pytest.raises(UsageError, match="at or below the warm-up's start"):

@@ -126,3 +126,34 @@ def test_linear_lr_scaling_is_derived_from_the_total_batch():
     assert cfg["learning_rate"] == pytest.approx(3e-5 * 64 * 2 / 32)
     with pytest.raises(UsageError, match="reference > 0"):
         space.parse_spec("learning_rate", {"low": 1e-5, "high": 1e-4, "scale_with": "per_device_train_batch_size"})
+
+
+# issue 28: ranges relative to the config's own value
+def test_around_config_is_centred_on_the_value_and_bounded_by_low_high():
+    p = space.parse_spec("Optimizer.lr.learning_rate", {"around": "config", "factor": 10, "log": True, "high": 1.0})
+    (resolved,) = space.centre_on([p], {"Optimizer": {"lr": {"learning_rate": 0.32}}})
+    assert (resolved.low, resolved.high, resolved.log) == (pytest.approx(0.032), 1.0, True)
+    assert resolved.distribution().low == pytest.approx(0.032)
+    # the config's own value stays inside even where it passes the bound
+    (over,) = space.centre_on([p], {"Optimizer": {"lr": {"learning_rate": 1.3}}})
+    assert over.high == 1.3 and over.contains(1.3)
+
+
+def test_around_config_int_and_fallback_where_the_config_has_no_value():
+    p = space.parse_spec("warmup", {"type": "int", "around": "config", "factor": 3, "low": 0,
+                                    "otherwise": {"low": 0, "high": 5}})
+    assert [(q.low, q.high) for q in space.centre_on([p], {"warmup": 5})] == [(1, 15)]
+    assert [(q.low, q.high) for q in space.centre_on([p], {"warmup": 0})] == [(0, 5)]
+    bare = space.parse_spec("wd", {"around": "config"})
+    with pytest.raises(UsageError, match="otherwise"):
+        space.centre_on([bare], {"wd": 0.0})
+
+
+def test_around_config_on_the_command_line():
+    p = space.parse_inline("LearningRate.base_lr=log:around:10:1e-6:1")
+    assert (p.around, p.factor, p.log, p.domain) == ("config", 10, True, [1e-6, 1])
+    (q,) = space.centre_on([p], {"LearningRate": {"base_lr": 1e-4}})
+    assert (q.low, q.high) == (pytest.approx(1e-5), pytest.approx(1e-3))
+    for bad, message in (("x=around:1", "factor must be > 1"), ("x=around:10:1", "around takes a factor")):
+        with pytest.raises(UsageError, match=message):
+            space.parse_inline(bad)

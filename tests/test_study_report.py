@@ -66,7 +66,8 @@ def test_trials_table_best_first(out):
     assert lines[0] == "Study 'autotune': maximize score; 14 trials, best first. * = baseline (your config as given)"
     assert "  width = Model.width" in lines  # short names, full path in the legend
     head = lines.index(next(line for line in lines if line.lstrip().startswith("#  state")))
-    assert lines[head].split() == ["#", "state", "value", "duration", "reason", "knobs", "x", "c", "width"]
+    assert lines[head].split() == ["#", "state", "value", "duration", "drawn", "from", "reason", "knobs", "x", "c",
+                                   "width"]
     rows = lines[head + 2:]
     assert len(rows) == 14
     numbers = [int(r.split()[0].rstrip("*")) for r in rows]
@@ -81,7 +82,7 @@ def test_trials_table_best_first(out):
     assert pruned == sorted(pruned, reverse=True)
     # the baseline row is marked and shows the config's own values; reasons are there
     baseline = next(r for r in rows if r.split()[0] == "0*")
-    assert baseline.split()[-3:] == ["0.7", "b", "32"]
+    assert baseline.split()[-3:] == ["0.7", "b", "32"] and baseline.split()[4] == "config"  # where it came from
     assert any("pruned at step" in r for r in rows if " PRUNED " in r)
     assert all("exit code 1: FloatingPointError" in r for r in rows if " FAIL " in r)
     # fixed width: every column starts where its header does

@@ -108,6 +108,26 @@ class ClasAdapter(YamlSuiteAdapter):
         keys = [f"DataLoader.{mode}.dataset.{key}" for mode in modes for key in ("image_root", "cls_label_path")]
         return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag)
 
+    def check_space(self, task, params):
+        from paddle_autotune_plugins import space  # here: trial processes import this module and need no Optuna
+
+        notes = list(super().check_space(task, params) or [])
+        # ppcls's warm-up (LinearWarmup) ends at the tuned rate and asserts it lies above warmup_start_lr
+        lr = next((p for p in params if p.name in self.learning_rate_paths(task.config)), None)
+        note = space.start_above_warmup(lr, dotpath.get(task.config, "Optimizer.lr.warmup_start_lr", None))
+        return notes + ([note] if note else [])
+
+    def reference_devices(self, cfg):
+        # ppcls's Engine warns when the world size is not this: "The training strategy provided by PaddleClas
+        # is based on 4 gpus" (8 for AdamW)
+        return 8 if self.optimizer_name(cfg) == "AdamW" else 4
+
+    def optimizer_name(self, cfg):
+        return dotpath.get(cfg, "Optimizer.name", None)
+
+    def learning_rate_paths(self, cfg):
+        return ["Optimizer.lr.learning_rate", "Optimizer.lr.values"]
+
     def max_steps(self, cfg, task=None):
         return dotpath.get(cfg, "Global.epochs", None)
 

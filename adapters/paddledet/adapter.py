@@ -207,6 +207,17 @@ class DetAdapter(YamlSuiteAdapter):
             under.update({f"{dataset}.{key}": f"{dataset}.dataset_dir" for key in ("image_dir", "anno_path")})
         return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag, under=under)
 
+    def reference_devices(self, cfg):
+        # the model zoo trains on 8 GPUs ("PP-YOLO used 8 GPUs ... if GPU number and mini-batch size is changed,
+        # learning rate and iteration times should be adjusted")
+        return 8
+
+    def optimizer_name(self, cfg):
+        return dotpath.get(cfg, "OptimizerBuilder.optimizer.type", None)
+
+    def learning_rate_paths(self, cfg):
+        return ["LearningRate.base_lr"]
+
     def max_steps(self, cfg, task=None):
         return cfg.get("epoch")
 

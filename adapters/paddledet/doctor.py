@@ -245,7 +245,7 @@ def untuned_anchor_ops(paths, reader):
 def walk_configs(adapter, root):
     root = pathlib.Path(root).resolve()
     load_config, where = _import_ppdet(root)
-    counts = {"total": 0, LOAD: 0, RESOLVED: 0, WRITTEN: 0, ACTS: 0}
+    counts = {"total": 0, LOAD: 0, RESOLVED: 0, WRITTEN: 0, ACTS: 0, space.MISSES: 0}
     failures = [f"note: write-back and objects checked with {where}"]
     with tempfile.TemporaryDirectory() as tmp:
         for path in sorted((root / "configs").rglob("*.yml")):
@@ -277,6 +277,9 @@ def _check_config(adapter, path, tmp, load_config):
         params = resolve_like_cli(adapter, task)
     except UsageError as e:
         return [LOAD], f"preset: {e}"
+    missed = space.missing_config_value(params, task.config)
+    if missed:
+        return [LOAD, RESOLVED, space.MISSES], f"range: {', '.join(missed)} leaves out the config's value"
     cfg = task.fresh_config()
     space.apply_all(params, trial_values(params, cfg), cfg)
     given = copy.deepcopy(cfg)

@@ -150,6 +150,16 @@ class SegAdapter(YamlSuiteAdapter):
                 "val_dataset.val_path"]
         return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag)
 
+    def reference_devices(self, cfg):
+        # the model READMEs train on 4 GPUs (export CUDA_VISIBLE_DEVICES=0,1,2,3); batch_size is per card
+        return 4
+
+    def optimizer_name(self, cfg):
+        return dotpath.get(cfg, "optimizer.type", None)
+
+    def learning_rate_paths(self, cfg):
+        return ["lr_scheduler.learning_rate"]
+
     def max_steps(self, cfg, task=None):
         return cfg.get("iters")  # the trainer always evaluates at its last iteration
 
@@ -158,18 +168,12 @@ class SegAdapter(YamlSuiteAdapter):
         for p in params:
             if p.name == "optimizer.weight_decay" and p.kind == "int":
                 raise UsageError("optimizer.weight_decay: PaddleSeg's optimizers take only a float; give float bounds")
-        start = dotpath.get(task.config, "lr_scheduler.warmup_start_lr", None)
-        lr = next((p for p in params if p.name == "lr_scheduler.learning_rate" and p.kind == "float"), None)
-        if lr is not None and "warmup_iters" in task.config["lr_scheduler"] and isinstance(start, (int, float)) \
-                and lr.low <= start:
-            # the warm-up ends at learning_rate, and Paddle's LinearWarmup asserts end_lr > start_lr
-            low = start * 1.01
-            if low >= lr.high:
-                raise UsageError(f"lr_scheduler.learning_rate: the range [{lr.low:g}, {lr.high:g}] lies at or below "
-                                 f"the warm-up's start (warmup_start_lr {start:g}); LinearWarmup needs a higher rate")
-            notes.append(f"lr_scheduler.learning_rate starts above warmup_start_lr {start:g} (LinearWarmup asserts "
-                         f"end_lr > start_lr): range [{low:g}, {lr.high:g}] instead of [{lr.low:g}, {lr.high:g}]")
-            lr.low = low
+        from paddle_autotune_plugins import space  # here: trial processes import this module and need no Optuna
+
+        lr = next((p for p in params if p.name == "lr_scheduler.learning_rate"), None)
+        if "warmup_iters" in task.config["lr_scheduler"]:  # the warm-up ends at learning_rate
+            note = space.start_above_warmup(lr, dotpath.get(task.config, "lr_scheduler.warmup_start_lr", None))
+            notes += [note] if note else []
         return notes
 
     def prepare_trial(self, cfg, trial_dir, seed, task=None):
