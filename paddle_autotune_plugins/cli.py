@@ -102,7 +102,7 @@ def prior_notes(task, opts, params, rescaled):
     opts.rescaled_trial = opts.centres if rescaled.moved and tuned_lr else None
     lines = [rescaled.line()] if rescaled.line() else []
     if opts.rescaled_trial:
-        lines.append(f"trial 1 runs the config rescaled to {rescaled.devices} device(s) ({', '.join(tuned_lr)} = "
+        lines.append(f"trial {1 + len(getattr(opts, 'enqueue', None) or [])} runs the config rescaled to {rescaled.devices} device(s) ({', '.join(tuned_lr)} = "
                      f"{rescale._fmt(dotpath.get(rescaled.config, tuned_lr[0]))}); trial 0 runs it as given")
     elif rescaled.moved:
         lines.append("the learning rate is not tuned here: trials keep the config's own; tune it (e.g. a "

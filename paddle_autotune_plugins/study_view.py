@@ -199,10 +199,10 @@ def open_study(view, task, params, storage, out, pruner=None):
     if not study.trials:
         if s.baseline:
             enqueue_baseline(study, task, params)
-        if s.rescaled:  # trial 1: the config rescaled to the user's devices (rescale.py)
-            study.enqueue_trial(s.rescaled, user_attrs={"rescaled": True})
-        for values in s.enqueue:
+        for values in s.enqueue:  # the trials the user asked for by name come first
             study.enqueue_trial(values, user_attrs={"enqueued": True})
+        if s.rescaled:  # then the config rescaled to the user's devices (rescale.py)
+            study.enqueue_trial(s.rescaled, user_attrs={"rescaled": True})
 
 
 def check_same_command(name, out, stored, command):

@@ -48,7 +48,7 @@ def _study(name, base):
     root = copy_checkout(name, folder)
     config = piecewise_digits_config(folder / "cfg")
     space = folder / "enqueue.yaml"  # trial 1: a rate far too low, so the pruner has a loser to cut
-    space.write_text(yaml.safe_dump({"enqueue": [{tuned_key: 0.001}]}))
+    space.write_text(yaml.safe_dump({"enqueue": [{tuned_key: 0.0015}]}))  # the range is [lr/40, 2.5 lr] here
     out = folder / "out"
     proc = subprocess.Popen([PYTHON, "-m", "paddle_autotune_plugins", "tools/train.py", "-c", str(config), "--autotune",
                              "--preset", "clas-lr", "--space", str(space), "--trials", "3", "--pruner", "asha:1",
