@@ -1,4 +1,4 @@
-"""paddle-autotune: hyperparameter tuning for PaddleClas, PaddleDetection and PaddleNLP on Optuna.
+"""paddle-autotune: hyperparameter tuning for PaddleClas, PaddleDetection, PaddleNLP, PaddleSeg and PaddleOCR on Optuna.
 
 Usage from a suite checkout (everything before --autotune is your usual command)::
 
