@@ -258,8 +258,8 @@ class Settings:
     storage: str = option("--storage", "Optuna storage URL (default: SQLite file in --out)", scope=MACHINE)
     study: str = option("--study", "study name (default: autotune)", scope=STUDY, parse=parse_study)
     heartbeat: float = option("--heartbeat", "how often running trials say they are alive in a shared --storage; a "
-                                             "trial silent for six heartbeats (its coordinator died) is taken back "
-                                             "by another coordinator (default 10s)",
+                                             "trial silent for six heartbeats, and at least 5 s, (its coordinator "
+                                             "died) is taken back by another coordinator (default 10s)",
                               scope=STUDY, default="10s", parse=parse_duration)  # seconds
     stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator (6 heartbeats)
     out: pathlib.Path = option("--out", "output folder (default: autotune_out)", scope=MACHINE,
