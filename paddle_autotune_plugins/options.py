@@ -255,6 +255,10 @@ class Settings:
     gpus_per_trial: int = option("--gpus-per-trial", "GPUs of one trial, run under paddle.distributed.launch "
                                                      "(default 1, or as many as the launcher's --gpus of the "
                                                      "command)", scope=MACHINE, default=1, type=int)
+    config_devices: int = option("--config-devices", "devices the config was written for (default: what the "
+                                                     "suite's configs are written for, as the study's first lines "
+                                                     "say); the learning rate's centre is rescaled from it to a "
+                                                     "trial's devices", scope=MACHINE, minimum=1, type=int)
     storage: str = option("--storage", "Optuna storage URL (default: SQLite file in --out)", scope=MACHINE)
     study: str = option("--study", "study name (default: autotune)", scope=STUDY, parse=parse_study)
     heartbeat: float = option("--heartbeat", "how often running trials say they are alive in a shared --storage; a "

@@ -97,10 +97,11 @@ def factor_for(rule, ratio):
     return 1.0
 
 
-def rescale(task, devices):
-    """The task's config rescaled from the devices its suite's configs are written for to `devices`."""
+def rescale(task, devices, reference=None):
+    """The task's config rescaled from the devices it is written for (`reference`, else its suite's) to
+    `devices`."""
     adapter, cfg = task.adapter, task.config
-    reference = adapter.reference_devices(cfg)
+    reference = reference or adapter.reference_devices(cfg)
     result = Rescaled(config=cfg, reference=reference, devices=devices, given=cfg)
     if reference is None or reference == devices:
         return result
