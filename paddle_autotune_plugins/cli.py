@@ -55,7 +55,7 @@ def build_params(task, opts):
             raise UsageError(f"--param {p.name} given twice ({inline[p.name][0]} and {text}); keep one")
         inline[p.name] = (text, p)
     rescaled = rescale.rescale(task, rescale.trial_devices(task.adapter, getattr(opts, "gpus_per_trial", 1)),
-                               reference=getattr(opts, "config_devices", None))
+                               reference=getattr(opts, "reference_devices", None))
     resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config),
                                data_choices=task.adapter.data_choices,
                                facts=lambda name: task.adapter.trainer_fact(task, name),

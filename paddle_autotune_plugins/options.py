@@ -255,7 +255,7 @@ class Settings:
     gpus_per_trial: int = option("--gpus-per-trial", "GPUs of one trial, run under paddle.distributed.launch "
                                                      "(default 1, or as many as the launcher's --gpus of the "
                                                      "command)", scope=MACHINE, default=1, type=int)
-    config_devices: int = option("--config-devices", "devices the config was written for (default: what the "
+    reference_devices: int = option("--reference-devices", "devices the config was written for (default: what the "
                                                      "suite's configs are written for, as the study's first lines "
                                                      "say); the learning rate's centre is rescaled from it to a "
                                                      "trial's devices", scope=MACHINE, minimum=1, type=int)

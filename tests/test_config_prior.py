@@ -200,8 +200,8 @@ def test_a_resumed_study_draws_around_the_centres_it_stored(tmp_path):
     assert sources[0] is None and set(sources[1:]) <= {"prior", "uniform", "sampler"}
 
 
-def test_config_devices_names_the_devices_a_config_is_written_for(tmp_path):
-    """The bundled digits config is written for one device: with --config-devices 1 (as its demo passes) the
+def test_reference_devices_names_the_devices_a_config_is_written_for(tmp_path):
+    """The bundled digits config is written for one device: with --reference-devices 1 (as its demo passes) the
     range is centred on its own rate, not on the rate rescaled from PaddleClas's 4 GPUs (the demo's draws all
     sat 4x below its baseline)."""
     from paddle_autotune_plugins.adapters.paddleclas.digits import write_demo_config
@@ -211,7 +211,7 @@ def test_config_devices_names_the_devices_a_config_is_written_for(tmp_path):
     shipped = autotune(base + ["--out", str(tmp_path / "a")], timeout=300)
     assert shipped.returncode == 0, shipped.stderr[-2000:]
     assert "centred on 0.00075 (the config's 0.003, rescaled)" in shipped.stdout + shipped.stderr
-    own = autotune(base + ["--config-devices", "1", "--out", str(tmp_path / "b")], timeout=300)
+    own = autotune(base + ["--reference-devices", "1", "--out", str(tmp_path / "b")], timeout=300)
     assert own.returncode == 0, own.stderr[-2000:]
     text = own.stdout + own.stderr
     assert "centred on the config's 0.003" in text and "written for 1 devices" in text, text[-2000:]

@@ -19,11 +19,11 @@ GIVEN = {"--preset": ["clas-lr"], "--space": ["s.yaml"], "--param": ["x=0.1:0.9"
          "--fidelity": ["schedule"], "--min-epochs": ["2"], "--fidelity-levels": ["2,6"], "--stages": ["random:3,tpe"],
          "--early-stopping-rounds": ["3"], "--metric": ["acc"], "--direction": ["minimize"],
          "--constraint": ["latency_ms<=20"], "--workers": ["3"], "--gpus": ["0,1"], "--trials-per-gpu": ["2"],
-         "--gpus-per-trial": ["2"], "--config-devices": ["4"], "--storage": ["sqlite:///s.db"], "--study": ["s"], "--heartbeat": ["2s"],
+         "--gpus-per-trial": ["2"], "--reference-devices": ["4"], "--storage": ["sqlite:///s.db"], "--study": ["s"], "--heartbeat": ["2s"],
          "--out": ["o"], "--seed": ["5"], "--max-failures": ["4"], "--trial-timeout": ["2h"], "--trial-memory": ["1GB"],
          "--retry-failed": ["1"], "--warm-start": [], "--strict-knobs": [], "--mlflow": ["http://127.0.0.1:5000"],
          "--quiet": [], "--dry-run": []}
-READ = {"config_devices": 4, "preset": ["clas-lr"], "space": "s.yaml", "param": ["x=0.1:0.9"], "trials": 7, "time_budget": 5400.0,
+READ = {"reference_devices": 4, "preset": ["clas-lr"], "space": "s.yaml", "param": ["x=0.1:0.9"], "trials": 7, "time_budget": 5400.0,
         "sampler": "random", "prior": "none", "pruner": "asha:2", "fidelity": "schedule", "min_epochs": 2,
         "fidelity_levels": "2,6", "stages": [("random", 3), ("tpe", None)], "early_stopping_rounds": 3,
         "metric": "acc", "direction": "minimize", "constraints": [("latency_ms", "<=", 20.0)], "workers": 3,

@@ -163,7 +163,7 @@ class ClasAdapter(YamlSuiteAdapter):
 
         config = write_demo_config(out)
         return self.load(None, ["-c", str(config)]), [
-            "--preset", "clas-lr", "--preset", "clas-weight-decay", "--pruner", "asha", "--seed", "0", "--config-devices", "1"]
+            "--preset", "clas-lr", "--preset", "clas-weight-decay", "--pruner", "asha", "--seed", "0", "--reference-devices", "1"]
 
     def doctor(self):
         from . import hooks

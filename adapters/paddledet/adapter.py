@@ -278,4 +278,4 @@ class DetAdapter(YamlSuiteAdapter):
 
         workers = max(1, min(2, os.cpu_count() or 1))
         return self.load(None, ["-c", str(write_demo_config(out, **DEMO))]), [
-            "--space", str(DEMO_SPACE), "--pruner", "asha", "--seed", "0", "--workers", str(workers), "--config-devices", "1"]
+            "--space", str(DEMO_SPACE), "--pruner", "asha", "--seed", "0", "--workers", str(workers), "--reference-devices", "1"]

@@ -227,4 +227,4 @@ class SegAdapter(YamlSuiteAdapter):
 
         config = write_demo_config(out)
         return self.load(None, ["--config", str(config), "--save_interval", "10"]), [
-            "--preset", "seg-lr", "--preset", "seg-loss", "--pruner", "asha", "--seed", "0", "--config-devices", "1"]
+            "--preset", "seg-lr", "--preset", "seg-loss", "--pruner", "asha", "--seed", "0", "--reference-devices", "1"]
