@@ -33,3 +33,9 @@ class StorageFailed(UsageError):
     were running were stopped, and the same command resumes once the cause is fixed."""
 
     exit_code = 1
+
+
+def last_line(e):
+    """An exception as its type and the last line of its message: one cell of a doctor's table."""
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[-1] if lines else ''}"

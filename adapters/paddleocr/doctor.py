@@ -20,6 +20,7 @@ import tempfile
 import yaml
 
 from paddle_autotune_plugins import knobs
+from paddle_autotune_plugins.errors import last_line
 
 from .readback import DB_POST
 
@@ -28,10 +29,6 @@ ACTS = "every knob acts (optimizer, schedule and post-process built by ppocr)"
 FRAGMENTS = "fragments (YAML files that are no training config: no Global section)"
 READ_IN_TRIALS = {"Train.loader.batch_size_per_card"}  # read from the live loader in each trial, not built here
 
-
-def _said(e):
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[-1] if lines else ''}"
 
 
 def _fragment(path, rel):
@@ -82,13 +79,13 @@ def walk_configs(adapter, root):
                 if got != expected:
                     raise ValueError(f"read back {got}, wrote {expected}")
             except Exception as e:  # noqa: BLE001 - any failure of the suite's own loader counts against us
-                failures.append(f"{rel}: write back: {_said(e)}")
+                failures.append(f"{rel}: write back: {last_line(e)}")
                 continue
             counts["written back and loaded by tools/program.py"] += 1
             try:
                 used = built_values(loaded)
             except Exception as e:  # noqa: BLE001 - nor may its builders fail on what the preset wrote
-                failures.append(f"{rel}: acts: ppocr's builders failed: {_said(e)}")
+                failures.append(f"{rel}: acts: ppocr's builders failed: {last_line(e)}")
                 continue
             tuned = [p for p in knobs.paths_of(params) if p not in READ_IN_TRIALS]
             wrong = knobs.check(cfg, used, tuned)

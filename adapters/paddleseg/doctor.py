@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 from paddle_autotune_plugins import knobs
+from paddle_autotune_plugins.errors import last_line
 
 PRESET = "seg-all"
 SAME_MERGE = "_base_ merged as the checkout's parse_from_yaml merges it"
@@ -25,10 +26,6 @@ ACTS = "every knob acts (scheduler, optimizer and losses built by paddleseg)"
 FRAGMENTS = "fragments (_base_ files, configs without a model/optimizer/..., not training configs)"
 READ_IN_TRIALS = {"batch_size"}  # read from the live loader in each trial, not built here
 
-
-def _said(e):
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[-1] if lines else ''}"
 
 
 def _fragment(path, rel):
@@ -82,13 +79,13 @@ def walk_configs(adapter, root):
                 if got != expected:
                     raise ValueError(f"read back {got}, wrote {expected}")
             except Exception as e:  # noqa: BLE001 - any failure of the suite's own loader counts against us
-                failures.append(f"{rel}: write back: {_said(e)}")
+                failures.append(f"{rel}: write back: {last_line(e)}")
                 continue
             counts["written back and loaded by paddleseg's Config"] += 1
             try:
                 _, used = built_values(out)
             except Exception as e:  # noqa: BLE001 - nor may its builders fail on what the preset wrote
-                failures.append(f"{rel}: acts: paddleseg's builders failed: {_said(e)}")
+                failures.append(f"{rel}: acts: paddleseg's builders failed: {last_line(e)}")
                 continue
             paths = [p for p in knobs.paths_of(params) if p not in READ_IN_TRIALS]
             wrong = knobs.check(cfg, used, paths)
