@@ -152,6 +152,8 @@ def make_task(suite, work, epochs, sizes=None, scenario="demo"):
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         argv = ["-c", str(path), "-o", f"Global.epochs={epochs}"]
         options = ["--preset", "clas-basic"]
+        if scenario != "demo":  # one range for both scenarios' configs (spaces/clas_wide_lr.yaml says why)
+            options += ["--space", str(HERE / "spaces" / "clas_wide_lr.yaml")]
     else:
         from paddle_autotune_plugins.adapters.paddlenlp.demo import demo_args
 
