@@ -6,14 +6,18 @@ Optimization", ICLR 2022) centres its user belief pi(x) on the expert's guess. p
 function by pi(x)^(beta/n), so the belief counts fully for the first trials and fades as 1/n. Here that
 weight is the chance that a trial is drawn from the prior at all::
 
-    w(n) = min(1, beta / n)          n: the trial's number (the trials the study holds before it), at least 1
+    w(n) = min(1, beta / n) * trust  n: the trial's number (the trials the study holds before it), at least 1
     P(prior)   = w(n) * (1 - uniform)    a draw around the centres
     P(uniform) = w(n) * uniform          exploration over the whole range, so a wrong centre is not a trap
     P(sampler) = 1 - w(n)                the base sampler (TPE by default), which by then has the results
 
-Every decision comes from (seed, trial number): no state lives in the sampler object, so a new object on the
-same storage goes on exactly as the old one would have (resume), and several workers on one storage each
-draw their own trials without repeating one another. ``trial.user_attrs["drawn_from"]`` says which source
+trust is 1 while the best finished trial is the config itself (an enqueued trial) or a draw from the prior,
+and ``distrust`` (a quarter) once a uniform or base-sampler draw beats them all: a config far from the best
+region then stops costing most of the early trials (PriorBand, Mallik et al. 2023, weighs its prior by the
+same kind of evidence). Each decision comes from (seed, trial number) and the finished trials in the storage
+at the ask: no state lives in the sampler object, so a new object on the same storage goes on as the old
+one would have (resume), and several workers on one storage each draw their own trials without repeating
+one another. ``trial.user_attrs["drawn_from"]`` says which source
 drew each trial ("prior", "uniform" or "sampler"); enqueued trials (the baseline) get none. Parameters
 without a centre always go to the base sampler.
 
@@ -82,12 +86,13 @@ class PriorSampler(optuna.samplers.BaseSampler):
     which the prior counts fully (piBO's beta). uniform: the share of the prior's trials drawn uniformly.
     """
 
-    def __init__(self, centres, base=default_base, seed=None, beta=8, uniform=0.25, width=0.25,
-                 log_sigma=math.log(3), centre_prob=0.6):
+    def __init__(self, centres, base=default_base, seed=None, beta=8, uniform=1 / 3, width=0.25,
+                 log_sigma=math.log(3), centre_prob=0.6, distrust=0.25):
         self.centres = dict(centres)
         self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
         self.beta, self.uniform, self.width, self.centre_prob = beta, uniform, width, centre_prob
-        self.log_sigma = log_sigma
+        self.log_sigma, self.distrust = log_sigma, distrust
+        self._sources = {}  # trial number -> its source, decided at its ask (the storage's copy: drawn_from)
         self._base = base
         self._per_trial = {}  # trial number -> its base sampler (when base is a function); rebuilt on demand
 
@@ -96,10 +101,24 @@ class PriorSampler(optuna.samplers.BaseSampler):
         """piBO's beta/n, capped at 1: the chance that trial ``number`` comes from the prior or uniform."""
         return min(1.0, self.beta / max(1, number))
 
-    def source(self, trial):
-        """'prior', 'uniform' or 'sampler' for this trial, from (seed, number) alone."""
+    def trust(self, study):
+        """1 while the config (an enqueued trial) or a prior draw holds the best finished value, else distrust."""
+        if study is None or len(study.directions) > 1:
+            return 1.0
+        done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not done:
+            return 1.0
+        pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+        best = pick(done, key=lambda t: t.value)
+        return 1.0 if best.user_attrs.get("drawn_from", "prior") == "prior" else self.distrust
+
+    def source(self, trial, study=None):
+        """'prior', 'uniform' or 'sampler' for this trial, decided once, at its ask (before_trial)."""
+        known = self._sources.get(trial.number) or trial.user_attrs.get("drawn_from")
+        if known:
+            return known
         u = trial_rng(self.seed, trial.number, "source").random_sample()
-        w = self.prior_weight(trial.number)
+        w = self.prior_weight(trial.number) * self.trust(study)
         if u < w * (1 - self.uniform):
             return "prior"
         return "uniform" if u < w else "sampler"
@@ -116,7 +135,8 @@ class PriorSampler(optuna.samplers.BaseSampler):
     def before_trial(self, study, trial):
         if not enqueued(trial):
             # set here, at the ask, so the mark is there whether the trial runs under optimize() or ask/tell
-            study._storage.set_trial_user_attr(trial._trial_id, "drawn_from", self.source(trial))
+            self._sources[trial.number] = self.source(trial, study)
+            study._storage.set_trial_user_attr(trial._trial_id, "drawn_from", self._sources[trial.number])
         self.base_for(trial).before_trial(study, trial)
 
     def infer_relative_search_space(self, study, trial):
@@ -141,6 +161,7 @@ class PriorSampler(optuna.samplers.BaseSampler):
     def after_trial(self, study, trial, state, values):
         self.base_for(trial).after_trial(study, trial, state, values)
         self._per_trial.pop(trial.number, None)
+        self._sources.pop(trial.number, None)
 
     def reseed_rng(self):
         # the draws follow (seed, trial number); only a shared base object has a generator of its own

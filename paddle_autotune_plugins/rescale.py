@@ -40,7 +40,7 @@ class Rescaled:
         """The study's line about it (None where the adapter knows no reference device count)."""
         if self.reference is None:
             return None
-        where = f"the config is written for {self.reference} devices, a trial trains on {self.devices}"
+        where = f"the config is written for {_devices(self.reference)}, a trial trains on {self.devices}"
         if self.reference == self.devices:
             return f"{where}: the learning rate stays as configured"
         if not self.rule:
@@ -52,6 +52,10 @@ class Rescaled:
         after = dotpath.get(self.config, self.paths[0])
         return (f"{where}: learning rate {_fmt(before)} -> {_fmt(after)} (x{self.factor:.4g}, {self.rule} rule "
                 f"for {self.optimizer}, total batch x{self.devices / self.reference:.4g})")
+
+
+def _devices(count):
+    return f"{count} device" + ("" if count == 1 else "s")
 
 
 def trial_devices(adapter, gpus_per_trial):

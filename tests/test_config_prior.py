@@ -214,4 +214,4 @@ def test_reference_devices_names_the_devices_a_config_is_written_for(tmp_path):
     own = autotune(base + ["--reference-devices", "1", "--out", str(tmp_path / "b")], timeout=300)
     assert own.returncode == 0, own.stderr[-2000:]
     text = own.stdout + own.stderr
-    assert "centred on the config's 0.003" in text and "written for 1 devices" in text, text[-2000:]
+    assert "centred on the config's 0.003" in text and "written for 1 device, a trial trains on 1" in text, text[-2000:]

@@ -85,6 +85,25 @@ def test_a_misleading_centre_still_finds_the_optimum_region():
     assert statistics.median(prior) <= 1.5 * statistics.median(x or budget for x in random), (prior, random)
 
 
+def prior_share(distrust, centre, seeds=range(8), trials=16):
+    """The share of trials 2..15 drawn from the prior, over seeds, with the config enqueued as trial 0."""
+    drawn = []
+    for seed in seeds:
+        study = optuna.create_study(sampler=PriorSampler({"lr": centre}, seed=seed, distrust=distrust),
+                                    direction="maximize")
+        study.enqueue_trial({"lr": centre, "opt": "sgd"})
+        study.optimize(lr_objective, n_trials=trials)
+        drawn += [t.user_attrs["drawn_from"] for t in study.trials[2:]]
+    return drawn.count("prior") / len(drawn)
+
+
+def test_the_prior_gives_way_once_a_draw_away_from_it_wins():
+    # centre 1000 times below the optimum: uniform draws soon beat every prior draw, and the prior's share drops
+    assert prior_share(distrust=0.25, centre=1e-5) < 0.6 * prior_share(distrust=1.0, centre=1e-5)
+    # centre at the optimum: the config and the prior's draws mostly keep the best value, the share stays
+    assert prior_share(distrust=0.25, centre=BEST_LR) >= 0.9 * prior_share(distrust=1.0, centre=BEST_LR)
+
+
 def test_the_same_seed_draws_the_same_trials():
     def drawn(seed):
         study = run(PriorSampler({"lr": 1e-3, "opt": "adam"}, seed=seed), 16)
