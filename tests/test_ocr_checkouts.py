@@ -102,7 +102,8 @@ def test_best_config_trains_with_the_checkouts_own_train_py(study):
 
 @pytest.mark.parametrize("name", ["PaddleOCR-release-2.10", "PaddleOCR-main"])
 def test_doctor_finds_every_preset_knob_acting_in_most_shipped_configs(name, tmp_path):
-    """No training: every config's optimizer, schedule and DB post-process built by the checkout's ppocr."""
+    """No training: every config's optimizer, schedule and DB post-process built by the checkout's ppocr, and
+    no preset range that leaves out the config's own value."""
     from conftest import autotune
 
     root = copy_checkout(name, tmp_path)
@@ -110,7 +111,9 @@ def test_doctor_finds_every_preset_knob_acting_in_most_shipped_configs(name, tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     total = int(re.search(r"ocr configs under .*: (\d+)", proc.stdout).group(1))
     acting = int(re.search(r"every knob acts [^:]*: (\d+)/", proc.stdout).group(1))
+    missed = int(re.search(r"a preset range misses the config's value [^:]*: (\d+)/", proc.stdout).group(1))
     assert total > 100 and acting >= 0.95 * total, proc.stdout[-3000:]
+    assert missed == 0, proc.stdout[-3000:]  # every range around the config's own value (ocr-all, ocr-det-all)
 
 
 def _det_data(folder, rng):
