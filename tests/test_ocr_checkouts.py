@@ -77,6 +77,12 @@ def test_study_reports_each_evaluation_once_checks_knobs_and_keeps_the_best(stud
         seen = {k: v for u in used for k, v in u.items()}
         for path in TUNED:  # every tuned knob read back from the live trainer equals the trial's config
             assert seen[path] == pytest.approx(_at(cfg, path), rel=1e-5), (path, seen)
+    # trial 1: the config rescaled from PaddleOCR's 8 GPUs to the one CPU device (square root rule for its Adam)
+    assert [r["drawn_from"] for r in rows[:2]] == ["config", "rescaled config"]
+    rates = [yaml.safe_load((out / f"trial_000{n}" / "config.yml").read_text())["Optimizer"]["lr"]["learning_rate"]
+             for n in (0, 1)]
+    assert rates[1] == pytest.approx(rates[0] * (1 / 8) ** 0.5)
+    assert "the config is written for 8 devices, a trial trains on 1" in proc.stderr
     best = out / "best"
     assert (best / "best_accuracy.pdparams").is_file() and (best / "trial.txt").is_file()
     best_number = int((best / "trial.txt").read_text().split()[1])
