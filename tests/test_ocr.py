@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from conftest import REPO, autotune
-from paddle_autotune_plugins import presets
+from paddle_autotune_plugins import presets, rescale, space
 from paddle_autotune_plugins.adapters.paddleocr import digits_ocr, hooks, readback
 from paddle_autotune_plugins.adapters.paddleocr.adapter import OcrAdapter, last_eval_step, load_config, parse_override
-from paddle_autotune_plugins.adapters.paddleocr.demo import find_checkout
+from paddle_autotune_plugins.adapters.paddleocr.demo import demo_task, find_checkout
 from paddle_autotune_plugins.errors import UsageError
 
 BUNDLED = REPO / "adapters" / "paddleocr" / "configs" / "rec_digits_crnn.yml"
@@ -173,6 +173,84 @@ def test_presets_resolve_on_detection_and_recognition(checkout):
     assert [(p.name, p.apply) for p in params] == [("Optimizer.lr.values", "scale_list")]
     with pytest.raises(UsageError, match="no place"):
         presets.resolve(["ocr-db-postprocess"], "ocr", rec, "CRNN")
+
+
+def test_every_preset_knob_is_centred_on_the_configs_value(checkout):
+    """ocr-det-all (learning rate, batch, warm-up, L2 factor, DB thresholds) around the config's own values."""
+    task = _load(checkout, "-c", "DB")
+    params = presets.resolve(["ocr-det-all"], "ocr", task.config, "DB").params
+    assert len(params) == 7
+    for p in params:
+        assert p.centre == p.current(task.config) and p.low < p.centre < p.high, p.describe()
+
+
+def test_preset_ranges_hold_values_far_from_the_usual_and_keep_thresholds_inside_0_1(checkout):
+    """A rate of 1e-6, no weight decay (factor 0: many shipped configs), a batch of 1024, thresholds of 0.7:
+    every range holds the config's value, and no DB threshold range leaves (0, 1)."""
+    task = _load(checkout, "-c", "DB", "-o", "Optimizer.lr.learning_rate=1.0e-6", "Optimizer.regularizer.factor=0",
+                 "Train.loader.batch_size_per_card=1024", "PostProcess.thresh=0.7", "PostProcess.box_thresh=0.7")
+    params = presets.resolve(["ocr-det-all"], "ocr", task.config, "DB").params
+    assert space.missing_config_value(params, task.config) == []
+    by_name = {p.name: p for p in params}
+    assert by_name["Optimizer.lr.learning_rate"].centre == pytest.approx(1e-6)
+    for name in ("PostProcess.thresh", "PostProcess.box_thresh"):
+        assert 0 < by_name[name].low < 0.7 < by_name[name].high < 1, by_name[name].describe()
+
+
+@pytest.mark.parametrize("optimizer, lr, rule, factor", [
+    ("Adam", "{name: Cosine, learning_rate: 0.001}", rescale.SQUARE_ROOT, (1 / 8) ** 0.5),
+    ("Momentum", "{name: Piecewise, decay_epochs: [5], values: [0.01, 0.001]}", rescale.LINEAR, 1 / 8),
+    ("AdamW", "{name: OneCycle, max_lr: 0.0007}", rescale.SQUARE_ROOT, (1 / 8) ** 0.5),
+])
+def test_learning_rate_rescaled_from_paddleocrs_8_gpus_to_one_device(checkout, optimizer, lr, rule, factor):
+    task = _load(checkout, "-c", "DB", "-o", f"Optimizer.name={optimizer}", f"Optimizer.lr={lr}")
+    result = rescale.rescale(task, devices=1)
+    assert (result.reference, result.rule, result.factor) == (8, rule, pytest.approx(factor))
+    (path,) = result.paths  # the one learning rate this schedule trains with
+    key = path.rsplit(".", 1)[1]
+    before, after = task.config["Optimizer"]["lr"][key], result.config["Optimizer"]["lr"][key]
+    assert after == pytest.approx([v * factor for v in before] if isinstance(before, list) else before * factor)
+
+
+def test_dry_run_shows_each_range_centred_on_the_config(checkout, tmp_path):
+    """--dry-run from a checkout: each range and the value it is centred on, the learning rate's rescaled from
+    8 GPUs (square root rule for the config's Adam); exit 0, nothing trained."""
+    (checkout / "train_data" / "val.txt").write_text("img_0.jpg\t[]\n")
+    proc = autotune(["tools/train.py", "-c", "configs/det/db.yml", "--autotune", "--preset", "ocr-det-all", "--out",
+                     str(tmp_path / "out"), "--dry-run"], cwd=checkout, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lr = 0.001 * (1 / 8) ** 0.5
+    for line in [f"Optimizer.lr.learning_rate: float [{lr / 10:g}, {lr * 10:g}] log; centred on {lr:g} (the "
+                 f"config's 0.001, rescaled)",
+                 "Train.loader.batch_size_per_card: int [2, 32] log; centred on the config's 8",
+                 f"Optimizer.lr.warmup_epoch: float [{2 / 3:g}, 6]; centred on the config's 2",
+                 f"Optimizer.regularizer.factor: float [{5e-5 / 10:g}, {5e-5 * 10:g}] log; centred on the config's 5e-05",
+                 "PostProcess.thresh: float [0.15, 0.6]; centred on the config's 0.3",
+                 f"PostProcess.box_thresh: float [{0.6 / 1.5:g}, {0.6 * 1.5:g}]; centred on the config's 0.6",
+                 "PostProcess.unclip_ratio: float [0.75, 3]; centred on the config's 1.5",
+                 "the config is written for 8 devices, a trial trains on 1: learning rate 0.001 ->"]:
+        assert line in proc.stdout, (line, proc.stdout)
+    assert "trial 0 (the config as given)" in proc.stdout and not (tmp_path / "out" / "trial_0000").exists()
+
+
+def test_demo_says_its_config_is_written_for_one_device(tmp_path, monkeypatch):
+    """The demo's config is the plugin's own, for the one CPU device it trains on: its learning rate is the
+    centre as it stands, not rescaled from PaddleOCR's 8 GPUs."""
+    from paddle_autotune_plugins import cli
+
+    (tmp_path / "PaddleOCR" / "ppocr").mkdir(parents=True)
+    (tmp_path / "PaddleOCR" / "tools").mkdir()
+    (tmp_path / "PaddleOCR" / "tools" / "train.py").write_text("")
+    monkeypatch.setenv("PADDLE_AUTOTUNE_PADDLEOCR", str(tmp_path / "PaddleOCR"))
+    bundled = REPO / "adapters" / "paddleocr" / "configs"  # its data paths are not read here
+    monkeypatch.setattr(digits_ocr, "write_demo_config", lambda out, config: bundled / config)
+    task, options = demo_task(OcrAdapter(), tmp_path / "out")
+    parser = cli._Parser(prog="demo")
+    cli.add_tuning_options(parser)
+    opts = parser.parse_args(["--out", str(tmp_path / "out")] + options)
+    params, _ = cli.build_params(task, opts)
+    lr = next(p for p in params if p.name == "Optimizer.lr.learning_rate")
+    assert not opts.rescaled.moved and lr.centre == task.config["Optimizer"]["lr"]["learning_rate"]
 
 
 class _Loader:

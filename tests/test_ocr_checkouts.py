@@ -77,6 +77,12 @@ def test_study_reports_each_evaluation_once_checks_knobs_and_keeps_the_best(stud
         seen = {k: v for u in used for k, v in u.items()}
         for path in TUNED:  # every tuned knob read back from the live trainer equals the trial's config
             assert seen[path] == pytest.approx(_at(cfg, path), rel=1e-5), (path, seen)
+    # trial 1: the config rescaled from PaddleOCR's 8 GPUs to the one CPU device (square root rule for its Adam)
+    assert [r["drawn_from"] for r in rows[:2]] == ["config", "rescaled config"]
+    rates = [yaml.safe_load((out / f"trial_000{n}" / "config.yml").read_text())["Optimizer"]["lr"]["learning_rate"]
+             for n in (0, 1)]
+    assert rates[1] == pytest.approx(rates[0] * (1 / 8) ** 0.5)
+    assert "the config is written for 8 devices, a trial trains on 1" in proc.stderr
     best = out / "best"
     assert (best / "best_accuracy.pdparams").is_file() and (best / "trial.txt").is_file()
     best_number = int((best / "trial.txt").read_text().split()[1])
@@ -102,7 +108,8 @@ def test_best_config_trains_with_the_checkouts_own_train_py(study):
 
 @pytest.mark.parametrize("name", ["PaddleOCR-release-2.10", "PaddleOCR-main"])
 def test_doctor_finds_every_preset_knob_acting_in_most_shipped_configs(name, tmp_path):
-    """No training: every config's optimizer, schedule and DB post-process built by the checkout's ppocr."""
+    """No training: every config's optimizer, schedule and DB post-process built by the checkout's ppocr, and
+    no preset range that leaves out the config's own value."""
     from conftest import autotune
 
     root = copy_checkout(name, tmp_path)
@@ -110,7 +117,9 @@ def test_doctor_finds_every_preset_knob_acting_in_most_shipped_configs(name, tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     total = int(re.search(r"ocr configs under .*: (\d+)", proc.stdout).group(1))
     acting = int(re.search(r"every knob acts [^:]*: (\d+)/", proc.stdout).group(1))
+    missed = int(re.search(r"a preset range misses the config's value [^:]*: (\d+)/", proc.stdout).group(1))
     assert total > 100 and acting >= 0.95 * total, proc.stdout[-3000:]
+    assert missed == 0, proc.stdout[-3000:]  # every range around the config's own value (ocr-all, ocr-det-all)
 
 
 def _det_data(folder, rng):

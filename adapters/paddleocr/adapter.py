@@ -24,6 +24,7 @@ from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root,
 # the metric classes' result keys (ppocr/metrics); the trainer adds fps, which hooks.py leaves out
 METRICS = {"RecMetric": ["acc", "norm_edit_dis"], "DetMetric": ["hmean", "precision", "recall"],
            "DetFCEMetric": ["hmean", "precision", "recall"], "ClsMetric": ["acc"]}
+REFERENCE_DEVICES = 8  # the GPUs PaddleOCR's shipped configs are written for (docs/paddleocr.md says where)
 REQUIRED = ("Global", "Architecture", "Optimizer", "Train", "PostProcess", "Metric")  # tools/train.py reads them
 
 
@@ -222,6 +223,18 @@ class OcrAdapter(YamlSuiteAdapter):
                 paths.append(data_paths.DataPath(f"{key}.{i}", str(name), data_paths.resolve(task.cwd, str(name)),
                                                  f"{self.override_flag} {key}=[PATH]"))
         return paths + data_paths.yaml_keys(cfg, task.cwd, ["Global.character_dict_path"], self.override_flag)
+
+    def reference_devices(self, cfg):
+        # PaddleOCR's fine-tuning docs: "The configuration file provided by PaddleOCR is for 8-gpu training"
+        # (batch_size_per_card is per card), with the learning rate to be moved with the total batch
+        return REFERENCE_DEVICES
+
+    def optimizer_name(self, cfg):
+        return dotpath.get(cfg, "Optimizer.name", None)
+
+    def learning_rate_paths(self, cfg):
+        # ocr-lr's places: Piecewise trains with values, OneCycle peaks at max_lr, the others learning_rate
+        return ["Optimizer.lr.learning_rate", "Optimizer.lr.values", "Optimizer.lr.max_lr"]
 
     def max_steps(self, cfg, task=None):
         return last_eval_step(cfg, task.cwd if task else None)
