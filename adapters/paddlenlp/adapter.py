@@ -34,6 +34,7 @@ from paddle_autotune_plugins.flags import parse_flags
 from paddle_autotune_plugins.suite_bases import FlagScriptAdapter
 
 from .hooks import TRAINER_ARGUMENTS  # the --help of a Trainer script lists them
+from .paddleformers_env import SETUP, imports_paddleformers, paddleformers_python, python_for
 
 # What TrainingArguments (and the train entry) accept, for the arguments people tune.
 # name: (lowest, highest, lowest included, highest included)
@@ -102,17 +103,23 @@ class NlpAdapter(FlagScriptAdapter):
         from paddle_autotune_plugins.import_hooks import when_imported
 
         # PaddleNLP logs DEBUG and INFO to stderr from its import on; its warnings and errors stay
-        when_imported("paddlenlp.utils.log", lambda module: module.logger.set_level("WARNING"))
+        for package in ("paddlenlp", "paddleformers"):
+            when_imported(f"{package}.utils.log", lambda module: module.logger.set_level("WARNING"))
 
     @classmethod
     def detects(cls, script):
-        """A script that imports PaddleNLP: Trainer scripts and scripts with a loop of their own alike."""
+        """A script that imports PaddleNLP: Trainer scripts and scripts with a loop of their own alike; and a
+        Trainer script of PaddleFormers, PaddleNLP's successor."""
         try:
             text = pathlib.Path(script).read_text(errors="ignore")
         except OSError:
             return False
-        return bool(_IMPORTS_PADDLENLP.search(text)) or \
+        return bool(_IMPORTS_PADDLENLP.search(text)) or imports_paddleformers(script) or \
             ("paddlenlp" in text and ("PdArgumentParser" in text or "TrainingArguments" in text))
+
+    def script_command(self, script):
+        """A PaddleFormers script runs in its own environment (paddleformers_env.py)."""
+        return [python_for(script)] + super().script_command(script)[1:]
 
     # --- the command --------------------------------------------------------------------------
     def warm_preload(self, task):
@@ -237,9 +244,14 @@ class NlpAdapter(FlagScriptAdapter):
         try:
             from importlib.metadata import version
 
-            return [f"paddlenlp {version('paddlenlp')}"]
+            lines = [f"paddlenlp {version('paddlenlp')}"]
         except Exception:
-            return ["paddlenlp: not installed"]
+            lines = ["paddlenlp: not installed"]
+        try:
+            lines.append(f"paddleformers scripts run with {paddleformers_python()}")
+        except UsageError:
+            lines.append(f"paddleformers: no environment ('{SETUP}' makes one)")
+        return lines
 
     def demo(self, out):
         from .demo import demo_task

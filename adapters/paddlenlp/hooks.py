@@ -1,7 +1,7 @@
-"""Code that runs inside a PaddleNLP trial process started on a user's own script.
+"""Code that runs inside a PaddleNLP (or PaddleFormers) trial process started on a user's own script.
 
-- Every ``Trainer`` the script builds gets the reporting callback, attached right after PaddleNLP's trainer
-  module is imported; no file of the script or of PaddleNLP is edited.
+- Every ``Trainer`` the script builds gets the reporting callback, attached right after PaddleNLP's (or
+  PaddleFormers') trainer module is imported; no file of the script or of the suite is edited.
 - A script with a loop of its own (``applications/text_classification/multi_class/train.py``) logs its
   evaluations through ``paddlenlp.utils.log.logger``, on stderr: each ``eval loss: ..., acc: ...`` line is one
   report (``eval_loss``, ``eval_accuracy``), read by the generic adapter's output reader. Once a Trainer
@@ -18,6 +18,7 @@ from paddle_autotune_plugins.reporting import METRIC_ENV
 
 _EVAL_LINES = script_hooks.EvalLines()
 TRAINER_ARGUMENTS = {"per_device_train_batch_size", "evaluation_strategy"}  # what tells TrainingArguments
+PACKAGES = ("paddlenlp", "paddleformers")  # PaddleFormers' trainer is PaddleNLP's, under its own name
 
 
 def _hook_trainer(module):
@@ -25,13 +26,14 @@ def _hook_trainer(module):
     if trainer_cls is None or getattr(trainer_cls.__init__, "_autotune_hooked", False):
         return
     original = trainer_cls.__init__
+    package = module.__name__.split(".")[0]
 
     def __init__(self, *args, **kwargs):
         _EVAL_LINES.active = False  # the callback has the exact numbers (and __init__ logs eval_batch_size ...)
         original(self, *args, **kwargs)
         from .callback import install
 
-        install(self)
+        install(self, package)
 
     __init__._autotune_hooked = True
     trainer_cls.__init__ = __init__
@@ -80,5 +82,6 @@ def install():
     _EVAL_LINES.metric = os.environ.get(METRIC_ENV)
     script_hooks.read_output(_EVAL_LINES)
     script_hooks.hook_parse_args()
-    when_imported("paddlenlp.trainer.argparser", _hook_argparser)
-    when_imported("paddlenlp.trainer.trainer", _hook_trainer)
+    for package in PACKAGES:
+        when_imported(f"{package}.trainer.argparser", _hook_argparser)
+        when_imported(f"{package}.trainer.trainer", _hook_trainer)
