@@ -8,6 +8,7 @@ import subprocess
 import types
 
 import pytest
+import yaml
 
 from conftest import PYTHON, REPO, read_trials
 from paddle_autotune_plugins.adapter import detect_adapter, python
@@ -160,3 +161,96 @@ def test_trainer_script_study_reports_each_epoch_and_keeps_the_final_model(tmp_p
     assert list((best / "model_state").glob("*.distcp")) and (best / "training_args.bin").exists()
     assert list(best.glob("checkpoint-*/model_state/*.distcp"))
     assert not (tmp_path / "ckpt").exists()  # trials wrote into their own folders
+
+
+# ---------------------------------------------------------------- paddleformers-cli train CONFIG.yaml
+
+SFT_MAKER = REPO / "adapters" / "paddlenlp" / "tiny_ernie45_sft.py"
+
+
+def test_paddleformers_cli_command_is_train_a_config_then_items():
+    from paddle_autotune_plugins.adapters.paddlenlp.paddleformers_cli import parse_command
+
+    assert parse_command(["train", "sft.yaml", "learning_rate=2e-4", "lora_rank=4"]) == \
+        ("sft.yaml", {"learning_rate": 2e-4, "lora_rank": 4})
+    for argv, message in ((["export", "sft.yaml"], "only 'train' is tuned"), (["train"], "needs a YAML config"),
+                          (["train", "sft.yaml", "--lr", "1"], "items after the config are key=value")):
+        with pytest.raises(UsageError, match=message):
+            parse_command(argv)
+
+
+def test_paddleformers_cli_with_a_missing_config_exits_2(tmp_path):
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "paddleformers-cli", "train", "nope.yaml",
+                           "--autotune", "--preset", "ernie-sft", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "config file not found" in lines[0] and "nope.yaml" in lines[0]
+
+
+def _write_sft_yaml(folder, **changes):
+    from paddle_autotune_plugins.adapters.paddlenlp.tiny_ernie45_sft import sft_config
+
+    cfg = dict(sft_config("./tiny_model", "./train.jsonl", "./dev.jsonl"), **changes)
+    path = folder / "sft.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@needs_pf_env
+def test_paddleformers_cli_dry_run_gives_each_trial_its_config_and_centres_the_preset(tmp_path):
+    _write_sft_yaml(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "paddleformers-cli", "train", "sft.yaml",
+                           "learning_rate=2e-4", "--autotune", "--preset", "ernie-sft", "--dry-run", "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    said = proc.stdout + proc.stderr
+    for line in ("learning_rate: float [6.66667e-05, 0.0006] log; centred on the config's 0.0002",
+                 "warmup_steps: int [0, 6]; centred on the config's 2",
+                 "per_device_train_batch_size: int [4, 16] log; centred on the config's 8",
+                 "lora_rank: int [2, 32] log; centred on the config's 8",
+                 "lora_alpha: float [4, 64] log; centred on the config's 16"):
+        assert line in said, said
+    assert "metric eval_loss (minimize)" in said
+    trial = out / "dry-run" / "trial_0000"
+    cfg = json.loads((trial / "config.json").read_text())
+    assert cfg["output_dir"] == str(trial / "output") and cfg["learning_rate"] == 2e-4
+    assert f"cli/launcher.py train {trial / 'config.json'}" in said  # in-process, with the hooks
+
+
+@needs_pf_env
+def test_paddleformers_cli_config_key_typo_exits_2(tmp_path):
+    path = _write_sft_yaml(tmp_path, learning_rat=1e-3)
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "paddleformers-cli", "train", str(path),
+                           "--autotune", "--preset", "ernie-sft", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2
+    assert "unknown argument 'learning_rat'" in proc.stderr and "--learning_rate" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.e2e
+@needs_pf_env
+def test_paddleformers_cli_study_reports_each_evaluation_and_keeps_the_lora_model(tmp_path):
+    """Two LoRA SFT trials of a tiny random-init ERNIE 4.5 through paddleformers-cli's own workflow: eval_loss
+    at each evaluation step, best/ holding the saved adapter (peft_model*.safetensors) and its checkpoints,
+    best_config.yaml with the user's output_dir back."""
+    made = subprocess.run([str(PF_PYTHON), str(SFT_MAKER), str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr[-2000:]
+    out = tmp_path / "out"
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "paddleformers-cli", "train", "sft.yaml",
+                           "--autotune", "--preset", "ernie-sft", "--trials", "2", "--seed", "0", "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_trials(out)
+    assert [r["state"] for r in rows] == ["COMPLETE", "COMPLETE"], rows
+    lines = (out / "trial_0000" / "metrics.jsonl").read_text().splitlines()
+    reports = [json.loads(line) for line in lines if '"step"' in line]
+    assert [r["step"] for r in reports] == [5, 10, 15, 20]  # each evaluation once; not the final evaluate()
+    assert float(rows[0]["value"]) == pytest.approx(reports[-1]["metrics"]["eval_loss"], rel=1e-5)
+    best = out / "best"
+    assert list(best.glob("peft_model*.safetensors")) and list(best.glob("checkpoint-*"))
+    assert yaml.safe_load((out / "best_config.yaml").read_text())["output_dir"] == "checkpoints"
+    assert not (tmp_path / "checkpoints").exists()

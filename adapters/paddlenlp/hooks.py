@@ -39,6 +39,19 @@ def _hook_trainer(module):
     trainer_cls.__init__ = __init__
 
 
+class _NoGPTModel:
+    """What nothing is an instance of: paddlefleet's GPTModel where paddlefleet is not installed."""
+
+
+def fix_missing_gpt_model(module):
+    """PaddleFormers 1.2.0's ``Trainer.evaluation_loop`` tests ``isinstance(self.model.model, GPTModel)`` for a
+    LoRA model, but imports GPTModel only with paddlefleet (GPU builds): without it every evaluation of a
+    LoRA run (paddleformers-cli's fine_tuning: LoRA) raises NameError. A class nothing is an instance of
+    stands in, which is what the test means there."""
+    if not hasattr(module, "GPTModel"):
+        module.GPTModel = _NoGPTModel
+
+
 def parsed_values(outputs):
     """{argument: value} of what PdArgumentParser returned (dataclasses, and a Namespace of the rest)."""
     values = {}
@@ -85,3 +98,4 @@ def install():
     for package in PACKAGES:
         when_imported(f"{package}.trainer.argparser", _hook_argparser)
         when_imported(f"{package}.trainer.trainer", _hook_trainer)
+    when_imported("paddleformers.trainer.trainer", fix_missing_gpt_model)
