@@ -254,3 +254,16 @@ def test_paddleformers_cli_study_reports_each_evaluation_and_keeps_the_lora_mode
     assert list(best.glob("peft_model*.safetensors")) and list(best.glob("checkpoint-*"))
     assert yaml.safe_load((out / "best_config.yaml").read_text())["output_dir"] == "checkpoints"
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_suite_preset_on_a_generic_script_names_the_fix_that_exists(tmp_path):
+    """Issue 30: --preset ernie-finetune on a script the generic adapter takes pointed to 'generic presets',
+    which do not exist."""
+    script = tmp_path / "train.py"
+    script.write_text("import argparse\nargparse.ArgumentParser().add_argument('--learning_rate').parse_args()\n")
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", str(script), "--learning_rate", "0.1",
+                           "--autotune", "--preset", "ernie-finetune", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the generic suite has no presets: give --space FILE.yaml or --param" in lines[0]
