@@ -41,7 +41,7 @@ setup-paddleformers: $(PF_STAMP)
 $(PF_STAMP): requirements-paddleformers.txt pyproject.toml
 	@echo "[setup-paddleformers 1/3] the virtualenv $(PF_VENV)"
 	test -x $(PF_PY) || python3 -m venv $(PF_VENV)
-	@echo "[setup-paddleformers 2/3] paddlepaddle 3.3.1, paddleformers 1.2.0 and their pins (requirements-paddleformers.txt): about 2 min on a fresh $(PF_VENV)"
+	@echo "[setup-paddleformers 2/3] paddlepaddle 3.3.1, paddleformers 1.2.0 and their pins (requirements-paddleformers.txt): 1.5 to 3.5 min on a fresh $(PF_VENV)"
 	$(PF_PIP) -r requirements-paddleformers.txt
 	@echo "[setup-paddleformers 3/3] this plugin (paddle-autotune), editable, without its coordinator's dependencies"
 	$(PF_PIP) --no-deps --no-build-isolation -e .

@@ -200,6 +200,8 @@ def _write_sft_yaml(folder, **changes):
 @needs_pf_env
 def test_paddleformers_cli_dry_run_gives_each_trial_its_config_and_centres_the_preset(tmp_path):
     _write_sft_yaml(tmp_path)
+    for name in ("train.jsonl", "dev.jsonl"):
+        (tmp_path / name).write_text("")
     out = tmp_path / "out"
     proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "paddleformers-cli", "train", "sft.yaml",
                            "learning_rate=2e-4", "--autotune", "--preset", "ernie-sft", "--dry-run", "--out", str(out)],
@@ -217,6 +219,21 @@ def test_paddleformers_cli_dry_run_gives_each_trial_its_config_and_centres_the_p
     cfg = json.loads((trial / "config.json").read_text())
     assert cfg["output_dir"] == str(trial / "output") and cfg["learning_rate"] == 2e-4
     assert f"cli/launcher.py train {trial / 'config.json'}" in said  # in-process, with the hooks
+
+
+@needs_pf_env
+def test_paddleformers_cli_missing_data_exits_2(tmp_path):
+    _write_sft_yaml(tmp_path)
+    (tmp_path / "train.jsonl").write_text("")
+    proc = subprocess.run([PYTHON, "-m", "paddle_autotune_plugins", "paddleformers-cli", "train", "sft.yaml",
+                           "--autotune", "--preset", "ernie-sft", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"paddle-autotune: error: data not found: eval_dataset_path = ./dev.jsonl (the trainer looks for "
+        f"{tmp_path / 'dev.jsonl'}); point it at your data with eval_dataset_path: PATH in the config (or "
+        f"eval_dataset_path=PATH after it)")
+    assert not (tmp_path / "out").exists()
 
 
 @needs_pf_env

@@ -6,6 +6,10 @@ name to value; a trial passes it back to the script as flags. The argument names
 read from its own ``--help``, so unknown names and prefix typos (``--learning_rat``, which argparse would
 silently take) are refused before any trial runs.
 
+PaddleFormers (PaddleNLP's successor) is tuned here too: its Trainer scripts run in their own environment
+(``paddleformers_env.py``), and ``paddleformers-cli train CONFIG.yaml`` takes the YAML as the config
+(``paddleformers_cli.py``).
+
 Two kinds of script are tuned, told apart by that ``--help``:
 
 - Trainer scripts (``PdArgumentParser`` + ``TrainingArguments``, like the plugin's own entry): the reporting
@@ -210,6 +214,8 @@ class NlpAdapter(FlagScriptAdapter):
     def data_paths(self, task):
         """--train_file, --dev_file, --label_file from the working directory, else train.txt, dev.txt, label.txt
         in --dataset_dir (the plugin's entry and applications/text_classification read them so)."""
+        if self.cli_task(task):
+            return paddleformers_cli.data_paths(task.config, task.cwd)
         cfg, paths = task.config, []
         for name in ("train", "dev", "label"):
             file, folder = cfg.get(f"{name}_file"), cfg.get("dataset_dir")

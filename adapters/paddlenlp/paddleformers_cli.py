@@ -14,10 +14,12 @@ import os
 import pathlib
 import subprocess
 
+from paddle_autotune_plugins import data_paths as paths
 from paddle_autotune_plugins.errors import UsageError
 
 PROGRAM = "paddleformers-cli"
 USAGE = f"{PROGRAM} train CONFIG.yaml [key=value ...] --autotune ..."
+DATA_KEYS = ("train_dataset_path", "eval_dataset_path")  # each a comma-separated list of files
 
 
 def is_program(name):
@@ -48,4 +50,15 @@ def launcher(python):
     found = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120).stdout.strip()
     if not found or not pathlib.Path(found).is_file():
         raise UsageError(f"{python} has no paddleformers with cli/launcher.py; run 'make setup-paddleformers'")
+    return found
+
+
+def data_paths(cfg, cwd):
+    """The data files the config names, from the working directory (where the CLI opens them)."""
+    found = []
+    for key in DATA_KEYS:
+        for value in str(cfg.get(key) or "").split(","):
+            if value.strip():
+                found.append(paths.DataPath(key, value.strip(), paths.resolve(cwd, value.strip()),
+                                            f"{key}: PATH in the config (or {key}=PATH after it)"))
     return found
