@@ -68,6 +68,12 @@ class Adapter:
         """True when a training script belongs to this suite (e.g. tools/train.py beside ppcls/)."""
         return False
 
+    @classmethod
+    def runs_program(cls, name):
+        """True when a command's first word is this suite's own program rather than a script (e.g.
+        paddleformers-cli): load() then gets that name as its script."""
+        return False
+
     def load(self, script, argv):
         """Parse the suite's own command (config file, -o overrides) into a Task."""
         raise NotImplementedError
@@ -283,6 +289,14 @@ def get_adapter(name):
     if name not in eps:
         raise UsageError(f"unknown suite '{name}'; choose one of {', '.join(sorted(eps))}")
     return eps[name].load()()
+
+
+def detect_program(name):
+    """The adapter whose suite's own program a command's first word names, or None."""
+    for ep in _entry_points().values():
+        if ep.load().runs_program(name):
+            return ep.load()()
+    return None
 
 
 def detect_adapter(script):

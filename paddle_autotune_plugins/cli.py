@@ -14,7 +14,7 @@ import time
 import optuna
 
 from . import __version__, data_paths, dotpath, presets, pruners, rescale, results, space
-from .adapter import detect_adapter, get_adapter, suite_names
+from .adapter import detect_adapter, detect_program, get_adapter, suite_names
 from .coordinator import Coordinator
 from .errors import ArgumentParser as _Parser
 from .errors import UsageError
@@ -253,9 +253,11 @@ def launch(argv):
     if command[0] == "-m":
         launcher, launcher_gpus, command = split_launcher(command)
     script = command[0]
-    if not os.path.isfile(script):
-        raise UsageError(f"training script not found: {script}; run from the suite checkout or give its path")
-    check_python_script(script)
+    program = detect_program(script)  # a suite's own command (paddleformers-cli train ...), not a script
+    if program is None:
+        if not os.path.isfile(script):
+            raise UsageError(f"training script not found: {script}; run from the suite checkout or give its path")
+        check_python_script(script)
     parser = _Parser(prog=f"{script} ... --autotune", allow_abbrev=False)
     add_tuning_options(parser)
     opts = parser.parse_args(tuning)
@@ -269,7 +271,7 @@ def launch(argv):
                                  f"or --gpus-per-trial {len(pool)}")
             opts.gpus_per_trial = len(launcher_gpus)
         opts.gpus = opts.gpus or ",".join(launcher_gpus)
-    adapter = detect_adapter(script)
+    adapter = program or detect_adapter(script)
     task = adapter.load(script, command[1:])
     task.argv = command[1:]
     task.launcher = launcher

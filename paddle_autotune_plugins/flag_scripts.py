@@ -30,7 +30,8 @@ WEIGHT_FLAGS = ("save_dir", "output_dir", "checkpoint_dir", "ckpt_dir")
 # defaults usually follow the output folder, as TrainingArguments' logging_dir does).
 LOG_FLAGS = ("logging_dir", "log_dir", "vdl_log_dir", "output_signal_dir")
 FOLDER_NAMES = {"output_dir": "output"}  # trial_NNNN/<name>; the flag's own name otherwise
-WEIGHT_SUFFIXES = (".pdparams", ".pdopt", ".pdstates", ".pdema", ".safetensors")
+WEIGHT_SUFFIXES = (".pdparams", ".pdopt", ".pdstates", ".pdema", ".safetensors", ".distcp")
+FINAL_MODEL_DIRS = ("model_state",)  # PaddleFormers' save_model: model_state/*.distcp beside training_args.bin
 
 
 def uses_argparse(script):
@@ -100,17 +101,18 @@ class Outputs:
         return [cfg[f] for f in self.weights if cfg.get(f)]
 
     def best_files(self, cfg):
-        """What the best trial saved, from the first weight folder that holds weights: its files when the
-        weights sit at the top (save_pretrained's model_state.pdparams beside config.json and the
-        tokenizer files), else its sub-folders that hold them (e.g. best_model/)."""
+        """What the best trial saved, from the first weight folder that holds weights: the final model in the
+        format it was saved in (save_pretrained's weights at the top beside config.json, training_args.bin
+        and the tokenizer files; PaddleFormers' model_state/ of .distcp shards), and the sub-folders that hold
+        weights (checkpoint-N/, best_model/)."""
         for folder in map(pathlib.Path, self.folders(cfg)):
             entries = sorted(folder.iterdir()) if folder.is_dir() else []
             files = [p for p in entries if p.is_file()]
-            if any(p.suffix in WEIGHT_SUFFIXES for p in files):
-                return [str(p) for p in files]
-            holding = [str(p) for p in entries if p.is_dir() and _holds_weights(p)]
-            if holding:
-                return holding
+            holding = [p for p in entries if p.is_dir() and _holds_weights(p)]
+            final = any(p.suffix in WEIGHT_SUFFIXES for p in files) or any(p.name in FINAL_MODEL_DIRS for p in holding)
+            found = (files if final else []) + holding
+            if found:
+                return [str(p) for p in found]
         return None
 
     def restore(self, cfg, given):

@@ -155,8 +155,10 @@ def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None,
     for name in names:
         preset = presets.get(name)
         if preset is not None and preset.get("suite") not in (None, suite):
-            raise UsageError(f"preset '{name}' is for the {preset['suite']} suite, this is a {suite} config; "
-                             f"run 'paddle-autotune presets' for the {suite} ones")
+            own = any(p.get("suite") == suite for p in presets.values())
+            fix = (f"run 'paddle-autotune presets' for the {suite} ones" if own else
+                   f"the {suite} suite has no presets: give --space FILE.yaml or --param PATH=LOW:HIGH")
+            raise UsageError(f"preset '{name}' is for the {preset['suite']} suite, this is a {suite} config; {fix}")
         fits = (preset or {}).get("architectures", "any")
         if architecture and fits != "any" and architecture not in fits:
             raise UsageError(f"preset '{name}' fits architectures {fits}, this config is {architecture}")

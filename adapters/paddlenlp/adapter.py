@@ -6,6 +6,10 @@ name to value; a trial passes it back to the script as flags. The argument names
 read from its own ``--help``, so unknown names and prefix typos (``--learning_rat``, which argparse would
 silently take) are refused before any trial runs.
 
+PaddleFormers (PaddleNLP's successor) is tuned here too: its Trainer scripts run in their own environment
+(``paddleformers_env.py``), and ``paddleformers-cli train CONFIG.yaml`` takes the YAML as the config
+(``paddleformers_cli.py``).
+
 Two kinds of script are tuned, told apart by that ``--help``:
 
 - Trainer scripts (``PdArgumentParser`` + ``TrainingArguments``, like the plugin's own entry): the reporting
@@ -33,7 +37,9 @@ from paddle_autotune_plugins.flag_scripts import ask_help, script_stamp
 from paddle_autotune_plugins.flags import parse_flags
 from paddle_autotune_plugins.suite_bases import FlagScriptAdapter
 
+from . import paddleformers_cli
 from .hooks import TRAINER_ARGUMENTS  # the --help of a Trainer script lists them
+from .paddleformers_env import SETUP, imports_paddleformers, paddleformers_python, python_for
 
 # What TrainingArguments (and the train entry) accept, for the arguments people tune.
 # name: (lowest, highest, lowest included, highest included)
@@ -102,23 +108,41 @@ class NlpAdapter(FlagScriptAdapter):
         from paddle_autotune_plugins.import_hooks import when_imported
 
         # PaddleNLP logs DEBUG and INFO to stderr from its import on; its warnings and errors stay
-        when_imported("paddlenlp.utils.log", lambda module: module.logger.set_level("WARNING"))
+        for package in ("paddlenlp", "paddleformers"):
+            when_imported(f"{package}.utils.log", lambda module: module.logger.set_level("WARNING"))
 
     @classmethod
     def detects(cls, script):
-        """A script that imports PaddleNLP: Trainer scripts and scripts with a loop of their own alike."""
+        """A script that imports PaddleNLP: Trainer scripts and scripts with a loop of their own alike; and a
+        Trainer script of PaddleFormers, PaddleNLP's successor."""
         try:
             text = pathlib.Path(script).read_text(errors="ignore")
         except OSError:
             return False
-        return bool(_IMPORTS_PADDLENLP.search(text)) or \
+        return bool(_IMPORTS_PADDLENLP.search(text)) or imports_paddleformers(script) or \
             ("paddlenlp" in text and ("PdArgumentParser" in text or "TrainingArguments" in text))
+
+    @classmethod
+    def runs_program(cls, name):
+        return paddleformers_cli.is_program(name)
+
+    def script_command(self, script):
+        """A PaddleFormers script runs in its own environment (paddleformers_env.py)."""
+        return [python_for(script)] + super().script_command(script)[1:]
+
+    def command(self, task):
+        """paddleformers-cli: its launcher.py train, in-process with the hooks (paddleformers_cli.py)."""
+        if self.cli_task(task):
+            return self.script_command(task.state["launcher"]) + ["train"]
+        return super().command(task)
 
     # --- the command --------------------------------------------------------------------------
     def warm_preload(self, task):
         return None if task.script else f"{self.train_entry}:preload"  # a user's own script starts cold
 
     def load(self, script, argv):
+        if paddleformers_cli.is_program(script):
+            return self.load_cli(script, argv)
         argv = list(argv)
         config_path = None
         if not script and argv[:1] in (["-c"], ["--config"]):  # paddle-autotune tune --suite nlp -c args.json
@@ -139,6 +163,25 @@ class NlpAdapter(FlagScriptAdapter):
             check_value(name, value)
         task.state["trainer_style"] = task.script is None or bool(TRAINER_ARGUMENTS & script_help.names)
         return self.take_flags(task, script_help, cfg)
+
+    def load_cli(self, program, argv):
+        """``paddleformers-cli train CONFIG.yaml key=value ...``: the YAML (and the items after it) is the config."""
+        config_path, overrides = paddleformers_cli.parse_command(list(argv))
+        task = Task(self, {}, config_path=os.path.abspath(config_path), script=program, cwd=os.getcwd())
+        cfg = load_args_file(config_path)
+        cfg.update(overrides)
+        task.state["launcher"] = paddleformers_cli.launcher(paddleformers_python())
+        script_help = ask_help(self.command(task), task.cwd, f"{paddleformers_cli.PROGRAM} train",
+                               script_stamp(task.state["launcher"]))
+        for name, value in cfg.items():
+            self._check_name(script_help.names, task, name, "argument")
+            check_value(name, value)
+        task.state["trainer_style"] = True
+        return self.take_flags(task, script_help, cfg)
+
+    @staticmethod
+    def cli_task(task):
+        return task is not None and bool(task.state.get("launcher"))
 
     @staticmethod
     def trainer_style(task):
@@ -171,6 +214,8 @@ class NlpAdapter(FlagScriptAdapter):
     def data_paths(self, task):
         """--train_file, --dev_file, --label_file from the working directory, else train.txt, dev.txt, label.txt
         in --dataset_dir (the plugin's entry and applications/text_classification read them so)."""
+        if self.cli_task(task):
+            return paddleformers_cli.data_paths(task.config, task.cwd)
         cfg, paths = task.config, []
         for name in ("train", "dev", "label"):
             file, folder = cfg.get(f"{name}_file"), cfg.get("dataset_dir")
@@ -182,16 +227,24 @@ class NlpAdapter(FlagScriptAdapter):
                 paths.append(data_paths.DataPath("--dataset_dir", folder, resolved, "--dataset_dir DIR"))
         return paths
 
+    def default_metric_for(self, task):
+        """paddleformers-cli's SFT and DPO evaluations report losses (eval_loss, eval_ppl), not an accuracy."""
+        return "eval_loss" if self.cli_task(task) else self.default_metric
+
     def metric_names(self, task):
         return None if task.script else _OWN_METRICS  # a user's script reports what its compute_metrics makes
 
     def step_unit_for(self, task):
         """A loop of its own and the Trainer's epoch strategy evaluate each epoch; else at global steps."""
+        if self.cli_task(task):
+            return "step"  # paddleformers-cli turns the epoch strategies into steps (its sft workflow)
         epochs = not self.trainer_style(task) or str(task.config.get("evaluation_strategy", "epoch")) == "epoch"
         return "epoch" if epochs else "step"
 
     def max_steps(self, cfg, task=None):
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
+        if self.cli_task(task):
+            return None  # it evaluates at global steps it computes from the data: the baseline's run tells
         if not self.trainer_style(task):
             epochs = cfg.get("epochs", cfg.get("num_train_epochs"))
             return int(float(epochs)) if isinstance(epochs, (int, float)) else None
@@ -211,13 +264,18 @@ class NlpAdapter(FlagScriptAdapter):
     # --- a trial --------------------------------------------------------------------------------
     def trial_flags(self, task, cfg, seed):
         known = task.state["help"].names
-        if "seed" in known:
-            cfg.setdefault("seed", seed)
+        if "seed" in known:  # paddleformers-cli's workflow refuses a seed of 0: its trials count from 1
+            cfg.setdefault("seed", seed + 1 if self.cli_task(task) else seed)
         if "device" in known and str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
             cfg["device"] = "cpu"  # PaddleNLP defaults to gpu and set_device('gpu') raises on the CPU build
         if "disable_tqdm" in known:
             cfg.setdefault("disable_tqdm", True)  # the bar glues itself to the eval log line
         return cfg
+
+    def trial_command(self, task, config_path, cfg=None):
+        if self.cli_task(task):  # paddleformers-cli reads the trial's config file (JSON or YAML) whole
+            return self.command(task) + [str(config_path)]
+        return super().trial_command(task, config_path, cfg)
 
     def write_config(self, cfg, path):
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -237,9 +295,14 @@ class NlpAdapter(FlagScriptAdapter):
         try:
             from importlib.metadata import version
 
-            return [f"paddlenlp {version('paddlenlp')}"]
+            lines = [f"paddlenlp {version('paddlenlp')}"]
         except Exception:
-            return ["paddlenlp: not installed"]
+            lines = ["paddlenlp: not installed"]
+        try:
+            lines.append(f"paddleformers scripts run with {paddleformers_python()}")
+        except UsageError:
+            lines.append(f"paddleformers: no environment ('{SETUP}' makes one)")
+        return lines
 
     def demo(self, out):
         from .demo import demo_task

@@ -1,4 +1,4 @@
-"""Hands every PaddleNLP evaluation to the tuning coordinator.
+"""Hands every PaddleNLP or PaddleFormers evaluation of a training to the tuning coordinator.
 
 A ``TrainerCallback`` whose ``on_evaluate`` passes the eval metrics (``eval_loss``, ``eval_accuracy``, ...)
 to ``paddle_autotune_plugins.reporting.report``: exact numbers, in-process, instead of parsing the coloured
@@ -8,15 +8,21 @@ When training begins it also sends the knob proof (``report_used``): the tuned `
 Trainer holds, and the learning rate its built scheduler starts from (``base_lr``, the peak of a warm-up
 schedule), which is what the optimizer really reaches whatever the flags said.
 
-In any PaddleNLP script::
+Only the evaluations of ``train()`` are reports: the ``trainer.evaluate()`` a script runs after training (as
+PaddleFormers' examples do) evaluates the same model again, and is reported only when training evaluated
+nothing (a script that evaluates only at its end).
+
+The callback is built on the ``TrainerCallback`` of the package the Trainer comes from (PaddleFormers copies
+PaddleNLP's Trainer). In any PaddleNLP script::
 
     trainer = Trainer(...)
     install(trainer)          # or Trainer(..., callbacks=[AutotuneReportCallback()])
+
+and in a PaddleFormers one ``install(trainer, "paddleformers")``.
 """
+import importlib
 import math
 import numbers
-
-from paddlenlp.trainer import IntervalStrategy, TrainerCallback
 
 from paddle_autotune_plugins.reporting import report, report_progress, report_used, stop_requested, tuned_paths
 
@@ -40,17 +46,22 @@ def eval_step(args, state):
     Per-epoch numbers line up with the suite's notion of progress (PaddleClas and PaddleDetection report
     per epoch too), so pruners compare like with like.
     """
-    if args is not None and getattr(args, "evaluation_strategy", None) == IntervalStrategy.EPOCH and state.epoch:
+    strategy = getattr(args, "evaluation_strategy", None)
+    if str(getattr(strategy, "value", strategy)) == "epoch" and state.epoch:
         return int(round(state.epoch))
     return int(state.global_step)
 
 
-class AutotuneReportCallback(TrainerCallback):
-    """Reports each evaluation's numeric metrics. NaN and inf are reported as such: the coordinator decides."""
+class ReportingCallback:
+    """Reports each evaluation's numeric metrics. NaN and inf are reported as such: the coordinator decides.
+    The methods of AutotuneReportCallback, whose TrainerCallback base is PaddleNLP's or PaddleFormers'."""
+
+    _training = False  # inside train(): its evaluations are the reports
+    _reported = False  # training evaluated at least once
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        if not metrics:
-            return control
+        if not metrics or (self._reported and not self._training):
+            return control  # the final evaluate() of a script: the last evaluation again, not one more
         clean = {}
         for name, value in metrics.items():
             number = _numeric(value)
@@ -58,9 +69,15 @@ class AutotuneReportCallback(TrainerCallback):
                 clean[name] = number
         if clean:
             report(eval_step(args, state), clean)
+            self._reported = True
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._training = False
         return control
 
     def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+        self._training = True
         used = {path: getattr(args, path) for path in tuned_paths() if hasattr(args, path)}
         peak = getattr(lr_scheduler, "base_lr", None)
         if "learning_rate" in used and isinstance(peak, (int, float)):
@@ -96,10 +113,27 @@ def _epochs(state):
     return epochs if isinstance(epochs, int) and 0 < epochs < 1 << 30 else None
 
 
-def install(trainer):
-    """Add the reporting callback to a PaddleNLP Trainer once; return the trainer."""
+_CLASSES = {}
+
+
+def callback_class(package="paddlenlp"):
+    """AutotuneReportCallback on the TrainerCallback of ``package`` (paddlenlp or paddleformers)."""
+    if package not in _CLASSES:
+        base = importlib.import_module(f"{package}.trainer").TrainerCallback
+        _CLASSES[package] = type("AutotuneReportCallback", (ReportingCallback, base), {"__module__": __name__})
+    return _CLASSES[package]
+
+
+def __getattr__(name):
+    if name == "AutotuneReportCallback":  # PaddleNLP's, as this module has always offered it
+        return callback_class("paddlenlp")
+    raise AttributeError(name)
+
+
+def install(trainer, package="paddlenlp"):
+    """Add the reporting callback to a PaddleNLP (or PaddleFormers) Trainer once; return the trainer."""
     handler = getattr(trainer, "callback_handler", None)
     callbacks = getattr(handler, "callbacks", [])
-    if not any(isinstance(cb, AutotuneReportCallback) for cb in callbacks):
-        trainer.add_callback(AutotuneReportCallback())
+    if not any(isinstance(cb, ReportingCallback) for cb in callbacks):
+        trainer.add_callback(callback_class(package)())
     return trainer

@@ -1,7 +1,7 @@
-"""Code that runs inside a PaddleNLP trial process started on a user's own script.
+"""Code that runs inside a PaddleNLP (or PaddleFormers) trial process started on a user's own script.
 
-- Every ``Trainer`` the script builds gets the reporting callback, attached right after PaddleNLP's trainer
-  module is imported; no file of the script or of PaddleNLP is edited.
+- Every ``Trainer`` the script builds gets the reporting callback, attached right after PaddleNLP's (or
+  PaddleFormers') trainer module is imported; no file of the script or of the suite is edited.
 - A script with a loop of its own (``applications/text_classification/multi_class/train.py``) logs its
   evaluations through ``paddlenlp.utils.log.logger``, on stderr: each ``eval loss: ..., acc: ...`` line is one
   report (``eval_loss``, ``eval_accuracy``), read by the generic adapter's output reader. Once a Trainer
@@ -18,6 +18,7 @@ from paddle_autotune_plugins.reporting import METRIC_ENV
 
 _EVAL_LINES = script_hooks.EvalLines()
 TRAINER_ARGUMENTS = {"per_device_train_batch_size", "evaluation_strategy"}  # what tells TrainingArguments
+PACKAGES = ("paddlenlp", "paddleformers")  # PaddleFormers' trainer is PaddleNLP's, under its own name
 
 
 def _hook_trainer(module):
@@ -25,16 +26,30 @@ def _hook_trainer(module):
     if trainer_cls is None or getattr(trainer_cls.__init__, "_autotune_hooked", False):
         return
     original = trainer_cls.__init__
+    package = module.__name__.split(".")[0]
 
     def __init__(self, *args, **kwargs):
         _EVAL_LINES.active = False  # the callback has the exact numbers (and __init__ logs eval_batch_size ...)
         original(self, *args, **kwargs)
         from .callback import install
 
-        install(self)
+        install(self, package)
 
     __init__._autotune_hooked = True
     trainer_cls.__init__ = __init__
+
+
+class _NoGPTModel:
+    """What nothing is an instance of: paddlefleet's GPTModel where paddlefleet is not installed."""
+
+
+def fix_missing_gpt_model(module):
+    """PaddleFormers 1.2.0's ``Trainer.evaluation_loop`` tests ``isinstance(self.model.model, GPTModel)`` for a
+    LoRA model, but imports GPTModel only with paddlefleet (GPU builds): without it every evaluation of a
+    LoRA run (paddleformers-cli's fine_tuning: LoRA) raises NameError. A class nothing is an instance of
+    stands in, which is what the test means there."""
+    if not hasattr(module, "GPTModel"):
+        module.GPTModel = _NoGPTModel
 
 
 def parsed_values(outputs):
@@ -80,5 +95,7 @@ def install():
     _EVAL_LINES.metric = os.environ.get(METRIC_ENV)
     script_hooks.read_output(_EVAL_LINES)
     script_hooks.hook_parse_args()
-    when_imported("paddlenlp.trainer.argparser", _hook_argparser)
-    when_imported("paddlenlp.trainer.trainer", _hook_trainer)
+    for package in PACKAGES:
+        when_imported(f"{package}.trainer.argparser", _hook_argparser)
+        when_imported(f"{package}.trainer.trainer", _hook_trainer)
+    when_imported("paddleformers.trainer.trainer", fix_missing_gpt_model)
