@@ -1,12 +1,13 @@
 # make setup: create/update .venv with everything (idempotent; fast when nothing changed)
 # make demo:  setup, then a real tuning run on bundled offline data
 # make test:  setup, then the whole test suite
+# make test-fast: setup, then the unit tests only (tests/unit: under a minute)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 DEMO_OUT ?= autotune_demo
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-fast clean
 setup: $(STAMP)
 
 # Each step says what it installs before it starts; pip's own output stays quiet (-q): `make setup PIP_Q=` shows it
@@ -35,6 +36,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests
+
+test-fast: setup
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --durations=10 tests/unit
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)
