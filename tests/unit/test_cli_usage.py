@@ -42,7 +42,7 @@ def _script(folder):
 
 
 def test_inline_spec_reads_as_the_space_file_entry():
-    """Each spelling gives the same Param as its space-file entry (the table in the README)."""
+    """Each spelling gives the same Param as its space-file entry (the table in docs/search-spaces.md)."""
     pairs = {
         "Optimizer.momentum=0.8:0.99": {"low": 0.8, "high": 0.99},
         "Global.epochs=2:6:2": {"low": 2, "high": 6, "step": 2},

@@ -1,4 +1,4 @@
-"""Space parsing: every spelling the README lists, and the errors for bad ranges."""
+"""Space parsing: every spelling docs/search-spaces.md lists, and the errors for bad ranges."""
 import optuna
 import pytest
 
