@@ -13,7 +13,6 @@ import pytest
 import yaml
 from conftest import PYTHON, autotune, copy_checkout, read_trials
 
-pytestmark = pytest.mark.e2e
 
 # checkout -> the key its Piecewise trains with, and whether its own tools/train.py runs on Paddle 3 unaided
 CHECKOUTS = {

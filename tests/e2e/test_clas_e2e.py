@@ -9,9 +9,6 @@ import yaml
 
 from conftest import CHROMIUM, PYTHON, REPO, assert_renders, autotune, read_trials, trial_lines
 
-pytestmark = pytest.mark.e2e
-
-
 
 def write_space(tmp_path, spec):
     path = tmp_path / "space.yaml"

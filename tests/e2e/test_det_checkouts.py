@@ -146,7 +146,6 @@ enqueue:
 """
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(CHECKOUTS))
 def test_short_study_through_the_checkouts_own_train_py(name, tmp_path):
     checkout = copy_checkout(name, tmp_path)

@@ -28,7 +28,6 @@ def small_config(tmp_path, name="faster_rcnn_r18_digits", epochs=2):
     return write_demo_config(tmp_path / "cfg", config=name, epochs=epochs, num_train=60, num_val=20)
 
 
-@pytest.mark.e2e
 def test_faster_rcnn_study_with_det_nms_anchor(tmp_path):
     out = tmp_path / "out"
     proc = autotune(["tune", "--suite", "det", "-c", str(small_config(tmp_path)), "--preset", "det-nms-anchor",
@@ -101,7 +100,6 @@ def _final_ap(trial_dir):
     return reports[-1]["metrics"]["bbox_ap"] if reports else None
 
 
-@pytest.mark.e2e
 def test_trials_of_one_config_train_alike_seeded_by_the_study(tmp_path):
     """A ppdet config has no seed key: the hooks seed each trial with the study's --seed (paddle, random,
     numpy, as ppdet's own --enable_ce seeds with 0) before the Trainer builds, so two trials of one config
@@ -121,7 +119,6 @@ def test_trials_of_one_config_train_alike_seeded_by_the_study(tmp_path):
     assert any(ap > 0 for ap in aps[0]), aps  # it found digits: equal zeros would prove nothing
 
 
-@pytest.mark.e2e
 def test_det_demo_learns_and_the_tuning_beats_its_baseline(tmp_path):
     """`paddle-autotune demo --suite det` as a user runs it (fewer trials): the baseline learns well above
     chance, and the study finds a clearly better learning rate."""
@@ -165,7 +162,6 @@ ARCHITECTURES = {
 }
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_each_architecture_trains_and_evaluates_through_the_adapter(name, tmp_path):
     path, extra, metric = ARCHITECTURES[name]

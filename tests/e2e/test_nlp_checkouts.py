@@ -13,7 +13,6 @@ import yaml
 from conftest import PYTHON, REPO, copy_checkout, read_trials
 from paddle_autotune_plugins.flags import to_flags
 
-pytestmark = pytest.mark.e2e
 
 CHECKOUT = "PaddleNLP-text_classification-multi_class"
 SPACE = REPO / "adapters" / "paddlenlp" / "configs" / "offline_multi_class_space.yaml"

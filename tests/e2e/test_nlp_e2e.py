@@ -23,7 +23,6 @@ def small_ernie_args(tmp_path):
     return demo_args(tmp_path / "cfg", max_train=200, max_dev=100, epochs=3)
 
 
-@pytest.mark.e2e
 def test_real_ernie_study_prunes_and_best_config_retrains(ernie_args, tmp_path):
     out = tmp_path / "out"
     # asha:1: a 3-epoch training is cut at its first evaluation only when asked (by default never, issue 28);
@@ -61,7 +60,6 @@ def test_real_ernie_study_prunes_and_best_config_retrains(ernie_args, tmp_path):
     assert "eval_accuracy" in retrain.stdout + retrain.stderr
 
 
-@pytest.mark.e2e
 def test_schedule_fidelity_trains_compressed_then_full_ernie(tmp_path):
     """--fidelity schedule on the real Trainer: each config first trains a whole 1-epoch schedule (the
     trainer's own epochs and evaluation say so), the survivors the full 3 epochs; best_config is full-length."""
@@ -156,7 +154,6 @@ if __name__ == "__main__":
 '''
 
 
-@pytest.mark.e2e
 def test_warm_started_ernie_trials_train_exactly_as_cold_ones(tmp_path):
     """--warm-start forks trials 1 and 2 from a process that imported Paddle and PaddleNLP's Trainer once;
     trial 0 starts cold. All three train one config and must evaluate alike to the last digit (eval_loss
@@ -180,7 +177,6 @@ def test_warm_started_ernie_trials_train_exactly_as_cold_ones(tmp_path):
     assert evals[1] == evals[0] and evals[2] == evals[0], evals
 
 
-@pytest.mark.e2e
 def test_user_script_tuned_through_the_launcher(small_ernie_args, tmp_path):
     args = json.loads(small_ernie_args.read_text())
     script = tmp_path / "train.py"
@@ -232,7 +228,6 @@ ERNIE3_STYLE_SCRIPT = USER_SCRIPT.replace(
     paddle.set_device(args.device)""")
 
 
-@pytest.mark.e2e
 def test_script_whose_yaml_overrides_flags_gets_a_rewritten_copy(small_ernie_args, tmp_path):
     args = json.loads(small_ernie_args.read_text())
     assert "config = yaml.safe_load" in ERNIE3_STYLE_SCRIPT

@@ -47,7 +47,6 @@ def _at(cfg, path):
     return cfg
 
 
-@pytest.mark.e2e
 def test_study_reports_each_evaluation_once_checks_knobs_and_keeps_the_best(study):
     out, proc = study["out"], study["proc"]
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -84,7 +83,6 @@ def test_study_reports_each_evaluation_once_checks_knobs_and_keeps_the_best(stud
     assert not list(out.glob("trial_*/output/*.pdparams")), "weights of trials that are not the best remain"
 
 
-@pytest.mark.e2e
 def test_best_config_trains_with_the_checkouts_own_train_py(study):
     assert study["proc"].returncode == 0, study["proc"].stderr[-3000:]
     root, out = study["root"], study["out"]
@@ -137,7 +135,6 @@ def _det_data(folder, rng):
     return folder
 
 
-@pytest.mark.e2e
 def test_db_detector_reports_hmean_and_its_post_process_thresholds_act(tmp_path):
     """The shipped det_mv3_db.yml (release/2.10) on drawn digit strings, shrunk with -o to 160 px: each
     evaluation's precision/recall/hmean reported once, the DB thresholds read back from the live post-process."""

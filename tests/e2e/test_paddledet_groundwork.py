@@ -94,7 +94,6 @@ def _quickrun(config, det_data, out, *extra):
     return _run_python(QUICKRUN, args, cwd=str(out.parent))  # a stray bbox.json would land there
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("config, error", [
     ("faster_rcnn_r18_digits", "The axis is expected to be in range of [0, 0)"),
     ("ppyoloe_tiny_digits", "But got different data type x: int64, y: int32"),

@@ -10,8 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import conftest
 
 REPO = str(conftest.REPO)
@@ -59,7 +57,6 @@ def _read_lines(path):
         return [line.rstrip("\n") for line in f]
 
 
-@pytest.mark.e2e
 def test_train_entry_reports_each_epoch_and_learns(tmp_path):
     data_mod = _load("snownlp_data")
     tiny = _load("tiny_ernie")

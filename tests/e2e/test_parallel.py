@@ -3,12 +3,9 @@
 Trials here run tests/probe_train.py through the generic adapter (a real script, real processes) so the
 machinery is exercised in seconds; the suite trainers run in the e2e tests (one of them here, with 2 workers).
 """
-import pytest
-
 from conftest import autotune, read_trials
 
 
-@pytest.mark.e2e
 def test_two_workers_run_real_paddleclas_trials(digits_config, tmp_path):
     out = tmp_path / "out"
     proc = autotune(["tune", "--suite", "clas", "-c", str(digits_config), "-o", "Global.epochs=2",

@@ -5,15 +5,12 @@ import json
 import os
 import re
 
-import pytest
-
 from conftest import autotune
 
 
 NOISE = ("ccache", "distutils", "pkg_resources", "[    INFO]", "[   DEBUG]", "UserWarning", "ExperimentalWarning")
 
 
-@pytest.mark.e2e
 def test_nlp_study_console_shows_the_plugin_only_and_train_log_keeps_the_suite_output(tmp_path):
     """A fresh machine: the demo builds its data and tiny ERNIE in the coordinator's own process (importing
     Paddle and PaddleNLP there), then one real trial of 3 epochs reports its progress through the callback."""

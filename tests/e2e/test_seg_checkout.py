@@ -15,7 +15,6 @@ import yaml
 from conftest import PYTHON, copy_checkout, read_trials, trial_lines
 from paddle_autotune_plugins.adapters.paddleseg.digits_seg import write_demo_config
 
-pytestmark = pytest.mark.e2e
 
 CHECKOUT = "PaddleSeg-release-2.9"
 EVAL_LINE = re.compile(r"\[EVAL\] #Images: \d+ mIoU: ([\d.]+) Acc: ([\d.]+) Kappa: ([-\d.]+) Dice: ([\d.]+)")

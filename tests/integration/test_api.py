@@ -20,7 +20,6 @@ import pytest
 from autotune_objective import constant, noisy_quadratic
 from conftest import REPO
 from paddle_autotune_plugins import AutoTuner, api
-from paddle_autotune_plugins.errors import UsageError
 
 SPACE = {"lr": {"bounds": [1e-4, 1.0], "scale": "log"}, "momentum": {"min": 0.5, "max": 0.99}}
 

@@ -13,7 +13,7 @@ import re
 import optuna
 import pytest
 
-from conftest import REPO, autotune
+from conftest import REPO
 from paddle_autotune_plugins import adapter as adapter_module
 from paddle_autotune_plugins import cli, results, space
 

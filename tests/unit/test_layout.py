@@ -1,6 +1,5 @@
 """The layout is the architecture: the core names no suite in its code (suites live in adapters/)."""
 import ast
-import pathlib
 
 import pytest
 

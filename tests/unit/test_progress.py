@@ -2,7 +2,6 @@
 (one line rewritten in place on a terminal, periodic lines in a log), the suites' import noise kept out of
 the console, and the progress lines each suite's hooks write."""
 import json
-import time
 import types
 
 from paddle_autotune_plugins.results import TrialClock
