@@ -55,7 +55,7 @@ def write_driver(tmp_path, epochs=3, sleep=0.8, trials=2):
     script = tmp_path / "fake_train.py"
     script.write_text(TRAIN)
     driver = tmp_path / "study.py"
-    driver.write_text(DRIVER.format(tests=TESTS, script=str(script), epochs=epochs, sleep=sleep, cwd=str(tmp_path),
+    driver.write_text(DRIVER.format(tests=str(TESTS), script=str(script), epochs=epochs, sleep=sleep, cwd=str(tmp_path),
                                     out=str(tmp_path / "out"), trials=trials))
     return driver
 
