@@ -1,13 +1,14 @@
 # make setup: create/update .venv with everything (idempotent; fast when nothing changed)
 # make demo:  setup, then a real tuning run on bundled offline data
 # make test:  setup (both environments), then the whole test suite
+# make test-fast: setup, then the unit tests only (tests/unit: under a minute)
 # make setup-paddleformers: create/update .venv-paddleformers, the second environment PaddleFormers trials run in
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 DEMO_OUT ?= autotune_demo
 
-.PHONY: setup setup-paddleformers demo test clean
+.PHONY: setup setup-paddleformers demo test test-fast clean
 setup: $(STAMP)
 
 # Each step says what it installs before it starts; pip's own output stays quiet (-q): `make setup PIP_Q=` shows it
@@ -53,6 +54,9 @@ demo: setup
 
 test: setup setup-paddleformers
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests
+
+test-fast: setup
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --durations=10 tests/unit
 
 clean:
 	rm -rf $(VENV) $(PF_VENV) $(DEMO_OUT)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/coordinator_cost.py [--quick] [--trials 2000] [--workers 2]
 
-The full path: the Coordinator (run in this process, as tests/test_coordinator.py does, with the same
+The full path: the Coordinator (run in this process, as tests/integration/test_coordinator.py does, with the same
 defaults the CLI gives: SQLite storage in --out, TPE, progress lines - written to a file here), the
 generic adapter, and one process per trial running a tiny script that prints ``val: x``; 2 workers.
 

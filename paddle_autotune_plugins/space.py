@@ -1,6 +1,6 @@
 """Search spaces: dotted config paths mapped to parameter specs.
 
-Every spelling the README lists parses to the same :class:`Param`:
+Every spelling docs/search-spaces.md lists parses to the same :class:`Param`:
 
 >>> [p.describe() for p in parse_space({
 ...     "Optimizer.lr.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},

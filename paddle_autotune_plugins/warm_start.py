@@ -19,7 +19,7 @@ Why a fork trains exactly as a cold process does:
 - GPU trials (``CUDA_VISIBLE_DEVICES`` per trial), a suite from the user's checkout and a user's own PaddleNLP
   script always start cold.
 
-``tests/test_clas_e2e.py`` and ``tests/test_nlp_e2e.py`` check that warm and cold trials of one config log
+``tests/e2e/test_clas_e2e.py`` and ``tests/e2e/test_nlp_e2e.py`` check that warm and cold trials of one config log
 identical losses and metrics.
 
 The protocol is one JSON line at a time. The zygote says ``{"ready": true}`` once its preload has run;

@@ -1,5 +1,5 @@
 # The AutoDL article's example as a user writes it, its data swapped for scikit-learn's digits (offline):
-# a Paddle SimpleCNN, `return {'accuracy': acc}`, no __main__ guard. tests/test_api.py runs this file as a
+# a Paddle SimpleCNN, `return {'accuracy': acc}`, no __main__ guard. tests/integration/test_api.py runs this file as a
 # script, on stdin and typed into an interactive console, so it keeps the console's rules: no blank line
 # inside a block, a blank line after each.
 import paddle

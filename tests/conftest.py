@@ -8,6 +8,7 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"  # the shared helpers and toy trial scripts, whichever layer's folder a test sits in
 PYTHON = sys.executable
 
 
@@ -15,6 +16,31 @@ def autotune(args, cwd=None, **kwargs):
     """`python -m paddle_autotune_plugins ARGS`, as a user runs it."""
     return subprocess.run([PYTHON, "-m", "paddle_autotune_plugins"] + list(args), cwd=cwd or REPO,
                           capture_output=True, text=True, **kwargs)
+
+
+LAYERS = ("unit", "integration", "e2e")  # tests/<layer>/: each test is marked by the folder it sits in
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with its folder's layer, so `pytest -m unit` selects what `pytest tests/unit` runs."""
+    for item in items:
+        folder = pathlib.Path(item.path).resolve().relative_to(TESTS).parts[0]
+        if folder in LAYERS:
+            item.add_marker(folder)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """The unit layer starts no process (that is what keeps `make test-fast` under a minute): a unit test
+    that does fails and says where it belongs."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a unit test started a process: it belongs in tests/integration")
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    monkeypatch.setattr(os, "fork", refuse)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,0 +1,76 @@
+"""A study whose data is missing stops before trial 0 (exit 2, one line, nothing in --out): each suite's
+data keys, resolved as its trainer resolves them (issue 27)."""
+from types import SimpleNamespace
+
+import pytest
+from conftest import REPO
+
+from paddle_autotune_plugins import cli, data_paths
+from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.adapters.paddleocr.adapter import OcrAdapter
+
+CONFIGS = REPO / "adapters"
+
+
+def tune(capsys, monkeypatch, cwd, args):
+    """`paddle-autotune tune ARGS` in cwd, in this process: (exit code, stderr lines)."""
+    monkeypatch.chdir(cwd)
+    code = cli.main(["tune"] + args)
+    return code, capsys.readouterr().err.splitlines()
+
+
+def assert_refused(code, lines, out, *parts):
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("paddle-autotune: error: data not found: ")
+    for part in parts:
+        assert part in lines[0], lines[0]
+    assert not out.exists()
+
+
+def test_clas_names_the_missing_list_file_and_its_override(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    (tmp_path / "dataset" / "digits_clas").mkdir(parents=True)  # image_root is there, the list file is not
+    code, lines = tune(capsys, monkeypatch, tmp_path, ["--suite", "clas", "-c", str(CONFIGS / "paddleclas/configs/"
+                                                       "digits_mobilenet.yaml"), "--preset", "clas-basic",
+                                                       "--out", str(out)])
+    assert_refused(code, lines, out, "DataLoader.Train.dataset.cls_label_path = dataset/digits_clas/train_list.txt",
+                   f"looks for {tmp_path}/dataset/digits_clas/train_list.txt",
+                   "-o DataLoader.Train.dataset.cls_label_path=PATH")
+
+
+def test_det_joins_anno_path_under_dataset_dir(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    images = tmp_path / "dataset" / "digits_det" / "JPEGImages"
+    images.mkdir(parents=True)
+    code, lines = tune(capsys, monkeypatch, tmp_path, ["--suite", "det", "-c", str(CONFIGS / "paddledet/configs/"
+                                                       "picodet_digits_demo.yml"), "--eval", "--preset", "det-nms",
+                                                       "--out", str(out)])
+    assert_refused(code, lines, out, "TrainDataset.anno_path = annotations/instances_train.json",
+                   f"looks for {tmp_path}/dataset/digits_det/annotations/instances_train.json",
+                   "-o TrainDataset.anno_path=PATH")
+    code, lines = tune(capsys, monkeypatch, tmp_path, ["--suite", "det", "-c", str(CONFIGS / "paddledet/configs/"
+                                                       "picodet_digits_demo.yml"), "--eval", "-o",
+                                                       "TrainDataset.dataset_dir=/nowhere/coco", "--preset",
+                                                       "det-nms", "--out", str(out)])
+    assert_refused(code, lines, out, "TrainDataset.dataset_dir = /nowhere/coco;", "-o TrainDataset.dataset_dir=PATH")
+
+
+def test_seg_names_its_opts(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    code, lines = tune(capsys, monkeypatch, tmp_path, ["--suite", "seg", "--config", str(CONFIGS / "paddleseg/configs/"
+                                                       "pp_liteseg_stdc1_digits.yml"), "--preset", "seg-basic",
+                                                       "--out", str(out)])
+    assert_refused(code, lines, out, "train_dataset.dataset_root = data/digits_seg",
+                   "--opts train_dataset.dataset_root=PATH")
+
+
+def test_ocr_lists_each_label_file(tmp_path):
+    """Every label file of label_file_list is checked (SimpleDataSet reads them all), by its index."""
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "a.txt").write_text("x.png\t1\n")
+    cfg = {"Train": {"dataset": {"data_dir": "imgs", "label_file_list": ["a.txt", "b.txt"]}}}
+    paths = OcrAdapter().data_paths(SimpleNamespace(config=cfg, cwd=str(tmp_path)))
+    with pytest.raises(UsageError) as e:
+        data_paths.check(paths)
+    assert "Train.dataset.label_file_list.1 = b.txt" in str(e.value), e.value
+    assert "-o Train.dataset.label_file_list=[PATH]" in str(e.value)

@@ -1,0 +1,39 @@
+"""Resuming, damaged study files, passwords and repeated work, with the generic probe (seconds a study).
+
+Each case here once gave a traceback, silently changed the study, or repeated draws it had already made.
+"""
+import time
+
+import optuna
+import yaml
+from conftest import REPO, autotune, read_trials
+
+PROBE = str(REPO / "tests" / "probe_train.py")
+
+
+def space_file(tmp_path, spec, name="space.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def study(tmp_path, out, *extra, spec=None, trials=3, flags=()):
+    return autotune([PROBE, "--lr", "0.1", "--epochs", "2", *flags, "--autotune",
+                     "--space", space_file(tmp_path, spec or {"lr": {"low": 0.0, "high": 1.0}}),
+                     "--metric", "val_acc", "--trials", str(trials), "--pruner", "none", "--out", str(out), *extra],
+                    timeout=300)
+
+
+def test_a_trial_still_running_elsewhere_is_said_so_in_the_table(tmp_path):
+    """The coordinator that finishes first writes its trials.csv while another worker's trial still runs."""
+    from paddle_autotune_plugins import results
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"lr": 0.1})
+    done = study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)})
+    study.tell(done, 0.5)
+    running = study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)})
+    running.set_user_attr("heartbeat", time.time())
+    results.write_trials_csv(study, ["lr"], tmp_path / "trials.csv")
+    rows = read_trials(tmp_path)
+    assert rows[1]["state"] == "RUNNING" and rows[1]["reason"].startswith("still running when this table was written")
