@@ -11,6 +11,7 @@ from paddle_autotune_plugins.adapters.paddlenlp import paddleformers_env
 
 SCRIPT = REPO / "adapters" / "paddlenlp" / "train_ernie45_cls.py"
 PF_PYTHON = REPO / paddleformers_env.VENV / "bin" / "python"
+SFT_MAKER = REPO / "adapters" / "paddlenlp" / "tiny_ernie45_sft.py"
 needs_pf_env = pytest.mark.skipif(not PF_PYTHON.exists(), reason="make setup-paddleformers enables these tests")
 
 def _write_sft_yaml(folder, **changes):
