@@ -268,7 +268,8 @@ class Settings:
     stale_after: float = 60.0  # a trial with no heartbeat for this long was lost with its coordinator (6 heartbeats)
     out: pathlib.Path = option("--out", "output folder (default: autotune_out)", scope=MACHINE,
                                default="autotune_out", parse=parse_out)
-    seed: int = option("--seed", scope=STUDY, default=42, minimum=0, parse=parse_seed, type=int)
+    seed: int = option("--seed", "the study's seed: the sampler's draws, and each trial's seed where its config leaves "
+                                 "it empty (default 42)", scope=STUDY, default=42, minimum=0, parse=parse_seed, type=int)
     max_failures: int = option("--max-failures", "stop the study after this many failed trials", scope=STUDY,
                                minimum=1, meaning="leave it out to let any number of trials fail", type=int)
     trial_timeout: float = option("--trial-timeout", "stop a trial that runs longer than this (e.g. 2h)",
