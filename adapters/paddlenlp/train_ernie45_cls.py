@@ -81,7 +81,11 @@ def accuracy(prediction):
 
 
 def main():
-    data_args, training_args = PdArgumentParser((DataArguments, TrainingArguments)).parse_args_into_dataclasses()
+    parser = PdArgumentParser((DataArguments, TrainingArguments))
+    if len(sys.argv) > 1 and sys.argv[1].endswith(".json"):  # PaddleFormers' own way: a JSON file, then flags
+        data_args, training_args = parser.parse_json_file_and_cmd_lines()
+    else:
+        data_args, training_args = parser.parse_args_into_dataclasses()
     data = ensure_dataset(max_train=data_args.max_train, max_dev=data_args.max_dev, max_test=1)
     with open(data.vocab_file, encoding="utf-8") as f:
         vocab = {token.rstrip("\n"): i for i, token in enumerate(f)}

@@ -48,6 +48,11 @@ def test_trainer_script_study_reports_each_epoch_and_keeps_the_final_model(tmp_p
     assert list((best / "model_state").glob("*.distcp")) and (best / "training_args.bin").exists()
     assert list(best.glob("checkpoint-*/model_state/*.distcp"))
     assert not (tmp_path / "ckpt").exists()  # trials wrote into their own folders
+    # the script trains the best config as PaddleFormers scripts take one: a JSON file, then flags
+    retrain = subprocess.run([str(PF_PYTHON), str(SCRIPT), str(out / "best_config.json"), "--num_train_epochs", "1",
+                              "--output_dir", str(tmp_path / "retrain")], capture_output=True, text=True, timeout=300)
+    assert retrain.returncode == 0, retrain.stderr[-2000:]
+    assert "eval_accuracy" in retrain.stdout + retrain.stderr
 
 
 @needs_pf_env
@@ -73,3 +78,13 @@ def test_paddleformers_cli_study_reports_each_evaluation_and_keeps_the_lora_mode
     assert list(best.glob("peft_model*.safetensors")) and list(best.glob("checkpoint-*"))
     assert yaml.safe_load((out / "best_config.yaml").read_text())["output_dir"] == "checkpoints"
     assert not (tmp_path / "checkpoints").exists()
+    # best_config.yaml trains with paddleformers' own launcher.py, with the plugin's run-time fixes (on a CPU,
+    # paddleformers-cli 1.2.0 itself stops at its empty --devices, and its LoRA evaluation needs the GPTModel fix)
+    from paddle_autotune_plugins.adapters.paddlenlp import paddleformers_cli
+
+    retrain = subprocess.run([str(PF_PYTHON), "-m", "paddle_autotune_plugins.run_trial", "nlp",
+                              paddleformers_cli.launcher(str(PF_PYTHON)), "train", str(out / "best_config.yaml"),
+                              f"output_dir={tmp_path / 'retrain'}"], capture_output=True, text=True, cwd=tmp_path,
+                             timeout=300)
+    assert retrain.returncode == 0, retrain.stderr[-2000:]
+    assert "eval_loss" in retrain.stdout + retrain.stderr and list((tmp_path / "retrain").glob("peft_model*"))
