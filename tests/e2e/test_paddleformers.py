@@ -14,14 +14,6 @@ PF_PYTHON = REPO / paddleformers_env.VENV / "bin" / "python"
 SFT_MAKER = REPO / "adapters" / "paddlenlp" / "tiny_ernie45_sft.py"
 needs_pf_env = pytest.mark.skipif(not PF_PYTHON.exists(), reason="make setup-paddleformers enables these tests")
 
-def _write_sft_yaml(folder, **changes):
-    from paddle_autotune_plugins.adapters.paddlenlp.tiny_ernie45_sft import sft_config
-
-    cfg = dict(sft_config("./tiny_model", "./train.jsonl", "./dev.jsonl"), **changes)
-    path = folder / "sft.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
 
 @needs_pf_env
 def test_trainer_script_study_reports_each_epoch_and_keeps_the_final_model(tmp_path):

@@ -4,7 +4,6 @@ masks, then its best_config.yaml trained again with that tools/train.py, unaided
 The evaluations in each trial's metrics.jsonl are checked against the trainer's own `[EVAL]` lines in
 train.log (read apart from what the hooks reported), the knob values against the trial's config.
 """
-import json
 import os
 import re
 import subprocess

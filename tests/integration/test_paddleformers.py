@@ -10,7 +10,6 @@ import yaml
 from conftest import PYTHON, REPO
 from paddle_autotune_plugins.adapters.paddlenlp import paddleformers_env
 
-SCRIPT = REPO / "adapters" / "paddlenlp" / "train_ernie45_cls.py"
 PF_PYTHON = REPO / paddleformers_env.VENV / "bin" / "python"
 needs_pf_env = pytest.mark.skipif(not PF_PYTHON.exists(), reason="make setup-paddleformers enables these tests")
 

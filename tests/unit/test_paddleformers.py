@@ -6,15 +6,11 @@ import types
 
 import pytest
 
-from conftest import REPO
 from paddle_autotune_plugins.adapter import detect_adapter, python
 from paddle_autotune_plugins.adapters.paddlenlp import paddleformers_env
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.flag_scripts import Outputs
 
-SCRIPT = REPO / "adapters" / "paddlenlp" / "train_ernie45_cls.py"
-PF_PYTHON = REPO / paddleformers_env.VENV / "bin" / "python"
-needs_pf_env = pytest.mark.skipif(not PF_PYTHON.exists(), reason="make setup-paddleformers enables these tests")
 
 TRAINER_SCRIPT = """\
 from paddleformers.trainer import PdArgumentParser, Trainer, TrainingArguments
