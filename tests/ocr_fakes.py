@@ -1,9 +1,43 @@
-"""A stand-in for a PaddleOCR checkout's tools/program.py, shared by the OCR tests of every layer."""
+"""Stand-ins shared by the OCR tests of every layer: the shape of a PaddleOCR checkout with a detection
+config, and its tools/program.py."""
+import textwrap
 import types
 
 import pytest
 
 from paddle_autotune_plugins.adapters.paddleocr import hooks
+
+DET = """
+Global: {use_gpu: true, epoch_num: 10, save_model_dir: ./output/det/, save_epoch_step: 100,
+         eval_batch_step: [0, 50], save_res_path: ./output/det.txt}
+Architecture: {model_type: det, algorithm: DB, Backbone: {name: MobileNetV3}}
+Optimizer:
+  name: Adam
+  lr: {name: Cosine, learning_rate: 0.001, warmup_epoch: 2}
+  regularizer: {name: L2, factor: 5.0e-05}
+PostProcess: {name: DBPostProcess, thresh: 0.3, box_thresh: 0.6, max_candidates: 1000, unclip_ratio: 1.5}
+Metric: {name: DetMetric, main_indicator: hmean}
+Train:
+  dataset: {name: SimpleDataSet, data_dir: ./train_data/, label_file_list: [./train_data/train.txt]}
+  loader: {shuffle: true, drop_last: false, batch_size_per_card: 8, num_workers: 4}
+Eval:
+  dataset: {name: SimpleDataSet, data_dir: ./train_data/, label_file_list: [./train_data/val.txt]}
+  loader: {shuffle: false, drop_last: false, batch_size_per_card: 1, num_workers: 2}
+"""
+
+
+@pytest.fixture()
+def checkout(tmp_path):
+    """The shape of a PaddleOCR checkout (ppocr/, tools/train.py) with a detection config and its data list."""
+    root = tmp_path / "PaddleOCR"
+    (root / "ppocr").mkdir(parents=True)
+    (root / "tools").mkdir()
+    (root / "tools" / "train.py").write_text("raise SystemExit('not run by these tests')\n")
+    (root / "configs" / "det").mkdir(parents=True)
+    (root / "configs" / "det" / "db.yml").write_text(textwrap.dedent(DET))
+    (root / "train_data").mkdir()
+    (root / "train_data" / "train.txt").write_text("".join(f"img_{i}.jpg\t[]\n" for i in range(100)))
+    return root
 
 
 class Loader:
