@@ -44,9 +44,9 @@ METHODS = ("launch", "poll", "finish", "write_results", "stop_reason", "poll_sto
 
 def steps():
     """Where each step of the coordinator's loop is: label -> (class, method); a rename fails here, by name."""
-    from paddle_autotune_plugins.coordinator import Coordinator
-    from paddle_autotune_plugins.study_view import StudyView
-    from paddle_autotune_plugins.trial_processes import TrialProcesses
+    from paddle_autotune_plugins.study.coordinator import Coordinator
+    from paddle_autotune_plugins.study.study_view import StudyView
+    from paddle_autotune_plugins.trials.trial_processes import TrialProcesses
 
     return {"launch": (Coordinator, "launch"), "poll": (Coordinator, "poll"), "finish": (Coordinator, "finish"),
             "stop_reason": (Coordinator, "stop_reason"), "write_results": (StudyView, "write_results"),
@@ -64,7 +64,7 @@ def _targets():
 
     import optuna
 
-    from paddle_autotune_plugins import results
+    from paddle_autotune_plugins.output import results
 
     targets = [(m, *steps()[m]) for m in METHODS]
     return targets + [("Study.ask", optuna.study.Study, "ask"), ("Study.tell", optuna.study.Study, "tell"),
@@ -83,7 +83,7 @@ class Probe:
         self.launches = []  # (start, thread cpu at start, trial number)
 
     def install(self):
-        from paddle_autotune_plugins import trial_processes
+        from paddle_autotune_plugins.trials import trial_processes
 
         self.saved = []
         for label, owner, attr in _targets():
@@ -175,9 +175,10 @@ def wal_storage(path):
 
 
 def run_coordinator(work, trials, workers, pruner, quiet):
-    from paddle_autotune_plugins import space
     from paddle_autotune_plugins.adapters.generic.adapter import GenericAdapter
-    from paddle_autotune_plugins.coordinator import Coordinator, Settings
+    from paddle_autotune_plugins.search_space import space
+    from paddle_autotune_plugins.settings.options import Settings
+    from paddle_autotune_plugins.study.coordinator import Coordinator
 
     script = work / "trivial.py"
     script.write_text(TRIVIAL)
@@ -208,7 +209,8 @@ def run_sampler(trials, storage=None):
     """TPE ask + suggest + tell alone; [seconds per trial]."""
     import optuna
 
-    from paddle_autotune_plugins import samplers, space
+    from paddle_autotune_plugins.optuna_glue import samplers
+    from paddle_autotune_plugins.search_space import space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params = space.parse_space(SPACE)

@@ -72,7 +72,8 @@ def schedule_module(suite):
 def compressed_task(suite, task, epochs, folder):
     """The suite's task with its schedule compressed to `epochs`, loaded from a config file as a user's is."""
     import yaml
-    from paddle_autotune_plugins.adapter import get_adapter
+
+    from paddle_autotune_plugins.suites.adapter import get_adapter
 
     cfg = schedule_module(suite).compress(task.config, epochs)
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ def draw_configs(params, cfg, n, seed):
     """N parameter sets from Optuna's random sampler (as --sampler random draws them), in trial order."""
     import optuna
 
-    from paddle_autotune_plugins import space
+    from paddle_autotune_plugins.search_space import space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
@@ -108,7 +109,7 @@ def draw_configs(params, cfg, n, seed):
 def run_fidelity(task, options, enqueue, seed, workers, out):
     """One study over the enqueued configs; [{number, state, params, value, evals, start, duration}]."""
     from paddle_autotune_plugins import cli
-    from paddle_autotune_plugins.coordinator import Coordinator
+    from paddle_autotune_plugins.study.coordinator import Coordinator
 
     parser = argparse.ArgumentParser()
     cli.add_tuning_options(parser)
@@ -126,7 +127,7 @@ def run_fidelity(task, options, enqueue, seed, workers, out):
             coordinator.run()
         finally:
             sys.stderr = saved
-    from paddle_autotune_plugins.coordinator import excluded
+    from paddle_autotune_plugins.study.trial_queries import excluded
 
     # config k of `enqueue` is trial k, or, when a resumed run queued an interrupted one again, the later
     # trial that holds its parameters (the first finished one)

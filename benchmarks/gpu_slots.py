@@ -151,8 +151,8 @@ def check_study_command(cmd, cwd):
     """Read a study command as the CLI does (its tuning options, the script's flags and --help, the space),
     without running it: a mistake raises the CLI's UsageError."""
     from paddle_autotune_plugins import cli
-    from paddle_autotune_plugins.adapter import check_gpus, get_adapter
     from paddle_autotune_plugins.errors import ArgumentParser
+    from paddle_autotune_plugins.suites.adapter import check_gpus, get_adapter
 
     argv = cmd[3:]  # after `python -m paddle_autotune_plugins`
     split = argv.index("--autotune")

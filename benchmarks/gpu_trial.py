@@ -52,9 +52,9 @@ def pick_device(name):
 
 def load_digits(device):
     """(train x, train y, val x, val y) as tensors on the device: 1,437 / 360 images, 1x32x32, fixed split."""
+    from sklearn.datasets import load_digits as sklearn_digits
     import torch
     import torch.nn.functional as F
-    from sklearn.datasets import load_digits as sklearn_digits
 
     data = sklearn_digits()
     x = torch.tensor(data.images, dtype=torch.float32).unsqueeze(1) / 16.0

@@ -26,7 +26,7 @@ cores / jobs threads. Trial 0 of every study is the baseline (the config as give
 - random (``--sampler random --pruner none``) runs to the budget B (24 full trainings); its final best is
   that seed's R, and T, the median of the seeds' R, is the common target;
 - every other method runs until a finished trial holds T, or B is spent (the figures need nothing after it);
-- pulc-greedy is the GreedySampler (paddle_autotune_plugins/greedy_sampler.py): one key at a time from the
+- pulc-greedy is the GreedySampler (paddle_autotune_plugins/optuna_glue/greedy_sampler.py): one key at a time from the
   config's values, each value a complete training (``--pruner none``), one pass as PULC makes it, then random
   search;
 - prior, the new default (issue 28): the CLI's default sampler and pruner with the prior around the config
@@ -62,7 +62,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
-from paddle_autotune_plugins.reporting import read_reports  # noqa: E402
+
+from paddle_autotune_plugins.trials.reporting import read_reports  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 EPOCHS = 9
@@ -125,8 +126,8 @@ def make_task(suite, work, epochs, sizes=None, scenario="demo"):
     """(task, tuning options) of the suite's study. sizes {"train": n, "val": m}: a data subset written into
     work (the benchmark's); None: the demo's data with 1,000 dev texts for nlp (fidelity_evidence.py's).
     scenario: demo, or one of SCENARIOS[suite], whose values the config takes."""
-    from paddle_autotune_plugins import dotpath
-    from paddle_autotune_plugins.adapter import get_adapter
+    from paddle_autotune_plugins.search_space import dotpath
+    from paddle_autotune_plugins.suites.adapter import get_adapter
 
     adapter = get_adapter(suite)
     work = pathlib.Path(work)
@@ -212,7 +213,7 @@ def trainings_of(trial_dir):
 def coordinator_for(task, options, method, seed, out, trials, budget, target, epochs):
     """The Coordinator of a method's study, with the benchmark's stop rules added to its own."""
     from paddle_autotune_plugins import cli
-    from paddle_autotune_plugins.coordinator import Coordinator
+    from paddle_autotune_plugins.study.coordinator import Coordinator
 
     parser = argparse.ArgumentParser()
     cli.add_tuning_options(parser)
@@ -248,9 +249,9 @@ def method_options(method, parser, epochs):
     """(the method's tuning options, None or a function (centres, seed) -> the sampler to set on its study).
     Where the CLI has --prior and --sampler greedy (issue 28's CLI), the options say it all; before, the
     prior and the greedy search are samplers set here, on a study built with the CLI's other options."""
-    from paddle_autotune_plugins import samplers
-    from paddle_autotune_plugins.greedy_sampler import GreedySampler
-    from paddle_autotune_plugins.prior_sampler import PriorSampler
+    from paddle_autotune_plugins.optuna_glue import samplers
+    from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
+    from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
 
     extra = [a.format(half=max(1, epochs // 2)) for a in METHODS[method]]
     has_prior = "--prior" in parser._option_string_actions
@@ -267,7 +268,7 @@ def method_options(method, parser, epochs):
 def config_centres(task, params):
     """{param: the config's value, as Optuna stores it}: the knobs the config gives (a number outside the range
     too, which the samplers clip; a categorical only if it is one of the choices)."""
-    from paddle_autotune_plugins.study_view import baseline_values
+    from paddle_autotune_plugins.study.study_view import baseline_values
 
     values = baseline_values(task, params)
     return {p.name: p.encode(values[p.name]) for p in params
@@ -286,7 +287,7 @@ def quietly(out, run):
 
 def study_rows(study, out):
     """[(number, state, value, compute, trainings)] in trial order, finished trials only."""
-    from paddle_autotune_plugins.coordinator import excluded
+    from paddle_autotune_plugins.study.trial_queries import excluded
 
     rows = []
     for t in sorted(study.trials, key=lambda t: t.number):
@@ -458,7 +459,7 @@ def first_cut_signal(suite, folder, seeds, epochs):
     benchmark's setup has it too."""
     import fidelity_evidence  # its rank statistics; it imports this module, so not at the top
 
-    from paddle_autotune_plugins.pruners import first_rung
+    from paddle_autotune_plugins.optuna_glue.pruners import first_rung
 
     cut, metric = first_rung(epochs), SUITES[suite]["metric"]
     curves = list(random_curves(suite, folder, seeds, epochs).values())
@@ -482,9 +483,8 @@ def compressed_signal(suite, folder, seeds, epochs):
     random search also trained in full (TPE's random start-up draws and the baseline), beside the truncated
     metric at the same epoch for the same configs. It bounds --fidelity schedule the way first_cut_signal
     bounds truncation."""
-    import optuna
-
     import fidelity_evidence
+    import optuna
 
     metric = SUITES[suite]["metric"]
 
@@ -553,7 +553,7 @@ def spawn(args, seed, method, work, threads, target=None):
     name = study_name(seed, method)
     if study_file(work, seed, method).exists():
         return dict(read_study(work, seed, method), reused=True)
-    from paddle_autotune_plugins.adapter import THREAD_VARS
+    from paddle_autotune_plugins.suites.adapter import THREAD_VARS
 
     env = dict(os.environ)
     for var in THREAD_VARS:

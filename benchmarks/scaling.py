@@ -59,8 +59,8 @@ def main():
     args = ap.parse_args()
     rounds = args.rounds or (1 if args.quick else 2)
     work = C.scratch("scaling", args.keep)
-    from paddle_autotune_plugins.adapter import cpu_threads
     from paddle_autotune_plugins.adapters.paddleclas.digits import write_demo_config
+    from paddle_autotune_plugins.suites.adapter import cpu_threads
 
     cfg = write_demo_config(work / "cfg")
     seed = yaml.safe_load(cfg.read_text())["Global"]["seed"]

@@ -4,11 +4,12 @@ Usage from a suite checkout (everything before --autotune is your usual command)
 
     python -m paddle_autotune_plugins tools/train.py -c configs/x.yaml --autotune --preset clas-lr --trials 20
 
-From Python, any objective (see paddle_autotune_plugins.api)::
+From Python, any objective (see paddle_autotune_plugins.python_api.api)::
 
     from paddle_autotune_plugins import AutoTuner, report
 """
-from .reporting import PARENT_ENV, die_with_coordinator, join_trial_cgroup, report  # noqa: F401  (light: json/os/time)
+from paddle_autotune_plugins.trials.reporting import (PARENT_ENV,  # noqa: F401  (light: json/os/time)
+                                                      die_with_coordinator, join_trial_cgroup, report)
 
 __version__ = "0.1.0"
 
@@ -18,7 +19,7 @@ join_trial_cgroup()
 
 def __getattr__(name):
     if name == "AutoTuner":  # imported on first use: it pulls in Optuna
-        from .api import AutoTuner
+        from paddle_autotune_plugins.python_api.api import AutoTuner
 
         return AutoTuner
     raise AttributeError(name)

@@ -1,7 +1,7 @@
 """``python -m paddle_autotune_plugins``: the suite command with ``--autotune``, or the CLI sub-commands."""
 import sys
 
-from .cli import main
+from paddle_autotune_plugins.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -13,13 +13,16 @@ import time
 
 import optuna
 
-from . import __version__, data_paths, dotpath, presets, pruners, rescale, results, space
-from .adapter import detect_adapter, detect_program, get_adapter, suite_names
-from .coordinator import Coordinator
-from .errors import ArgumentParser as _Parser
-from .errors import UsageError
-from .options import STUDY_OPTIONS, add_tuning_options, at_least, make_settings, parse_gpus  # noqa: F401 - cli.* as before
-from .storages import open_storage, redact
+from paddle_autotune_plugins import __version__
+from paddle_autotune_plugins.errors import ArgumentParser as _Parser, UsageError
+from paddle_autotune_plugins.optuna_glue import pruners
+from paddle_autotune_plugins.optuna_glue.storages import open_storage, redact
+from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.search_space import data_paths, dotpath, presets, rescale, space
+from paddle_autotune_plugins.settings.options import (STUDY_OPTIONS, add_tuning_options,  # noqa: F401 - cli.* as before
+                                                      at_least, make_settings, parse_gpus)
+from paddle_autotune_plugins.study.coordinator import Coordinator
+from paddle_autotune_plugins.suites.adapter import detect_adapter, detect_program, get_adapter, suite_names
 
 
 def check_out(out):
@@ -326,7 +329,7 @@ def cmd_worker(opts, rest):
     """Join a study in a shared storage: rebuild its command and space from the study, pull trials."""
     if not opts.storage:
         raise UsageError("worker needs --storage URL (the study's shared storage) and --study NAME")
-    from . import study_report
+    from paddle_autotune_plugins.report import study_report
 
     storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve(), existing=True)
     # without --study: 'autotune', or the storage's only study; several others are listed, to pick one
@@ -348,7 +351,7 @@ def cmd_worker(opts, rest):
 
 
 def _open(opts):
-    from . import study_report
+    from paddle_autotune_plugins.report import study_report
 
     storage = opts.storage
     if storage:  # the same URL handling as tune and worker (journal files, drivers, masked passwords)
@@ -357,14 +360,14 @@ def _open(opts):
 
 
 def cmd_show(opts, rest):
-    from . import study_report
+    from paddle_autotune_plugins.report import study_report
 
     print("\n".join(study_report.trials_table(_open(opts))))
     return 0
 
 
 def cmd_report(opts, rest):
-    from . import study_report
+    from paddle_autotune_plugins.report import study_report
 
     study = _open(opts)
     path = study_report.write_report(study, opts.out)
@@ -378,7 +381,7 @@ def cmd_report(opts, rest):
 def cmd_export(opts, rest):
     """Any trial's full native config (the one it trained with), or the best K, into OUT/export/: each as
     best_config.yaml is written (the adapter's export_config: your own output_dir, not the trial's folder)."""
-    from . import study_report
+    from paddle_autotune_plugins.report import study_report
 
     if opts.trial is None:
         at_least("--top", opts.top, 1, "it is how many of the best trials to export")
@@ -574,7 +577,7 @@ def main(argv=None):
         p.add_argument("--suite", default=first, choices=list(demos),
                        help=f"which suite to demo (default: {first}); see the list below")
         p.set_defaults(func=cmd_demo)
-        from . import dashboard
+        from paddle_autotune_plugins.report import dashboard
 
         dashboard.add_parser(sub)
         opts, rest = parser.parse_known_args(argv)

@@ -7,11 +7,10 @@ SUITE is a suite name or the adapter's ``module:Class`` (what :meth:`Adapter.scr
 The script runs as ``__main__`` exactly as ``python tools/train.py ...`` would (same sys.argv and
 sys.path[0]), so it imports the suite from wherever it normally does; the hooks reach that copy.
 """
+import importlib
 import os
 import runpy
 import sys
-
-import importlib
 
 
 def load_adapter(spec):
@@ -20,7 +19,7 @@ def load_adapter(spec):
     if ":" in spec:
         module, name = spec.split(":", 1)
         return getattr(importlib.import_module(module), name)()
-    from paddle_autotune_plugins.adapter import get_adapter  # absolute: launch may run this as a file
+    from paddle_autotune_plugins.suites.adapter import get_adapter  # absolute: launch may run this as a file
 
     return get_adapter(spec)
 

@@ -1,1 +1,1 @@
-"""Data-only search-space presets (YAML). See paddle_autotune_plugins/presets.py for the format."""
+"""Data-only search-space presets (YAML). See paddle_autotune_plugins/search_space/presets.py for the format."""

@@ -7,6 +7,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+
 from paddle_autotune_plugins import AutoTuner
 
 digits = load_digits()

@@ -1,7 +1,7 @@
 import csv
 import os
-import shutil
 import pathlib
+import shutil
 import subprocess
 import sys
 

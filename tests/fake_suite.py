@@ -4,7 +4,7 @@
 make_task gives a task of the coordinator tests' fake training (tests/*/test_coordinator.py, test_fidelity.py)."""
 import sys
 
-from paddle_autotune_plugins.adapter import Adapter, Task
+from paddle_autotune_plugins.suites.adapter import Adapter, Task
 
 
 class FakeAdapter(Adapter):
@@ -27,7 +27,7 @@ class FakeAdapter(Adapter):
 
 FAKE_TRAIN = '''
 import math, sys, time, yaml
-from paddle_autotune_plugins.reporting import report, report_used
+from paddle_autotune_plugins.trials.reporting import report, report_used
 cfg = yaml.safe_load(open(sys.argv[1]))
 report_used({"x": 0.5 if cfg.get("ignores_x") else cfg["x"]})  # like a trainer that reads another key
 if cfg.get("crash"):

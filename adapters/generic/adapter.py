@@ -14,14 +14,14 @@ the best trial's weights go to ``out/best/``. A script that is not argparse is t
 """
 import os
 
-from paddle_autotune_plugins.adapter import Task, python
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.flag_scripts import ask_help, script_stamp, uses_argparse
-from paddle_autotune_plugins.flags import ScriptHelp, parse_flags
-from paddle_autotune_plugins.reporting import METRIC_ENV
+from paddle_autotune_plugins.suites.adapter import Task, python
+from paddle_autotune_plugins.suites.flag_scripts import ask_help, script_stamp, uses_argparse
+from paddle_autotune_plugins.suites.flags import ScriptHelp, parse_flags
+from paddle_autotune_plugins.trials.reporting import METRIC_ENV
 
 HELP_TIMEOUT = 60  # seconds for a plain script's --help; then it is tuned on its command alone
-from paddle_autotune_plugins.suite_bases import FlagScriptAdapter
+from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter
 
 
 class GenericAdapter(FlagScriptAdapter):

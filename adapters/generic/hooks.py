@@ -20,7 +20,7 @@ import contextlib
 import re
 import sys
 
-from paddle_autotune_plugins.reporting import PRINTED_NAME, report, report_progress, report_used, tuned_paths
+from paddle_autotune_plugins.trials.reporting import PRINTED_NAME, report, report_progress, report_used, tuned_paths
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"

@@ -6,10 +6,10 @@ import subprocess
 
 import yaml
 
-from paddle_autotune_plugins import data_paths, dotpath
-from paddle_autotune_plugins.adapter import python
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root
+from paddle_autotune_plugins.search_space import data_paths, dotpath
+from paddle_autotune_plugins.suites.adapter import python
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
 
 _FACTS = {}  # (ppcls root, fact) -> answer: asked once per process
 
@@ -109,7 +109,8 @@ class ClasAdapter(YamlSuiteAdapter):
         return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag)
 
     def check_space(self, task, params):
-        from paddle_autotune_plugins import space  # here: trial processes import this module and need no Optuna
+        # here: trial processes import this module and need no Optuna
+        from paddle_autotune_plugins.search_space import space
 
         notes = list(super().check_space(task, params) or [])
         # ppcls's warm-up (LinearWarmup) ends at the tuned rate and asserts it lies above warmup_start_lr

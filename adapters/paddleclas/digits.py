@@ -12,7 +12,7 @@ import pathlib
 
 import numpy as np
 
-from paddle_autotune_plugins.datasets import one_at_a_time
+from paddle_autotune_plugins.suites.datasets import one_at_a_time
 
 IMAGE_SIZE = 32  # upscaled once here, so training needs no resize of 8x8 inputs
 MARKER = ".complete"

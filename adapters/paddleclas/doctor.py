@@ -13,7 +13,7 @@ import tempfile
 
 import yaml
 
-from paddle_autotune_plugins import knobs
+from paddle_autotune_plugins.trials import knobs
 
 PRESET = "clas-all"
 ACTS = "every knob acts (optimizer and schedule built by ppcls)"

@@ -7,8 +7,8 @@ import importlib.util
 import os
 import re
 
-from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import report, report_progress, report_used, wanted
+from paddle_autotune_plugins.trials.import_hooks import when_imported
+from paddle_autotune_plugins.trials.reporting import report, report_progress, report_used, wanted
 
 _METRIC = re.compile(r"([A-Za-z_][\w.@-]*)\s*:\s*([-+]?[\d.]+(?:e[-+]?\d+)?|nan|inf)", re.IGNORECASE)
 

@@ -3,7 +3,7 @@
 The trial hook reads a built ``Engine`` (hooks.py); ``doctor --configs`` and the preset's trainer facts
 build the optimizer from a config with the checkout's own ``build_optimizer`` (no data, no training) and
 read the same way. Values are keyed by the config paths they answer for, so the coordinator compares
-them with the trial's config (paddle_autotune_plugins/knobs.py). Only what is read from live objects is
+them with the trial's config (paddle_autotune_plugins/trials/knobs.py). Only what is read from live objects is
 returned; anything else is left out rather than guessed.
 """
 import copy

@@ -14,10 +14,10 @@ import subprocess
 
 import yaml
 
-from paddle_autotune_plugins import data_paths, dotpath
-from paddle_autotune_plugins.adapter import python
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.search_space import data_paths, dotpath
+from paddle_autotune_plugins.suites.adapter import python
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 from . import config_io
 from .hooks import DROPOUT_HEAD

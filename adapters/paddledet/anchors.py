@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins.search_space import dotpath
 
 
 def _iou_wh(boxes, anchors):

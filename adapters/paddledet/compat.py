@@ -37,7 +37,7 @@ import re
 import sys
 import types
 
-from paddle_autotune_plugins.import_hooks import around_import, when_imported
+from paddle_autotune_plugins.trials.import_hooks import around_import, when_imported
 
 _MARK = "__paddle_autotune_compat__"  # set on patched objects, so installing twice patches once
 

@@ -19,17 +19,17 @@ so a config only needs ``dataset_dir`` pointed at it (see ``DigitsDet.dataset_ov
     >>> data = ensure_dataset(num_train=60, num_val=20)   # doctest: +SKIP
     >>> data.dataset_dir                                  # doctest: +SKIP
 """
+from dataclasses import dataclass, field
 import json
 import os
+from pathlib import Path
 import shutil
 import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np
 
-from paddle_autotune_plugins.datasets import one_at_a_time
+from paddle_autotune_plugins.suites.datasets import one_at_a_time
 
 CLASSES = [str(i) for i in range(10)]
 ONE_CLASS = ["digit"]  # classes=1: every scan, one class - "where are the digits", without telling them apart

@@ -24,8 +24,9 @@ import signal
 import sys
 import tempfile
 
-from paddle_autotune_plugins import dotpath, knobs, space
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.search_space import dotpath, space
+from paddle_autotune_plugins.trials import knobs
 
 from . import live
 

@@ -6,9 +6,10 @@ import math
 import os
 import sys
 
-from paddle_autotune_plugins import dotpath
-from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import ENV_VAR, report, report_progress, report_used, study_seed, tuned_paths
+from paddle_autotune_plugins.search_space import dotpath
+from paddle_autotune_plugins.trials.import_hooks import when_imported
+from paddle_autotune_plugins.trials.reporting import (ENV_VAR, report, report_progress, report_used, study_seed,
+                                                      tuned_paths)
 
 from . import compat
 
@@ -51,7 +52,7 @@ def trial_config(argv=None):
 
 def candidate_paths(cfg):
     """The paths to read: the study's tuned ones, and every place a det preset may tune that the config has."""
-    from paddle_autotune_plugins import presets
+    from paddle_autotune_plugins.search_space import presets
 
     paths = list(tuned_paths())
     for preset in presets.available().values():

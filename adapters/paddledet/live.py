@@ -12,7 +12,7 @@ Paths that cannot be read are left out, so the coordinator can say which knobs w
 """
 import re
 
-from paddle_autotune_plugins import dotpath
+from paddle_autotune_plugins.search_space import dotpath
 
 LR = "LearningRate"
 BASE_LR = "LearningRate.base_lr"

@@ -20,7 +20,7 @@ Two kinds of script are tuned, told apart by that ``--help``:
 
 For both, the presets' knobs land on the script's own flag names (the first name of a knob's ``paths`` the
 script takes), switches (``--warmup``) are passed bare or left out, and output folders (``--save_dir``,
-``--output_dir``) point into each trial's folder (``paddle_autotune_plugins/flag_scripts.py``).
+``--output_dir``) point into each trial's folder (``paddle_autotune_plugins/suites/flag_scripts.py``).
 """
 import difflib
 import json
@@ -30,12 +30,12 @@ import re
 
 import yaml
 
-from paddle_autotune_plugins import data_paths
-from paddle_autotune_plugins.adapter import Task, available_device
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.flag_scripts import ask_help, script_stamp
-from paddle_autotune_plugins.flags import parse_flags
-from paddle_autotune_plugins.suite_bases import FlagScriptAdapter
+from paddle_autotune_plugins.search_space import data_paths
+from paddle_autotune_plugins.suites.adapter import Task, available_device
+from paddle_autotune_plugins.suites.flag_scripts import ask_help, script_stamp
+from paddle_autotune_plugins.suites.flags import parse_flags
+from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter
 
 from . import paddleformers_cli
 from .hooks import TRAINER_ARGUMENTS  # the --help of a Trainer script lists them
@@ -105,7 +105,7 @@ class NlpAdapter(FlagScriptAdapter):
 
     @classmethod
     def quiet_imports(cls):
-        from paddle_autotune_plugins.import_hooks import when_imported
+        from paddle_autotune_plugins.trials.import_hooks import when_imported
 
         # PaddleNLP logs DEBUG and INFO to stderr from its import on; its warnings and errors stay
         for package in ("paddlenlp", "paddleformers"):

@@ -1,7 +1,7 @@
 """Hands every PaddleNLP or PaddleFormers evaluation of a training to the tuning coordinator.
 
 A ``TrainerCallback`` whose ``on_evaluate`` passes the eval metrics (``eval_loss``, ``eval_accuracy``, ...)
-to ``paddle_autotune_plugins.reporting.report``: exact numbers, in-process, instead of parsing the coloured
+to ``paddle_autotune_plugins.trials.reporting.report``: exact numbers, in-process, instead of parsing the coloured
 stderr log. Outside a study (``PADDLE_AUTOTUNE_REPORT`` unset) it does nothing.
 
 When training begins it also sends the knob proof (``report_used``): the tuned ``TrainingArguments`` the
@@ -24,7 +24,7 @@ import importlib
 import math
 import numbers
 
-from paddle_autotune_plugins.reporting import report, report_progress, report_used, stop_requested, tuned_paths
+from paddle_autotune_plugins.trials.reporting import report, report_progress, report_used, stop_requested, tuned_paths
 
 
 def _numeric(value):

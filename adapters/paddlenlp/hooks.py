@@ -13,8 +13,8 @@ import dataclasses
 import os
 
 from paddle_autotune_plugins.adapters.generic import hooks as script_hooks
-from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import METRIC_ENV
+from paddle_autotune_plugins.trials.import_hooks import when_imported
+from paddle_autotune_plugins.trials.reporting import METRIC_ENV
 
 _EVAL_LINES = script_hooks.EvalLines()
 TRAINER_ARGUMENTS = {"per_device_train_batch_size", "evaluation_strategy"}  # what tells TrainingArguments

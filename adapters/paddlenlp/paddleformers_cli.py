@@ -14,8 +14,8 @@ import os
 import pathlib
 import subprocess
 
-from paddle_autotune_plugins import data_paths as paths
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.search_space import data_paths as paths
 
 PROGRAM = "paddleformers-cli"
 USAGE = f"{PROGRAM} train CONFIG.yaml [key=value ...] --autotune ..."

@@ -14,8 +14,8 @@ import os
 import pathlib
 import re
 
-from paddle_autotune_plugins.adapter import python
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.suites.adapter import python
 
 ENV_VAR = "PADDLE_AUTOTUNE_PADDLEFORMERS_PYTHON"
 SETUP = "make setup-paddleformers"

@@ -22,7 +22,7 @@ import random
 import sys
 import unicodedata
 
-from paddle_autotune_plugins.datasets import one_at_a_time
+from paddle_autotune_plugins.suites.datasets import one_at_a_time
 
 LABELS = ("negative", "positive")  # class 0, class 1; file neg.txt -> 0, pos.txt -> 1
 SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]")  # [PAD] first: ERNIE's pad_token_id is 0

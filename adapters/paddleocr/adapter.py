@@ -16,10 +16,10 @@ import pathlib
 
 import yaml
 
-from paddle_autotune_plugins import data_paths, dotpath
-from paddle_autotune_plugins.adapter import check_override
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
-from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.search_space import data_paths, dotpath
+from paddle_autotune_plugins.suites.adapter import check_override
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 # the metric classes' result keys (ppocr/metrics); the trainer adds fps, which hooks.py leaves out
 METRICS = {"RecMetric": ["acc", "norm_edit_dis"], "DetMetric": ["hmean", "precision", "recall"],

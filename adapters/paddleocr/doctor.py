@@ -19,8 +19,8 @@ import tempfile
 
 import yaml
 
-from paddle_autotune_plugins import knobs
 from paddle_autotune_plugins.errors import last_line
+from paddle_autotune_plugins.trials import knobs
 
 from .readback import DB_POST
 

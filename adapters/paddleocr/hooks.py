@@ -11,8 +11,8 @@ import inspect
 import os
 import sys
 
-from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import ENV_VAR, report, report_progress, report_used
+from paddle_autotune_plugins.trials.import_hooks import when_imported
+from paddle_autotune_plugins.trials.reporting import ENV_VAR, report, report_progress, report_used
 
 PROGRAM = "tools.program"  # the checkout's module: tools/train.py puts the checkout first on sys.path
 NOT_METRICS = ("fps",)

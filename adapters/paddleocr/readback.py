@@ -5,7 +5,7 @@ learning-rate scheduler, the train loader's batch sampler, the post-process. ``d
 scheduler and optimizer of a config (over a one-layer stand-in model) and the post-process with the
 checkout's own ``build_optimizer`` and ``build_post_process`` and reads them the same way. Values are keyed
 by the config paths they answer for, so the coordinator compares them with the trial's config
-(paddle_autotune_plugins/knobs.py); what cannot be read is left out rather than guessed.
+(paddle_autotune_plugins/trials/knobs.py); what cannot be read is left out rather than guessed.
 """
 import copy
 

@@ -14,10 +14,10 @@ import pathlib
 
 import yaml
 
-from paddle_autotune_plugins import data_paths, dotpath
-from paddle_autotune_plugins.adapter import check_override, python, weight_files
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
-from paddle_autotune_plugins.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.search_space import data_paths, dotpath
+from paddle_autotune_plugins.suites.adapter import check_override, python, weight_files
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 BASE_KEY = "_base_"
 INHERIT_KEY = "_inherited_"
@@ -168,7 +168,8 @@ class SegAdapter(YamlSuiteAdapter):
         for p in params:
             if p.name == "optimizer.weight_decay" and p.kind == "int":
                 raise UsageError("optimizer.weight_decay: PaddleSeg's optimizers take only a float; give float bounds")
-        from paddle_autotune_plugins import space  # here: trial processes import this module and need no Optuna
+        # here: trial processes import this module and need no Optuna
+        from paddle_autotune_plugins.search_space import space
 
         lr = next((p for p in params if p.name == "lr_scheduler.learning_rate"), None)
         if "warmup_iters" in task.config["lr_scheduler"]:  # the warm-up ends at learning_rate
@@ -208,9 +209,9 @@ class SegAdapter(YamlSuiteAdapter):
         return weight_files(self._save_dir(trial_dir))
 
     def doctor(self):
-        from . import hooks
-
         import importlib.util
+
+        from . import hooks
 
         spec = importlib.util.find_spec("paddleseg")
         where = f" (imported from {pathlib.Path(spec.origin).parent.parent})" if spec and spec.origin else ""

@@ -25,7 +25,7 @@ import pathlib
 
 import numpy as np
 
-from paddle_autotune_plugins.datasets import build_once, one_at_a_time
+from paddle_autotune_plugins.suites.datasets import build_once, one_at_a_time
 
 FORMAT_VERSION = 1  # bump when the generator's output changes, so cached sets are rebuilt
 MARKER = ".digits_seg_complete.json"  # written last: its absence means a half-written set

@@ -17,8 +17,8 @@ import pathlib
 import sys
 import tempfile
 
-from paddle_autotune_plugins import knobs
 from paddle_autotune_plugins.errors import last_line
+from paddle_autotune_plugins.trials import knobs
 
 PRESET = "seg-all"
 SAME_MERGE = "_base_ merged as the checkout's parse_from_yaml merges it"

@@ -13,8 +13,8 @@ paddleseg the trial imports (a checkout's or the wheel's) without a file being e
 import os
 import sys
 
-from paddle_autotune_plugins.import_hooks import when_imported
-from paddle_autotune_plugins.reporting import ENV_VAR, report, report_used
+from paddle_autotune_plugins.trials.import_hooks import when_imported
+from paddle_autotune_plugins.trials.reporting import ENV_VAR, report, report_used
 
 
 def _paddle_3():

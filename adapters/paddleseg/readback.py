@@ -5,7 +5,7 @@ optimizer with its learning-rate scheduler, the built losses with their coeffici
 batch sampler. ``doctor --configs`` builds the scheduler, the optimizer (over a one-layer stand-in model)
 and the losses of a config with the checkout's own ``SegBuilder`` and reads them the same way. Values are
 keyed by the config paths they answer for, so the coordinator compares them with the trial's config
-(paddle_autotune_plugins/knobs.py); what cannot be read is left out rather than guessed.
+(paddle_autotune_plugins/trials/knobs.py); what cannot be read is left out rather than guessed.
 """
 
 

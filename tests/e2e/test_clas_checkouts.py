@@ -9,10 +9,9 @@ import json
 import pathlib
 import subprocess
 
+from conftest import PYTHON, autotune, copy_checkout, read_trials
 import pytest
 import yaml
-from conftest import PYTHON, autotune, copy_checkout, read_trials
-
 
 # checkout -> the key its Piecewise trains with, and whether its own tools/train.py runs on Paddle 3 unaided
 CHECKOUTS = {

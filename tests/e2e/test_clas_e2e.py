@@ -4,10 +4,9 @@ import signal
 import subprocess
 import time
 
+from conftest import CHROMIUM, PYTHON, REPO, assert_renders, autotune, read_trials, trial_lines
 import pytest
 import yaml
-
-from conftest import CHROMIUM, PYTHON, REPO, assert_renders, autotune, read_trials, trial_lines
 
 
 def write_space(tmp_path, spec):

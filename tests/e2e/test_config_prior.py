@@ -1,8 +1,8 @@
 """Issue 28: the user's config as the prior - rescaled to the user's devices, ranges centred on it."""
 
+from conftest import autotune, checkout_root, read_trials
 import pytest
 import yaml
-from conftest import autotune, checkout_root, read_trials
 
 MOBILENET = "ppcls/configs/ImageNet/MobileNetV3/MobileNetV3_small_x0_35.yaml"
 

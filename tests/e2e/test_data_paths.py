@@ -2,8 +2,8 @@
 data keys, resolved as its trainer resolves them (issue 27)."""
 import subprocess
 
-import pytest
 from conftest import PYTHON, autotune, checkout_root
+import pytest
 
 
 def assert_refused(code, lines, out, *parts):

@@ -17,11 +17,11 @@ import subprocess
 import sys
 import time
 
+from conftest import PYTHON, checkout_root, copy_checkout, read_trials
 import pytest
 
-from conftest import PYTHON, checkout_root, copy_checkout, read_trials
-from paddle_autotune_plugins import knobs
 from paddle_autotune_plugins.adapters.paddledet import config_io
+from paddle_autotune_plugins.trials import knobs
 
 # checkout -> whether its own tools/train.py trains our YOLOv3 on Paddle 3 without the plugin's fixes
 CHECKOUTS = {

@@ -6,10 +6,10 @@ import subprocess
 import sys
 import time
 
+from conftest import PYTHON, autotune, read_trials, trial_lines
 import pytest
 import yaml
 
-from conftest import PYTHON, autotune, read_trials, trial_lines
 from paddle_autotune_plugins.adapters.paddledet import config_io
 from paddle_autotune_plugins.adapters.paddledet.digits_det import write_demo_config
 

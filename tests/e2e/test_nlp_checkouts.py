@@ -7,12 +7,11 @@ import shlex
 import subprocess
 import time
 
+from conftest import PYTHON, REPO, copy_checkout, read_trials
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, copy_checkout, read_trials
-from paddle_autotune_plugins.flags import to_flags
-
+from paddle_autotune_plugins.suites.flags import to_flags
 
 CHECKOUT = "PaddleNLP-text_classification-multi_class"
 SPACE = REPO / "adapters" / "paddlenlp" / "configs" / "offline_multi_class_space.yaml"
@@ -25,7 +24,7 @@ def _jsonl(path):
 
 def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
-    from paddle_autotune_plugins.study_report import open_study
+    from paddle_autotune_plugins.report.study_report import open_study
 
     return {t.number: t.user_attrs.get("knobs", "") for t in open_study(out).trials}
 

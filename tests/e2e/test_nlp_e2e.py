@@ -3,10 +3,10 @@ import json
 import pathlib
 import subprocess
 
+from conftest import PYTHON, REPO, read_trials, trial_lines
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, read_trials, trial_lines
 from paddle_autotune_plugins.adapters.paddlenlp.demo import DEMO_SPACE, demo_args
 
 ENTRY = "paddle_autotune_plugins.adapters.paddlenlp.train_seq_cls"

@@ -13,12 +13,11 @@ import os
 import re
 import subprocess
 
+from conftest import PYTHON, copy_checkout, read_trials, trial_lines
 import pytest
 import yaml
 
-from conftest import PYTHON, copy_checkout, read_trials, trial_lines
 from paddle_autotune_plugins.adapters.paddleocr.digits_ocr import write_demo_config
-
 
 CUR_METRIC = re.compile(r"cur metric, acc: ([\d.e-]+), norm_edit_dis: ([\d.e-]+), fps")
 EVERY = 2  # evaluations every 2 iterations: 64 images at batch 16 evaluate at 2, 4, 6, 8; at batch 32 at 2, 4

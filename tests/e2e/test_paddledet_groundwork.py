@@ -11,9 +11,8 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import conftest
+import pytest
 
 REPO = str(conftest.REPO)
 TESTS = str(conftest.TESTS)  # det_quickrun.py, test scaffolding

@@ -3,10 +3,10 @@
 import json
 import subprocess
 
+from conftest import PYTHON, REPO, read_trials
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO, read_trials
 from paddle_autotune_plugins.adapters.paddlenlp import paddleformers_env
 
 SCRIPT = REPO / "adapters" / "paddlenlp" / "train_ernie45_cls.py"

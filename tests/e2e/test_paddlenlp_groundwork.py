@@ -31,7 +31,7 @@ def _load(name):
     """The adapter module, from the installed package, or from the folder before pyproject maps it."""
     if INSTALLED:
         return importlib.import_module(f"{PACKAGE}.{name}")
-    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.reporting, the folder for siblings
+    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.trials.reporting, the folder for siblings
         if path not in sys.path:
             sys.path.insert(0, path)
     return importlib.import_module(name)

@@ -7,7 +7,6 @@ import re
 
 from conftest import autotune
 
-
 NOISE = ("ccache", "distutils", "pkg_resources", "[    INFO]", "[   DEBUG]", "UserWarning", "ExperimentalWarning")
 
 

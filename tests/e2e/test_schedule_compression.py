@@ -17,9 +17,9 @@ import math
 import shutil
 import subprocess
 
+from conftest import PYTHON, REPO, checkout_root
 import pytest
 
-from conftest import PYTHON, REPO, checkout_root
 from paddle_autotune_plugins.adapters.paddleclas import schedule as clas
 
 # Builds each case's lr schedule with the ppcls on sys.path[0] and prints the rate of every training

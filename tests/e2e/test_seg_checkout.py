@@ -8,12 +8,11 @@ import os
 import re
 import subprocess
 
+from conftest import PYTHON, copy_checkout, read_trials, trial_lines
 import pytest
 import yaml
 
-from conftest import PYTHON, copy_checkout, read_trials, trial_lines
 from paddle_autotune_plugins.adapters.paddleseg.digits_seg import write_demo_config
-
 
 CHECKOUT = "PaddleSeg-release-2.9"
 EVAL_LINE = re.compile(r"\[EVAL\] #Images: \d+ mIoU: ([\d.]+) Acc: ([\d.]+) Kappa: ([-\d.]+) Dice: ([\d.]+)")

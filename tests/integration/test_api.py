@@ -15,11 +15,12 @@ import sys
 import textwrap
 import time
 
-import pytest
-
 from autotune_objective import constant, noisy_quadratic
 from conftest import REPO
-from paddle_autotune_plugins import AutoTuner, api
+import pytest
+
+from paddle_autotune_plugins import AutoTuner
+from paddle_autotune_plugins.python_api import api
 
 SPACE = {"lr": {"bounds": [1e-4, 1.0], "scale": "log"}, "momentum": {"min": 0.5, "max": 0.99}}
 
@@ -404,7 +405,7 @@ def test_every_returned_number_is_kept_and_metric_picks_the_objective(tmp_path):
     for row in tuner.trials:
         assert row["value"] == row["acc"] and row["loss"] == pytest.approx(row["lr"], rel=1e-5)
     assert all(set(t.user_attrs["metrics"]) == {"loss", "acc"} for t in tuner.study.trials)
-    from paddle_autotune_plugins import study_report  # show and the report's table: the other number too
+    from paddle_autotune_plugins.report import study_report  # show and the report's table: the other number too
 
     table = study_report.trials_table(tuner.study)
     head = next(line for line in table if line.lstrip().startswith("#  state"))

@@ -7,11 +7,12 @@ import resource
 import shutil
 import subprocess
 
+from conftest import PYTHON, REPO, read_trials
 import optuna
 import pytest
 
-from conftest import PYTHON, REPO, read_trials
-from paddle_autotune_plugins import cli, flag_scripts
+from paddle_autotune_plugins import cli
+from paddle_autotune_plugins.suites import flag_scripts
 
 PROBE = str(REPO / "tests" / "probe_train.py")
 

@@ -11,12 +11,12 @@ import json
 import re
 import shlex
 
+from conftest import autotune, read_trials
 import pytest
 import yaml
 
-from conftest import autotune, read_trials
-from paddle_autotune_plugins import adapter as adapter_module
 from paddle_autotune_plugins import cli
+from paddle_autotune_plugins.suites import adapter as adapter_module
 
 SCRIPT = '''
 import argparse, os

@@ -3,8 +3,8 @@ import copy
 
 import yaml
 
-from paddle_autotune_plugins import dotpath
 from paddle_autotune_plugins.adapters.paddleclas.adapter import ClasAdapter
+from paddle_autotune_plugins.search_space import dotpath
 
 
 def test_export_round_trip_loads_in_ppcls(digits_config, tmp_path):

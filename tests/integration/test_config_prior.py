@@ -1,8 +1,7 @@
 """Issue 28: the user's config as the prior - rescaled to the user's devices, ranges centred on it."""
 from conftest import autotune, read_trials
 
-from paddle_autotune_plugins.adapter import Task
-
+from paddle_autotune_plugins.suites.adapter import Task
 
 # --- the prior-guided sampler wired in (--prior, --sampler greedy), and what the study says of it ----------
 TOY = '''
@@ -68,12 +67,14 @@ def test_dry_run_prints_the_space_and_trial_0s_command_and_trains_nothing(tmp_pa
 def test_a_resumed_study_draws_around_the_centres_it_stored(tmp_path):
     """The centres live in the study: a resumed run (or a worker, which has no config of its own) uses them."""
     from fake_suite import FakeAdapter
-    from paddle_autotune_plugins import space
-    from paddle_autotune_plugins.coordinator import Coordinator, Settings
-    from paddle_autotune_plugins.prior_sampler import PriorSampler
+
+    from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
+    from paddle_autotune_plugins.search_space import space
+    from paddle_autotune_plugins.settings.options import Settings
+    from paddle_autotune_plugins.study.coordinator import Coordinator
 
     script = tmp_path / "fake_train.py"
-    script.write_text("import sys, yaml\nfrom paddle_autotune_plugins.reporting import report\n"
+    script.write_text("import sys, yaml\nfrom paddle_autotune_plugins.trials.reporting import report\n"
                       "cfg = yaml.safe_load(open(sys.argv[1]))\nreport(1, {'score': -abs(cfg['x'] - 0.3)})\n")
     task = Task(FakeAdapter(script), {"x": 0.9, "steps": 1}, config_path="fake.yaml", cwd=str(tmp_path))
     params = space.parse_space({"x": {"low": 0.0, "high": 1.0}})

@@ -7,12 +7,14 @@ import csv
 import re
 import time
 
+from fake_suite import FakeAdapter, X, make_task
 import pytest
 import yaml
 
-from paddle_autotune_plugins import results, space
-from fake_suite import X, FakeAdapter, make_task
-from paddle_autotune_plugins.coordinator import Coordinator, Settings
+from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.settings.options import Settings
+from paddle_autotune_plugins.study.coordinator import Coordinator
 
 
 def run(tmp_path, spec, trials=6, **settings):
@@ -311,7 +313,7 @@ class _ExitsRightAfterItsLastLine:
 
 
 def test_a_trial_that_exits_right_after_its_last_report_keeps_that_report(tmp_path):
-    from paddle_autotune_plugins.reporting import ENV_VAR
+    from paddle_autotune_plugins.trials.reporting import ENV_VAR
 
     class ExitingAdapter(FakeAdapter):
         def start_trial(self, task, config_path, env, cwd, log_path):

@@ -7,19 +7,20 @@ import subprocess
 import time
 import urllib.request
 
-import pytest
-
 from conftest import PYTHON, REPO
 from fake_suite import FakeAdapter
-from paddle_autotune_plugins import space
-from paddle_autotune_plugins.adapter import Task
-from paddle_autotune_plugins.coordinator import Coordinator, Settings
+import pytest
+
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.settings.options import Settings
+from paddle_autotune_plugins.study.coordinator import Coordinator
+from paddle_autotune_plugins.suites.adapter import Task
 
 pytest.importorskip("optuna_dashboard")
 
 TRAIN = '''
 import sys, yaml
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.trials.reporting import report
 cfg = yaml.safe_load(open(sys.argv[1]))
 for step in range(1, cfg["steps"] + 1):
     report(step, {"score": (1.0 - (cfg["x"] - 0.3) ** 2) * step / cfg["steps"], "cost": cfg["x"] * step})

@@ -4,10 +4,10 @@ import json
 import subprocess
 
 from conftest import PYTHON, REPO
-from paddle_autotune_plugins import dotpath
+
 from paddle_autotune_plugins.adapters.paddledet import config_io
 from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
-
+from paddle_autotune_plugins.search_space import dotpath
 
 ROUND_TRIP = """
 import json, sys

@@ -3,9 +3,8 @@ keeps global state), for the schedulers the checkouts' configs use (tests/e2e/te
 import json
 import subprocess
 
-import pytest
-
 from conftest import PYTHON, REPO
+import pytest
 
 LR_PROBE = r"""
 import json, sys

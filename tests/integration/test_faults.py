@@ -10,11 +10,11 @@ import signal
 import subprocess
 import time
 
+from conftest import PYTHON, REPO, read_trials
 import optuna
 import psutil
 import pytest
 import yaml
-from conftest import PYTHON, REPO, read_trials
 
 PROBE = str(REPO / "tests" / "probe_train.py")
 

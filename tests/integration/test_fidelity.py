@@ -5,8 +5,9 @@
 from fake_suite import FakeAdapter  # noqa: E402
 from fake_suite import X, make_task  # noqa: E402
 
-from paddle_autotune_plugins import space  # noqa: E402
-from paddle_autotune_plugins.coordinator import Coordinator, Settings  # noqa: E402
+from paddle_autotune_plugins.search_space import space  # noqa: E402
+from paddle_autotune_plugins.settings.options import Settings  # noqa: E402
+from paddle_autotune_plugins.study.coordinator import Coordinator  # noqa: E402
 
 
 class CompressingAdapter(FakeAdapter):

@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from paddle_autotune_plugins import run_function
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.trials import run_function
 
 CALLER = textwrap.dedent('''
     import json, pathlib, sys

@@ -2,11 +2,11 @@
 a store_true switch, a --save_dir that every run would share, flags the command does not give."""
 import json
 
+from conftest import autotune, read_trials
 import pytest
 import yaml
 
-from conftest import autotune, read_trials
-from paddle_autotune_plugins.flags import to_flags
+from paddle_autotune_plugins.suites.flags import to_flags
 
 SCRIPT = '''
 import argparse, os, sys
@@ -34,7 +34,7 @@ def _jsonl(path):
 
 def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
-    from paddle_autotune_plugins.study_report import open_study
+    from paddle_autotune_plugins.report.study_report import open_study
 
     return {t.number: t.user_attrs.get("knobs", "") for t in open_study(out).trials}
 

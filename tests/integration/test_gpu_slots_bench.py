@@ -4,9 +4,8 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from conftest import REPO
+import pytest
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -34,6 +33,7 @@ def test_dry_run_runs_the_slot_study_and_the_api_caller_and_checks_the_other_com
 
 def test_a_malformed_study_command_is_caught_without_running_it(tmp_path):
     import gpu_slots
+
     from paddle_autotune_plugins.errors import UsageError
 
     sizes = dict(gpu_slots.CPU_SIZES)

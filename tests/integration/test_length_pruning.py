@@ -1,11 +1,11 @@
 """Issue 28, part 4: where the config does not tell how many evaluations a training makes (a script of the
 generic adapter, a Trainer script), the baseline's own run tells it; no trial is pruned before that, and
 none at its first evaluation."""
+from conftest import autotune, read_trials
 import optuna
 import yaml
 
-from conftest import autotune, read_trials
-from paddle_autotune_plugins import pruners
+from paddle_autotune_plugins.optuna_glue import pruners
 
 # Trainer-like: 4 evaluations, a warm-up that costs the first one and pays off after it; the config as given
 # (--warmup 0) starts fastest, --warmup 3 is best from the second evaluation on.

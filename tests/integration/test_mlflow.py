@@ -9,21 +9,22 @@ import sys
 import time
 import urllib.request
 
+from conftest import TESTS
+from fake_suite import FakeAdapter
 import pytest
 import yaml
 
-from conftest import TESTS
-from fake_suite import FakeAdapter
-from paddle_autotune_plugins import space
-from paddle_autotune_plugins.adapter import Task
-from paddle_autotune_plugins.coordinator import Coordinator, Settings
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.settings.options import Settings
+from paddle_autotune_plugins.study.coordinator import Coordinator
+from paddle_autotune_plugins.suites.adapter import Task
 
 pytest.importorskip("mlflow")
 
 KILL_ENV = "AUTOTUNE_TEST_KILL_PGID"
 TRAIN = f'''
 import os, signal, sys, time, yaml
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.trials.reporting import report
 cfg = yaml.safe_load(open(sys.argv[1]))
 if cfg["x"] >= 0.99:
     raise ValueError("crash requested by the config")
@@ -215,9 +216,10 @@ def test_cli_option_and_no_mlflow_import_without_it(tmp_path):
 import sys
 sys.path.insert(0, {str(TESTS)!r})
 from fake_suite import FakeAdapter
-from paddle_autotune_plugins import space
-from paddle_autotune_plugins.adapter import Task
-from paddle_autotune_plugins.coordinator import Coordinator, Settings
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.suites.adapter import Task
+from paddle_autotune_plugins.settings.options import Settings
+from paddle_autotune_plugins.study.coordinator import Coordinator
 task = Task(FakeAdapter({str(tmp_path / 'train.py')!r}), {{"x": 0.9, "c": "b", "steps": 2}}, cwd={str(tmp_path)!r})
 c = Coordinator(task, space.parse_space({SPACE!r}), Settings(out={str(tmp_path / 'plain')!r}, trials=2, quiet=True))
 c.run()

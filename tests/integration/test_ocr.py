@@ -5,12 +5,11 @@ readback from built Paddle objects, and the rendered digit strings."""
 import json
 import types
 
-import pytest
-
 from conftest import autotune
 from ocr_fakes import Loader, checkout, fake_program  # noqa: F401 - checkout and fake_program are fixtures
-from paddle_autotune_plugins.adapters.paddleocr import readback
+import pytest
 
+from paddle_autotune_plugins.adapters.paddleocr import readback
 
 
 @pytest.mark.parametrize("suite_args, tuning_args, named", [

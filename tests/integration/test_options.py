@@ -5,7 +5,9 @@ import json
 import optuna
 import pytest
 
-from paddle_autotune_plugins import cli, options
+from paddle_autotune_plugins import cli
+from paddle_autotune_plugins.settings import options
+
 # what a worker took from the study before the schema (cli.STUDY_OPTIONS, written out by hand), and the
 # study options added since
 STUDY_BEFORE = {"trials", "time_budget", "sampler", "stages", "pruner", "early_stopping_rounds", "metric", "direction",

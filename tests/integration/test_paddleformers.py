@@ -4,10 +4,10 @@ import json
 import os
 import subprocess
 
+from conftest import PYTHON, REPO
 import pytest
 import yaml
 
-from conftest import PYTHON, REPO
 from paddle_autotune_plugins.adapters.paddlenlp import paddleformers_env
 
 PF_PYTHON = REPO / paddleformers_env.VENV / "bin" / "python"

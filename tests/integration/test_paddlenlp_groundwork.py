@@ -10,11 +10,11 @@ import os
 import sys
 import types
 
+import conftest
 import pytest
 import yaml
 
-import conftest
-from paddle_autotune_plugins.flags import to_flags
+from paddle_autotune_plugins.suites.flags import to_flags
 
 REPO = str(conftest.REPO)
 ADAPTER_DIR = os.path.join(REPO, "adapters", "paddlenlp")
@@ -35,7 +35,7 @@ def _load(name):
     """The adapter module, from the installed package, or from the folder before pyproject maps it."""
     if INSTALLED:
         return importlib.import_module(f"{PACKAGE}.{name}")
-    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.reporting, the folder for siblings
+    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.trials.reporting, the folder for siblings
         if path not in sys.path:
             sys.path.insert(0, path)
     return importlib.import_module(name)
@@ -54,7 +54,7 @@ def test_callback_reports_every_number_including_nan(tmp_path, monkeypatch):
     state = types.SimpleNamespace(epoch=2.0, global_step=50)
     args = types.SimpleNamespace(evaluation_strategy="steps")
     cb.on_evaluate(args, state, None, metrics={"eval_loss": float("nan"), "eval_accuracy": 0.5, "note": "text"})
-    from paddle_autotune_plugins.reporting import read_reports
+    from paddle_autotune_plugins.trials.reporting import read_reports
     reports, _ = read_reports(str(report_file))
     assert len(reports) == 1 and reports[0]["step"] == 50
     assert math.isnan(reports[0]["metrics"]["eval_loss"]) and reports[0]["metrics"]["eval_accuracy"] == 0.5
@@ -127,7 +127,7 @@ def _jsonl(path):
 
 def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
-    from paddle_autotune_plugins.study_report import open_study
+    from paddle_autotune_plugins.report.study_report import open_study
 
     return {t.number: t.user_attrs.get("knobs", "") for t in open_study(out).trials}
 

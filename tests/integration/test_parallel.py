@@ -8,11 +8,10 @@ import signal
 import subprocess
 import time
 
+from conftest import PYTHON, REPO, autotune, read_trials
 import psutil
 import pytest
 import yaml
-
-from conftest import PYTHON, REPO, autotune, read_trials
 
 PROBE = str(REPO / "tests" / "probe_train.py")
 
@@ -126,7 +125,7 @@ def test_gpu_slots_least_loaded_first(tmp_path):
 def test_gpus_that_paddle_does_not_see_stop_before_any_trial(tmp_path):
     """On a Paddle build without CUDA every multi-GPU trial used to fail after 15 s ("Call
     paddle.distributed.init_parallel_env first") and the study exited 0."""
-    from paddle_autotune_plugins.adapter import visible_gpus
+    from paddle_autotune_plugins.suites.adapter import visible_gpus
 
     if visible_gpus():
         pytest.skip("this Paddle build sees GPUs")
@@ -229,7 +228,7 @@ def _join_study(storage, tmp_path, workers=2, trials=8):
     assert second.returncode == 0, second.stderr[-2000:]
     for text in (err_first, second.stderr, out_first, second.stdout):
         assert "s3cret-pw" not in text and "Traceback" not in text
-    from paddle_autotune_plugins.storages import open_storage
+    from paddle_autotune_plugins.optuna_glue.storages import open_storage
 
     study = optuna.load_study(study_name="shared", storage=open_storage(storage, tmp_path)[0])
     ran_here = {p.name for p in (tmp_path / "a").glob("trial_*")}, {p.name for p in (tmp_path / "b").glob("trial_*")}

@@ -8,15 +8,14 @@ import shutil
 import subprocess
 import time
 
+from conftest import PYTHON, REPO, TESTS, autotune, read_trials
 import pytest
 import yaml
-
-from conftest import PYTHON, REPO, TESTS, autotune, read_trials
 
 # the fake suite's trial: epochs of `sleep` seconds, each reported as it starts and ends, with an eval after it
 TRAIN = '''
 import sys, time, yaml
-from paddle_autotune_plugins.reporting import report, report_progress
+from paddle_autotune_plugins.trials.reporting import report, report_progress
 cfg = yaml.safe_load(open(sys.argv[1]))
 n = cfg["steps"]
 for epoch in range(1, n + 1):
@@ -33,9 +32,11 @@ DRIVER = '''
 import sys
 sys.path.insert(0, {tests!r})
 from fake_suite import FakeAdapter
-from paddle_autotune_plugins import results, space
-from paddle_autotune_plugins.adapter import Task
-from paddle_autotune_plugins.coordinator import Coordinator, Settings
+from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.suites.adapter import Task
+from paddle_autotune_plugins.settings.options import Settings
+from paddle_autotune_plugins.study.coordinator import Coordinator
 task = Task(FakeAdapter({script!r}), {{"x": 0.9, "steps": {epochs}, "sleep": {sleep}}}, config_path="fake.yaml",
             cwd={cwd!r})
 params = space.parse_space({{"x": {{"low": 0.0, "high": 1.0}}}})

@@ -6,10 +6,10 @@ import shlex
 import subprocess
 import time
 
+from conftest import PYTHON, REPO, autotune, read_trials
 import optuna
 import pytest
 import yaml
-from conftest import PYTHON, REPO, autotune, read_trials
 
 PROBE = str(REPO / "tests" / "probe_train.py")
 
@@ -94,7 +94,7 @@ def test_two_coordinators_on_one_storage_draw_different_parameters(tmp_path):
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-2000:]
-    from paddle_autotune_plugins.storages import open_storage
+    from paddle_autotune_plugins.optuna_glue.storages import open_storage
 
     trials = optuna.load_study(study_name="same", storage=open_storage(storage, tmp_path)[0]).trials
     drawn = [t.params["lr"] for t in trials if not t.user_attrs.get("baseline") and "lr" in t.params

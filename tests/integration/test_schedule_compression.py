@@ -16,9 +16,9 @@ import math
 import subprocess
 import types
 
+from conftest import PYTHON, REPO
 import pytest
 
-from conftest import PYTHON, REPO
 from paddle_autotune_plugins.adapters.paddlenlp import schedule as nlp
 
 
@@ -146,8 +146,7 @@ def det_text(lr_text, epochs):
 
 
 def test_det_compressed_curve_is_the_full_curve_at_the_same_fractions():
-    from paddle_autotune_plugins.adapters.paddledet import config_io
-    from paddle_autotune_plugins.adapters.paddledet import schedule as det
+    from paddle_autotune_plugins.adapters.paddledet import config_io, schedule as det
 
     cases, naive_fails = [], []
     for name, (lr_text, b, _) in DET_CASES.items():

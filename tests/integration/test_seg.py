@@ -5,9 +5,9 @@ import pathlib
 import subprocess
 import textwrap
 
+from conftest import PYTHON, REPO
 import pytest
 
-from conftest import PYTHON, REPO
 from paddle_autotune_plugins.adapters.paddleseg import hooks
 from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter, load_config
 

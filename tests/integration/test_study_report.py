@@ -3,20 +3,22 @@ on a real study written by the coordinator with a fake trainer (seconds, no suit
 import pathlib
 import re
 
-import pytest
-
-from paddle_autotune_plugins import space, study_report
-from paddle_autotune_plugins.adapter import Task
-from paddle_autotune_plugins.coordinator import Coordinator, Settings
-from paddle_autotune_plugins.errors import UsageError
 from conftest import CHROMIUM, assert_renders
 from fake_suite import FakeAdapter
+import pytest
+
+from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.report import study_report
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.settings.options import Settings
+from paddle_autotune_plugins.study.coordinator import Coordinator
+from paddle_autotune_plugins.suites.adapter import Task
 
 # A fake trainer like the one in test_coordinator.py: a score peaking at x=0.3, better with c='a'; "diverges"
 # (exits with an error) when x > 0.8, so a seeded study holds complete, pruned and failed trials.
 FAKE_TRAIN = '''
 import sys, yaml
-from paddle_autotune_plugins.reporting import report
+from paddle_autotune_plugins.trials.reporting import report
 cfg = yaml.safe_load(open(sys.argv[1]))
 for step in range(1, cfg["steps"] + 1):
     if cfg["x"] > 0.8:
@@ -128,7 +130,7 @@ def test_report_renders_in_headless_chromium(out, tmp_path):
 
 def test_show_and_report_say_when_a_knob_did_not_act(tmp_path):
     script = tmp_path / "ignores_x.py"  # a trainer that reads another key than the one tuned
-    script.write_text("import sys, yaml\nfrom paddle_autotune_plugins.reporting import report, report_used\n"
+    script.write_text("import sys, yaml\nfrom paddle_autotune_plugins.trials.reporting import report, report_used\n"
                       "cfg = yaml.safe_load(open(sys.argv[1]))\nreport_used({'x': 0.5})\n"
                       "for step in (1, 2):\n    report(step, {'score': step / 2})\n")
     task = Task(FakeAdapter(script), {"x": 0.7, "steps": 2}, config_path="fake.yaml", cwd=str(tmp_path))

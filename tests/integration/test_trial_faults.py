@@ -6,14 +6,14 @@ import signal
 import subprocess
 import time
 
-import optuna
-import psutil
-import yaml
-import pytest
 from conftest import PYTHON, REPO, read_trials
 from integration.test_faults import assert_nothing_lost, command, run, start, trial_processes, wait_for
+import optuna
+import psutil
+import pytest
+import yaml
 
-from paddle_autotune_plugins import process_tree
+from paddle_autotune_plugins.trials import process_tree
 
 FORKING = str(REPO / "tests" / "forking_trial.py")
 
@@ -185,7 +185,7 @@ def _two_on_a_journal(tmp_path, heartbeat, trials=6):
 
 
 def _assert_study_whole(storage, trials, tmp_path):
-    from paddle_autotune_plugins.storages import open_storage
+    from paddle_autotune_plugins.optuna_glue.storages import open_storage
 
     study = optuna.load_study(study_name="s", storage=open_storage(storage, tmp_path)[0])
     real = [t for t in study.trials if not t.user_attrs.get("interrupted") and not t.user_attrs.get("surplus")]

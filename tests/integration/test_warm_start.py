@@ -9,8 +9,8 @@ import time
 import psutil
 import pytest
 
-from paddle_autotune_plugins import warm_start
-from paddle_autotune_plugins.trial_processes import stop_process
+from paddle_autotune_plugins.trials import warm_start
+from paddle_autotune_plugins.trials.trial_processes import stop_process
 
 TRIAL_MODULE = '''
 import json, os, sys, time

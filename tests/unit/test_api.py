@@ -5,9 +5,9 @@ The scripts below run as a user runs them (a real `python` process per script): 
 that process (run_function.fork_trial); the tests check they really are separate processes that never
 run the script's module-level code again, and that nothing of them is left once run() returns."""
 
+from autotune_objective import constant
 import pytest
 
-from autotune_objective import constant
 from paddle_autotune_plugins import AutoTuner
 from paddle_autotune_plugins.errors import UsageError
 

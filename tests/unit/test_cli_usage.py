@@ -10,12 +10,14 @@ command.txt and CUDA_VISIBLE_DEVICES.
 import argparse
 import re
 
+from conftest import REPO
 import optuna
 import pytest
 
-from conftest import REPO
-from paddle_autotune_plugins import adapter as adapter_module
-from paddle_autotune_plugins import cli, results, space
+from paddle_autotune_plugins import cli
+from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.suites import adapter as adapter_module
 
 SCRIPT = '''
 import argparse, os
@@ -108,8 +110,8 @@ DET_CONFIG = REPO / "adapters" / "paddledet" / "configs" / "faster_rcnn_r18_digi
 
 @pytest.mark.parametrize("suite, key", [("clas", "Global.output_dir"), ("det", "save_dir")])
 def test_suite_exports_keep_the_users_output_dir(suite, key, digits_config, tmp_path, capsys):
-    from paddle_autotune_plugins import dotpath
-    from paddle_autotune_plugins.adapter import get_adapter
+    from paddle_autotune_plugins.search_space import dotpath
+    from paddle_autotune_plugins.suites.adapter import get_adapter
 
     adapter = get_adapter(suite)
     config = digits_config if suite == "clas" else DET_CONFIG

@@ -2,9 +2,9 @@
 
 import pytest
 
-from paddle_autotune_plugins import dotpath
 from paddle_autotune_plugins.adapters.paddleclas.adapter import ClasAdapter
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.search_space import dotpath
 
 
 def test_overrides_are_parsed_as_literals_never_evaluated():
@@ -40,7 +40,7 @@ def test_dotpath_nearest_and_set():
 
 
 def test_nlp_flags_keep_words_as_argparse_reads_them():
-    from paddle_autotune_plugins.flags import parse_flags, to_flags
+    from paddle_autotune_plugins.suites.flags import parse_flags, to_flags
 
     args = parse_flags(["--save_strategy", "no", "--learning_rate", "1e-3", "--do_train", "--report_to", "none",
                         "visualdl", "--disable_tqdm", "True", "--output_dir=out", "--seed", "7"])

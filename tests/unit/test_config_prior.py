@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from paddle_autotune_plugins import rescale
-from paddle_autotune_plugins.adapter import Task, get_adapter
+from paddle_autotune_plugins.search_space import rescale
+from paddle_autotune_plugins.suites.adapter import Task, get_adapter
 
 
 def clas_task(optimizer, lr, schedule="Cosine"):
@@ -45,7 +45,7 @@ def test_a_rate_written_as_text_is_the_number_the_trainer_reads():
     """PyYAML reads ppcls's `learning_rate: 4e-3` (ConvNeXt, DeiT ...) as text; ppcls evaluates it to 0.004."""
     result = rescale.rescale(clas_task("AdamW", "4e-3"), devices=2)
     assert result.config["Optimizer"]["lr"]["learning_rate"] == pytest.approx(0.004 * 0.5)  # sqrt(2 / 8)
-    from paddle_autotune_plugins import presets
+    from paddle_autotune_plugins.search_space import presets
 
     (lr,) = presets.resolve(["clas-lr"], "clas", clas_task("AdamW", "4e-3").config).params
     assert (lr.low, lr.high) == (pytest.approx(4e-4), pytest.approx(4e-2))
@@ -55,7 +55,7 @@ def test_a_rate_written_as_text_is_the_number_the_trainer_reads():
 def test_clas_rate_range_stays_above_the_warmup_start():
     """MobileViT: AdamW 2e-3 warmed up from 2e-4; a range a factor of 10 down would cross the warm-up's start,
     which ppcls's LinearWarmup refuses (end_lr must be greater than start_lr)."""
-    from paddle_autotune_plugins import presets
+    from paddle_autotune_plugins.search_space import presets
 
     task = clas_task("AdamW", 2e-3)
     task.config["Optimizer"]["lr"].update(warmup_epoch=5, warmup_start_lr="2e-4")
@@ -70,8 +70,8 @@ def test_devices_of_a_trial_cpu_one_else_its_gpus(monkeypatch):
     `paddle.distributed.launch --gpus 0,1` command sets), and the rescaling follows."""
     import argparse
 
-    from paddle_autotune_plugins import adapter as adapter_module
     from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.suites import adapter as adapter_module
 
     clas = get_adapter("clas")
     assert rescale.trial_devices(clas, 2) == 1  # this machine's CPU build

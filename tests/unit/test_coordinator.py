@@ -3,10 +3,12 @@
 The fake stands in for a suite only here, to test stop rules, samplers, pruners and failure handling in
 seconds; real suites are exercised in the e2e tests.
 """
-from paddle_autotune_plugins import space
 from fake_suite import X, make_task
-from paddle_autotune_plugins.adapter import Task
-from paddle_autotune_plugins.coordinator import Coordinator, Settings
+
+from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.settings.options import Settings
+from paddle_autotune_plugins.study.coordinator import Coordinator
+from paddle_autotune_plugins.suites.adapter import Task
 
 
 def test_each_suite_names_its_unit():

@@ -2,12 +2,13 @@
 data keys, resolved as its trainer resolves them (issue 27)."""
 from types import SimpleNamespace
 
-import pytest
 from conftest import REPO
+import pytest
 
-from paddle_autotune_plugins import cli, data_paths
-from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.adapters.paddleocr.adapter import OcrAdapter
+from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.search_space import data_paths
 
 CONFIGS = REPO / "adapters"
 

@@ -2,12 +2,13 @@
 bad input refused before any trial (tests/e2e/test_det_e2e.py trains)."""
 import re
 
+from conftest import REPO
 import pytest
 
-from conftest import REPO
-from paddle_autotune_plugins import cli, dotpath
+from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
 from paddle_autotune_plugins.adapters.paddledet.digits_det import write_demo_config
+from paddle_autotune_plugins.search_space import dotpath
 
 
 def small_config(tmp_path, name="faster_rcnn_r18_digits", epochs=2):
@@ -15,7 +16,7 @@ def small_config(tmp_path, name="faster_rcnn_r18_digits", epochs=2):
 
 
 def test_yolov3_anchors_stay_equal_in_head_and_target_assigner(tmp_path):
-    from paddle_autotune_plugins import presets, space
+    from paddle_autotune_plugins.search_space import presets, space
 
     cfg = DetAdapter().load(None, ["-c", str(REPO / "adapters/paddledet/configs/yolov3_mobilenet_v1_digits.yml")])
     params = presets.resolve(["det-anchors"], "det", cfg.config, "YOLOv3").params
@@ -44,7 +45,7 @@ def test_bad_det_input_exits_2(tmp_path, capsys, args, message):
 
 def test_anchors_seeded_from_the_training_boxes(tmp_path):
     """det-anchors-kmeans: each trial takes the config's anchors or k-means ones over the training data."""
-    from paddle_autotune_plugins import presets, space
+    from paddle_autotune_plugins.search_space import presets, space
 
     adapter = DetAdapter()
     for name, path in (("faster_rcnn_r18_digits", "RPNHead.anchor_generator.anchor_sizes"),

@@ -3,9 +3,9 @@
 resolved knobs can act (tests/e2e/test_det_checkouts.py trains the checkouts themselves)."""
 import pathlib
 
+from conftest import REPO
 import pytest
 
-from conftest import REPO
 from paddle_autotune_plugins.adapters.paddledet.adapter import best_checkpoint_files
 
 

@@ -2,9 +2,8 @@
 to docs/: a link left behind would point nowhere)."""
 import re
 
-import pytest
-
 from conftest import REPO
+import pytest
 
 PAGES = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

@@ -2,8 +2,8 @@
 import optuna
 import pytest
 
-from paddle_autotune_plugins import fidelity
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.study import fidelity
 
 
 def test_ladder_is_geometric_and_ends_at_the_full_length():
@@ -62,8 +62,9 @@ def test_successive_halving_decides_at_the_levels_only():
 from fake_suite import FakeAdapter  # noqa: E402
 from fake_suite import X, make_task  # noqa: E402
 
-from paddle_autotune_plugins import space  # noqa: E402
-from paddle_autotune_plugins.coordinator import Coordinator, Settings  # noqa: E402
+from paddle_autotune_plugins.search_space import space  # noqa: E402
+from paddle_autotune_plugins.settings.options import Settings  # noqa: E402
+from paddle_autotune_plugins.study.coordinator import Coordinator  # noqa: E402
 
 
 class CompressingAdapter(FakeAdapter):

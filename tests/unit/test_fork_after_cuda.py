@@ -6,8 +6,8 @@ There is no GPU here: CUDA being initialised is faked at the narrowest point, th
 
 import pytest
 
-from paddle_autotune_plugins import run_function
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.trials import run_function
 
 
 def test_torch_imported_without_cuda_is_no_reason_to_stop(monkeypatch):

@@ -1,6 +1,6 @@
 """The generic adapter on an argparse script as people write them: metrics logged on stderr with colours,
 a store_true switch, a --save_dir that every run would share, flags the command does not give."""
-from paddle_autotune_plugins.flags import parse_flags, parse_help, to_flags
+from paddle_autotune_plugins.suites.flags import parse_flags, parse_help, to_flags
 
 
 def test_help_switches_and_flags_round_trip():

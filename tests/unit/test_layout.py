@@ -1,9 +1,8 @@
 """The layout is the architecture: the core names no suite in its code (suites live in adapters/)."""
 import ast
 
-import pytest
-
 from conftest import REPO
+import pytest
 
 CORE = REPO / "paddle_autotune_plugins"
 SUITE_WORDS = ("ppcls", "ppdet", "paddleseg", "paddlenlp", "paddleclas", "paddledet", "ernie", "picodet")
@@ -28,9 +27,9 @@ def _code_strings_and_names(tree):
                 yield node.lineno, node.module
 
 
-@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
 def test_core_code_names_no_suite(path):
-    found = [f"{path.name}:{line}: {text!r}" for line, text in _code_strings_and_names(ast.parse(path.read_text()))
+    found = [f"{path.relative_to(CORE)}:{line}: {text!r}" for line, text in _code_strings_and_names(ast.parse(path.read_text()))
              if any(word in text.lower() for word in SUITE_WORDS)]
     assert not found, "suite names belong in adapters/, not the core:\n" + "\n".join(found)
 

@@ -3,7 +3,7 @@ generic adapter, a Trainer script), the baseline's own run tells it; no trial is
 none at its first evaluation."""
 import optuna
 
-from paddle_autotune_plugins import pruners
+from paddle_autotune_plugins.optuna_glue import pruners
 
 
 def test_nothing_is_pruned_before_the_baseline_gave_the_length():

@@ -4,16 +4,16 @@ bad input (one line, exit 2, nothing written), the trial hook's one report per e
 readback from built Paddle objects, and the rendered digit strings."""
 import pathlib
 
+from conftest import REPO
+from ocr_fakes import checkout, fake_program  # noqa: F401 - fixtures: a checkout's shape, its tools/program.py
 import pytest
 import yaml
 
-from conftest import REPO
-from paddle_autotune_plugins import presets, rescale, space
 from paddle_autotune_plugins.adapters.paddleocr import digits_ocr, hooks
 from paddle_autotune_plugins.adapters.paddleocr.adapter import OcrAdapter, last_eval_step, load_config, parse_override
 from paddle_autotune_plugins.adapters.paddleocr.demo import demo_task, find_checkout
 from paddle_autotune_plugins.errors import UsageError
-from ocr_fakes import checkout, fake_program  # noqa: F401 - fixtures: a checkout's shape, its tools/program.py
+from paddle_autotune_plugins.search_space import presets, rescale, space
 
 BUNDLED = REPO / "adapters" / "paddleocr" / "configs" / "rec_digits_crnn.yml"
 

@@ -7,9 +7,12 @@ import json
 
 import pytest
 
-from paddle_autotune_plugins import api, cli, options, pruners, samplers
-from paddle_autotune_plugins.coordinator import Settings
+from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
+from paddle_autotune_plugins.optuna_glue import pruners, samplers
+from paddle_autotune_plugins.python_api import api
+from paddle_autotune_plugins.settings import options
+from paddle_autotune_plugins.settings.options import Settings
 
 # A value for each option, other than its default, as the user types it (the test fails for a new option until
 # it is named here: its value must be seen to land in Settings).

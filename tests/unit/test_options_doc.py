@@ -1,9 +1,10 @@
-"""docs/options.md is generated from options.Settings (paddle_autotune_plugins/options_doc.py): it cannot
+"""docs/options.md is generated from options.Settings (paddle_autotune_plugins/settings/options_doc.py): it cannot
 drift from the options."""
 from conftest import REPO
-from paddle_autotune_plugins import options, options_doc
 
-REGENERATE = "python -m paddle_autotune_plugins.options_doc > docs/options.md"
+from paddle_autotune_plugins.settings import options, options_doc
+
+REGENERATE = "python -m paddle_autotune_plugins.settings.options_doc > docs/options.md"
 
 
 def test_docs_options_md_is_what_the_generator_writes():

@@ -11,9 +11,8 @@ import os
 import re
 import time
 
-import pytest
-
 import conftest
+import pytest
 
 REPO = str(conftest.REPO)
 PACKAGE = "paddle_autotune_plugins.adapters.paddledet"

@@ -6,11 +6,10 @@ import types
 
 import pytest
 
-from paddle_autotune_plugins.adapter import detect_adapter, python
 from paddle_autotune_plugins.adapters.paddlenlp import paddleformers_env
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.flag_scripts import Outputs
-
+from paddle_autotune_plugins.suites.adapter import detect_adapter, python
+from paddle_autotune_plugins.suites.flag_scripts import Outputs
 
 TRAINER_SCRIPT = """\
 from paddleformers.trainer import PdArgumentParser, Trainer, TrainingArguments
@@ -82,7 +81,7 @@ def test_best_files_without_a_final_model_keep_the_checkpoints(tmp_path):
 
 def test_the_evaluate_after_training_is_not_one_more_report(tmp_path, monkeypatch):
     from paddle_autotune_plugins.adapters.paddlenlp import callback
-    from paddle_autotune_plugins.reporting import read_reports
+    from paddle_autotune_plugins.trials.reporting import read_reports
 
     report_file = tmp_path / "metrics.jsonl"
     monkeypatch.setenv("PADDLE_AUTOTUNE_REPORT", str(report_file))

@@ -29,7 +29,7 @@ def _load(name):
     """The adapter module, from the installed package, or from the folder before pyproject maps it."""
     if INSTALLED:
         return importlib.import_module(f"{PACKAGE}.{name}")
-    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.reporting, the folder for siblings
+    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.trials.reporting, the folder for siblings
         if path not in sys.path:
             sys.path.insert(0, path)
     return importlib.import_module(name)
@@ -40,7 +40,7 @@ def _read_lines(path):
         return [line.rstrip("\n") for line in f]
 
 def test_evaluation_count_of_a_trainer_run_is_unknown_where_max_steps_sets_its_length():
-    from paddle_autotune_plugins.adapter import get_adapter
+    from paddle_autotune_plugins.suites.adapter import get_adapter
 
     nlp = get_adapter("nlp")
     assert nlp.max_steps({"num_train_epochs": 9}) == 9 and nlp.max_steps({}) == 3  # Trainer's default

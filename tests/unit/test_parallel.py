@@ -7,7 +7,7 @@ import sys
 
 
 def test_multi_gpu_trial_goes_through_paddle_distributed_launch(tmp_path):
-    from paddle_autotune_plugins.adapter import launch_command
+    from paddle_autotune_plugins.suites.adapter import launch_command
 
     cmd = launch_command([sys.executable, "-m", "paddle_autotune_plugins.run_trial", "generic", "train.py", "--lr", "1"],
                          "0,1", tmp_path / "launch_log")

@@ -1,8 +1,9 @@
 """Presets: resolution per config shape (the Piecewise trap), listing, and errors."""
 import pytest
 
-from paddle_autotune_plugins import cli, presets
+from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.search_space import presets
 
 COSINE = {"Arch": {"name": "MobileNetV1"}, "Optimizer": {"name": "Momentum", "momentum": 0.9,
           "lr": {"name": "Cosine", "learning_rate": 0.1}, "regularizer": {"name": "L2", "coeff": 1e-4}},

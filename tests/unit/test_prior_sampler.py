@@ -6,9 +6,9 @@ import statistics
 import optuna
 import pytest
 
-from paddle_autotune_plugins import greedy_sampler, prior_sampler
-from paddle_autotune_plugins.greedy_sampler import GreedySampler
-from paddle_autotune_plugins.prior_sampler import PriorSampler
+from paddle_autotune_plugins.optuna_glue import greedy_sampler, prior_sampler
+from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
+from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 BEST_LR = 1e-2

@@ -4,7 +4,7 @@ the console, and the progress lines each suite's hooks write."""
 import json
 import types
 
-from paddle_autotune_plugins.results import TrialClock
+from paddle_autotune_plugins.output.results import TrialClock
 
 
 def test_eta_is_remaining_epochs_times_measured_seconds_per_epoch():
@@ -26,8 +26,8 @@ def test_eta_is_remaining_epochs_times_measured_seconds_per_epoch():
 def test_clas_hook_reports_each_epoch_and_its_batches_around_the_engines_epoch_function(tmp_path, monkeypatch):
     """ppcls's Engine.train calls train_epoch_func(engine, epoch_id, print_batch_step), which iterates
     engine.train_dataloader up to engine.max_iter: the hook wraps both, and puts the loader back after."""
-    from paddle_autotune_plugins import reporting
     from paddle_autotune_plugins.adapters.paddleclas import hooks
+    from paddle_autotune_plugins.trials import reporting
 
     report_file = tmp_path / "metrics.jsonl"
     monkeypatch.setenv("PADDLE_AUTOTUNE_REPORT", str(report_file))

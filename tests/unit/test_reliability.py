@@ -4,9 +4,9 @@ Each case here once gave a traceback, silently changed the study, or repeated dr
 """
 import time
 
+from conftest import REPO, autotune, read_trials
 import optuna
 import yaml
-from conftest import REPO, autotune, read_trials
 
 PROBE = str(REPO / "tests" / "probe_train.py")
 
@@ -26,7 +26,7 @@ def study(tmp_path, out, *extra, spec=None, trials=3, flags=()):
 
 def test_a_trial_still_running_elsewhere_is_said_so_in_the_table(tmp_path):
     """The coordinator that finishes first writes its trials.csv while another worker's trial still runs."""
-    from paddle_autotune_plugins import results
+    from paddle_autotune_plugins.output import results
 
     study = optuna.create_study(direction="maximize")
     study.enqueue_trial({"lr": 0.1})

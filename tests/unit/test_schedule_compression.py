@@ -101,8 +101,7 @@ def test_nlp_demo_config_compresses(tmp_path):
 
 
 def test_det_phases_milestones_and_refusals():
-    from paddle_autotune_plugins.adapters.paddledet import config_io
-    from paddle_autotune_plugins.adapters.paddledet import schedule as det
+    from paddle_autotune_plugins.adapters.paddledet import config_io, schedule as det
 
     cfg = config_io.load_text(
         "epoch: 12\nPicoHeadV2: {static_assigner_epoch: 4}\nTrainReader: {mosaic_epoch: -1}\n"

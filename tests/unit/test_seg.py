@@ -4,14 +4,14 @@ hooks' metrics and knob readback, and the Paddle 3 fixes (against the installed 
 import pathlib
 import textwrap
 
+from conftest import REPO
 import pytest
 import yaml
 
-from conftest import REPO
-from paddle_autotune_plugins import presets
 from paddle_autotune_plugins.adapters.paddleseg import digits_seg
 from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter, load_config
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.search_space import presets
 
 CONFIGS = REPO / "adapters" / "paddleseg" / "configs"
 BUNDLED = CONFIGS / "pp_liteseg_stdc1_digits.yml"

@@ -2,8 +2,8 @@
 import optuna
 import pytest
 
-from paddle_autotune_plugins import space
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.search_space import space
 
 
 @pytest.mark.parametrize("spec, kind, low, high, log, step", [

@@ -7,7 +7,7 @@ import re
 import optuna
 import pytest
 
-from paddle_autotune_plugins import study_report
+from paddle_autotune_plugins.report import study_report
 
 
 def test_trials_table_minimize_and_empty():

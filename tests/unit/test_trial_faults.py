@@ -24,7 +24,7 @@ def test_a_storage_failure_is_described_by_the_deepest_error_that_says_something
     """The chain of the restart above, as SQLAlchemy and Optuna raise it: the pool's empty error lies deepest."""
     import sqlalchemy
 
-    from paddle_autotune_plugins.storages import describe_failure
+    from paddle_autotune_plugins.optuna_glue.storages import describe_failure
 
     try:
         try:

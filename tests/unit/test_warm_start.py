@@ -3,7 +3,7 @@ process would have, and that stopping, exit codes and the zygote's end work as f
 The real PaddleClas check (warm and cold trials train identically) is in test_clas_e2e.py."""
 import sys
 
-from paddle_autotune_plugins import warm_start
+from paddle_autotune_plugins.trials import warm_start
 
 
 def test_only_python_dash_m_commands_are_forked():

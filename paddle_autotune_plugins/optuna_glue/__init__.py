@@ -1,0 +1,1 @@
+"""Optuna glue: the samplers (TPE, the prior around the config, PULC greedy), the pruners and the storages."""

@@ -1,0 +1,74 @@
+"""Sampler names of the CLI mapped to Optuna samplers."""
+import math
+
+import optuna
+
+from paddle_autotune_plugins.errors import UsageError
+
+
+class GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, leaving the stop to the coordinator: its own study.stop() works only inside
+    study.optimize(), and the coordinator drives the study with ask/tell."""
+
+    def after_trial(self, study, trial, state, values):
+        pass
+
+
+NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2", "greedy")
+ALIASES = {"bayes": "tpe", "evolution": "cmaes"}  # other names of samplers (the Python API's tuner_type too)
+
+
+def make_sampler(name, params, seed=None, centres=None, prior="none"):
+    """The sampler named on the command line. ``centres`` ({path: the rescaled config's value}) with
+    prior="config" (--prior, the default): it draws first around them and hands over to the named sampler as
+    results arrive (prior_sampler.PriorSampler, piBO's decaying prior); "greedy" is PULC's one key at a time
+    from them (greedy_sampler.GreedySampler). Grid search takes no prior."""
+    name = ALIASES.get(name, name)
+    if name == "greedy":
+        from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
+
+        return GreedySampler(dict(centres or {}), seed=seed)
+    if prior == "config" and centres and name != "grid":
+        from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
+
+        return PriorSampler(dict(centres), base=lambda base_seed: make_sampler(name, params, seed=base_seed),
+                            seed=seed)
+    return _plain_sampler(name, params, seed)
+
+
+def _plain_sampler(name, params, seed):
+    if name == "tpe":
+        # constant_liar keeps parallel workers from sampling the same point while others still run
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True, n_startup_trials=4)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        check_grid(params)
+        return GridSampler({p.name: p.grid_values() for p in params}, seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=4)
+    raise UsageError(f"unknown sampler '{name}'; choose one of {', '.join(NAMES)} (or 'bayes' for tpe)")
+
+
+GRID_LIMIT = 100_000  # points: Optuna's grid sampler holds every one of them in memory
+
+
+def check_grid(params):
+    """A grid Optuna can hold: a float step of 1e-9 over [0, 1] is a billion points (MemoryError)."""
+    counts = {p.name: p.grid_count() for p in params}
+    total = math.prod(counts.values())
+    if total > GRID_LIMIT:
+        widest = max(counts, key=counts.get)
+        raise UsageError(f"--sampler grid: the grid has {total:,} points ({widest}: {counts[widest]:,} values), more "
+                         f"than {GRID_LIMIT:,}; give {widest} a larger step, or use --sampler tpe or random")
+
+
+def check_name(name):
+    """The name, if it names a sampler (or an alias of one)."""
+    if ALIASES.get(name, name) not in NAMES:
+        raise UsageError(f"unknown sampler '{name}'; choose one of {', '.join(NAMES)} (or 'bayes' for tpe)")
+    return name

@@ -1,0 +1,1 @@
+"""Reading a finished or running study: the HTML report, its plots, the dashboard."""

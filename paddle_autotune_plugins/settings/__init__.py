@@ -1,0 +1,1 @@
+"""Every tuning option once (flag, help, default, check), and the page generated from them."""

@@ -1,0 +1,127 @@
+"""What a study optimises: its metric(s) and directions, checked against the suite's config; the value a
+finished trial gets; its soft constraints; and the files that follow the best trial (best/,
+best_config.yaml, pareto/)."""
+import dataclasses
+import math
+import os
+import pathlib
+import re
+
+from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.optuna_glue.storages import jsonable
+from paddle_autotune_plugins.study import trial_queries as queries
+from paddle_autotune_plugins.suites.adapter import remove
+from paddle_autotune_plugins.trials.reporting import PRINTED_NAME
+
+
+@dataclasses.dataclass(frozen=True)
+class Objectives:
+    metric: str  # the first objective: pruning, the best trial, the progress lines
+    direction: str  # "maximize" or "minimize", of the metric
+    objectives: list  # [(metric, direction)], the metric first; more make a multi-objective study
+    constraints: list  # [(metric, "<=" or ">=", bound)]
+
+    @property
+    def multi(self):
+        return len(self.objectives) > 1
+
+    def names(self):
+        return [m for m, _ in self.objectives]
+
+    def wanted(self):
+        """Every metric a trial must report: the objectives', then the constraints'."""
+        return self.names() + [m for m, _, _ in self.constraints]
+
+    @classmethod
+    def of(cls, task, settings):
+        """The study's objectives from --metric, --direction and --constraint, or a UsageError that says what
+        this config cannot measure (the adapter's metric names, when it knows them)."""
+        adapter = task.adapter
+        metric = settings.metric or adapter.default_metric_for(task)
+        if not metric:
+            raise UsageError(f"the {adapter.name} suite has no default metric: give --metric NAME")
+        direction = settings.direction or adapter.direction_for(metric)
+        names = adapter.metric_names(task)
+        if names is not None and metric not in names:
+            raise UsageError(f"unknown metric '{metric}' for this config; choose one of {', '.join(names)}")
+        pairs = [(metric, direction)] + [(m, d or adapter.direction_for(m)) for m, d in (settings.extra_metrics or [])]
+        for m, d in pairs:
+            if names is None:
+                check_printed_name(m)
+            if names is not None and m not in names:
+                raise UsageError(f"unknown metric '{m}' for this config; choose one of {', '.join(names)}")
+            if d not in ("maximize", "minimize"):
+                raise UsageError(f"unknown direction '{d}'; use maximize or minimize")
+        if len(pairs) > 1 and settings.pruner != "none":
+            raise UsageError("several --metric: Optuna cannot prune multi-objective studies; add --pruner none")
+        for m, _, _ in settings.constraints or []:
+            if m not in [o for o, _ in pairs] and (names is None or m not in names):
+                raise UsageError(f"--constraint on unknown metric '{m}'")
+        return cls(metric, direction, pairs, list(settings.constraints or []))
+
+
+def check_printed_name(metric):
+    """A metric the script prints must be a name its output lines can carry, or no trial would report it."""
+    if not re.fullmatch(PRINTED_NAME, metric):
+        better = re.sub(r"[^\w@.-]+", "_", metric).strip("_") or "val_acc"
+        raise UsageError(f"--metric '{metric}' cannot be read from the script's output (a printed name starts with "
+                         f"a letter and holds no space, '=' or ':'); print it and pass it as e.g. --metric {better}")
+
+
+def single_value(rt, goal):
+    """A completed single-objective trial's value: the result it declared, else its best evaluation."""
+    if rt.final is not None:
+        return rt.final
+    return queries.best_of((v for _, v in rt.steps), goal.direction)
+
+
+def best_evaluation(rt, goal):
+    """The metrics of a completed trial's evaluation where its first objective was best (multi-objective:
+    every objective is taken from that one evaluation). A declared result (rt.final_metrics) wins."""
+    if rt.final_metrics:
+        return rt.final_metrics
+    step = queries.best_of(rt.steps, goal.direction, key=lambda sv: sv[1])[0]
+    return rt.reports[step]
+
+
+def record_constraints(trial, metrics, goal):
+    """Optuna's soft constraints: each value <= 0 when satisfied; samplers prefer feasible trials."""
+    values = [metrics.get(m, math.inf) - bound if op == "<=" else bound - metrics.get(m, -math.inf)
+              for m, op, bound in goal.constraints]
+    for (m, op, bound), value in zip(goal.constraints, values):
+        trial.set_constraint(f"{m}{op}{bound:g}", value)
+    if values:
+        trial.set_user_attr("constraints", values)  # for trials.csv readers and the Pareto export
+
+
+def write_pareto(study, out, adapter):
+    """out/pareto/: the exported config of every trial on the Pareto front (feasible ones)."""
+    folder = out / "pareto"
+    remove(folder)
+    folder.mkdir(parents=True)
+    for t in study.best_trials:
+        if all(c <= 0 for c in t.user_attrs.get("constraints", [])) and "config" in t.user_attrs:
+            adapter.write_config(t.user_attrs["config"], folder / f"trial_{t.number:04d}_{adapter.config_filename}")
+
+
+def store_config(rt, task):
+    """The trial's exported config, stored on it (any machine can export it from the storage): before its
+    tell, while the trial is open."""
+    exported = task.adapter.export_config(rt.cfg, task)
+    rt.trial.set_user_attr("config", jsonable(exported))
+    return exported
+
+
+def keep_best(rt, out, task, exported):
+    """Move the new best trial's weights to out/best/ and write best_config.yaml: after the trial's tell, so
+    that they never name a trial whose result the study does not hold."""
+    adapter = task.adapter
+    best_dir = out / "best"
+    checkpoint = adapter.best_checkpoint(rt.cfg, task=task, trial_dir=rt.dir)
+    if checkpoint:
+        remove(best_dir)
+        best_dir.mkdir(parents=True)
+        for path in checkpoint:
+            os.replace(path, best_dir / pathlib.Path(path).name)
+        (best_dir / "trial.txt").write_text(f"trial {rt.trial.number}\n")
+    adapter.write_best(exported, out, task=task)

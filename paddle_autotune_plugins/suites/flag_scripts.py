@@ -1,0 +1,164 @@
+"""A flag-driven training script, coordinator side: what suite_bases.FlagScriptAdapter reads of a script
+(the nlp adapter's PaddleNLP scripts, the generic adapter's any script), so all read a script the same way.
+
+- ``--help``: the flags a script lists and which take no value (switches), asked once per script version;
+- output folders: ``--save_dir``, ``--output_dir``, ... point into each trial's own folder, so trials do not
+  overwrite one another's model in the script's default ``./checkpoint``; the core moves the best trial's
+  weights to ``out/best/`` (:meth:`Outputs.best_files`) and deletes every other trial's;
+- switches in a space: tuned as present or absent, with a note when the space turns one on.
+"""
+import dataclasses
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+
+from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.suites.flags import parse_help, switch_on, to_flags
+
+HELP_TIMEOUT = 300  # seconds; a suite's script imports Paddle and the suite before it can answer
+HELP_NOTICE = 10  # seconds of waiting for a --help before the console says what it waits for
+_ASKED = {}  # (command, script mtime) -> ScriptHelp: one --help per script version in a process
+
+# Flags that name where a script writes its model: always pointed into the trial's folder (the defaults,
+# e.g. multi_class/train.py's ./checkpoint, are shared by every trial). In the order their folders are
+# searched for the best weights.
+WEIGHT_FLAGS = ("save_dir", "output_dir", "checkpoint_dir", "ckpt_dir")
+# Flags that name log folders: pointed into the trial's folder when the command gives them (their
+# defaults usually follow the output folder, as TrainingArguments' logging_dir does).
+LOG_FLAGS = ("logging_dir", "log_dir", "vdl_log_dir", "output_signal_dir")
+FOLDER_NAMES = {"output_dir": "output"}  # trial_NNNN/<name>; the flag's own name otherwise
+WEIGHT_SUFFIXES = (".pdparams", ".pdopt", ".pdstates", ".pdema", ".safetensors", ".distcp")
+FINAL_MODEL_DIRS = ("model_state",)  # PaddleFormers' save_model: model_state/*.distcp beside training_args.bin
+
+
+def uses_argparse(script):
+    """Whether a script parses its flags with argparse (PdArgumentParser is one), so that ``--help`` only
+    prints help: asking a script that ignores --help would start a training."""
+    try:
+        text = pathlib.Path(script).read_text(errors="ignore")
+    except OSError:
+        return False
+    return bool(re.search(r"\bargparse\b|ArgumentParser", text))
+
+
+def ask_help(cmd, cwd, label, stamp=None, timeout=HELP_TIMEOUT, otherwise="the study stops"):
+    """The script's ``ScriptHelp`` from ``cmd --help``; UsageError when it cannot be read. otherwise: what
+    the caller does when it cannot (said on the console while a slow --help is awaited)."""
+    key = (tuple(cmd), stamp)
+    if key not in _ASKED:
+        _ASKED[key] = _run_help(list(cmd) + ["--help"], cwd, label, timeout, otherwise)
+    return _ASKED[key]
+
+
+def _run_help(cmd, cwd, label, timeout, otherwise):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    try:
+        try:
+            stdout, stderr = proc.communicate(timeout=min(HELP_NOTICE, timeout))
+        except subprocess.TimeoutExpired:  # a wait this long is said, not silent
+            print(f"[autotune] waiting for '{label} --help' to list the script's flags: at most {timeout:g} s, "
+                  f"then {otherwise}", file=sys.stderr, flush=True)
+            stdout, stderr = proc.communicate(timeout=max(0, timeout - HELP_NOTICE))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise UsageError(f"'{' '.join(cmd)}' did not answer within {timeout:g} s") from None
+    found = parse_help(stdout)
+    if proc.returncode != 0 or not found.names:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"cannot read the arguments of {label} (its --help failed: {tail[:200]})")
+    return found
+
+
+def script_stamp(script):
+    return os.stat(script).st_mtime_ns if script and os.path.exists(script) else None
+
+
+@dataclasses.dataclass
+class Outputs:
+    """A script's output flags: weight folders (always in the trial's folder; deleted once the trial is
+    not the best) and log folders (moved there only when the command gives them; kept)."""
+
+    weights: list
+    logs: list
+
+    @classmethod
+    def of(cls, names, given):
+        """From the flags the script takes (its --help, or the command's own flags when it has none)."""
+        names = set(names) | set(given)
+        return cls([f for f in WEIGHT_FLAGS if f in names], [f for f in LOG_FLAGS if f in given])
+
+    def point_into(self, cfg, trial_dir):
+        for flag in self.weights + self.logs:
+            cfg[flag] = str(pathlib.Path(trial_dir) / FOLDER_NAMES.get(flag, flag))
+        return cfg
+
+    def folders(self, cfg):
+        """The trial's weight folders (what the core deletes once the trial is not the best)."""
+        return [cfg[f] for f in self.weights if cfg.get(f)]
+
+    def best_files(self, cfg):
+        """What the best trial saved, from the first weight folder that holds weights: the final model in the
+        format it was saved in (save_pretrained's weights at the top beside config.json, training_args.bin
+        and the tokenizer files; PaddleFormers' model_state/ of .distcp shards), and the sub-folders that hold
+        weights (checkpoint-N/, best_model/)."""
+        for folder in map(pathlib.Path, self.folders(cfg)):
+            entries = sorted(folder.iterdir()) if folder.is_dir() else []
+            files = [p for p in entries if p.is_file()]
+            holding = [p for p in entries if p.is_dir() and _holds_weights(p)]
+            final = any(p.suffix in WEIGHT_SUFFIXES for p in files) or any(p.name in FINAL_MODEL_DIRS for p in holding)
+            found = (files if final else []) + holding
+            if found:
+                return [str(p) for p in found]
+        return None
+
+    def restore(self, cfg, given):
+        """The user's own output folders back (or the script's defaults), for the exported best config."""
+        for flag in self.weights + self.logs:
+            if flag in given:
+                cfg[flag] = given[flag]
+            else:
+                cfg.pop(flag, None)
+        return cfg
+
+
+def _holds_weights(folder):
+    return any(p.suffix in WEIGHT_SUFFIXES for p in pathlib.Path(folder).rglob("*"))
+
+
+def check_switches(params, switches):
+    """A switch takes no value: only a choice between on and off can be tuned on it."""
+    for p in params:
+        if p.name in switches and (p.kind != "categorical" or not all(isinstance(c, bool) for c in p.choices)):
+            raise UsageError(f"--{p.name} is a switch of the script (it takes no value): tune it as "
+                             f"{{type: categorical, choices: [true, false]}}")
+
+
+def switch_notes(params, cfg, switches):
+    """Lines for the start of a study: switches the space always turns on, and tuned flags whose switch
+    (``--warmup`` for ``--warmup_proportion``) stays off, so they may not act."""
+    tuned = {p.name: p for p in params}
+    notes = []
+    for name in sorted(switches):
+        related = sorted(t for t in tuned if t.startswith(name + "_"))
+        p = tuned.get(name)
+        if p is not None and p.choices == [True]:
+            acts = f", so that {', '.join(related)} act{'s' if len(related) == 1 else ''}" if related else ""
+            notes.append(f"--{name} is passed to every sampled trial{acts}; trial 0 runs your command as given"
+                         + ("" if switch_on(cfg.get(name)) else f", without --{name}"))
+        elif p is None and related and not switch_on(cfg.get(name)):
+            notes.append(f"{', '.join(related)} tuned while the switch --{name} is off: if the script uses them "
+                         f"only with --{name}, add it to the command or tune it ({name}: {{choices: [true]}})")
+    return notes
+
+
+def write_command(script, cfg, switches, path, cwd=None):
+    """best_command.txt: the best trial as one command line of the script (an argparse script takes no
+    config file, so best_config.yaml alone is not something it runs). Relative paths in it are the
+    user's, so the file says where to run it from."""
+    line = shlex.join(["python", str(script)] + to_flags(cfg, switches))
+    where = f"# run from {cwd}\n" if cwd else ""
+    pathlib.Path(path).write_text(f"# the best trial as a command of your script (paddle-autotune)\n{where}{line}\n")

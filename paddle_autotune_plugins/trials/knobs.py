@@ -1,0 +1,70 @@
+"""Proof that a tuned knob acts: the value the trainer really used against the value the trial was given.
+
+A key being accepted is not proof that it acts (ppcls 2.5.2's ``Piecewise`` rebuilds ``values`` from
+``learning_rate``, so tuning ``values`` there trains every trial at the config's rate). Each trial's hooks
+read the live objects once the trainer is built and send ``{path: value}`` with
+:func:`reporting.report_used`; the coordinator checks every tuned path against the trial's written config.
+
+>>> trial_config = {"Optimizer": {"lr": {"name": "Piecewise", "values": [0.05, 0.005]}}}
+>>> [m.describe() for m in check(trial_config, {"Optimizer.lr.values": [0.1, 0.1]}, ["Optimizer.lr.values"])]
+['Optimizer.lr.values: given [0.05, 0.005], trainer used [0.1, 0.1]']
+>>> check(trial_config, {"Optimizer.lr.values": [0.0500001, 0.005]}, ["Optimizer.lr.values"])  # float32
+[]
+"""
+import dataclasses
+import math
+
+from paddle_autotune_plugins.search_space import dotpath
+
+RELATIVE = 1e-4  # the trainer holds floats as float32, and rounds some (e.g. warm-up steps)
+
+
+@dataclasses.dataclass
+class Mismatch:
+    path: str
+    given: object  # what the trial's config says
+    used: object  # what the trainer's live objects hold
+
+    def describe(self, sampled=None):
+        shown = "" if sampled is None or _same(sampled, self.given) else f" (sampled {_fmt(sampled)})"
+        return f"{self.path}: given {_fmt(self.given)}{shown}, trainer used {_fmt(self.used)}"
+
+
+def check(cfg, used, paths):
+    """Mismatches between the written config and the trainer's values, for the paths that were read."""
+    found = []
+    for path in paths:
+        if path not in used or not dotpath.has(cfg, path):
+            continue
+        given = dotpath.get(cfg, path)
+        if not _same(given, used[path]):
+            found.append(Mismatch(path, given, used[path]))
+    return found
+
+
+def paths_of(params):
+    """Every config path the params write (a knob's main path and its ``also`` places)."""
+    return [path for p in params for path in [p.name] + list(p.also or [])]
+
+
+def unchecked(used, paths):
+    return [p for p in paths if p not in used]
+
+
+def _same(a, b):
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and \
+            all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b) and type(a) is type(b) or a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=RELATIVE, abs_tol=1e-12)
+    return a == b
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
