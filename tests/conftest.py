@@ -196,3 +196,11 @@ def trial_lines(trial_dir):
 
     lines = [json.loads(line) for line in (pathlib.Path(trial_dir) / "metrics.jsonl").read_text().splitlines()]
     return [x for x in lines if "metrics" in x], [x["used"] for x in lines if "used" in x]
+
+
+def knob_text(trial):
+    """A trial's knob verdict as show prints it ("" where nothing tuned was checked)."""
+    from paddle_autotune_plugins.trials.knobs import Verdict
+
+    verdict = Verdict.from_attr(trial.user_attrs.get("knobs"))
+    return verdict.text() if verdict else ""

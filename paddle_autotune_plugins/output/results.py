@@ -13,6 +13,7 @@ import time
 import optuna
 
 from paddle_autotune_plugins.study import trial_queries as queries
+from paddle_autotune_plugins.trials.knobs import Verdict
 
 CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason", "drawn_from"]
 
@@ -55,9 +56,9 @@ def _row(t, value, best, param_names):
             if "heartbeat" in t.user_attrs else "")
     if t.user_attrs.get("baseline") and "baseline" not in reason:
         reason = f"baseline; {reason}"
-    knobs = t.user_attrs.get("knobs", "")
-    if knobs.startswith("MISMATCH") and "knob does not act" not in reason:  # the trainer used other values
-        reason = "; ".join(r for r in (reason, "knob does not act: " + knobs[len("MISMATCH "):]) if r)
+    verdict = Verdict.from_attr(t.user_attrs.get("knobs"))
+    if verdict and not verdict.acted() and "knob does not act" not in reason:  # the trainer used other values
+        reason = "; ".join(r for r in (reason, "knob does not act: " + "; ".join(verdict.mismatches)) if r)
     duration = duration_s(t)
     return [t.number, t.state.name, value, best, "" if duration is None else f"{duration:.2f}", reason,
             drawn_from(t)] + [_cell(values.get(name)) for name in param_names]
@@ -566,8 +567,9 @@ def _next_commands(out, where):
 
 def knob_warnings(trials):
     """Closing lines for trials whose trainer used other values than they were given."""
-    bad = [t for t in trials if t.user_attrs.get("knobs", "").startswith("MISMATCH")]
+    bad = [(t, v) for t in trials if (v := Verdict.from_attr(t.user_attrs.get("knobs"))) and not v.acted()]
     if not bad:
         return []
+    first, verdict = bad[0]
     return [f"WARNING: in {len(bad)} trial(s) a tuned knob did not act (the trainer used another value); see the "
-            f"reason column of trials.csv. First: trial {bad[0].number}: {bad[0].user_attrs['knobs'][9:]}"]
+            f"reason column of trials.csv. First: trial {first.number}: {'; '.join(verdict.mismatches)}"]

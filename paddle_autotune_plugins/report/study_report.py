@@ -28,6 +28,7 @@ from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.optuna_glue.storages import redact
 from paddle_autotune_plugins.output.results import drawn_from, duration_s, returned_metrics
 from paddle_autotune_plugins.study import trial_queries as queries
+from paddle_autotune_plugins.trials.knobs import Verdict
 
 S = optuna.trial.TrialState
 DEFAULT_STUDY = "autotune"
@@ -197,17 +198,19 @@ def trials_table(study, reason_width=56):
 
 def _knob_cell(t):
     """ok / MISMATCH / - (not read): whether the trainer used the values the trial was given (knobs.py)."""
-    verdict = t.user_attrs.get("knobs", "")
-    return "MISMATCH" if verdict.startswith("MISMATCH") else ("ok" if verdict.startswith("ok") else "-")
+    verdict = Verdict.from_attr(t.user_attrs.get("knobs"))
+    if verdict is None or not verdict.reported:
+        return "-"
+    return "ok" if verdict.acted() else "MISMATCH"
 
 
 def knob_mismatch_lines(trials):
-    bad = [t for t in trials if t.user_attrs.get("knobs", "").startswith("MISMATCH")]
+    bad = [(t, v) for t in trials if (v := Verdict.from_attr(t.user_attrs.get("knobs"))) and not v.acted()]
     if not bad:
         return []
     return [f"WARNING: {len(bad)} trial(s) trained with other values than they were given (a tuned key that the "
-            f"trainer does not read):"] + [f"  trial {t.number}: {t.user_attrs['knobs'][len('MISMATCH '):]}"
-                                           for t in sorted(bad, key=lambda t: t.number)[:5]]
+            f"trainer does not read):"] + [f"  trial {t.number}: {'; '.join(v.mismatches)}"
+                                           for t, v in sorted(bad, key=lambda tv: tv[0].number)[:5]]
 
 
 # --- the HTML report ---------------------------------------------------------------------------------

@@ -357,7 +357,8 @@ class Coordinator:
         tuned = [p for p in self.params if values.get(p.name) is not None]
         rt.mismatches = knobs.check(rt.cfg, rt.used, knobs.paths_of(tuned))
         rt.trial.set_user_attr("used", jsonable(rt.used))
-        rt.trial.set_user_attr("knobs", self.knob_verdict(rt))
+        verdict = self.knob_verdict(rt)
+        rt.trial.set_user_attr("knobs", verdict and verdict.to_attr())
         for m in rt.mismatches:
             if m.path not in self.warned_paths:
                 self.warned_paths.add(m.path)
@@ -371,18 +372,10 @@ class Coordinator:
         return False
 
     def knob_verdict(self, rt):
-        """The trial's `knobs` attribute (show's knobs column; a mismatch also goes to trials.csv's reason): ok,
-        the mismatches, or which tuned paths the trainer's values did not cover."""
-        if rt.mismatches:
-            return "MISMATCH " + "; ".join(m.describe() for m in rt.mismatches)
+        """The trial's knob verdict (show's knobs column; a mismatch also goes to trials.csv's reason), or None
+        where no tuned value was given."""
         values = rt.trial.user_attrs.get("values", {})
-        paths = [p.name for p in self.params if values.get(p.name) is not None]
-        if not paths:
-            return ""
-        missing = knobs.unchecked(rt.used, paths)
-        if not rt.used:
-            return "not read (the trainer reported no values)"
-        return f"ok ({len(paths) - len(missing)} read)" + (f"; not read: {', '.join(missing)}" if missing else "")
+        return knobs.verdict(rt.mismatches, rt.used, [p.name for p in self.params if values.get(p.name) is not None])
 
     def take_report(self, rt, rep):
         """Feed one evaluation to Optuna. True when the trial was stopped because of it."""
@@ -498,7 +491,7 @@ class Coordinator:
             trial.set_user_attr("epochs_trained", rt.epochs_before + len(rt.steps))
         verdict = self.knob_verdict(rt)
         if verdict:
-            trial.set_user_attr("knobs", verdict)
+            trial.set_user_attr("knobs", verdict.to_attr())
         value = None
         if state == optuna.trial.TrialState.COMPLETE and self.multi:
             metrics = best_evaluation(rt, self.goal)

@@ -30,6 +30,54 @@ class Mismatch:
         return f"{self.path}: given {_fmt(self.given)}{shown}, trainer used {_fmt(self.used)}"
 
 
+@dataclasses.dataclass
+class Verdict:
+    """A trial's knob check, kept as its ``knobs`` attribute (a dict in the study): the mismatches found, how many
+    tuned paths the trainer's values covered, and which it did not.
+
+    >>> v = Verdict(mismatches=["x: given 1, trainer used 2"], read=1)
+    >>> v.acted(), v.text()
+    (False, 'MISMATCH x: given 1, trainer used 2')
+    >>> Verdict.from_attr(v.to_attr()) == v
+    True
+    >>> Verdict.from_attr({"read": 2, "not_read": ["y"]}).text()
+    'ok (2 read); not read: y'
+    """
+    mismatches: list = dataclasses.field(default_factory=list)  # described (Mismatch.describe)
+    read: int = 0  # tuned paths the trainer's values covered
+    not_read: list = dataclasses.field(default_factory=list)
+    reported: bool = True  # False: the trainer reported no values at all
+
+    def acted(self):
+        return not self.mismatches
+
+    def text(self):
+        """One line, as show, the report and trials.csv print it."""
+        if self.mismatches:
+            return "MISMATCH " + "; ".join(self.mismatches)
+        if not self.reported:
+            return "not read (the trainer reported no values)"
+        return f"ok ({self.read} read)" + (f"; not read: {', '.join(self.not_read)}" if self.not_read else "")
+
+    def to_attr(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_attr(cls, value):
+        """The verdict stored on a trial (None where nothing tuned was checked)."""
+        return cls(**value) if isinstance(value, dict) else None
+
+
+def verdict(mismatches, used, tuned_paths):
+    """The verdict for a trial whose tuned paths are tuned_paths (None where nothing was tuned)."""
+    if mismatches:
+        return Verdict(mismatches=[m.describe() for m in mismatches])
+    if not tuned_paths:
+        return None
+    missing = unchecked(used, tuned_paths)
+    return Verdict(read=len(tuned_paths) - len(missing), not_read=missing, reported=bool(used))
+
+
 def check(cfg, used, paths):
     """Mismatches between the written config and the trainer's values, for the paths that were read."""
     found = []

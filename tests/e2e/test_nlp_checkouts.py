@@ -7,7 +7,7 @@ import shlex
 import subprocess
 import time
 
-from conftest import PYTHON, REPO, copy_checkout, read_trials
+from conftest import PYTHON, REPO, copy_checkout, knob_text, read_trials
 import pytest
 import yaml
 
@@ -26,7 +26,7 @@ def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
     from paddle_autotune_plugins.report.study_report import open_study
 
-    return {t.number: t.user_attrs.get("knobs", "") for t in open_study(out).trials}
+    return {t.number: knob_text(t) for t in open_study(out).trials}
 
 
 def _offline_data(root):

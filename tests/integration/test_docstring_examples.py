@@ -4,7 +4,9 @@ import importlib
 
 import pytest
 
-MODULES = ["cli", "datasets", "dotpath", "fidelity", "flags", "knobs", "pruners", "reporting", "script_yaml", "space", "storages", "warm_start"]
+MODULES = ["cli", "suites.datasets", "search_space.dotpath", "study.fidelity", "suites.flags", "trials.knobs",
+           "optuna_glue.pruners", "trials.reporting", "suites.script_yaml", "search_space.space", "optuna_glue.storages",
+           "trials.warm_start"]
 
 
 @pytest.mark.parametrize("name", MODULES)

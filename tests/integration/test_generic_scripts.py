@@ -2,7 +2,7 @@
 a store_true switch, a --save_dir that every run would share, flags the command does not give."""
 import json
 
-from conftest import autotune, read_trials
+from conftest import autotune, knob_text, read_trials
 import pytest
 import yaml
 
@@ -36,7 +36,7 @@ def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
     from paddle_autotune_plugins.report.study_report import open_study
 
-    return {t.number: t.user_attrs.get("knobs", "") for t in open_study(out).trials}
+    return {t.number: knob_text(t) for t in open_study(out).trials}
 
 
 @pytest.fixture(scope="module")

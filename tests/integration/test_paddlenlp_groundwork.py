@@ -129,7 +129,7 @@ def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
     from paddle_autotune_plugins.report.study_report import open_study
 
-    return {t.number: t.user_attrs.get("knobs", "") for t in open_study(out).trials}
+    return {t.number: conftest.knob_text(t) for t in open_study(out).trials}
 
 
 @pytest.fixture(scope="module")
