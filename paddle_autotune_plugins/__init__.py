@@ -8,6 +8,8 @@ From Python, any objective (see paddle_autotune_plugins.python_api.api)::
 
     from paddle_autotune_plugins import AutoTuner, report
 """
+from typing import Any
+
 from paddle_autotune_plugins.trials.reporting import (PARENT_ENV,  # noqa: F401  (light: json/os/time)
                                                       die_with_coordinator, join_trial_cgroup, report)
 
@@ -17,7 +19,7 @@ die_with_coordinator()  # in a trial process (every trial command is `python -m 
 join_trial_cgroup()
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name == "AutoTuner":  # imported on first use: it pulls in Optuna
         from paddle_autotune_plugins.python_api.api import AutoTuner
 

@@ -1,6 +1,7 @@
 """Errors the user can fix. The CLI turns them into exit code 2 and one line."""
 import argparse
 import re
+from typing import Any, NoReturn
 
 
 class UsageError(Exception):
@@ -13,12 +14,12 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a mistake is one line and exit code 2 (via UsageError), not a usage dump: for the
     plugin's own options and for the suite commands the adapters read (-c, -o)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # '-5m' after an option is its (bad) value, for our own checks to refuse, not an unknown option
         self._negative_number_matcher = re.compile(r"^-\.?\d")
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
@@ -35,7 +36,7 @@ class StorageFailed(UsageError):
     exit_code = 1
 
 
-def last_line(e):
+def last_line(e: BaseException) -> str:
     """An exception as its type and the last line of its message: one cell of a doctor's table."""
     lines = str(e).strip().splitlines()
     return f"{type(e).__name__}: {lines[-1] if lines else ''}"

@@ -33,33 +33,37 @@ no error).
      ('opt', 0.01, 'momentum')]
 """
 import math
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution
-from optuna.trial import TrialState
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
 
-from paddle_autotune_plugins.optuna_glue.prior_sampler import enqueued, snap, trial_rng
+from paddle_autotune_plugins.optuna_glue.prior_sampler import Base, enqueued, snap, trial_rng
 
 FACTORS = (1 / 10, 1 / 3, 3, 10)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
-def random_base(seed):
+def random_base(seed: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def candidates(centre, distribution, factors=FACTORS, points=5):
+def candidates(centre: Any, distribution: BaseDistribution, factors: Sequence[float] = FACTORS,
+               points: int = 5) -> list[Any]:
     """The values one key tries besides its centre, in order (PULC's list for that key)."""
     if isinstance(distribution, CategoricalDistribution):
         return [c for c in distribution.choices if c != centre]
+    assert isinstance(distribution, (FloatDistribution, IntDistribution))  # Optuna's other kind is categorical
     centre = snap(centre, distribution)
     low, high = distribution.low, distribution.high
     if distribution.log:
         values = [centre * f for f in factors]
     else:
         values = [low + (high - low) * i / (points - 1) for i in range(points)]
-    found = []
+    found: list[Union[int, float]] = []
     for v in (snap(v, distribution) for v in values):
         if not math.isclose(v, centre) and not any(math.isclose(v, f) for f in found):
             found.append(v)
@@ -73,16 +77,21 @@ class GreedySampler(optuna.samplers.BaseSampler):
     object, or a function seed -> sampler called afresh for each trial (default: random search).
     """
 
-    def __init__(self, centres, base=random_base, seed=None, factors=FACTORS, points=5):
+    def __init__(self, centres: dict[str, Any], base: Base = random_base, seed: Optional[int] = None,
+                 factors: Sequence[float] = FACTORS, points: int = 5) -> None:
         self.centres = dict(centres)
-        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        # a fresh SeedSequence's entropy is one int (a sequence only where one was given)
+        self.seed = (int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+                     if seed is None else int(seed))
         self.factors, self.points = factors, points
         self._base = base
-        self._plans = {}  # trial number -> its values (also stored on the trial, see plan_of)
-        self._bases = {}
+        # trial number -> its values (also stored on the trial, see plan_of)
+        self._plans: dict[int, Optional[dict[str, Any]]] = {}
+        self._bases: dict[int, optuna.samplers.BaseSampler] = {}
 
     # --- the plan, from the study's trials -----------------------------------------------------------
-    def next_step(self, study, trial):
+    def next_step(self, study: optuna.Study,
+                  trial: FrozenTrial) -> Optional[tuple[Optional[str], Any, dict[str, Any]]]:
         """(key, value, values) of the trial's greedy step, or None when it goes to the base sampler. key is
         None for the start; values is the full assignment of the centred keys."""
         others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
@@ -91,7 +100,7 @@ class GreedySampler(optuna.samplers.BaseSampler):
         asked = {(g["key"], g["value"]) for g in (t.user_attrs["greedy"] for t in greedy)}
         if not starts:
             return None, None, dict(self.centres)
-        distributions = {}
+        distributions: dict[str, BaseDistribution] = {}
         for t in others:
             distributions.update(t.distributions)
         for key in self.centres:
@@ -106,31 +115,33 @@ class GreedySampler(optuna.samplers.BaseSampler):
                 return key, value, dict(self.best_values(study, greedy + starts), **{key: value})
         return None
 
-    def is_start(self, trial):
+    def is_start(self, trial: FrozenTrial) -> bool:
         """A trial that holds exactly the centres: the start (the greedy one, or e.g. the baseline)."""
         g = trial.user_attrs.get("greedy")
         if g is not None:
             return g["key"] is None
         return all(trial.params.get(k, object()) == v for k, v in self.centres.items())
 
-    def best_values(self, study, trials):
+    def best_values(self, study: optuna.Study, trials: Sequence[FrozenTrial]) -> dict[str, Any]:
         """The centred keys' values of the best finished trial (the earliest of equals), else the centres."""
         sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-        best = None
+        best: Optional[FrozenTrial] = None
         for t in sorted(trials, key=lambda t: t.number):
-            if t.state == TrialState.COMPLETE and (best is None or sign * t.value > sign * best.value):
+            # a complete trial (best too) has a value
+            if t.state == TrialState.COMPLETE and (best is None or
+                                                   sign * t.value > sign * best.value):  # type: ignore[operator]
                 best = t
         if best is None:
             return dict(self.centres)
         return {k: best.params.get(k, v) for k, v in self.centres.items()}
 
-    def plan_of(self, study, trial):
+    def plan_of(self, study: optuna.Study, trial: FrozenTrial) -> Optional[dict[str, Any]]:
         if trial.number not in self._plans:  # asked by another sampler object: read it back from the trial
             stored = study._storage.get_trial(trial._trial_id).system_attrs.get("greedy_values")
             self._plans[trial.number] = stored
         return self._plans[trial.number]
 
-    def base_for(self, trial):
+    def base_for(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
         if isinstance(self._base, optuna.samplers.BaseSampler):
             return self._base
         if trial.number not in self._bases:
@@ -138,7 +149,7 @@ class GreedySampler(optuna.samplers.BaseSampler):
         return self._bases[trial.number]
 
     # --- the sampler interface ----------------------------------------------------------------------
-    def before_trial(self, study, trial):
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.base_for(trial).before_trial(study, trial)
         if enqueued(trial):
             return
@@ -154,17 +165,19 @@ class GreedySampler(optuna.samplers.BaseSampler):
         storage.set_trial_user_attr(trial._trial_id, "greedy", {"key": key, "value": value})
         storage.set_trial_user_attr(trial._trial_id, "drawn_from", "greedy")
 
-    def infer_relative_search_space(self, study, trial):
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         if self.plan_of(study, trial) is not None:
             return {}
         return self.base_for(trial).infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study, trial, search_space):
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
             return {}
         return self.base_for(trial).sample_relative(study, trial, search_space)
 
-    def sample_independent(self, study, trial, name, distribution):
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, name: str,
+                           distribution: BaseDistribution) -> Any:
         plan = self.plan_of(study, trial)
         if plan is not None and name in plan:
             value = plan[name]
@@ -172,14 +185,16 @@ class GreedySampler(optuna.samplers.BaseSampler):
                 if value in distribution.choices:
                     return value
             else:
+                assert isinstance(distribution, (FloatDistribution, IntDistribution))  # Optuna's other kind
                 return snap(value, distribution)
         return self.base_for(trial).sample_independent(study, trial, name, distribution)
 
-    def after_trial(self, study, trial, state, values):
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Optional[Sequence[float]]) -> None:
         self.base_for(trial).after_trial(study, trial, state, values)
         self._plans.pop(trial.number, None)
         self._bases.pop(trial.number, None)
 
-    def reseed_rng(self):
+    def reseed_rng(self) -> None:
         if isinstance(self._base, optuna.samplers.BaseSampler):
             self._base.reseed_rng()

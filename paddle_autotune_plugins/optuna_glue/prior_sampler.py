@@ -53,29 +53,38 @@ Example: a toy objective whose best learning rate is 0.01, with the config's 0.0
 """
 import math
 import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, Union
 
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
 
 SOURCES = ("prior", "uniform", "sampler")
+NumberDistribution = Union[FloatDistribution, IntDistribution]
+Distribution = Union[CategoricalDistribution, FloatDistribution, IntDistribution]  # Optuna's kinds
 
 
-def default_base(seed):
+def default_base(seed: int) -> optuna.samplers.BaseSampler:
     """TPE as ``--sampler tpe`` makes it (samplers.make_sampler), seeded."""
     from paddle_autotune_plugins.optuna_glue.samplers import make_sampler
 
     return make_sampler("tpe", [], seed=seed)
 
 
-def trial_rng(seed, number, salt=""):
+def trial_rng(seed: int, number: int, salt: str = "") -> np.random.RandomState:
     """A random generator that depends only on the seed, the trial's number and a salt (a parameter's name)."""
     return np.random.RandomState([seed % 2**32, number, zlib.crc32(salt.encode())])  # any int seed, negative too
 
 
-def enqueued(trial):
+def enqueued(trial: FrozenTrial) -> bool:
     """Whether the trial's values were given (study.enqueue_trial: the baseline, a rescaled config)."""
     return bool(trial.system_attrs.get("fixed_params"))
+
+
+# a sampler object, or a function seed -> sampler called afresh for each trial
+Base = Union[optuna.samplers.BaseSampler, Callable[[int], optuna.samplers.BaseSampler]]
 
 
 class PriorSampler(optuna.samplers.BaseSampler):
@@ -87,22 +96,27 @@ class PriorSampler(optuna.samplers.BaseSampler):
     which the prior counts fully (piBO's beta). uniform: the share of the prior's trials drawn uniformly.
     """
 
-    def __init__(self, centres, base=default_base, seed=None, beta=8, uniform=1 / 3, width=0.25,
-                 log_sigma=math.log(3), centre_prob=0.6, distrust=0.25):
+    def __init__(self, centres: dict[str, Any], base: Base = default_base, seed: Optional[int] = None,
+                 beta: float = 8, uniform: float = 1 / 3, width: float = 0.25, log_sigma: float = math.log(3),
+                 centre_prob: float = 0.6, distrust: float = 0.25) -> None:
         self.centres = dict(centres)
-        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        # a fresh SeedSequence's entropy is one int (a sequence only where one was given)
+        self.seed = (int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+                     if seed is None else int(seed))
         self.beta, self.uniform, self.width, self.centre_prob = beta, uniform, width, centre_prob
         self.log_sigma, self.distrust = log_sigma, distrust
-        self._sources = {}  # trial number -> its source, decided at its ask (the storage's copy: drawn_from)
+        # trial number -> its source, decided at its ask (the storage's copy: drawn_from)
+        self._sources: dict[int, str] = {}
         self._base = base
-        self._per_trial = {}  # trial number -> its base sampler (when base is a function); rebuilt on demand
+        # trial number -> its base sampler (when base is a function); rebuilt on demand
+        self._per_trial: dict[int, optuna.samplers.BaseSampler] = {}
 
     # --- which source draws a trial ------------------------------------------------------------------
-    def prior_weight(self, number):
+    def prior_weight(self, number: int) -> float:
         """piBO's beta/n, capped at 1: the chance that trial ``number`` comes from the prior or uniform."""
         return min(1.0, self.beta / max(1, number))
 
-    def trust(self, study):
+    def trust(self, study: Optional[optuna.Study]) -> float:
         """1 while the config (an enqueued trial) or a prior draw holds the best finished value, else distrust."""
         if study is None or len(study.directions) > 1:
             return 1.0
@@ -110,10 +124,10 @@ class PriorSampler(optuna.samplers.BaseSampler):
         if not done:
             return 1.0
         pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-        best = pick(done, key=lambda t: t.value)
+        best = pick(done, key=lambda t: t.value)  # type: ignore[arg-type, return-value]  # complete: has a value
         return 1.0 if best.user_attrs.get("drawn_from", "prior") == "prior" else self.distrust
 
-    def source(self, trial, study=None):
+    def source(self, trial: FrozenTrial, study: Optional[optuna.Study] = None) -> str:
         """'prior', 'uniform' or 'sampler' for this trial, decided once, at its ask (before_trial)."""
         known = self._sources.get(trial.number) or trial.user_attrs.get("drawn_from")
         if known:
@@ -124,7 +138,7 @@ class PriorSampler(optuna.samplers.BaseSampler):
             return "prior"
         return "uniform" if u < w else "sampler"
 
-    def base_for(self, trial):
+    def base_for(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
         if isinstance(self._base, optuna.samplers.BaseSampler):
             return self._base
         if trial.number not in self._per_trial:
@@ -133,44 +147,48 @@ class PriorSampler(optuna.samplers.BaseSampler):
         return self._per_trial[trial.number]
 
     # --- the sampler interface ----------------------------------------------------------------------
-    def before_trial(self, study, trial):
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if not enqueued(trial):
             # set here, at the ask, so the mark is there whether the trial runs under optimize() or ask/tell
             self._sources[trial.number] = self.source(trial, study)
             study._storage.set_trial_user_attr(trial._trial_id, "drawn_from", self._sources[trial.number])
         self.base_for(trial).before_trial(study, trial)
 
-    def infer_relative_search_space(self, study, trial):
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         if self.source(trial) != "sampler":
             return {}  # every parameter is drawn on its own (sample_independent)
         return self.base_for(trial).infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study, trial, search_space):
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
             return {}
         return self.base_for(trial).sample_relative(study, trial, search_space)
 
-    def sample_independent(self, study, trial, name, distribution):
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, name: str,
+                           distribution: BaseDistribution) -> Any:
         source = self.source(trial)
         if source == "sampler" or name not in self.centres:
             return self.base_for(trial).sample_independent(study, trial, name, distribution)
         rng = trial_rng(self.seed, trial.number, name)
+        assert isinstance(distribution, (CategoricalDistribution, FloatDistribution, IntDistribution))
         if source == "uniform":
             return uniform_draw(rng, distribution)
         return self.prior_draw(rng, distribution, self.centres[name])
 
-    def after_trial(self, study, trial, state, values):
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Optional[Sequence[float]]) -> None:
         self.base_for(trial).after_trial(study, trial, state, values)
         self._per_trial.pop(trial.number, None)
         self._sources.pop(trial.number, None)
 
-    def reseed_rng(self):
+    def reseed_rng(self) -> None:
         # the draws follow (seed, trial number); only a shared base object has a generator of its own
         if isinstance(self._base, optuna.samplers.BaseSampler):
             self._base.reseed_rng()
 
     # --- the prior of one parameter -----------------------------------------------------------------
-    def prior_draw(self, rng, distribution, centre):
+    def prior_draw(self, rng: np.random.RandomState, distribution: Distribution, centre: Any) -> Any:
         if isinstance(distribution, CategoricalDistribution):
             if centre in distribution.choices and rng.random_sample() < self.centre_prob:
                 return centre
@@ -184,7 +202,7 @@ class PriorSampler(optuna.samplers.BaseSampler):
         return snap(back(x), distribution)
 
 
-def truncated_normal(rng, mean, sigma, low, high):
+def truncated_normal(rng: np.random.RandomState, mean: float, sigma: float, low: float, high: float) -> float:
     """A normal draw kept inside [low, high] by rejection (the mean lies inside, so most draws are kept)."""
     if sigma <= 0:
         return mean
@@ -195,7 +213,7 @@ def truncated_normal(rng, mean, sigma, low, high):
     return min(max(x, low), high)
 
 
-def uniform_draw(rng, distribution):
+def uniform_draw(rng: np.random.RandomState, distribution: Distribution) -> Any:
     if isinstance(distribution, CategoricalDistribution):
         return distribution.choices[rng.randint(len(distribution.choices))]
     low, high = distribution.low, distribution.high
@@ -204,13 +222,13 @@ def uniform_draw(rng, distribution):
     return snap(rng.uniform(low, high), distribution)
 
 
-def snap(value, distribution):
+def snap(value: float, distribution: NumberDistribution) -> Union[int, float]:
     """The value on the distribution's grid (its step, integers) and inside its range."""
     low, high = distribution.low, distribution.high
     step = distribution.step
     if isinstance(distribution, IntDistribution):
-        step = step if not distribution.log else 1
-        value = low + round((value - low) / step) * step
+        int_step = distribution.step if not distribution.log else 1
+        value = low + round((value - low) / int_step) * int_step
         return int(min(max(value, low), high))
     if isinstance(distribution, FloatDistribution) and step is not None:
         value = low + round((value - low) / step) * step

@@ -1,7 +1,9 @@
 """Pruner names of the CLI mapped to Optuna pruners. Steps are evaluation rounds (epochs)."""
 import math
+from typing import Optional, Union
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from paddle_autotune_plugins.errors import UsageError
 
@@ -12,7 +14,7 @@ NAMES = ("asha", "hyperband", "median", "none")
 THIRD_FROM = 9
 
 
-def first_rung(max_steps):
+def first_rung(max_steps: Optional[int]) -> int:
     """ASHA's first decision point when the user gives none: a third of the training (rounded up) from
     THIRD_FROM evaluations on, half of a shorter one, step 1 if its length is unknown.
 
@@ -38,11 +40,11 @@ class Pruner(str):
     """A pruner as the user wrote it ('asha', 'asha:2'), read once by parse(): ``name`` and ``first_step``
     (None: the pruner's own). It is that text itself, so the study stores and shows what the user gave."""
 
-    name = None
-    first_step = None
+    name: Optional[str] = None
+    first_step: Optional[int] = None
 
 
-def parse(text):
+def parse(text: Union[str, Pruner]) -> Pruner:
     """'asha' -> Pruner 'asha' (first_step None); 'asha:2' -> Pruner 'asha:2' (name 'asha', first_step 2).
 
     >>> spec = parse("median:3")
@@ -64,7 +66,7 @@ def parse(text):
 EVALUATIONS = "evaluations"  # the study's user attr: the evaluation steps of the baseline's own run
 
 
-def unknown_length_note(pruner, max_steps):
+def unknown_length_note(pruner: Union[str, Pruner], max_steps: Optional[int]) -> Optional[str]:
     """The note a study starts with where the config does not tell the training's length (a script of the
     generic adapter, a Trainer script, PaddleNLP's max_steps): the baseline's run tells it, else None.
 
@@ -78,12 +80,12 @@ def unknown_length_note(pruner, max_steps):
             "first after N, --pruner none never")
 
 
-def waits_for_length(spec, max_steps):
+def waits_for_length(spec: Pruner, max_steps: Optional[int]) -> bool:
     """Whether the pruner's rungs wait for the baseline's run: the length is unknown and no first step given."""
     return spec.name in ("asha", "hyperband") and not spec.first_step and not max_steps
 
 
-def may_cut(spec, evaluations):
+def may_cut(spec: Pruner, evaluations: int) -> bool:
     """Never at a trial's first evaluation, unless the user named a first step (asha:1, median:1): one
     evaluation ranks configs that start slower (a longer warm-up) below those that end worse."""
     return evaluations >= 2 or spec.first_step is not None
@@ -94,11 +96,11 @@ class LengthFromBaseline(optuna.pruners.BasePruner):
     baseline's run has recorded its evaluation steps in the study (EVALUATIONS), then acts as make_pruner's
     pruner for that length. Plain Optuna: workers sharing the study read the same steps from it."""
 
-    def __init__(self, spec):
+    def __init__(self, spec: Pruner) -> None:
         self.spec = spec
-        self._inner = None  # (steps, the pruner for them)
+        self._inner: Optional[tuple[list[int], optuna.pruners.BasePruner]] = None  # (steps, the pruner for them)
 
-    def prune(self, study, trial):
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         steps = study.user_attrs.get(EVALUATIONS)
         if not steps:
             return False
@@ -107,7 +109,7 @@ class LengthFromBaseline(optuna.pruners.BasePruner):
         return self._inner[1].prune(study, trial)
 
 
-def make_pruner(pruner, max_steps=None):
+def make_pruner(pruner: Union[str, Pruner], max_steps: Optional[int] = None) -> optuna.pruners.BasePruner:
     """The Optuna pruner for a Pruner (or its text, read here); max_steps is the training's last evaluation
     step, if known.
 

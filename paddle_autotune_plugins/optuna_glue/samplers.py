@@ -1,16 +1,23 @@
 """Sampler names of the CLI mapped to Optuna samplers."""
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from paddle_autotune_plugins.errors import UsageError
+
+if TYPE_CHECKING:
+    from paddle_autotune_plugins.search_space.space import Param
 
 
 class GridSampler(optuna.samplers.GridSampler):
     """Optuna's grid sampler, leaving the stop to the coordinator: its own study.stop() works only inside
     study.optimize(), and the coordinator drives the study with ask/tell."""
 
-    def after_trial(self, study, trial, state, values):
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Optional[Sequence[float]]) -> None:
         pass
 
 
@@ -18,7 +25,8 @@ NAMES = ("tpe", "gp", "random", "grid", "cmaes", "nsga2", "greedy")
 ALIASES = {"bayes": "tpe", "evolution": "cmaes"}  # other names of samplers (the Python API's tuner_type too)
 
 
-def make_sampler(name, params, seed=None, centres=None, prior="none"):
+def make_sampler(name: str, params: Sequence["Param"], seed: Optional[int] = None,
+                 centres: Optional[dict[str, Any]] = None, prior: str = "none") -> optuna.samplers.BaseSampler:
     """The sampler named on the command line. ``centres`` ({path: the rescaled config's value}) with
     prior="config" (--prior, the default): it draws first around them and hands over to the named sampler as
     results arrive (prior_sampler.PriorSampler, piBO's decaying prior); "greedy" is PULC's one key at a time
@@ -36,7 +44,7 @@ def make_sampler(name, params, seed=None, centres=None, prior="none"):
     return _plain_sampler(name, params, seed)
 
 
-def _plain_sampler(name, params, seed):
+def _plain_sampler(name: str, params: Sequence["Param"], seed: Optional[int]) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         # constant_liar keeps parallel workers from sampling the same point while others still run
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True, n_startup_trials=4)
@@ -57,17 +65,17 @@ def _plain_sampler(name, params, seed):
 GRID_LIMIT = 100_000  # points: Optuna's grid sampler holds every one of them in memory
 
 
-def check_grid(params):
+def check_grid(params: Sequence["Param"]) -> None:
     """A grid Optuna can hold: a float step of 1e-9 over [0, 1] is a billion points (MemoryError)."""
     counts = {p.name: p.grid_count() for p in params}
     total = math.prod(counts.values())
     if total > GRID_LIMIT:
-        widest = max(counts, key=counts.get)
+        widest = max(counts, key=lambda name: counts[name])
         raise UsageError(f"--sampler grid: the grid has {total:,} points ({widest}: {counts[widest]:,} values), more "
                          f"than {GRID_LIMIT:,}; give {widest} a larger step, or use --sampler tpe or random")
 
 
-def check_name(name):
+def check_name(name: str) -> str:
     """The name, if it names a sampler (or an alias of one)."""
     if ALIASES.get(name, name) not in NAMES:
         raise UsageError(f"unknown sampler '{name}'; choose one of {', '.join(NAMES)} (or 'bayes' for tpe)")

@@ -16,10 +16,19 @@ Credentials in URLs are never printed: messages go through :func:`redact`.
 import json
 import pathlib
 import re
+from collections.abc import Container, Sequence
+from typing import TYPE_CHECKING, Any, Optional, TextIO, Union
 
 import optuna
+import optuna.storages.journal  # named below; optuna.storages imports it anyway, the type checker needs it said
+from optuna.distributions import BaseDistribution
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
 
 from paddle_autotune_plugins.errors import UsageError
+
+if TYPE_CHECKING:
+    from optuna.study._frozen import FrozenStudy
 
 _RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql")
 
@@ -28,13 +37,13 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _CREDENTIALS = re.compile(r"[^\s'\"]*:[^\s'\"]*@[^\s'\"]*")  # user:password@host, even without a scheme
 
 
-def redact(text):
+def redact(text: object) -> str:
     """A URL, or a message holding URLs, with every password masked, whatever characters it holds."""
     text = _URL.sub(lambda m: _redact_url(m.group(0)), str(text))
     return _CREDENTIALS.sub(lambda m: _redact_bare(m.group(0)), text)
 
 
-def _redact_bare(token):
+def _redact_bare(token: str) -> str:
     """'postgre//tuner:pw@host/db' (a URL too malformed to parse): everything from the user's ':' to the
     last '@' is the password."""
     at = token.rfind("@")
@@ -44,7 +53,7 @@ def _redact_bare(token):
     return f"{token[:colon]}:***@{token[at + 1:]}"
 
 
-def _redact_url(url):
+def _redact_url(url: str) -> str:
     scheme, rest = url.split("://", 1)
     at = rest.rfind("@")  # the last '@' ends the credentials: an unencoded '@' may sit in the password
     if at < 0 or ":" not in rest[:at]:
@@ -59,7 +68,8 @@ def _redact_url(url):
     return f"{scheme}://{rest[:at].split(':', 1)[0]}:***@{rest[at + 1:]}"
 
 
-def open_storage(url, out, existing=False):
+def open_storage(url: Optional[str], out: pathlib.Path,
+                 existing: bool = False) -> tuple[Union[str, optuna.storages.BaseStorage], bool]:
     """(storage for optuna.create_study, embedded?) for a --storage URL (None: the default in out).
     existing: the study must be there already (show, report, export): a missing file is not created."""
     if url is None:
@@ -85,7 +95,7 @@ def open_storage(url, out, existing=False):
                      f"sqlite:///path/study.db or postgresql://user:password@host/db")
 
 
-def _file_of(url, scheme):
+def _file_of(url: str, scheme: str) -> Optional[str]:
     """The file a journal:// or sqlite:// URL names ('' for none, ':memory:' for SQLite's in-memory one)."""
     if scheme == "journal":
         return url[len("journal://"):]
@@ -98,7 +108,7 @@ def _file_of(url, scheme):
     return ":memory:" if database == ":memory:" or "mode=memory" in url else database
 
 
-def check_file(url, path, existing):
+def check_file(url: str, path: Optional[str], existing: bool) -> None:
     """A storage file the study can be kept in: named, on disk, and writable (or, for existing, there)."""
     import os
 
@@ -123,7 +133,7 @@ def check_file(url, path, existing):
                          f"or name another file")
 
 
-def check_credentials(url):
+def check_credentials(url: str) -> None:
     """An unencoded '@' in a password makes the driver read part of the password as the host name (and
     print it): refuse it before connecting, without showing it."""
     credentials = url.split("://", 1)[1].split("?", 1)[0].rpartition("@")[0]
@@ -132,7 +142,7 @@ def check_credentials(url):
                          f"(and ':' as %3A, '/' as %2F) in the URL")
 
 
-def is_storage_failure(error):
+def is_storage_failure(error: BaseException) -> bool:
     """A study storage (or the disk under it) that stopped working, as opposed to a bug of ours."""
     import errno
 
@@ -144,7 +154,7 @@ def is_storage_failure(error):
                               sqlalchemy.exc.InterfaceError, optuna.exceptions.StorageInternalError))
 
 
-def describe_failure(error):
+def describe_failure(error: Optional[BaseException]) -> str:
     """The first line of the deepest error in the chain that says something: Optuna wraps the database's own
     error in a generic one, and under that SQLAlchemy's pool may leave one that says nothing ("()")."""
     said, seen = type(error).__name__, set()
@@ -157,7 +167,7 @@ def describe_failure(error):
     return redact(said)
 
 
-def remedy(error):
+def remedy(error: BaseException) -> str:
     text = describe_failure(error).lower()
     if "full" in text or "no space" in text or "quota" in text:
         return "freeing disk space"
@@ -166,7 +176,7 @@ def remedy(error):
     return "the cause is fixed"
 
 
-def check_embedded(out):
+def check_embedded(out: pathlib.Path) -> None:
     """The default study file must be a readable Optuna SQLite study, or absent. An empty one (a crash while
     it was created) is dropped when nothing else of a run is there, and refused when trials are: a new
     study must never be written over folders and a table that an earlier run left."""
@@ -208,7 +218,7 @@ def check_embedded(out):
         raise _damaged(db, e) from None
 
 
-def _roll_back(db):
+def _roll_back(db: pathlib.Path) -> None:
     """Open the study file read-write once: SQLite rolls back the hot journal a killed writer left."""
     import sqlite3
 
@@ -222,13 +232,13 @@ def _roll_back(db):
         raise _damaged(db, e) from None
 
 
-def _damaged(db, error):
+def _damaged(db: pathlib.Path, error: BaseException) -> UsageError:
     reason = " ".join(str(error).split())  # one line: SQLite's own messages may hold newlines
     return UsageError(f"{db} is damaged or not a study ({reason}): move it away and restore a backup, or use "
                       f"another --out; nothing was changed")
 
 
-def lock_folder(out):
+def lock_folder(out: pathlib.Path) -> TextIO:
     """Hold --out for this coordinator: two coordinators on one embedded study would each believe they
     are its only writer. Released when the returned file is closed (or the process ends)."""
     import fcntl
@@ -256,7 +266,7 @@ def lock_folder(out):
     return lock
 
 
-def cannot_write(path, error):
+def cannot_write(path: pathlib.Path, error: OSError) -> UsageError:
     """The one line for a --out (or its study file) that this process cannot write, and what to do about it."""
     import errno
 
@@ -269,7 +279,7 @@ def cannot_write(path, error):
     return UsageError(f"cannot write {path}: {error.strerror or error}; {fix}")
 
 
-def embedded_sqlite(path):
+def embedded_sqlite(path: pathlib.Path) -> "MemoryMirror":
     """The default storage: a SQLite file in --out that only its coordinator writes.
 
     - Reads come from an in-memory copy of the study (MemoryMirror): the TPE sampler reads every trial
@@ -285,7 +295,7 @@ def embedded_sqlite(path):
     rdb = optuna.storages.RDBStorage(f"sqlite:///{path}")
 
     @sqlalchemy.event.listens_for(rdb.engine, "connect")
-    def _pragmas(connection, _record):
+    def _pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -308,26 +318,26 @@ class MemoryMirror(optuna.storages.BaseStorage):
     [True, True, True]
     """
 
-    def __init__(self, disk):
+    def __init__(self, disk: optuna.storages.BaseStorage) -> None:
         self.disk = disk
         self.mem = optuna.storages.InMemoryStorage()
-        self.study_ids = {}  # memory study id -> file study id
-        self.trial_ids = {}  # memory trial id -> file trial id
+        self.study_ids: dict[int, int] = {}  # memory study id -> file study id
+        self.trial_ids: dict[int, int] = {}  # memory trial id -> file trial id
 
     # --- studies ----------------------------------------------------------------------------
-    def create_new_study(self, directions, study_name=None):
+    def create_new_study(self, directions: Sequence[StudyDirection], study_name: Optional[str] = None) -> int:
         disk_id = self.disk.create_new_study(directions, study_name)  # raises if the file has it already
         mem_id = self.mem.create_new_study(directions, self.disk.get_study_name_from_id(disk_id))
         self.study_ids[mem_id] = disk_id
         return mem_id
 
-    def get_study_id_from_name(self, study_name):
+    def get_study_id_from_name(self, study_name: str) -> int:
         try:
             return self.mem.get_study_id_from_name(study_name)
         except KeyError:
             return self._copy_to_memory(self.disk.get_study_id_from_name(study_name), study_name)
 
-    def _copy_to_memory(self, disk_id, study_name):
+    def _copy_to_memory(self, disk_id: int, study_name: str) -> int:
         mem_id = self.mem.create_new_study(self.disk.get_study_directions(disk_id), study_name)
         self.study_ids[mem_id] = disk_id
         for key, value in self.disk.get_study_user_attrs(disk_id).items():
@@ -338,71 +348,74 @@ class MemoryMirror(optuna.storages.BaseStorage):
             self.trial_ids[self.mem.create_new_trial(mem_id, template_trial=trial)] = trial._trial_id
         return mem_id
 
-    def delete_study(self, study_id):
+    def delete_study(self, study_id: int) -> None:
         self.disk.delete_study(self.study_ids.pop(study_id))
         self.mem.delete_study(study_id)
 
-    def set_study_user_attr(self, study_id, key, value):
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
         self.mem.set_study_user_attr(study_id, key, value)
         self.disk.set_study_user_attr(self.study_ids[study_id], key, value)
 
-    def set_study_system_attr(self, study_id, key, value):
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
         self.mem.set_study_system_attr(study_id, key, value)
         self.disk.set_study_system_attr(self.study_ids[study_id], key, value)
 
-    def get_study_name_from_id(self, study_id):
+    def get_study_name_from_id(self, study_id: int) -> str:
         return self.mem.get_study_name_from_id(study_id)
 
-    def get_study_directions(self, study_id):
+    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
         return self.mem.get_study_directions(study_id)
 
-    def get_study_user_attrs(self, study_id):
+    def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
         return self.mem.get_study_user_attrs(study_id)
 
-    def get_study_system_attrs(self, study_id):
+    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
         return self.mem.get_study_system_attrs(study_id)
 
-    def get_all_studies(self):
+    def get_all_studies(self) -> list["FrozenStudy"]:
         for study in self.disk.get_all_studies():  # the names are what callers use
             self.get_study_id_from_name(study.study_name)
         return self.mem.get_all_studies()
 
     # --- trials -----------------------------------------------------------------------------
-    def create_new_trial(self, study_id, template_trial=None):
+    def create_new_trial(self, study_id: int, template_trial: Optional[FrozenTrial] = None) -> int:
         mem_id = self.mem.create_new_trial(study_id, template_trial=template_trial)
         self.trial_ids[mem_id] = self.disk.create_new_trial(self.study_ids[study_id],
                                                             template_trial=self.mem.get_trial(mem_id))
         return mem_id
 
-    def set_trial_param(self, trial_id, param_name, param_value_internal, distribution):
+    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
+                        distribution: BaseDistribution) -> None:
         self.mem.set_trial_param(trial_id, param_name, param_value_internal, distribution)
         self.disk.set_trial_param(self.trial_ids[trial_id], param_name, param_value_internal, distribution)
 
-    def set_trial_state_values(self, trial_id, state, values=None):
+    def set_trial_state_values(self, trial_id: int, state: TrialState,
+                               values: Optional[Sequence[float]] = None) -> bool:
         changed = self.mem.set_trial_state_values(trial_id, state, values)
         if changed:
             self.disk.set_trial_state_values(self.trial_ids[trial_id], state, values)
         return changed
 
-    def set_trial_intermediate_value(self, trial_id, step, intermediate_value):
+    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         self.mem.set_trial_intermediate_value(trial_id, step, intermediate_value)
         self.disk.set_trial_intermediate_value(self.trial_ids[trial_id], step, intermediate_value)
 
-    def set_trial_user_attr(self, trial_id, key, value):
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         self.mem.set_trial_user_attr(trial_id, key, value)
         self.disk.set_trial_user_attr(self.trial_ids[trial_id], key, value)
 
-    def set_trial_system_attr(self, trial_id, key, value):
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         self.mem.set_trial_system_attr(trial_id, key, value)
         self.disk.set_trial_system_attr(self.trial_ids[trial_id], key, value)
 
-    def get_trial(self, trial_id):
+    def get_trial(self, trial_id: int) -> FrozenTrial:
         return self.mem.get_trial(trial_id)
 
-    def get_all_trials(self, study_id, deepcopy=True, states=None):
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Optional[Container[TrialState]] = None) -> list[FrozenTrial]:
         return self.mem.get_all_trials(study_id, deepcopy=deepcopy, states=states)
 
 
-def jsonable(values):
+def jsonable(values: Any) -> Any:
     """Values as a study's attributes (and the trial's params.json) can hold them: JSON, anything else as text."""
     return json.loads(json.dumps(values, default=str))

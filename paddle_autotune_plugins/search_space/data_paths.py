@@ -3,6 +3,8 @@ repeat the same failure in every trial. Each adapter lists its data keys and how
 them (``Adapter.data_paths``); checking them and saying what to change lives here, once."""
 import dataclasses
 import os
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import dotpath
@@ -16,19 +18,20 @@ class DataPath:
     fix: str  # the override that points it elsewhere, e.g. "-o TrainDataset.anno_path=PATH"
 
 
-def configured(cfg, key):
+def configured(cfg: Any, key: str) -> Optional[str]:
     """The config's value of a dotted key as a path text, or None where it is absent or empty."""
     value = dotpath.get(cfg, key, None)
     return str(value) if value not in (None, "") else None
 
 
-def resolve(base, *parts):
+def resolve(base: str, *parts: str) -> str:
     """The path a trainer opens for parts joined under base (its working directory), as os.path.join does:
     an absolute part starts afresh, '~' is the home folder."""
     return os.path.normpath(os.path.join(base, *(os.path.expanduser(p) for p in parts)))
 
 
-def yaml_keys(cfg, cwd, keys, flag, under=None):
+def yaml_keys(cfg: Any, cwd: str, keys: Iterable[str], flag: str,
+              under: Optional[dict[str, str]] = None) -> list[DataPath]:
     """DataPath of each key present in cfg, resolved against cwd; ``under`` maps a key to the key whose path
     it is joined to (PaddleDetection's image_dir and anno_path live under dataset_dir)."""
     paths = []
@@ -42,7 +45,7 @@ def yaml_keys(cfg, cwd, keys, flag, under=None):
     return paths
 
 
-def check(paths):
+def check(paths: Iterable[DataPath]) -> None:
     """UsageError naming the first data path that does not exist: its key, its value, where the trainer
     looks for it and the override that fixes it."""
     for p in paths:

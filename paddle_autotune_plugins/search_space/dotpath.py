@@ -8,11 +8,13 @@
 0.1
 """
 import difflib
+from collections.abc import Iterable, Iterator
+from typing import Any, Optional
 
 _MISSING = object()
 
 
-def _step(node, key):
+def _step(node: Any, key: str) -> Any:
     """One level down, or _MISSING. List items are addressed by their index."""
     if isinstance(node, dict):
         return node.get(key, _MISSING)
@@ -25,7 +27,7 @@ def _step(node, key):
     return _MISSING
 
 
-def get(cfg, path, default=_MISSING):
+def get(cfg: Any, path: str, default: Any = _MISSING) -> Any:
     """The value at path. A key that itself holds dots (a script's ``--opt.lr`` flag) is found as it is."""
     node = cfg
     keys = path.split(".")
@@ -41,16 +43,16 @@ def get(cfg, path, default=_MISSING):
     return node
 
 
-def has(cfg, path):
+def has(cfg: Any, path: str) -> bool:
     absent = object()
     return get(cfg, path, absent) is not absent if path else True
 
 
-def parent_path(path):
+def parent_path(path: str) -> str:
     return path.rsplit(".", 1)[0] if "." in path else ""
 
 
-def set_(cfg, path, value):
+def set_(cfg: Any, path: str, value: Any) -> None:
     """Set the value at path. The parent must exist; the last key may be new (dicts only). In a flat
     mapping (a script's flags: no nested sections) a dotted name is one key.
 
@@ -71,12 +73,13 @@ def set_(cfg, path, value):
         setattr(parent, key, value)
 
 
-def _flat(cfg):
+def _flat(cfg: dict[str, Any]) -> bool:
     return not any(isinstance(v, (dict, list, tuple)) for v in cfg.values())
 
 
-def leaf_paths(cfg, prefix=""):
+def leaf_paths(cfg: Any, prefix: str = "") -> Iterator[str]:
     """Every dotted path to a leaf value (and to every container on the way)."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(cfg, dict):
         items = cfg.items()
     elif isinstance(cfg, (list, tuple)):
@@ -91,7 +94,7 @@ def leaf_paths(cfg, prefix=""):
         yield from leaf_paths(value, path + ".")
 
 
-def nearest(cfg, path, n=3):
+def nearest(cfg: Any, path: str, n: int = 3) -> list[str]:
     """The existing paths that look most like a mistyped one, best first."""
     candidates = list(leaf_paths(cfg))
     close = difflib.get_close_matches(path, candidates, n=n, cutoff=0.5)
@@ -102,7 +105,7 @@ def nearest(cfg, path, n=3):
     return close
 
 
-def sibling_typo(cfg, path):
+def sibling_typo(cfg: Any, path: str) -> Optional[str]:
     """For a path whose parent exists but whose last key does not: the existing sibling key it most
     likely misspells (``Global.epoch`` -> ``Global.epochs``), or None when it looks like a new key."""
     if has(cfg, path) or not has(cfg, parent_path(path)):

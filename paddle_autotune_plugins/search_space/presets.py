@@ -19,20 +19,22 @@ import dataclasses
 import difflib
 import importlib.resources
 import pathlib
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import dotpath
-from paddle_autotune_plugins.search_space.space import centre_on, load_yaml, parse_spec
+from paddle_autotune_plugins.search_space.space import Param, centre_on, load_yaml, parse_spec
 
 
-def preset_dir():
+def preset_dir() -> pathlib.Path:
     return pathlib.Path(str(importlib.resources.files("paddle_autotune_plugins.space_presets")))
 
 
-def preset_files():
+def preset_files() -> dict[str, pathlib.Path]:
     """{name: path} of every shipped preset: each suite keeps its presets in a folder of its own, named like
     its adapter's folder (space_presets/paddleclas/clas-lr.yaml is preset clas-lr)."""
-    found = {}
+    found: dict[str, pathlib.Path] = {}
     for path in sorted(preset_dir().glob("**/*.yaml")):
         if path.stem in found:
             raise UsageError(f"two presets are named '{path.stem}': {found[path.stem]} and {path}; rename one")
@@ -40,42 +42,42 @@ def preset_files():
     return found
 
 
-def available():
+def available() -> "_Presets":
     """{name: parsed preset file} for every preset shipped (each file is read when first asked for)."""
     return _Presets()
 
 
-class _Presets(dict):
+class _Presets(dict[str, Any]):
     """The shipped presets by name, read lazily: a study that names one preset should not parse all."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.files = preset_files()
         super().__init__((name, None) for name in self.files)
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> Any:
         value = super().__getitem__(name)
         if value is None:
             value = load_yaml(self.files[name]) or {}
             self[name] = value
         return value
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         return self[name] if name in self else default
 
-    def items(self):
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]  # a list, each file read here
         return [(name, self[name]) for name in self]
 
-    def values(self):
+    def values(self) -> list[Any]:  # type: ignore[override]  # a list, each file read here
         return [self[name] for name in self]
 
 
 @dataclasses.dataclass
 class Resolved:
-    params: list  # Param, named by the dotted path each writes
-    notes: list  # knobs this config lacks (optional ones), for the user to read
+    params: list[Param]  # named by the dotted path each writes
+    notes: list[str]  # knobs this config lacks (optional ones), for the user to read
 
 
-def _knobs(name, presets, seen=()):
+def _knobs(name: str, presets: dict[str, Any], seen: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
     if name not in presets:
         close = difflib.get_close_matches(name, list(presets), n=1, cutoff=0.6)  # as -o typos get one
         names = ", ".join(sorted(presets))
@@ -85,7 +87,7 @@ def _knobs(name, presets, seen=()):
     if name in seen:
         raise UsageError(f"preset '{name}' includes itself through {' -> '.join(seen)}")
     preset = presets[name]
-    knobs = {}
+    knobs: dict[str, dict[str, Any]] = {}
     for included in preset.get("include", []):
         # {preset: NAME, optional: true}: architectures without those knobs get a note, not an error
         optional = isinstance(included, dict) and included.get("optional", False)
@@ -97,7 +99,7 @@ def _knobs(name, presets, seen=()):
     return knobs
 
 
-def expand(cfg, pattern):
+def expand(cfg: Any, pattern: str) -> list[str]:
     """A dotted path with `*` for any one key or index, matched against the config."""
     if "*" not in pattern:
         return [pattern] if dotpath.has(cfg, pattern) else []
@@ -105,7 +107,7 @@ def expand(cfg, pattern):
     head = head.rstrip(".")
     node = dotpath.get(cfg, head, None) if head else cfg
     keys = range(len(node)) if isinstance(node, list) else (node.keys() if isinstance(node, dict) else [])
-    found = []
+    found: list[str] = []
     for key in keys:
         found += expand(cfg, ".".join(p for p in (head, str(key), tail.lstrip(".")) if p))
     return found
@@ -114,7 +116,8 @@ def expand(cfg, pattern):
 FACT_PREFIX = "trainer."  # `when: {trainer.NAME: value}` asks the adapter what the installed trainer does
 
 
-def _place_matches(place, cfg, facts, accepts):
+def _place_matches(place: dict[str, Any], cfg: Any, facts: Callable[[str], Any],
+                   accepts: Callable[[str], bool]) -> tuple[bool, bool]:
     """(matches, new): whether a knob may live at this place of the config, and whether the key is added."""
     when = place.get("when") or {}
     for path, wanted in when.items():
@@ -135,11 +138,14 @@ def _place_matches(place, cfg, facts, accepts):
     return found
 
 
-def _options(wanted):
+def _options(wanted: Any) -> list[Any]:
     return wanted if isinstance(wanted, list) else [wanted]
 
 
-def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None, accepts=None, centred_cfg=None):
+def resolve(names: Iterable[str], suite: str, cfg: Any, architecture: Optional[str] = None,
+            data_choices: Optional[Callable[[str, Any], list[Any]]] = None,
+            facts: Optional[Callable[[str], Any]] = None, accepts: Optional[Callable[[str], bool]] = None,
+            centred_cfg: Any = None) -> Resolved:
     """Turn preset names into Params at the paths this config uses.
 
     ``data_choices(path, cfg)`` gives the choices of a knob whose spec says ``choices: from_data`` (the
@@ -151,7 +157,8 @@ def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None,
     presets = available()
     facts = facts or (lambda name: None)
     accepts = accepts or (lambda path: False)
-    params, notes = [], []
+    params: list[Param] = []
+    notes: list[str] = []
     for name in names:
         preset = presets.get(name)
         if preset is not None and preset.get("suite") not in (None, suite):
@@ -191,7 +198,7 @@ def resolve(names, suite, cfg, architecture=None, data_choices=None, facts=None,
     return Resolved(params, notes)
 
 
-def taking_config_value(param, cfg):
+def taking_config_value(param: Param, cfg: Any) -> Param:
     """A preset's fixed range widened (a choice list extended) to take the config's own value: a preset never
     excludes what the config trains with. Relative ranges (around: config) take it in space.centre_on."""
     if param.around or param.scale_with or param.apply == "scale_all" or param.step:
@@ -203,6 +210,7 @@ def taking_config_value(param, cfg):
     if param.kind == "categorical":
         if param.contains(value) or not isinstance(value, (int, float, str)):
             return param
+        assert param.choices is not None  # parse_spec gives a categorical its choices
         choices = list(param.choices) + [value]
         if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
             choices = sorted(choices)
@@ -210,10 +218,11 @@ def taking_config_value(param, cfg):
     if not isinstance(value, (int, float)) or (param.log and value <= 0) or (param.kind == "int" and value != int(value)):
         return param
     value = int(value) if param.kind == "int" else value
+    assert param.low is not None and param.high is not None  # a fixed range (around: config returned above)
     return dataclasses.replace(param, low=min(param.low, value), high=max(param.high, value))
 
 
-def describe(suite=None):
+def describe(suite: Optional[str] = None) -> list[str]:
     """Lines for `paddle-autotune presets`: each preset with the paths each knob may touch."""
     lines = []
     presets = available()

@@ -13,8 +13,14 @@ given. docs/config-prior.md says more.
 import copy
 import dataclasses
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 from paddle_autotune_plugins.search_space import dotpath
+
+if TYPE_CHECKING:
+    from paddle_autotune_plugins.search_space.space import Param
+    from paddle_autotune_plugins.suites.adapter import Adapter, Task
 
 LINEAR, SQUARE_ROOT = "linear", "square root"
 _ADAPTIVE = ("adam", "lamb", "lars_adam", "rmsprop", "adagrad", "adadelta")  # name fragments of the Adam family
@@ -23,20 +29,20 @@ _SGD = ("momentum", "sgd", "lars")
 
 @dataclasses.dataclass
 class Rescaled:
-    config: dict  # the config with its learning rate moved (the config itself where nothing moved)
+    config: dict[str, Any]  # the config with its learning rate moved (the config itself where nothing moved)
     factor: float = 1.0  # the learning rate's factor
-    rule: str = None
-    reference: int = None  # devices the config is written for
-    devices: int = None  # devices one trial trains on
-    optimizer: str = None
-    paths: list = dataclasses.field(default_factory=list)  # the learning-rate paths moved
-    given: dict = None  # the config as given
+    rule: Optional[str] = None
+    reference: Optional[int] = None  # devices the config is written for
+    devices: Optional[int] = None  # devices one trial trains on
+    optimizer: Optional[str] = None
+    paths: list[str] = dataclasses.field(default_factory=list)  # the learning-rate paths moved
+    given: Optional[dict[str, Any]] = None  # the config as given
 
     @property
-    def moved(self):
+    def moved(self) -> bool:
         return bool(self.paths) and self.factor != 1.0
 
-    def line(self):
+    def line(self) -> Optional[str]:
         """The study's line about it (None where the adapter knows no reference device count)."""
         if self.reference is None:
             return None
@@ -48,17 +54,18 @@ class Rescaled:
                     f"learning rate stays as configured")
         if not self.paths:
             return f"{where}; no learning rate found to rescale"
+        assert self.devices is not None  # rescale() gives both counts
         before = dotpath.get(self.given, self.paths[0])
         after = dotpath.get(self.config, self.paths[0])
         return (f"{where}: learning rate {_fmt(before)} -> {_fmt(after)} (x{self.factor:.4g}, {self.rule} rule "
                 f"for {self.optimizer}, total batch x{self.devices / self.reference:.4g})")
 
 
-def _devices(count):
+def _devices(count: int) -> str:
     return f"{count} device" + ("" if count == 1 else "s")
 
 
-def trial_devices(adapter, gpus_per_trial):
+def trial_devices(adapter: "Adapter", gpus_per_trial: Optional[int]) -> int:
     """Devices one trial trains on: 1 on the CPU, else its GPUs (--gpus-per-trial, or the launcher's --gpus)."""
     from paddle_autotune_plugins.suites.adapter import available_device
 
@@ -67,7 +74,7 @@ def trial_devices(adapter, gpus_per_trial):
     return gpus_per_trial or 1
 
 
-def centres(params, cfg):
+def centres(params: Sequence["Param"], cfg: Any) -> dict[str, Any]:
     """{path: value} of the (rescaled) config for each tuned knob whose value lies in its range: where the
     prior sampler draws first, and trial 1's values."""
     found = {}
@@ -78,7 +85,7 @@ def centres(params, cfg):
     return found
 
 
-def rule_for(optimizer):
+def rule_for(optimizer: Optional[str]) -> Optional[str]:
     """The scaling rule of an optimizer, by its name as the suite's config spells it (None: unknown)."""
     name = str(optimizer or "").lower()
     if any(word in name for word in _ADAPTIVE):
@@ -88,7 +95,7 @@ def rule_for(optimizer):
     return None
 
 
-def factor_for(rule, ratio):
+def factor_for(rule: Optional[str], ratio: float) -> float:
     """The learning rate's factor when the total batch changes by `ratio`.
 
     >>> factor_for(LINEAR, 0.25), factor_for(SQUARE_ROOT, 0.25), factor_for(None, 0.25)
@@ -101,7 +108,7 @@ def factor_for(rule, ratio):
     return 1.0
 
 
-def rescale(task, devices, reference=None):
+def rescale(task: "Task", devices: int, reference: Optional[int] = None) -> Rescaled:
     """The task's config rescaled from the devices it is written for (`reference`, else its suite's) to
     `devices`."""
     adapter, cfg = task.adapter, task.config
@@ -122,7 +129,7 @@ def rescale(task, devices, reference=None):
     return result
 
 
-def _times(value, factor):
+def _times(value: Any, factor: float) -> Any:
     if isinstance(value, (list, tuple)):  # a Piecewise schedule's values
         return [_times(v, factor) for v in value]
     if isinstance(value, str):  # PyYAML reads 4e-3 as text; ppcls evaluates it to a number
@@ -135,7 +142,7 @@ def _times(value, factor):
     return value * factor
 
 
-def _fmt(value):
+def _fmt(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return f"{value:.4g}" if isinstance(value, float) else str(value)

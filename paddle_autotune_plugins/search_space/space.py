@@ -14,10 +14,15 @@ Every spelling docs/search-spaces.md lists parses to the same :class:`Param`:
 import dataclasses
 import json
 import math
+import pathlib
 import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Optional, Union
 
 import optuna
 import yaml
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import dotpath
@@ -37,67 +42,79 @@ class Param:
 
     name: str
     kind: str  # float | int | categorical
-    low: float = None
-    high: float = None
+    low: Optional[float] = None
+    high: Optional[float] = None
     log: bool = False
-    step: float = None
-    choices: list = None
+    step: Optional[float] = None
+    choices: Optional[list[Any]] = None
     new: bool = False  # the path may be absent from the config (its parent must exist)
-    when: dict = None  # {other path: value or [values]}: sampled only when all match
-    apply: str = None  # "scale_list": the value is the list's first entry, the rest keep their ratios
-    scale_with: list = None  # derived: the applied value is value * product(config[path]) / reference
-    reference: float = None  # e.g. the linear LR-scaling rule: the sampled LR is for a total batch of 32
-    also: list = None  # more paths that take the same change (YOLOv3 anchors in head and target assigner)
+    when: Optional[dict[str, Any]] = None  # {other path: value or [values]}: sampled only when all match
+    apply: Optional[str] = None  # "scale_list": the value is the list's first entry, the rest keep their ratios
+    # derived: the applied value is value * product(config[path]) / reference
+    scale_with: Optional[list[str]] = None
+    reference: Optional[float] = None  # e.g. the linear LR-scaling rule: the sampled LR is for a total batch of 32
+    # more paths that take the same change (YOLOv3 anchors in head and target assigner)
+    also: Optional[list[str]] = None
     # {around: config, factor: F}: the range is [c/F, c*F] around the config's value c (see centre_on);
     # low/high given with it bound that range (the knob's valid domain) and are its fallback where c is 0 or absent
-    around: str = None
-    factor: float = None
-    domain: list = None  # [low, high] as given with around (None where not given)
-    otherwise: dict = None  # with around: the spec ({low, high, log}) where the config holds no value or 0
-    centre: object = None  # the value the range was centred on (the rescaled config's), once resolved
-    config_value: object = None  # the config's own value there (trial 0's), once resolved
+    around: Optional[str] = None
+    factor: Optional[float] = None
+    domain: Optional[list[Optional[float]]] = None  # [low, high] as given with around (None where not given)
+    # with around: the spec ({low, high, log}) where the config holds no value or 0
+    otherwise: Optional[dict[str, Any]] = None
+    centre: Any = None  # the value the range was centred on (the rescaled config's), once resolved
+    config_value: Any = None  # the config's own value there (trial 0's), once resolved
 
-    def distribution(self):
+    def distribution(self) -> BaseDistribution:
+        # low and high are None in a range not centred yet (around: config): Optuna's or int()'s TypeError
+        # then, which contains() reads as 'not inside'
         if self.kind == "float":
-            return optuna.distributions.FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+            return optuna.distributions.FloatDistribution(self.low, self.high,  # type: ignore[arg-type]
+                                                          log=self.log, step=self.step)
         if self.kind == "int":
-            return optuna.distributions.IntDistribution(int(self.low), int(self.high), log=self.log,
-                                                        step=int(self.step or 1))
+            return optuna.distributions.IntDistribution(int(self.low), int(self.high),  # type: ignore[arg-type]
+                                                        log=self.log, step=int(self.step or 1))
         return optuna.distributions.CategoricalDistribution(self._encoded_choices())
 
-    def suggest(self, trial):
+    def suggest(self, trial: optuna.Trial) -> Any:
         if self.kind == "float":
+            assert self.low is not None and self.high is not None  # a sampled range is resolved (centre_on)
             return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
         if self.kind == "int":
+            assert self.low is not None and self.high is not None  # a sampled range is resolved (centre_on)
             return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return self.decode(trial.suggest_categorical(self.name, self._encoded_choices()))
 
-    def _encoded_choices(self):
+    def _encoded_choices(self) -> list[Any]:
         # Optuna stores only scalars; lists (anchor sizes, milestones) travel as JSON text.
+        assert self.choices is not None  # asked of a categorical only, whose choices parse_spec checked
         if all(c is None or isinstance(c, (bool, int, float, str)) for c in self.choices):
             return list(self.choices)
         return [json.dumps(c) for c in self.choices]
 
-    def decode(self, stored):
-        if self.kind == "categorical" and self._encoded_choices() != list(self.choices):
+    def decode(self, stored: Any) -> Any:
+        # categorical: its choices are there (_encoded_choices asserts it first)
+        if self.kind == "categorical" and self._encoded_choices() != list(self.choices):  # type: ignore[arg-type]
             return json.loads(stored)
         return stored
 
-    def encode(self, value):
-        if self.kind == "categorical" and self._encoded_choices() != list(self.choices):
+    def encode(self, value: Any) -> Any:
+        # categorical: its choices are there (_encoded_choices asserts it first)
+        if self.kind == "categorical" and self._encoded_choices() != list(self.choices):  # type: ignore[arg-type]
             return json.dumps(value)
         return value
 
-    def contains(self, value):
+    def contains(self, value: Any) -> bool:
         """Whether a value from a config lies inside this space (for the baseline trial)."""
         try:
             return self.distribution()._contains(self.distribution().to_internal_repr(self.encode(value)))
         except (ValueError, TypeError):
             return False
 
-    def grid_values(self, points=5):
+    def grid_values(self, points: int = 5) -> list[Any]:
         if self.kind == "categorical":
             return list(self._encoded_choices())
+        assert self.low is not None and self.high is not None  # a range on a grid is resolved (centre_on)
         if self.kind == "int":
             values = range(int(self.low), int(self.high) + 1, int(self.step or 1))  # not a list: 0..1e9 fits
             if len(values) <= points:
@@ -110,15 +127,17 @@ class Param:
             return [math.exp(a + (b - a) * i / (points - 1)) for i in range(points)]
         return [self.low + (self.high - self.low) * i / (points - 1) for i in range(points)]
 
-    def grid_count(self, points=5):
+    def grid_count(self, points: int = 5) -> int:
         """How many values grid_values gives, counted without making them."""
         if self.kind == "categorical":
+            assert self.choices is not None  # parse_spec gives a categorical its choices
             return len(self.choices)
+        assert self.low is not None and self.high is not None  # a range on a grid is resolved (centre_on)
         if self.kind == "int":
             return min(points, len(range(int(self.low), int(self.high) + 1, int(self.step or 1))))
         return int(round((self.high - self.low) / self.step)) + 1 if self.step else points
 
-    def apply_to(self, cfg, value):
+    def apply_to(self, cfg: Any, value: Any) -> None:
         if self.scale_with:
             for path in self.scale_with:
                 value = value * (dotpath.get(cfg, path, None) or 1)  # an absent factor (e.g. no accumulation) is 1
@@ -133,7 +152,7 @@ class Param:
             else:
                 dotpath.set_(cfg, path, value)
 
-    def current(self, cfg):
+    def current(self, cfg: Any) -> Any:
         """The value the config holds for this knob now (None if absent)."""
         if self.apply == "scale_all":
             return 1.0 if dotpath.has(cfg, self.name) else None  # the config as given is scale 1
@@ -144,7 +163,7 @@ class Param:
             value = float(value)  # PyYAML reads 4e-3 as text; ppcls evaluates it to the number it trains with
         return value
 
-    def active(self, sampled, cfg):
+    def active(self, sampled: dict[str, Any], cfg: Any) -> bool:
         for path, wanted in (self.when or {}).items():
             actual = sampled[path] if path in sampled else dotpath.get(cfg, path, None)
             options = wanted if isinstance(wanted, list) else [wanted]
@@ -152,8 +171,9 @@ class Param:
                 return False
         return True
 
-    def describe(self):
+    def describe(self) -> str:
         if self.kind == "categorical":
+            assert self.choices is not None  # parse_spec gives a categorical its choices
             return f"{self.name}: categorical {list(self.choices)}" + self._centred_text()
         if self.around and self.low is None:  # not resolved against a config yet (presets, --param)
             bounds = "".join(f", {word} {_fmt(b)}" for word, b in zip(("at least", "at most"), self.domain or ())
@@ -173,7 +193,7 @@ class Param:
             text += f", also at {', '.join(self.also)}"
         return text + self._centred_text()
 
-    def _centred_text(self):
+    def _centred_text(self) -> str:
         """Where the range is centred: the config's value, or its rescaled value (rescale.py)."""
         if self.centre is None:  # a fixed range: the config's value is shown beside it, where known
             return "" if self.config_value is None else f"; the config's {_fmt(self.config_value)}"
@@ -182,7 +202,7 @@ class Param:
         return f"; centred on {_fmt(self.centre)} (the config's {_fmt(self.config_value)}, rescaled)"
 
 
-def _scaled(node, factor):
+def _scaled(node: Any, factor: float) -> Any:
     """Every number in a nested list times factor; whole numbers (pixel sizes) stay whole, at least 1."""
     if isinstance(node, (list, tuple)):
         return [_scaled(v, factor) for v in node]
@@ -191,11 +211,11 @@ def _scaled(node, factor):
     return max(1, int(round(node * factor))) if isinstance(node, int) else node * factor
 
 
-def _fmt(x):
+def _fmt(x: Any) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _number(name, key, value):
+def _number(name: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UsageError(f"space '{name}': {key} must be a number, got {value!r}")
     try:
@@ -207,7 +227,7 @@ def _number(name, key, value):
     return number
 
 
-def _nni_value(name, kind, value):
+def _nni_value(name: str, kind: str, value: Any) -> list[Any]:
     """NNI's _value: a list of choices for choice, [low, high] (and q for the q types) for a range."""
     if kind == "choice":
         if not isinstance(value, list) or not value:
@@ -218,11 +238,11 @@ def _nni_value(name, kind, value):
     return value
 
 
-def _is_scalar(value):
+def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
-def _check_choices(name, choices):
+def _check_choices(name: str, choices: Iterable[Any]) -> None:
     """Choices are values a config holds: numbers, text, booleans, or lists of them (anchor sizes)."""
     for choice in choices:
         if choice is None:
@@ -233,7 +253,7 @@ def _check_choices(name, choices):
                              f"text, true/false or lists of them")
 
 
-def parse_spec(name, spec):
+def parse_spec(name: str, spec: Any) -> Param:
     """Parse one spec in any supported spelling into a validated Param."""
     if isinstance(spec, (list, tuple)):
         spec = {"type": "categorical", "choices": list(spec)}
@@ -354,7 +374,8 @@ def parse_spec(name, spec):
     return Param(name, kind, low=low, high=high, log=log, step=step, **common)
 
 
-def _relative_spec(name, spec, kind, low, high, log, step, common):
+def _relative_spec(name: str, spec: dict[str, Any], kind: str, low: Any, high: Any, log: bool, step: Any,
+                   common: dict[str, Any]) -> Param:
     """``{around: config, factor: F[, log, low, high]}``: a range resolved later around the config's value."""
     if spec["around"] != "config":
         raise UsageError(f"space '{name}': around takes 'config' (the range is centred on the config's value), "
@@ -368,7 +389,7 @@ def _relative_spec(name, spec, kind, low, high, log, step, common):
     if step is not None:
         raise UsageError(f"space '{name}': around: config takes no step; give low and high for a stepped range")
     domain = [None if b is None else _number(name, key, b) for key, b in (("low", low), ("high", high))]
-    if None not in domain and domain[0] >= domain[1]:
+    if None not in domain and domain[0] >= domain[1]:  # type: ignore[operator]  # neither is None here
         raise UsageError(f"space '{name}': low {domain[0]} >= high {domain[1]}; swap them")
     if log and domain[0] is not None and domain[0] <= 0:
         raise UsageError(f"space '{name}': a log range needs low > 0, got {domain[0]}")
@@ -380,7 +401,7 @@ def _relative_spec(name, spec, kind, low, high, log, step, common):
     return Param(name, kind, log=log, around="config", factor=factor, domain=domain, otherwise=otherwise, **common)
 
 
-def centre_on(params, cfg, centred_cfg=None):
+def centre_on(params: Iterable[Param], cfg: Any, centred_cfg: Any = None) -> list[Param]:
     """Resolve every ``around: config`` range against a config: [c/F, c*F] around the value c that
     ``centred_cfg`` holds (the config rescaled to the user's devices; the config itself if not given), cut
     to the spec's low/high and widened to take the config's own value (trial 0 must lie inside). Where c is
@@ -389,7 +410,8 @@ def centre_on(params, cfg, centred_cfg=None):
     return [_centred(p, p.current(cfg), p.current(centred_cfg)) if p.around and p.low is None else p for p in params]
 
 
-def _centred(p, own, centre):
+def _centred(p: Param, own: Any, centre: Any) -> Param:
+    assert p.domain is not None and p.factor is not None  # an around: config range (_relative_spec sets both)
     usable = [v for v in (centre, own) if _positive_number(v)]
     if not usable:
         if p.otherwise is None and None in p.domain:
@@ -412,12 +434,15 @@ def _centred(p, own, centre):
     return dataclasses.replace(p, low=low, high=high, centre=centre, config_value=own)
 
 
-def start_above_warmup(lr, start):
+def start_above_warmup(lr: Optional[Param], start: Any) -> Optional[str]:
     """A learning-rate range raised above a LinearWarmup's start (Paddle's LinearWarmup asserts end_lr >
     start_lr, and the warm-up ends at the tuned rate): the note saying so, or None where it already is."""
     if isinstance(start, str) and _NUMBER_TEXT.fullmatch(start.strip()):
         start = float(start)  # PyYAML reads 1e-6 as text; the suites evaluate it to a number
-    if lr is None or lr.kind != "float" or not isinstance(start, (int, float)) or lr.low > start:
+    if lr is None or lr.kind != "float" or not isinstance(start, (int, float)):
+        return None
+    assert lr.low is not None and lr.high is not None  # asked of the space once centred (check_space)
+    if lr.low > start:
         return None
     low = start * 1.01
     if low >= lr.high:
@@ -432,22 +457,22 @@ def start_above_warmup(lr, start):
 MISSES = "a preset range misses the config's value (goal 0)"  # doctor --configs' count (issue 28)
 
 
-def missing_config_value(params, cfg):
+def missing_config_value(params: Iterable[Param], cfg: Any) -> list[str]:
     """Tuned paths whose range leaves out the value the config holds there (trial 0's); a knob the config
     lacks, and a derived one (scale_with: the range is for another batch), cannot miss."""
     return [p.name for p in params if not p.scale_with and p.current(cfg) is not None and not p.contains(p.current(cfg))]
 
 
-def _positive_number(value):
+def _positive_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
-def _common_keys(p):
+def _common_keys(p: Param) -> dict[str, Any]:
     return {k: getattr(p, k) for k in ("new", "when", "apply", "scale_with", "reference", "also")
             if getattr(p, k) is not None}
 
 
-def load_yaml(path):
+def load_yaml(path: Union[str, pathlib.Path]) -> Any:
     """A space or preset file as plain data. OmegaConf reads ``1e-4`` as a number (PyYAML reads a
     string) and resolves interpolations such as ``${oc.env:MAX_LR}``."""
     from omegaconf import OmegaConf
@@ -463,7 +488,7 @@ def load_yaml(path):
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def parse_space(mapping):
+def parse_space(mapping: Any) -> list[Param]:
     if mapping is None:
         return []
     if not isinstance(mapping, dict):
@@ -471,7 +496,7 @@ def parse_space(mapping):
     return [parse_spec(str(name), spec) for name, spec in mapping.items()]
 
 
-def check_resumable(params, trials):
+def check_resumable(params: Iterable[Param], trials: Iterable[FrozenTrial]) -> None:
     """Resuming with a parameter whose kind (or choices) changed would fail at the first ask: say so first."""
     by_name = {p.name: p for p in params}
     for t in trials:
@@ -487,14 +512,15 @@ def check_resumable(params, trials):
             del by_name[name]  # each name is checked once, against its first stored trial
 
 
-def _kind(dist):
+def _kind(dist: BaseDistribution) -> str:
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         return f"categorical {list(dist.choices)}"
+    assert isinstance(dist, (optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution))
     kind = "int" if isinstance(dist, optuna.distributions.IntDistribution) else "float"
     return f"{kind} [{_fmt(dist.low)}, {_fmt(dist.high)}]" + (" log" if dist.log else "")
 
 
-def check_paths(params, cfg, where="config"):
+def check_paths(params: Iterable[Param], cfg: Any, where: str = "config") -> None:
     """Every tuned path must exist in the resolved config (or be marked new, with an existing parent)."""
     for p in params:
         if dotpath.has(cfg, p.name):
@@ -507,7 +533,7 @@ def check_paths(params, cfg, where="config"):
                          f"(mark it 'new: true' if the key is meant to be added)")
 
 
-def check_links(params, cfg, known=lambda path: False):
+def check_links(params: Sequence[Param], cfg: Any, known: Callable[[str], bool] = lambda path: False) -> None:
     """What a spec names besides its own path: ``also`` paths the value is written to, the list that
     ``apply: scale_list`` scales, and ``when`` conditions that can hold. known(path): the trainer takes the
     path though the config does not name it (a flag its --help lists)."""
@@ -531,10 +557,12 @@ def check_links(params, cfg, known=lambda path: False):
                                  f"so '{p.name}' would never be tuned; fix the path or drop the condition")
 
 
-def narrow(params, complete, direction, keep=0.25, margin=0.25):
+def narrow(params: Iterable[Param], complete: Iterable[FrozenTrial], direction: str, keep: float = 0.25,
+           margin: float = 0.25) -> list[Param]:
     """The space around the best trials (the top quarter, at least 3): each range shrunk to what they
     used plus a margin of that width (in log space for log ranges), categories to the ones they used."""
-    ranked = sorted((t for t in complete if t.value is not None), key=lambda t: t.value,
+    ranked = sorted((t for t in complete if t.value is not None),
+                    key=lambda t: t.value,  # type: ignore[arg-type, return-value]  # no None: filtered out
                     reverse=direction == "maximize")
     top = ranked[:max(3, int(len(ranked) * keep))]
     if len(top) < 3:
@@ -545,9 +573,11 @@ def narrow(params, complete, direction, keep=0.25, margin=0.25):
         if not used:
             narrowed.append(p)
         elif p.kind == "categorical":
+            assert p.choices is not None  # parse_spec gives a categorical its choices
             kept = [c for c in p.choices if p.encode(c) in used]
             narrowed.append(dataclasses.replace(p, choices=kept) if len(kept) >= 2 else p)
         else:
+            assert p.low is not None and p.high is not None  # the study's ranges are centred (centre_on)
             scale = (math.log, math.exp) if p.log else (lambda v: v, lambda v: v)
             lo, hi = scale[0](min(used)), scale[0](max(used))
             pad = (hi - lo) * margin or (scale[0](p.high) - scale[0](p.low)) * 0.05
@@ -558,7 +588,7 @@ def narrow(params, complete, direction, keep=0.25, margin=0.25):
     return narrowed
 
 
-def check_enqueue(items, params):
+def check_enqueue(items: Any, params: Iterable[Param]) -> list[dict[str, Any]]:
     """`enqueue:` in a space file: known-good configs run right after the baseline. Each maps tuned paths
     to values inside their ranges; paths left out are sampled."""
     by_name = {p.name: p for p in params}
@@ -577,16 +607,16 @@ def check_enqueue(items, params):
     return checked
 
 
-def apply_all(params, values, cfg):
+def apply_all(params: Iterable[Param], values: dict[str, Any], cfg: Any) -> None:
     """Write sampled values into a config; derived (scale_with) ones last, once their factors are set."""
     for p in sorted(params, key=lambda p: bool(p.scale_with)):
         if p.name in values:
             p.apply_to(cfg, values[p.name])
 
 
-def sample(trial, params, cfg):
+def sample(trial: optuna.Trial, params: Iterable[Param], cfg: Any) -> dict[str, Any]:
     """Ask Optuna for each active parameter; returns {path: value} in native form."""
-    values = {}
+    values: dict[str, Any] = {}
     for p in params:
         if p.active(values, cfg):
             values[p.name] = p.suggest(trial)
@@ -604,7 +634,7 @@ _NUMBER_TEXT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _CALL = re.compile(r"(\w+)\s*\((.*)\)", re.DOTALL)
 
 
-def parse_inline(text, option="--param"):
+def parse_inline(text: str, option: str = "--param") -> Param:
     """One ``--param PATH=SPEC`` of the command line as the Param the same entry of a space file makes.
 
     The spec is the space file's entry in one word: words before the numbers are its keys (``int``/``float``
@@ -630,7 +660,7 @@ def parse_inline(text, option="--param"):
     shown = f"{option} {name}={spec}"
     _refuse_other_spellings(shown, name, spec)
     parts = spec.split(":")
-    keys = {}
+    keys: dict[str, Any] = {}
     while parts and parts[0].strip().lower() in _INLINE_WORDS:
         key, value = _INLINE_WORDS[parts.pop(0).strip().lower()]
         if key in keys:
@@ -664,7 +694,7 @@ def parse_inline(text, option="--param"):
         raise UsageError(f"{shown}: {str(e).split(': ', 1)[-1]}") from None
 
 
-def _inline_around(shown, name, keys, parts):
+def _inline_around(shown: str, name: str, keys: dict[str, Any], parts: list[str]) -> Param:
     """``around:10`` / ``log:around:10:1e-5:1``: the factor, then optional bounds (low, high)."""
     if len(parts) not in (1, 3):
         raise UsageError(f"{shown}: around takes a factor, then optionally LOW:HIGH; e.g. "
@@ -679,7 +709,7 @@ def _inline_around(shown, name, keys, parts):
         raise UsageError(f"{shown}: {str(e).split(': ', 1)[-1]}") from None
 
 
-def _inline_values(shown, name, body):
+def _inline_values(shown: str, name: str, body: str) -> list[Any]:
     """``32,64,128`` / ``adam,sgd`` / ``[8, 11],[16, 22]`` -> the list a space file's ``values:`` holds."""
     try:
         values = yaml.safe_load(f"[{body}]")
@@ -692,7 +722,7 @@ def _inline_values(shown, name, body):
     return [float(v) if isinstance(v, str) and _NUMBER_TEXT.fullmatch(v) else v for v in values]
 
 
-def _refuse_other_spellings(shown, name, spec):
+def _refuse_other_spellings(shown: str, name: str, spec: str) -> None:
     """Hydra's sweep syntax and a bare comma list: not read, but the error says what to write instead."""
     call = _CALL.fullmatch(spec)
     if call:
