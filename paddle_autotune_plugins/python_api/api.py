@@ -57,6 +57,11 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, Union
+
+import optuna
+from optuna.trial import FrozenTrial
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.optuna_glue import samplers
@@ -73,12 +78,12 @@ TUNER_TYPES = {name: samplers.ALIASES.get(name, name) for name in ("bayes", "tpe
 START_METHODS = ("fork", "import")
 
 
-def can_fork():
+def can_fork() -> bool:
     """Whether trials can be forks of the caller (Linux, macOS)."""
     return hasattr(os, "fork") and sys.platform.startswith(("linux", "darwin"))
 
 
-def function_target(fn):
+def function_target(fn: Callable[..., Any]) -> tuple[str, str]:
     """'module:qualname' (or '/path/file.py:qualname' for a script's __main__) that a child can import."""
     if not inspect.isfunction(fn) or "<locals>" in fn.__qualname__ or fn.__name__ == "<lambda>":
         raise UsageError("train_evaluate must be a module-level function where trials import it by name "
@@ -100,7 +105,7 @@ def function_target(fn):
     return f"{module}:{fn.__qualname__}", root
 
 
-def os_threads():
+def os_threads() -> Optional[int]:
     """How many threads the OS counts in this process (None where /proc cannot tell)."""
     try:
         return len(os.listdir("/proc/self/task"))
@@ -117,7 +122,7 @@ class FunctionAdapter(Adapter):
     runs_paddle = False
     metric_from_result = True  # the returned dict names the metrics (check_result in the coordinator)
 
-    def __init__(self, fn, direction="maximize", start_method="fork"):
+    def __init__(self, fn: Callable[..., Any], direction: str = "maximize", start_method: str = "fork") -> None:
         self.fn = fn
         self.direction = direction
         self.start_method = start_method
@@ -130,19 +135,20 @@ class FunctionAdapter(Adapter):
             self.root = ""
         self.warned_threads = False
 
-    def metric_names(self, task):
+    def metric_names(self, task: Task) -> Optional[list[str]]:
         return None  # the function's returned dict names them
 
-    def check_space(self, task, params):
+    def check_space(self, task: Task, params: Sequence[space.Param]) -> None:
         pass  # any key may be tuned: the function reads what it wants
 
-    def write_config(self, cfg, path):
+    def write_config(self, cfg: dict[str, Any], path: Union[str, "os.PathLike[str]"]) -> None:
         pathlib.Path(path).write_text(json.dumps(cfg, indent=1) + "\n")
 
-    def trial_command(self, task, config_path, cfg=None):
+    def trial_command(self, task: Task, config_path: str, cfg: Optional[dict[str, Any]] = None) -> list[str]:
         return [python(), "-m", "paddle_autotune_plugins.trials.run_function", self.target, config_path, self.root]
 
-    def start_trial(self, task, config_path, env, cwd, log_path):
+    def start_trial(self, task: Task, config_path: str, env: dict[str, str], cwd: Optional[str],
+                    log_path: Union[str, "os.PathLike[str]"]) -> Optional[ForkedProcess]:
         if self.start_method != "fork":
             return None  # the coordinator runs trial_command
         import threading
@@ -175,9 +181,14 @@ class AutoTuner:
     objectives; ``verbose=False``: no console lines; ``mlflow``: a tracking URI ("" for out/mlflow.db).
     After ``run()``: ``study`` (Optuna), ``trials`` (the rows of trials.csv as dicts), ``out`` (the folder)."""
 
-    def __init__(self, train_evaluate, search_space, max_trials=20, num_workers=1, early_stopping_rounds=None,
-                 tuner_type="bayes", direction="maximize", pruner=None, base_config=None, out=None, seed=0,
-                 time_budget=None, start_method=None, metric=None, max_failures=None, verbose=True, mlflow=None):
+    def __init__(self, train_evaluate: Callable[[dict[str, Any]], Any], search_space: dict[str, Any],
+                 max_trials: int = 20, num_workers: int = 1, early_stopping_rounds: Optional[int] = None,
+                 tuner_type: str = "bayes", direction: Union[str, Sequence[str]] = "maximize",
+                 pruner: Optional[str] = None, base_config: Optional[dict[str, Any]] = None,
+                 out: Union[str, "os.PathLike[str]", None] = None, seed: int = 0,
+                 time_budget: Union[str, float, None] = None, start_method: Optional[str] = None,
+                 metric: Union[str, Sequence[str], None] = None, max_failures: Optional[int] = None,
+                 verbose: bool = True, mlflow: Optional[str] = None) -> None:
         if run_function.LOADING:
             raise UsageError("this script was run again by a trial to import train_evaluate, and it starts a study "
                              "at module level: put the AutoTuner call under `if __name__ == \"__main__\":` "
@@ -204,10 +215,10 @@ class AutoTuner:
                                   max_failures=max_failures, quiet=not verbose, mlflow=mlflow)
         self.verbose = verbose
         self.out = out
-        self.study = None
-        self.trials = None
+        self.study: Optional[optuna.Study] = None
+        self.trials: Optional[list[dict[str, Any]]] = None
 
-    def run(self):
+    def run(self) -> Union[dict[str, Any], list[dict[str, Any]]]:
         """Run the study; returns the best trial's values (the sampled keys of its config) as a dict, or with
         several metrics the Pareto front's, best first by the first metric, as a list of dicts."""
         run_function.check_fork_after_cuda(self.adapter.start_method)
@@ -217,7 +228,7 @@ class AutoTuner:
         task = Task(self.adapter, config, cwd=os.getcwd())
         # The baseline (trial 0) is base_config as given: only when it holds every tuned key.
         baseline = all(p.name in config for p in self.params)
-        given = dict(self.option_values, out=out)
+        given: dict[str, Any] = dict(self.option_values, out=out)
         if not given["metric"]:  # the key the study already uses (a resumed one), else the first dict's only key
             given["metric"] = [m] if (m := stored_metric(out)) else []
         settings = options.build(given, baseline=baseline)
@@ -238,7 +249,7 @@ class AutoTuner:
             return [sampled_values(t) for t in front]
         return sampled_values(self.study.best_trial)
 
-    def say_start(self, coordinator, metrics):
+    def say_start(self, coordinator: Coordinator, metrics: Sequence[str]) -> None:
         """The study's first lines, as the CLI's: what it runs, where its folder is, what it tunes."""
         if not self.verbose:
             return
@@ -252,18 +263,16 @@ class AutoTuner:
             print(f"[autotune]   {p.describe()}", file=sys.stderr, flush=True)
 
 
-def sampled_values(trial):
+def sampled_values(trial: FrozenTrial) -> dict[str, Any]:
     """A trial's sampled keys and their values (what run() returns)."""
     return {name: value for name, value in trial.user_attrs["values"].items() if name in trial.params}
 
 
-def stored_metric(out):
+def stored_metric(out: Union[str, "os.PathLike[str]"]) -> Optional[str]:
     """The metric of the study already in `out` (None for a fresh folder): a resumed study keeps its key."""
     db = pathlib.Path(out) / "study.db"
     if not db.is_file():
         return None
-    import optuna
-
     try:
         storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}")
         return next((s.user_attrs.get("metric") for s in storage.get_all_studies()
@@ -272,18 +281,18 @@ def stored_metric(out):
         return None
 
 
-def api_wording(stop):
+def api_wording(stop: Optional[str]) -> str:
     """A stop reason in the API's spelling: (--early-stopping-rounds 3) -> (early_stopping_rounds=3)."""
     return re.sub(r"--([a-z-]+) (\S+)\)", lambda m: f"{m.group(1).replace('-', '_')}={m.group(2)})", stop or "")
 
 
-def read_trials_csv(path):
+def read_trials_csv(path: Union[str, "os.PathLike[str]"]) -> list[dict[str, Any]]:
     """trials.csv as a list of dicts, numbers as numbers, empty cells as None."""
     with open(path, newline="") as f:
         return [{k: _value(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def _value(cell):
+def _value(cell: str) -> Union[int, float, str, None]:
     if cell == "":
         return None
     for kind in (int, float):

@@ -6,6 +6,9 @@ joining a study takes it from, in the order --help lists them. From the reposito
 tests/unit/test_options_doc.py fails when docs/options.md is not what this writes, so the page cannot drift
 from the options.
 """
+from collections.abc import Mapping
+from typing import Any
+
 from paddle_autotune_plugins.settings import options
 
 HEADER = """# Options
@@ -26,7 +29,7 @@ the study was started with) or the one on the worker's own command line.
 WORKER_TAKES = {options.STUDY: "the study", options.MACHINE: "its own command", options.SPACE: "the study's space"}
 
 
-def spelled(meta):
+def spelled(meta: Mapping[str, Any]) -> str:
     """The flag with its value as --help spells it: --trials TRIALS, --prior {config,none}, --mlflow [URI]."""
     kwargs = meta["argparse"]
     if kwargs.get("action") == "store_true":
@@ -37,18 +40,18 @@ def spelled(meta):
     return f"{meta['flag']} [{value}]" if kwargs.get("nargs") == "?" else f"{meta['flag']} {value}"
 
 
-def default_text(meta):
+def default_text(meta: Mapping[str, Any]) -> str:
     """The default as the user would give it; nothing where leaving the option out means 'not set'."""
     default = meta["default"]
     return "" if default is None or default is False or default == [] else f"`{default}`"
 
 
-def help_text(meta):
+def help_text(meta: Mapping[str, Any]) -> str:
     text = meta["help"]() if callable(meta["help"]) else meta["help"] or ""
     return text.replace("|", "\\|")
 
 
-def render():
+def render() -> str:
     """The whole of docs/options.md."""
     rows = [f"| `{spelled(f.metadata)}` | {default_text(f.metadata)} | {WORKER_TAKES[f.metadata['scope']]} | "
             f"{help_text(f.metadata)} |\n" for f in options.option_fields()]

@@ -45,8 +45,8 @@ class Task:
 class Adapter:
     """Base class. Subclasses set ``name`` (the --suite key) and implement the hooks below."""
 
-    name = None
-    default_metric = None
+    name: str | None = None
+    default_metric: str | None = None
     direction = "maximize"
     config_filename = "config.yaml"
     train_entry = None  # module of the plugin's own train entry (python -m ...), for pip-only installs
