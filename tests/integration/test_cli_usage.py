@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 
+from cli_script import write_script
 from conftest import autotune, read_trials
 import pytest
 import yaml
@@ -18,35 +19,12 @@ import yaml
 from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.suites import adapter as adapter_module
 
-SCRIPT = '''
-import argparse, os
-parser = argparse.ArgumentParser()
-parser.add_argument("--lr", type=float, default=0.1)
-parser.add_argument("--momentum", type=float, default=0.9)
-parser.add_argument("--batch_size", type=int, default=32)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--output_dir", default="./ckpt")
-args = parser.parse_args()
-for epoch in range(1, args.epochs + 1):
-    acc = 1 - (args.lr - 0.03) ** 2 - abs(args.batch_size - 32) / 1000 - (args.momentum - 0.9) ** 2
-    print(f"epoch {epoch} val_acc: {acc:.6f}", flush=True)
-os.makedirs(args.output_dir, exist_ok=True)
-with open(os.path.join(args.output_dir, "model.pdparams"), "w") as f:
-    f.write(str(args.lr))
-'''
-
-
-def _script(folder):
-    path = folder / "train.py"
-    path.write_text(SCRIPT)
-    return path
-
 
 @pytest.fixture(scope="module")
 def inline_study(tmp_path_factory):
     """--param beside a --space file that tunes one of the same paths: the --param range wins there."""
     root = tmp_path_factory.mktemp("inline")
-    _script(root)
+    write_script(root)
     (root / "space.yaml").write_text(yaml.safe_dump({"lr": {"low": 0.5, "high": 0.9},
                                                      "momentum": {"low": 0.8, "high": 0.95}}))
     out = root / "out"
@@ -132,7 +110,7 @@ def sees_gpus(monkeypatch):
 
 def _launched(tmp_path, monkeypatch, launcher, tuning):
     monkeypatch.chdir(tmp_path)
-    _script(tmp_path)
+    write_script(tmp_path)
     out = tmp_path / "out"
     code = cli.main(["-m", "paddle.distributed.launch"] + launcher + ["train.py", "--lr", "0.1", "--autotune",
                     "--param", "lr=0.01:0.1", "--metric", "val_acc", "--pruner", "none", "--quiet",
@@ -181,7 +159,7 @@ def test_launcher_without_gpus_is_kept_as_given(tmp_path, monkeypatch):
 def test_launcher_gpus_on_a_cpu_build_stop_before_any_trial(tmp_path):
     if adapter_module.visible_gpus():
         pytest.skip("this Paddle build sees GPUs")
-    _script(tmp_path)
+    write_script(tmp_path)
     proc = autotune(["-m", "paddle.distributed.launch", "--gpus", "0,1", "train.py", "--autotune", "--param",
                      "lr=0.01:0.1", "--metric", "val_acc", "--out", str(tmp_path / "out")], cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr

@@ -1,22 +1,7 @@
 """A study whose data is missing stops before trial 0 (exit 2, one line, nothing in --out): each suite's
 data keys, resolved as its trainer resolves them (issue 27)."""
 
-from paddle_autotune_plugins import cli
-
-
-def tune(capsys, monkeypatch, cwd, args):
-    """`paddle-autotune tune ARGS` in cwd, in this process: (exit code, stderr lines)."""
-    monkeypatch.chdir(cwd)
-    code = cli.main(["tune"] + args)
-    return code, capsys.readouterr().err.splitlines()
-
-
-def assert_refused(code, lines, out, *parts):
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith("paddle-autotune: error: data not found: ")
-    for part in parts:
-        assert part in lines[0], lines[0]
-    assert not out.exists()
+from data_paths_checks import assert_refused, tune
 
 
 def test_nlp_files_and_dataset_dir(tmp_path, capsys, monkeypatch):

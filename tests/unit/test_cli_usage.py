@@ -10,6 +10,7 @@ command.txt and CUDA_VISIBLE_DEVICES.
 import argparse
 import re
 
+from cli_script import write_script
 from conftest import REPO
 import optuna
 import pytest
@@ -18,29 +19,6 @@ from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.output import results
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.suites import adapter as adapter_module
-
-SCRIPT = '''
-import argparse, os
-parser = argparse.ArgumentParser()
-parser.add_argument("--lr", type=float, default=0.1)
-parser.add_argument("--momentum", type=float, default=0.9)
-parser.add_argument("--batch_size", type=int, default=32)
-parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--output_dir", default="./ckpt")
-args = parser.parse_args()
-for epoch in range(1, args.epochs + 1):
-    acc = 1 - (args.lr - 0.03) ** 2 - abs(args.batch_size - 32) / 1000 - (args.momentum - 0.9) ** 2
-    print(f"epoch {epoch} val_acc: {acc:.6f}", flush=True)
-os.makedirs(args.output_dir, exist_ok=True)
-with open(os.path.join(args.output_dir, "model.pdparams"), "w") as f:
-    f.write(str(args.lr))
-'''
-
-
-def _script(folder):
-    path = folder / "train.py"
-    path.write_text(SCRIPT)
-    return path
 
 
 def test_inline_spec_reads_as_the_space_file_entry():
@@ -140,7 +118,7 @@ def test_suite_exports_keep_the_users_output_dir(suite, key, digits_config, tmp_
 ])
 def test_bad_launcher_commands(command, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _script(tmp_path)
+    write_script(tmp_path)
     argv = command + ([] if "--autotune" in command else ["--autotune"]) + ["--param", "lr=0.01:0.1", "--metric",
                                                                             "val_acc", "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 2

@@ -3,29 +3,14 @@ data keys, resolved as its trainer resolves them (issue 27)."""
 from types import SimpleNamespace
 
 from conftest import REPO
+from data_paths_checks import assert_refused, tune
 import pytest
 
-from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.adapters.paddleocr.adapter import OcrAdapter
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths
 
 CONFIGS = REPO / "adapters"
-
-
-def tune(capsys, monkeypatch, cwd, args):
-    """`paddle-autotune tune ARGS` in cwd, in this process: (exit code, stderr lines)."""
-    monkeypatch.chdir(cwd)
-    code = cli.main(["tune"] + args)
-    return code, capsys.readouterr().err.splitlines()
-
-
-def assert_refused(code, lines, out, *parts):
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith("paddle-autotune: error: data not found: ")
-    for part in parts:
-        assert part in lines[0], lines[0]
-    assert not out.exists()
 
 
 def test_clas_names_the_missing_list_file_and_its_override(tmp_path, capsys, monkeypatch):

@@ -60,34 +60,15 @@ def test_successive_halving_decides_at_the_levels_only():
 
 # ---------------------------------------------------------------- the coordinator's --fidelity schedule
 from fake_suite import FakeAdapter  # noqa: E402
-from fake_suite import X, make_task  # noqa: E402
-
-from paddle_autotune_plugins.search_space import space  # noqa: E402
-from paddle_autotune_plugins.settings.options import Settings  # noqa: E402
-from paddle_autotune_plugins.study.coordinator import Coordinator  # noqa: E402
-
-
-class CompressingAdapter(FakeAdapter):
-    """The fake training's schedule is its `steps`: compressed, it runs fewer of them to the same end value."""
-
-    def compress_schedule(self, cfg, epochs, task):
-        return dict(cfg, steps=epochs)
-
-
-def _schedule_study(tmp_path, adapter_class=CompressingAdapter, **settings):
-    task = make_task(tmp_path, steps=9)
-    task.adapter = adapter_class(tmp_path / "fake_train.py", metrics=("score", "cost"))
-    settings = dict(dict(trials=10, seed=3, quiet=True, fidelity="schedule", min_epochs=1), **settings)
-    coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", **settings))
-    return coordinator
+from fidelity_fakes import schedule_study  # noqa: E402
 
 
 def test_schedule_fidelity_refuses_what_it_cannot_do(tmp_path):
     with pytest.raises(UsageError, match="cannot compress its schedule"):
-        _schedule_study(tmp_path, adapter_class=FakeAdapter)
+        schedule_study(tmp_path, adapter_class=FakeAdapter)
     with pytest.raises(UsageError, match="use --pruner asha"):
-        _schedule_study(tmp_path, pruner="median")
+        schedule_study(tmp_path, pruner="median")
     with pytest.raises(UsageError, match="leaves no shorter level"):
-        _schedule_study(tmp_path, min_epochs=4)  # 4 * 3 > 9: one training only, nothing to halve
+        schedule_study(tmp_path, min_epochs=4)  # 4 * 3 > 9: one training only, nothing to halve
     with pytest.raises(UsageError, match="grow by one factor"):
-        _schedule_study(tmp_path, min_epochs=None, fidelity_levels="1,3,6")
+        schedule_study(tmp_path, min_epochs=None, fidelity_levels="1,3,6")

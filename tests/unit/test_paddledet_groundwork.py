@@ -5,42 +5,16 @@ global_config, and the compat fixes must not leak into this process. The e2e tes
 architecture for one epoch on 60 images and evaluate on 20 (about 10-45 s each on 2 shared cores);
 ``pytest -s`` prints the measured times and AP values.
 """
-import importlib
 import json
 import os
 import re
 import time
 
-import conftest
+from det_boot import import_det
 import pytest
 
-REPO = str(conftest.REPO)
-PACKAGE = "paddle_autotune_plugins.adapters.paddledet"
 
-# Makes the adapter importable in a child process even before pyproject maps adapters/ (then it is a no-op).
-BOOT = f"""
-import importlib, sys, types
-sys.path.insert(0, {REPO!r})
-try:
-    importlib.import_module({PACKAGE!r})
-except ImportError:
-    import paddle_autotune_plugins
-    _pkg = types.ModuleType("paddle_autotune_plugins.adapters")
-    _pkg.__path__ = [{os.path.join(REPO, "adapters")!r}]
-    sys.modules[_pkg.__name__] = _pkg
-    paddle_autotune_plugins.adapters = _pkg
-"""
-
-
-def _import(name):
-    try:
-        return importlib.import_module(f"{PACKAGE}.{name}")
-    except ImportError:
-        exec(BOOT, {})
-        return importlib.import_module(f"{PACKAGE}.{name}")
-
-
-digits_det = _import("digits_det")
+digits_det = import_det("digits_det")
 
 
 def test_dataset_coco_and_voc_agree(tmp_path):

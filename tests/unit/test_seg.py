@@ -1,54 +1,14 @@
 """PaddleSeg adapter, without training: configs read with their _base_ chains as PaddleSeg's own Config reads
 them, the command's flags and --opts, the presets, the trial command, the digits masks data set, the trial
 hooks' metrics and knob readback, and the Paddle 3 fixes (against the installed paddleseg wheel)."""
-import pathlib
-import textwrap
-
-from conftest import REPO
 import pytest
+from seg_configs import BUNDLED, chain, write_file  # noqa: F401 - chain is a fixture
 import yaml
 
 from paddle_autotune_plugins.adapters.paddleseg import digits_seg
 from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter, load_config
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import presets
-
-CONFIGS = REPO / "adapters" / "paddleseg" / "configs"
-BUNDLED = CONFIGS / "pp_liteseg_stdc1_digits.yml"
-
-
-def _write(folder, name, text):
-    path = pathlib.Path(folder) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-@pytest.fixture()
-def chain(tmp_path):
-    """A child with two bases: the child wins, the first base wins over the second, mappings merge key by
-    key, lists are replaced whole, `_inherited_: False` replaces the base's mapping."""
-    _write(tmp_path, "_base_/a.yml", """
-        batch_size: 2
-        iters: 100
-        optimizer: {type: SGD, momentum: 0.9, weight_decay: 4.0e-5}
-        lr_scheduler: {type: PolynomialDecay, learning_rate: 0.01, power: 0.9}
-        train_dataset: {type: Dataset, dataset_root: a, num_classes: 2, mode: train}
-        """)
-    _write(tmp_path, "_base_/b.yml", """
-        batch_size: 16
-        iters: 999
-        extra_from_b: kept
-        loss: {types: [{type: CrossEntropyLoss}], coef: [1, 0.4]}
-        model: {type: PPLiteSeg, backbone: {type: STDC1, pretrained: x}, arm_out_chs: [32, 64, 128]}
-        """)
-    return _write(tmp_path, "configs/child.yml", """
-        _base_: ['../_base_/a.yml', '../_base_/b.yml']
-        iters: 40
-        optimizer: {weight_decay: 1.0e-4}
-        model: {backbone: {pretrained: null}, arm_out_chs: [16, 32, 64]}
-        train_dataset: {_inherited_: False, type: Dataset, dataset_root: c, num_classes: 2, mode: train}
-        """)
 
 
 def test_flags_then_opts_fold_into_the_config_and_are_not_passed_on(chain, tmp_path):
@@ -86,10 +46,10 @@ def test_bad_overrides_are_refused_before_any_trial(chain, opt, message):
 
 
 def test_incomplete_or_missing_configs_are_refused(tmp_path):
-    fragment = _write(tmp_path, "frag.yml", "optimizer: {type: SGD}\n")
+    fragment = write_file(tmp_path, "frag.yml", "optimizer: {type: SGD}\n")
     with pytest.raises(UsageError, match="not a complete PaddleSeg training config after _base_: no batch_size"):
         load_config(fragment)
-    broken = _write(tmp_path, "child.yml", "_base_: missing.yml\niters: 3\n")
+    broken = write_file(tmp_path, "child.yml", "_base_: missing.yml\niters: 3\n")
     with pytest.raises(UsageError, match="a _base_ file is missing"):
         load_config(broken)
     with pytest.raises(UsageError, match="unrecognized arguments for the PaddleSeg train entry: --no_such_flag"):
