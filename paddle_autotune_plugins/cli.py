@@ -17,7 +17,8 @@ from paddle_autotune_plugins import __version__
 from paddle_autotune_plugins.errors import ArgumentParser as _Parser, UsageError
 from paddle_autotune_plugins.optuna_glue import pruners
 from paddle_autotune_plugins.optuna_glue.storages import open_storage, redact
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output.import_noise import quiet_suite_imports
+from paddle_autotune_plugins.output.summary import no_trial_completed, summary
 from paddle_autotune_plugins.search_space import data_paths, dotpath, presets, rescale, space
 from paddle_autotune_plugins.settings.options import (STUDY_OPTIONS, add_tuning_options,  # noqa: F401 - cli.* as before
                                                       at_least, make_settings, parse_gpus)
@@ -149,13 +150,13 @@ def run_study(task, opts, params=None, notes=()):
         return 130
     where = " ".join(([f"--storage {shlex.quote(redact(opts.storage))}"] if opts.storage else []) +
                      ([f"--study {shlex.quote(opts.study)}"] if opts.study else []))
-    print(results.summary(coordinator.study, coordinator.metric, started, stop, out=opts.out, where=where))
+    print(summary(coordinator.study, coordinator.metric, started, stop, out=opts.out, where=where))
     if (coordinator.out / "best_config.yaml").exists():
         weights = coordinator.out / "best"
         print(f"Best config: {coordinator.out / 'best_config.yaml'}   "
               + (f"weights: {weights}/   " if weights.is_dir() and any(weights.iterdir()) else "no weights kept   ")
               + f"table: {coordinator.out / 'trials.csv'}")
-    failure = results.no_trial_completed(coordinator.study)
+    failure = no_trial_completed(coordinator.study)
     if failure:
         print(f"paddle-autotune: error: {failure}", file=sys.stderr)
         return 1
@@ -518,7 +519,7 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if "--autotune" in argv:
-            results.quiet_suite_imports()  # a study: the suites' import noise stays out of its console
+            quiet_suite_imports()  # a study: the suites' import noise stays out of its console
             return launch(argv)
         parser = _Parser(prog="paddle-autotune", description=__doc__.splitlines()[0].replace("`", ""))
         parser.add_argument("--version", action="version", version=__version__)
@@ -582,7 +583,7 @@ def main(argv=None):
         dashboard.add_parser(sub)
         opts, rest = parser.parse_known_args(argv)
         if opts.func in (cmd_tune, cmd_worker, cmd_demo):
-            results.quiet_suite_imports()
+            quiet_suite_imports()
         if rest and opts.func not in (cmd_tune, cmd_train, cmd_demo):
             raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
         return opts.func(opts, rest)

@@ -26,7 +26,7 @@ import optuna
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.optuna_glue.storages import redact
-from paddle_autotune_plugins.output.results import drawn_from, duration_s, returned_metrics
+from paddle_autotune_plugins.output.trials_csv import drawn_from, duration_s, returned_metrics
 from paddle_autotune_plugins.study import trial_queries as queries
 from paddle_autotune_plugins.trials.knobs import Verdict
 

@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 from paddle_autotune_plugins import cli
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output import summary
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.suites import adapter as adapter_module
 
@@ -85,11 +85,11 @@ def test_summary_of_a_study_in_a_storage_names_it():
     study = optuna.create_study(direction="maximize", study_name="shared")
     study.add_trial(optuna.trial.create_trial(value=0.123456789, params={"lr": 0.000123456789},
                                               distributions={"lr": optuna.distributions.FloatDistribution(1e-5, 1)}))
-    text = results.summary(study, "acc", 0, "trials", out="tune out", where="--storage journal:///s.log --study shared")
+    text = summary.summary(study, "acc", 0, "trials", out="tune out", where="--storage journal:///s.log --study shared")
     assert "acc = 0.1235" in text and "lr = 0.0001235" in text
     assert "paddle-autotune report --out 'tune out' --storage journal:///s.log --study shared" in text
     assert "paddle-autotune export --out 'tune out' --storage" in text
-    assert "Next:" not in results.summary(study, "acc", 0, "trials")
+    assert "Next:" not in summary.summary(study, "acc", 0, "trials")
 
 
 def _fake_study(out, suite, adapter, task, cfg):
