@@ -330,11 +330,11 @@ def cmd_worker(opts, rest):
     """Join a study in a shared storage: rebuild its command and space from the study, pull trials."""
     if not opts.storage:
         raise UsageError("worker needs --storage URL (the study's shared storage) and --study NAME")
-    from paddle_autotune_plugins.report import study_report
+    from paddle_autotune_plugins.report.load import load_study
 
     storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve(), existing=True)
     # without --study: 'autotune', or the storage's only study; several others are listed, to pick one
-    study = study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
+    study = load_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
     opts.study = study.study_name
     command = study.user_attrs.get("command")
     if not command:
@@ -352,29 +352,30 @@ def cmd_worker(opts, rest):
 
 
 def _open(opts):
-    from paddle_autotune_plugins.report import study_report
+    from paddle_autotune_plugins.report.load import load_study
 
     storage = opts.storage
     if storage:  # the same URL handling as tune and worker (journal files, drivers, masked passwords)
         storage, _ = open_storage(storage, pathlib.Path(opts.out), existing=True)
-    return study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
+    return load_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
 
 
 def cmd_show(opts, rest):
-    from paddle_autotune_plugins.report import study_report
+    from paddle_autotune_plugins.report.trials_table import trials_table
 
-    print("\n".join(study_report.trials_table(_open(opts))))
+    print("\n".join(trials_table(_open(opts))))
     return 0
 
 
 def cmd_report(opts, rest):
-    from paddle_autotune_plugins.report import study_report
+    from paddle_autotune_plugins.report.html_page import write_report
+    from paddle_autotune_plugins.report.visualdl_export import log_to_visualdl
 
     study = _open(opts)
-    path = study_report.write_report(study, opts.out)
+    path = write_report(study, opts.out)
     print(f"report: {path}")
     if opts.visualdl:
-        study_report.log_to_visualdl(study, pathlib.Path(opts.out) / "vdl")
+        log_to_visualdl(study, pathlib.Path(opts.out) / "vdl")
         print(f"VisualDL HParams: visualdl --logdir {pathlib.Path(opts.out) / 'vdl'}")
     return 0
 
@@ -382,7 +383,7 @@ def cmd_report(opts, rest):
 def cmd_export(opts, rest):
     """Any trial's full native config (the one it trained with), or the best K, into OUT/export/: each as
     best_config.yaml is written (the adapter's export_config: your own output_dir, not the trial's folder)."""
-    from paddle_autotune_plugins.report import study_report
+    from paddle_autotune_plugins.report.trials_table import ordered_trials
 
     if opts.trial is None:
         at_least("--top", opts.top, 1, "it is how many of the best trials to export")
@@ -392,7 +393,7 @@ def cmd_export(opts, rest):
         if not chosen:
             raise UsageError(f"no trial {opts.trial} in the study (0..{len(study.trials) - 1})")
     else:
-        chosen = [t for t in study_report.ordered_trials(study) if t.state.name == "COMPLETE"][:opts.top]
+        chosen = [t for t in ordered_trials(study) if t.state.name == "COMPLETE"][:opts.top]
     dest = pathlib.Path(opts.out) / "export"
     dest.mkdir(parents=True, exist_ok=True)
     exporter = _Exporter(study)
