@@ -16,7 +16,7 @@ def _fmt_values(values, limit=4):
     return " ".join(parts) + (" ..." if len(values) > limit else "")
 
 
-def clock(seconds):
+def fmt_clock(seconds):
     seconds = int(seconds)
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -28,7 +28,7 @@ _CLEAR = "\r\x1b[K"  # back to the line's start, erase it
 
 
 def _eta(seconds, why="nothing timed yet"):
-    return f"ETA ~{clock(seconds)}" if seconds is not None else f"ETA ~? ({why})"
+    return f"ETA ~{fmt_clock(seconds)}" if seconds is not None else f"ETA ~? ({why})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Progress:
             return "[autotune]"
         tally = status.view.tally()
         best = status.view.best_value()
-        return (f"[autotune {clock(time.time() - status.view.started)}] {tally['done']}/{status.trials} done"
+        return (f"[autotune {fmt_clock(time.time() - status.view.started)}] {tally['done']}/{status.trials} done"
                 f" ({tally['pruned']} pruned, {tally['failed']} failed), {len(status.running)} running,"
                 f" best {status.metric}={'-' if best is None else f'{best:.4f}'}")
 
@@ -167,7 +167,7 @@ class Progress:
             for rt in list(self.status.running.values()):
                 clock = self.clocks.get(rt.trial.number)
                 if clock is None:
-                    text = f"trial {rt.trial.number} running {clock(now - rt.started)}, no epoch reported yet"
+                    text = f"trial {rt.trial.number} running {fmt_clock(now - rt.started)}, no epoch reported yet"
                 else:
                     rate = clock.rate()
                     text = (f"trial {rt.trial.number} {clock.where()}"
@@ -180,14 +180,14 @@ class Progress:
         for rt in list(self.status.running.values()):
             clock = self.clocks.get(rt.trial.number)
             if clock is None:
-                parts.append(f"trial {rt.trial.number} running {clock(now - rt.started)}")
+                parts.append(f"trial {rt.trial.number} running {fmt_clock(now - rt.started)}")
             else:
                 eta = clock.eta(now)
                 parts.append(f"trial {rt.trial.number} {clock.where()}, "
-                             + (f"ETA ~{clock(eta)}" if eta is not None else "ETA ~?"))
+                             + (f"ETA ~{fmt_clock(eta)}" if eta is not None else "ETA ~?"))
         tally = self.status.view.tally()
         parts.append(f"study {tally['done']}/{self.status.trials} done, {_eta(self.study_eta(now))}")
-        text = f"[autotune {clock(now - self.status.view.started)}] " + " | ".join(parts)
+        text = f"[autotune {fmt_clock(now - self.status.view.started)}] " + " | ".join(parts)
         try:
             width = os.get_terminal_size(self.stream.fileno()).columns
         except (AttributeError, OSError, ValueError):

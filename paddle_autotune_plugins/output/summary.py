@@ -7,7 +7,7 @@ import time
 
 import optuna
 
-from paddle_autotune_plugins.output.console import clock
+from paddle_autotune_plugins.output.console import fmt_clock
 from paddle_autotune_plugins.output.trials_csv import drawn_from
 from paddle_autotune_plugins.study import trial_queries as queries
 from paddle_autotune_plugins.trials.knobs import Verdict
@@ -131,8 +131,8 @@ def _study_time(study, started):
     this_run = time.time() - started
     runs, total = study.user_attrs.get("runs", 1), study.user_attrs.get("elapsed_s")
     if runs < 2 or total is None:
-        return clock(this_run)
-    return f"{clock(max(total, this_run))} over {runs} runs (this run {clock(this_run)})"
+        return fmt_clock(this_run)
+    return f"{fmt_clock(max(total, this_run))} over {runs} runs (this run {fmt_clock(this_run)})"
 
 
 def _round(value, digits=4):
