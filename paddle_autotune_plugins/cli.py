@@ -17,9 +17,11 @@ from paddle_autotune_plugins import __version__
 from paddle_autotune_plugins.errors import ArgumentParser as _Parser, UsageError
 from paddle_autotune_plugins.optuna_glue import pruners
 from paddle_autotune_plugins.optuna_glue.storages import open_storage, redact
+from paddle_autotune_plugins.output.export import Exporter
 from paddle_autotune_plugins.output.import_noise import quiet_suite_imports
 from paddle_autotune_plugins.output.summary import no_trial_completed, summary
-from paddle_autotune_plugins.search_space import data_paths, dotpath, presets, rescale, space
+from paddle_autotune_plugins.search_space import data_paths, presets, space
+from paddle_autotune_plugins.search_space.build import build_params
 from paddle_autotune_plugins.settings.options import (STUDY_OPTIONS, add_tuning_options,  # noqa: F401 - cli.* as before
                                                       at_least, make_settings, parse_gpus)
 from paddle_autotune_plugins.study.coordinator import Coordinator
@@ -48,71 +50,6 @@ def check_out(out):
             path.rmdir()  # the study makes it when it starts; a later bad input leaves nothing behind
     except OSError as e:
         raise UsageError(f"cannot write to --out {out}: {e.strerror or e}; choose a writable folder") from None
-
-
-def build_params(task, opts):
-    """Presets, then the --space file on top, then each --param (a path given twice takes the later spec)."""
-    inline = {}
-    for text in getattr(opts, "param", None) or []:  # read first: a misspelt range fails before anything runs
-        p = space.parse_inline(text)
-        if p.name in inline:
-            raise UsageError(f"--param {p.name} given twice ({inline[p.name][0]} and {text}); keep one")
-        inline[p.name] = (text, p)
-    rescaled = rescale.rescale(task, rescale.trial_devices(task.adapter, getattr(opts, "gpus_per_trial", 1)),
-                               reference=getattr(opts, "reference_devices", None))
-    resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config),
-                               data_choices=task.adapter.data_choices,
-                               facts=lambda name: task.adapter.trainer_fact(task, name),
-                               accepts=lambda path: task.adapter.accepts(task, path), centred_cfg=rescaled.config)
-    params = {p.name: p for p in resolved.params}
-    source = dict.fromkeys(params, "--preset")
-    enqueue = []
-    if opts.space:
-        path = pathlib.Path(opts.space)
-        if not path.is_file():
-            raise UsageError(f"space file not found: {path}")
-        data = space.load_yaml(path)
-        enqueue = data.pop("enqueue", None) or [] if isinstance(data, dict) else []
-        for p in space.parse_space(data):
-            params[p.name] = p
-            source[p.name] = "--space"
-    replaced = []
-    for text, p in inline.values():
-        if p.name in params:
-            replaced.append(f"--param {text} replaces the {source[p.name]} spec "
-                            f"{params[p.name].describe().split(': ', 1)[1]}")
-        params[p.name] = p
-        source[p.name] = "--param"
-    params = list(params.values())
-    # the user's own specs (a preset's conditions may name keys that only some configs have)
-    space.check_links([p for p in params if source.get(p.name) != "--preset"], task.config,
-                      lambda path: task.adapter.accepts(task, path))
-    params = space.centre_on(params, task.config, rescaled.config)
-    if not params:
-        raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets'), --space FILE.yaml "
-                         "or --param PATH=LOW:HIGH")
-    notes = list(resolved.notes) + replaced + list(task.adapter.check_space(task, params) or [])
-    opts.enqueue = space.check_enqueue(enqueue, params)
-    return params, prior_notes(task, opts, params, rescaled) + notes
-
-
-def prior_notes(task, opts, params, rescaled):
-    """The config as the prior (issue 28): the centres the prior sampler draws around, and trial 1 = the
-    config rescaled to the user's devices where its learning rate moved and is tuned. Returns the lines that
-    say so (set on opts: centres, rescaled_trial, rescaled)."""
-    opts.rescaled = rescaled
-    opts.centres = {name: value for name, value in rescale.centres(params, rescaled.config).items()
-                    if task.known_value(name)}
-    tuned_lr = [p.name for p in params if {p.name, *(p.also or [])} & set(rescaled.paths)]
-    opts.rescaled_trial = opts.centres if rescaled.moved and tuned_lr else None
-    lines = [rescaled.line()] if rescaled.line() else []
-    if opts.rescaled_trial:
-        lines.append(f"trial {1 + len(getattr(opts, 'enqueue', None) or [])} runs the config rescaled to {rescaled.devices} device(s) ({', '.join(tuned_lr)} = "
-                     f"{rescale._fmt(dotpath.get(rescaled.config, tuned_lr[0]))}); trial 0 runs it as given")
-    elif rescaled.moved:
-        lines.append("the learning rate is not tuned here: trials keep the config's own; tune it (e.g. a "
-                     "*-lr preset) to start from the rescaled one")
-    return lines
 
 
 def run_study(task, opts, params=None, notes=()):
@@ -396,7 +333,7 @@ def cmd_export(opts, rest):
         chosen = [t for t in ordered_trials(study) if t.state.name == "COMPLETE"][:opts.top]
     dest = pathlib.Path(opts.out) / "export"
     dest.mkdir(parents=True, exist_ok=True)
-    exporter = _Exporter(study)
+    exporter = Exporter(study)
     for t in chosen:
         folder = pathlib.Path(t.user_attrs.get("dir", pathlib.Path(opts.out) / f"trial_{t.number:04d}"))
         configs = sorted(p for p in folder.glob("config.*") if p.suffix in (".yaml", ".yml", ".json"))
@@ -408,55 +345,6 @@ def cmd_export(opts, rest):
         value = "" if t.value is None else f" ({study.user_attrs.get('metric', 'value')} = {t.value:.4f})"
         print(f"trial {t.number} {t.state.name}{value}: {target}")
     return 0
-
-
-class _Exporter:
-    """A trial's config as best_config.yaml gets it: its folder's config (kept as the suite writes it) with
-    the adapter's export_config applied against the study's own command (its output_dir and the like), or
-    the config stored on the trial in the study (the best ones; from any machine)."""
-
-    def __init__(self, study):
-        self.command = study.user_attrs.get("command") or {}  # none for a study of the Python API
-        self.adapter = get_adapter(self.command["suite"]) if self.command.get("suite") else None
-        self._task = None
-
-    def filename(self):
-        return self.adapter.config_filename if self.adapter else "config.yaml"
-
-    def task(self):
-        if self._task is None:
-            cwd = os.getcwd()
-            try:
-                if self.command.get("cwd") and os.path.isdir(self.command["cwd"]):
-                    os.chdir(self.command["cwd"])  # relative config paths, as when the study ran
-                self._task = self.adapter.load(self.command.get("script"), self.command.get("argv") or [])
-            finally:
-                os.chdir(cwd)
-        return self._task
-
-    def stored(self, trial, target):
-        if self.adapter:
-            self.adapter.write_config(trial.user_attrs["config"], target)
-        else:
-            import yaml
-
-            target.write_text(yaml.safe_dump(trial.user_attrs["config"], sort_keys=False, allow_unicode=True))
-
-    def write(self, trial, path, target):
-        if path is None:
-            return self.stored(trial, target)
-        if self.adapter is None:  # no suite config to restore output paths in
-            target.write_text(path.read_text())
-            return None
-        try:
-            task = self.task()
-        except UsageError as e:
-            if "config" not in trial.user_attrs:
-                raise UsageError(f"cannot export trial {trial.number} with your output paths: the study's command "
-                                 f"no longer loads ({e}); copy {path} instead") from None
-            return self.stored(trial, target)
-        self.adapter.write_config(self.adapter.export_config(self.adapter.read_config(path), task), target)
-        return None
 
 
 def cmd_presets(opts, rest):

@@ -17,6 +17,7 @@ import pytest
 from paddle_autotune_plugins import cli
 from paddle_autotune_plugins.output import summary
 from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.search_space.build import build_params
 from paddle_autotune_plugins.suites import adapter as adapter_module
 
 SCRIPT = '''
@@ -72,12 +73,12 @@ def test_inline_clash_with_a_preset_takes_the_param(digits_config):
     task = ClasAdapter().load(None, ["-c", str(digits_config)])
     opts = argparse.Namespace(preset=["clas-momentum"], space=None,
                               param=["Optimizer.momentum=0.5:0.6", "Optimizer.lr.learning_rate=log:1e-3:1e-2"])
-    params, notes = cli.build_params(task, opts)
+    params, notes = build_params(task, opts)
     by_name = {p.name: p for p in params}
     assert (by_name["Optimizer.momentum"].low, by_name["Optimizer.momentum"].high) == (0.5, 0.6)
     assert by_name["Optimizer.lr.learning_rate"].log and by_name["Optimizer.lr.learning_rate"].high == 1e-2
     assert any(n.startswith("--param Optimizer.momentum=0.5:0.6 replaces the --preset spec float [") for n in notes)
-    alone, _ = cli.build_params(task, argparse.Namespace(preset=["clas-momentum"], space=None, param=[]))
+    alone, _ = build_params(task, argparse.Namespace(preset=["clas-momentum"], space=None, param=[]))
     assert {p.name: (p.low, p.high) for p in alone}["Optimizer.momentum"] != (0.5, 0.6)
 
 
