@@ -3,6 +3,7 @@
 Bad input fails before any trial starts, with exit code 2 and one line naming the problem and the fix.
 """
 import argparse
+from collections.abc import Sequence
 import dataclasses
 import os
 import pathlib
@@ -10,6 +11,7 @@ import shlex
 import sys
 import textwrap
 import time
+from typing import Any, Optional
 
 import optuna
 
@@ -25,10 +27,10 @@ from paddle_autotune_plugins.search_space.build import build_params
 from paddle_autotune_plugins.settings.options import (STUDY_OPTIONS, add_tuning_options,  # noqa: F401 - cli.* as before
                                                       at_least, make_settings, parse_gpus)
 from paddle_autotune_plugins.study.coordinator import Coordinator
-from paddle_autotune_plugins.suites.adapter import detect_adapter, detect_program, get_adapter, suite_names
+from paddle_autotune_plugins.suites.adapter import Task, detect_adapter, detect_program, get_adapter, suite_names
 
 
-def check_out(out):
+def check_out(out: str) -> None:
     """--out must be a folder this process can create and write, checked before anything is written there."""
     if not str(out).strip():
         raise UsageError("--out is empty; name the folder the study goes to, e.g. --out tune_resnet18")
@@ -52,7 +54,8 @@ def check_out(out):
         raise UsageError(f"cannot write to --out {out}: {e.strerror or e}; choose a writable folder") from None
 
 
-def run_study(task, opts, params=None, notes=()):
+def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.Param]] = None,
+              notes: Sequence[str] = ()) -> int:
     if params is None:
         params, notes = build_params(task, opts)
     command = {"suite": task.adapter.name, "script": task.script, "argv": task.argv, "cwd": task.cwd,
@@ -100,7 +103,8 @@ def run_study(task, opts, params=None, notes=()):
     return 0
 
 
-def dry_run(task, opts, params, notes, coordinator):
+def dry_run(task: Task, opts: argparse.Namespace, params: list[space.Param], notes: Sequence[str],
+            coordinator: Coordinator) -> int:
     """--dry-run: everything a study would start from, resolved and printed; nothing trains. Trial 0's config
     is written to OUT/dry-run/ so that its command can be run by hand."""
     import yaml
@@ -131,7 +135,7 @@ _DEVICE_OPTIONS = ("--gpus", "--devices", "--xpus", "--npus")
 _NODE_OPTIONS = ("--master", "--ips", "--nnodes", "--rank", "--host")  # several machines: one trial cannot span them
 
 
-def split_launcher(command):
+def split_launcher(command: list[str]) -> tuple[dict[str, Any], Optional[list[str]], list[str]]:
     """`-m paddle.distributed.launch --gpus 0,1 tools/train.py ...` -> (launcher, its GPUs, `tools/train.py ...`).
 
     Every option of paddle.distributed.launch takes a value (`--gpus 0,1` or `--gpus=0,1`). The launcher is
@@ -166,7 +170,7 @@ def split_launcher(command):
     return {"module": module, "options": options}, gpus, command[i:]
 
 
-def check_python_script(script):
+def check_python_script(script: str) -> None:
     """Each trial runs the script with Python: a shell script or a program would fail every trial."""
     with open(script, "rb") as f:
         head = f.read(4096)
@@ -183,7 +187,7 @@ def check_python_script(script):
                      f"runs (e.g. train.py --lr 0.1) before --autotune")
 
 
-def launch(argv):
+def launch(argv: list[str]) -> int:
     """`python -m paddle_autotune_plugins tools/train.py -c x.yml ... --autotune [tuning options]`, the
     training command possibly under `-m paddle.distributed.launch --gpus 0,1` as the user runs it."""
     split = argv.index("--autotune")
@@ -219,11 +223,11 @@ def launch(argv):
     return run_study(task, opts)
 
 
-def suite_command_help():
+def suite_command_help() -> str:
     """-c and -o as each suite reads them, from its adapter (``config_help``, ``override_example``)."""
     adapters = {name: get_adapter(name) for name in suite_names()}
     configs = [f"{name} {a.config_help}" for name, a in adapters.items() if getattr(a, "config_help", None)]
-    examples = {}  # an example of -o -> the suites that take it
+    examples: dict[str, list[str]] = {}  # an example of -o -> the suites that take it
     for name, a in adapters.items():
         if getattr(a, "override_example", None):
             examples.setdefault(a.override_example, []).append(name)
@@ -238,7 +242,7 @@ def suite_command_help():
                                                                     subsequent_indent=indent)])
 
 
-def demo_suites():
+def demo_suites() -> dict[str, str]:
     """{suite: what its demo trains}, from every adapter that has a demo (its ``demo_summary``)."""
     found = {}
     for name in suite_names():
@@ -248,7 +252,7 @@ def demo_suites():
     return found
 
 
-def demo_epilog(suites):
+def demo_epilog(suites: dict[str, str]) -> str:
     lines = ["suites it demos (each a real training of the suite on the CPU):"]
     for name, summary in suites.items():
         wrapped = textwrap.wrap(summary, 92)
@@ -256,14 +260,14 @@ def demo_epilog(suites):
     return "\n".join(lines)
 
 
-def cmd_tune(opts, rest):
+def cmd_tune(opts: argparse.Namespace, rest: list[str]) -> int:
     adapter = get_adapter(opts.suite)
     task = adapter.load(None, rest)
     task.argv = rest
     return run_study(task, opts)
 
 
-def cmd_worker(opts, rest):
+def cmd_worker(opts: argparse.Namespace, rest: list[str]) -> int:
     """Join a study in a shared storage: rebuild its command and space from the study, pull trials."""
     if not opts.storage:
         raise UsageError("worker needs --storage URL (the study's shared storage) and --study NAME")
@@ -288,7 +292,7 @@ def cmd_worker(opts, rest):
     return run_study(task, opts, params)
 
 
-def _open(opts):
+def _open(opts: argparse.Namespace) -> optuna.Study:
     from paddle_autotune_plugins.report.load import load_study
 
     storage = opts.storage
@@ -297,14 +301,14 @@ def _open(opts):
     return load_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
 
 
-def cmd_show(opts, rest):
+def cmd_show(opts: argparse.Namespace, rest: list[str]) -> int:
     from paddle_autotune_plugins.report.trials_table import trials_table
 
     print("\n".join(trials_table(_open(opts))))
     return 0
 
 
-def cmd_report(opts, rest):
+def cmd_report(opts: argparse.Namespace, rest: list[str]) -> int:
     from paddle_autotune_plugins.report.html_page import write_report
     from paddle_autotune_plugins.report.visualdl_export import log_to_visualdl
 
@@ -317,7 +321,7 @@ def cmd_report(opts, rest):
     return 0
 
 
-def cmd_export(opts, rest):
+def cmd_export(opts: argparse.Namespace, rest: list[str]) -> int:
     """Any trial's full native config (the one it trained with), or the best K, into OUT/export/: each as
     best_config.yaml is written (the adapter's export_config: your own output_dir, not the trial's folder)."""
     from paddle_autotune_plugins.report.trials_table import ordered_trials
@@ -347,13 +351,13 @@ def cmd_export(opts, rest):
     return 0
 
 
-def cmd_presets(opts, rest):
+def cmd_presets(opts: argparse.Namespace, rest: list[str]) -> int:
     for line in presets.describe(opts.suite):
         print(line)
     return 0
 
 
-def cmd_train(opts, rest):
+def cmd_train(opts: argparse.Namespace, rest: list[str]) -> int:
     import runpy
 
     adapter = get_adapter(opts.suite)
@@ -362,7 +366,7 @@ def cmd_train(opts, rest):
     return 0
 
 
-def cmd_doctor(opts, rest):
+def cmd_doctor(opts: argparse.Namespace, rest: list[str]) -> int:
     import platform
 
     print(f"paddle-autotune {__version__}, Python {platform.python_version()}")
@@ -396,7 +400,7 @@ def cmd_doctor(opts, rest):
     return 0
 
 
-def cmd_demo(opts, rest):
+def cmd_demo(opts: argparse.Namespace, rest: list[str]) -> int:
     adapter = get_adapter(opts.suite)
     task, options = adapter.demo(pathlib.Path(opts.out))
     parser = _Parser(prog="paddle-autotune demo")
@@ -404,7 +408,7 @@ def cmd_demo(opts, rest):
     return run_study(task, parser.parse_args(["--out", opts.out, "--trials", str(opts.trials)] + options + rest))
 
 
-def main(argv=None):
+def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if "--autotune" in argv:

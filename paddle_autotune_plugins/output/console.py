@@ -3,20 +3,25 @@ import dataclasses
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
 import optuna
 
 from paddle_autotune_plugins.output.trial_clock import TrialClock
 from paddle_autotune_plugins.output.trials_csv import duration_s
 
+if TYPE_CHECKING:  # for the annotations only: the study and trial modules import this one
+    from paddle_autotune_plugins.study.study_view import StudyView
+    from paddle_autotune_plugins.trials.trial_processes import RunningTrial
 
-def _fmt_values(values, limit=4):
+
+def _fmt_values(values: dict[str, Any], limit: int = 4) -> str:
     parts = [f"{k.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
              for k, v in list(values.items())[:limit]]
     return " ".join(parts) + (" ..." if len(values) > limit else "")
 
 
-def fmt_clock(seconds):
+def fmt_clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -27,7 +32,7 @@ REDRAW_SECONDS = 1.0  # the live line on a terminal is rewritten at most this of
 _CLEAR = "\r\x1b[K"  # back to the line's start, erase it
 
 
-def _eta(seconds, why="nothing timed yet"):
+def _eta(seconds: Optional[float], why: str = "nothing timed yet") -> str:
     return f"ETA ~{fmt_clock(seconds)}" if seconds is not None else f"ETA ~? ({why})"
 
 
@@ -35,12 +40,12 @@ def _eta(seconds, why="nothing timed yet"):
 class StudyStatus:
     """What the progress lines read of a running study; Progress only reads it. The coordinator builds it
     once: `view` and `running` are its own live objects, so the lines always show the current state."""
-    view: object  # study_view.StudyView: tally(), best_value(), trials(), started, study_started()
-    running: dict  # trial number -> trial_processes.RunningTrial
+    view: "StudyView"  # study_view.StudyView: tally(), best_value(), trials(), started, study_started()
+    running: dict[int, "RunningTrial"]  # trial number -> trial_processes.RunningTrial
     metric: str
     trials: int  # --trials
     workers: int
-    time_budget: float = None
+    time_budget: Optional[float] = None
 
 
 class Progress:
@@ -49,75 +54,77 @@ class Progress:
     terminal that is one line rewritten in place (cleared before each event line); in a file, one line per
     running trial every LOG_EVERY_SECONDS (PADDLE_AUTOTUNE_PROGRESS_EVERY), never a carriage return."""
 
-    def __init__(self, status, quiet=False, stream=None):
+    def __init__(self, status: StudyStatus, quiet: bool = False, stream: Optional[TextIO] = None) -> None:
         self.status = status  # a StudyStatus
         self.quiet = quiet
         self._stream = stream  # None: sys.stderr as it is when writing (tests and the CLI may swap it)
-        self.clocks = {}  # trial number -> TrialClock
+        self.clocks: dict[int, TrialClock] = {}  # trial number -> TrialClock
         self._shown = False  # the live line is on the terminal now
         self._drawn = 0.0
-        self._logged = None
+        self._logged: Optional[float] = None
         try:
             self.every = float(os.environ.get(PROGRESS_EVERY_ENV) or LOG_EVERY_SECONDS)
         except ValueError:
             self.every = LOG_EVERY_SECONDS
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
         return self._stream or sys.stderr
 
-    def _tty(self):
+    def _tty(self) -> bool:
         try:
             return self.stream.isatty()
         except (AttributeError, ValueError):
             return False
 
-    def _head(self):
+    def _head(self) -> str:
         status = self.status
         if status.view.study is None:  # a note before the study is open (e.g. --warm-start's start-up)
             return "[autotune]"
         tally = status.view.tally()
         best = status.view.best_value()
+        assert status.view.started is not None  # the coordinator sets it when its loop begins, after the study opens
         return (f"[autotune {fmt_clock(time.time() - status.view.started)}] {tally['done']}/{status.trials} done"
                 f" ({tally['pruned']} pruned, {tally['failed']} failed), {len(status.running)} running,"
                 f" best {status.metric}={'-' if best is None else f'{best:.4f}'}")
 
-    def _line(self, text):
+    def _line(self, text: str) -> None:
         if self.quiet:
             return
         self.clear()
         print(f"{self._head()} | {text}", file=self.stream, flush=True)
         self._drawn = 0.0  # the live line comes back at the next tick
 
-    def clear(self):
+    def clear(self) -> None:
         """Erase the live line (before an event line, or when the study ends)."""
         if self._shown:
             self.stream.write(_CLEAR)
             self.stream.flush()
             self._shown = False
 
-    def note(self, text):
+    def note(self, text: str) -> None:
         self._line(text)
 
-    def warn(self, text):
+    def warn(self, text: str) -> None:
         """Shown even with --quiet: a result is about to be wrong in a way the user must know."""
         quiet, self.quiet = self.quiet, False
         self._line(f"WARNING: {text}")
         self.quiet = quiet
 
-    def started(self, number, baseline, values):
+    def started(self, number: int, baseline: bool, values: dict[str, Any]) -> None:
         self._line(f"trial {number} started" + (" (baseline: your config)" if baseline else f": {_fmt_values(values)}"))
 
-    def reported(self, rt, step, value, unit="step"):
+    def reported(self, rt: "RunningTrial", step: int, value: float, unit: str = "step") -> None:
         self._line(f"trial {rt.trial.number} {unit} {step}: {self.status.metric}={value:.4f}")
 
-    def finished(self, number, state, value, reason):
+    def finished(self, number: int, state: optuna.trial.TrialState, value: Optional[float],
+                 reason: Optional[str]) -> None:
         self.clocks.pop(number, None)
         what = f"{self.status.metric}={value:.4f}" if value is not None else (reason or "")
         self._line(f"trial {number} {state.name}: {what}")
 
     # --- where the running trials are -------------------------------------------------------------
-    def training(self, rt, rep):
+    def training(self, rt: "RunningTrial", rep: dict[str, Any]) -> None:
         """A progress line of a running trial (not a metric)."""
         clock = self.clocks.setdefault(rt.trial.number, TrialClock(rt.started))
         try:
@@ -125,7 +132,7 @@ class Progress:
         except (KeyError, TypeError, ValueError):  # a malformed line says nothing about the training
             pass
 
-    def study_eta(self, now):
+    def study_eta(self, now: float) -> Optional[float]:
         """Seconds until the study ends: the running trials' remaining time plus the trials still to start
         at the mean duration of the finished ones (or, before any finished, of the running ones' estimates)."""
         status = self.status
@@ -150,7 +157,7 @@ class Progress:
             total = max(left + [min(total, budget_left + per_trial)])
         return total
 
-    def tick(self):
+    def tick(self) -> None:
         """Called while trials run: redraw the live line (terminal) or write the periodic lines (file)."""
         if self.quiet or not self.status.running:
             return
@@ -175,7 +182,7 @@ class Progress:
                             + f", trial {_eta(clock.eta(now), 'timing its first epoch')}")
                 print(f"{self._head()} | {text}, study {study}", file=self.stream, flush=True)
 
-    def _draw(self, now):
+    def _draw(self, now: float) -> None:
         parts = []
         for rt in list(self.status.running.values()):
             clock = self.clocks.get(rt.trial.number)
@@ -186,6 +193,7 @@ class Progress:
                 parts.append(f"trial {rt.trial.number} {clock.where()}, "
                              + (f"ETA ~{fmt_clock(eta)}" if eta is not None else "ETA ~?"))
         tally = self.status.view.tally()
+        assert self.status.view.started is not None  # trials run: the coordinator's loop has begun
         parts.append(f"study {tally['done']}/{self.status.trials} done, {_eta(self.study_eta(now))}")
         text = f"[autotune {fmt_clock(now - self.status.view.started)}] " + " | ".join(parts)
         try:

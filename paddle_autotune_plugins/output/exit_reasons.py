@@ -1,4 +1,5 @@
 """Why a trial process ended badly, in a short line read from its exit code and the tail of its log."""
+import os
 import re
 import signal
 
@@ -6,7 +7,7 @@ import signal
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_.]*(Error|Exception|Interrupt)|Killed|Segmentation fault)\b.*")
 
 
-def exit_reason(code, log_path):
+def exit_reason(code: int, log_path: str | os.PathLike[str]) -> str:
     """A short, readable reason for a trial process that ended badly."""
     tail = _log_tail(log_path)
     if code < 0:
@@ -20,7 +21,7 @@ def exit_reason(code, log_path):
     return f"exit code {code}{detail}"
 
 
-def _log_tail(path, size=20000):
+def _log_tail(path: str | os.PathLike[str], size: int = 20000) -> str:
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)

@@ -9,10 +9,10 @@ IMPORT_NOISE = (r"No ccache found", r"Setuptools is replacing distutils", r"pkg_
                 r".*distutils Version classes are deprecated", r".*pkg_resources\.declare_namespace")
 
 
-_quieted = []
+_quieted: list[bool] = []
 
 
-def quiet_suite_imports():
+def quiet_suite_imports() -> None:
     """Drop the suites' import-time noise from this (the coordinator's) console; errors still show."""
     import warnings
 

@@ -1,7 +1,7 @@
 """The resident memory of a trial's process tree (--trial-memory)."""
 
 
-def tree_rss(pid):
+def tree_rss(pid: int) -> int:
     """Resident memory of a process and all its children, in bytes (0 once it is gone)."""
     import psutil
 

@@ -1,9 +1,12 @@
 """The closing summary of a study: baseline vs best, the ranges to widen, the knobs that did not act, and the
 commands that look at the study next."""
+from collections.abc import Sequence
 import math
+import os
 import pathlib
 import shlex
 import time
+from typing import Any, Optional, Union, cast
 
 import optuna
 
@@ -12,8 +15,10 @@ from paddle_autotune_plugins.output.trials_csv import drawn_from
 from paddle_autotune_plugins.study import trial_queries as queries
 from paddle_autotune_plugins.trials.knobs import Verdict
 
+Range = Union[optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution]
 
-def no_trial_completed(study):
+
+def no_trial_completed(study: optuna.Study) -> Optional[str]:
     """None when some trial completed; else a line with the first failure's reason (the study exits 1)."""
     trials = queries.started(study)
     if queries.complete(trials):
@@ -26,7 +31,8 @@ def no_trial_completed(study):
     return f"no trial completed; the first failure, trial {first.number}: {first.user_attrs.get('reason', 'failed')}{where}"
 
 
-def summary(study, metric, started, stop_reason, out=None, where=""):
+def summary(study: optuna.Study, metric: str, started: float, stop_reason: Optional[str],
+            out: str | os.PathLike[str] | None = None, where: str = "") -> str:
     """The closing block: baseline vs best, improvement, pruned and failed counts, wall time, and the
     commands that look at the study next (with ``out``; ``where`` adds e.g. its --storage and --study).
     Numbers are rounded to 4 significant digits here; best_config.yaml keeps the exact values."""
@@ -69,7 +75,7 @@ def summary(study, metric, started, stop_reason, out=None, where=""):
 EDGE = 0.1  # a value in the outer tenth of its range (in log space for a log range) is at its edge
 
 
-def edge_hints(completed, direction, top=3):
+def edge_hints(completed: Sequence[optuna.trial.FrozenTrial], direction: str, top: int = 3) -> list[str]:
     """Lines for the ranges where the best trial sits at an end (its outer EDGE) and the next best (the top
     `top` complete ones, at least 2) on the same half: which way to widen it, as a --param to paste.
 
@@ -79,13 +85,16 @@ def edge_hints(completed, direction, top=3):
     >>> edge_hints(ts, "maximize")
     ['  lr: the best trials sit at the high end of [0.001, 0.1]; widen it upwards, e.g. --param lr=log:0.001:1']
     """
-    ranked = sorted(completed, key=lambda t: t.value, reverse=direction == "maximize")[:top]
+    # the ignore: complete trials, so every value is a float (FrozenTrial.value says Optional)
+    ranked = sorted(completed, key=lambda t: t.value,  # type: ignore[arg-type,return-value]
+                    reverse=direction == "maximize")[:top]
     if len(ranked) < 2:
         return []
     lines = []
     for name, dist in ranked[0].distributions.items():
         if isinstance(dist, optuna.distributions.CategoricalDistribution):
             continue
+        dist = cast(Range, dist)  # every other distribution is a numeric range
         if name not in ranked[0].params:
             continue
         end = _end(ranked[0].params[name], dist)
@@ -97,20 +106,20 @@ def edge_hints(completed, direction, top=3):
     return lines
 
 
-def _position(value, dist):
+def _position(value: float, dist: Range) -> float:
     """Where a value lies in its range, 0 (low) to 1 (high), in log space for a log range."""
     scale = math.log if dist.log else float
     span = scale(dist.high) - scale(dist.low)
     return (scale(value) - scale(dist.low)) / span if span else 0.5
 
 
-def _end(value, dist):
+def _end(value: float, dist: Range) -> Optional[str]:
     """'low' or 'high' where the value lies in the outer EDGE of the range, else None."""
     where = _position(value, dist)
     return "low" if where <= EDGE else "high" if where >= 1 - EDGE else None
 
 
-def _widened(name, dist, end):
+def _widened(name: str, dist: Range, end: str) -> str:
     """The --param spelling of the range widened at one end (x10 for a log range, by its width else)."""
     low, high = dist.low, dist.high
     int_range = isinstance(dist, optuna.distributions.IntDistribution)
@@ -126,7 +135,7 @@ def _widened(name, dist, end):
     return f"{name}={kind}{_round(low)}:{_round(high)}"
 
 
-def _study_time(study, started):
+def _study_time(study: optuna.Study, started: float) -> str:
     """The study's time: this run's, or for a resumed study the time of all its runs (Coordinator.record_run_time)."""
     this_run = time.time() - started
     runs, total = study.user_attrs.get("runs", 1), study.user_attrs.get("elapsed_s")
@@ -135,7 +144,7 @@ def _study_time(study, started):
     return f"{fmt_clock(max(total, this_run))} over {runs} runs (this run {fmt_clock(this_run)})"
 
 
-def _round(value, digits=4):
+def _round(value: Any, digits: int = 4) -> str:
     """A number as the summary shows it: floats (and floats in lists) to 4 significant digits."""
     if isinstance(value, float):
         return f"{value:.{digits}g}"
@@ -144,7 +153,7 @@ def _round(value, digits=4):
     return str(value)
 
 
-def _next_commands(out, where):
+def _next_commands(out: str | os.PathLike[str] | None, where: str) -> list[str]:
     if out is None:
         return []
     target = f"--out {shlex.quote(str(out))}" + (f" {where}" if where else "")
@@ -155,7 +164,7 @@ def _next_commands(out, where):
     return ["Next:"] + [f"  {c.ljust(width)}   # {what}" for c, what in commands]
 
 
-def knob_warnings(trials):
+def knob_warnings(trials: Sequence[optuna.trial.FrozenTrial]) -> list[str]:
     """Closing lines for trials whose trainer used other values than they were given."""
     bad = [(t, v) for t in trials if (v := Verdict.from_attr(t.user_attrs.get("knobs"))) and not v.acted()]
     if not bad:

@@ -1,22 +1,27 @@
 """How far a running trial's training is, and the time it still needs, from its progress lines."""
+from typing import Any, Optional
 
 
 class TrialClock:
     """How far one trial's training is, from its progress lines (reporting.report_progress), and what
     that says about the time it still needs: remaining epochs x its measured seconds per epoch."""
 
-    def __init__(self, started):
+    iter: Optional[int]  # the iteration last reported in the running epoch, of iters; at iter_time
+    iters: Optional[int]
+    iter_time: Optional[float]
+
+    def __init__(self, started: float) -> None:
         self.started = started  # the trial process's start
-        self.epoch = None  # the epoch running, or the last one that ended
-        self.epochs = None
+        self.epoch: Optional[int] = None  # the epoch running, or the last one that ended
+        self.epochs: Optional[int] = None
         self.done = 0  # epochs completed
-        self.first = None  # when the first timed epoch started ...
+        self.first: Optional[float] = None  # when the first timed epoch started ...
         self.base = 0  # ... with this many epochs completed before it
-        self.boundary = None  # time of the last epoch start or end
-        self.seconds_per_epoch = None
+        self.boundary: Optional[float] = None  # time of the last epoch start or end
+        self.seconds_per_epoch: Optional[float] = None
         self.iter = self.iters = self.iter_time = None
 
-    def update(self, progress, when):
+    def update(self, progress: dict[str, Any], when: float) -> None:
         k = int(progress["epoch"])
         if progress.get("epochs"):
             self.epochs = int(progress["epochs"])
@@ -35,7 +40,7 @@ class TrialClock:
         # the process's start, start-up included
         self._boundary(k, done, when, first_at=self.started if end else when)
 
-    def _boundary(self, k, done, when, first_at):
+    def _boundary(self, k: int, done: int, when: float, first_at: float) -> None:
         if self.first is None:
             self.first, self.base = first_at, (k - 1)
         if done > self.base and when > self.first:
@@ -44,7 +49,7 @@ class TrialClock:
             self.iter = self.iters = self.iter_time = None
         self.epoch, self.done, self.boundary = k, max(self.done, done), when
 
-    def rate(self):
+    def rate(self) -> Optional[float]:
         """Seconds per epoch: measured over the epochs done, else guessed from the iterations of the first one."""
         if self.seconds_per_epoch is not None:
             return self.seconds_per_epoch
@@ -52,14 +57,15 @@ class TrialClock:
             return (self.iter_time - self.boundary) * self.iters / self.iter
         return None
 
-    def eta(self, now):
+    def eta(self, now: float) -> Optional[float]:
         """Seconds this trial still needs, or None while nothing has been timed (or the epochs are unknown)."""
         rate = self.rate()
         if rate is None or self.epochs is None:
             return None
+        assert self.boundary is not None  # a rate is measured from an epoch's start or end
         return max(0.0, (self.epochs - self.done) * rate - (now - self.boundary))
 
-    def where(self):
+    def where(self) -> str:
         if self.epoch is None:
             return "no epoch reported yet"
         text = f"epoch {self.epoch}/{self.epochs}" if self.epochs else f"epoch {self.epoch}"

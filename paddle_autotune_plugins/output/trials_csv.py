@@ -1,8 +1,11 @@
 """trials.csv: one row per trial, and the columns the report shows too (where a trial's values came from,
 its duration, the metrics the trials returned)."""
 import csv
+from collections.abc import Iterable, Sequence
 import os
+import pathlib
 import time
+from typing import Any, Optional
 
 import optuna
 
@@ -13,7 +16,7 @@ from paddle_autotune_plugins.trials.knobs import Verdict
 CSV_HEAD = ["number", "state", "value", "best_value", "duration_s", "reason", "drawn_from"]
 
 
-def write_trials_csv(study, param_names, path):
+def write_trials_csv(study: optuna.Study, param_names: Sequence[str], path: pathlib.Path) -> None:
     """One row per trial, trial order; best_value is the best finished value up to that trial."""
     trials = queries.started(study)  # queued (WAITING) rows are not trials yet
     if len(study.directions) > 1:  # every objective, ';'-separated; no single best
@@ -37,12 +40,12 @@ def write_trials_csv(study, param_names, path):
         raise
 
 
-def returned_metrics(trials):
+def returned_metrics(trials: Iterable[optuna.trial.FrozenTrial]) -> list[str]:
     """Every metric name the trials' results hold (the Python API's returned dicts), first seen first."""
     return list(dict.fromkeys(m for t in trials for m in t.user_attrs.get("metrics", {})))
 
 
-def _row(t, value, best, param_names):
+def _row(t: optuna.trial.FrozenTrial, value: str, best: str, param_names: Sequence[str]) -> list[Any]:
     values = t.user_attrs.get("values", t.params)
     reason = t.user_attrs.get("reason", "baseline (config as given)" if t.user_attrs.get("baseline") else "")
     if t.state == optuna.trial.TrialState.RUNNING and not reason:  # e.g. another worker's, when this one ended
@@ -59,7 +62,7 @@ def _row(t, value, best, param_names):
             drawn_from(t)] + [_cell(values.get(name)) for name in param_names]
 
 
-def drawn_from(t):
+def drawn_from(t: optuna.trial.FrozenTrial) -> str:
     """Where a trial's values came from: the config as given (trial 0), the config rescaled to the user's
     devices (trial 1), a queued config, or a draw: around the config (prior), uniform exploration (uniform) or
     the sampler itself (sampler); the prior sampler records the draw's kind as the drawn_from user attr."""
@@ -73,7 +76,7 @@ def drawn_from(t):
     return attrs.get("drawn_from", "sampler")
 
 
-def duration_s(t):
+def duration_s(t: optuna.trial.FrozenTrial) -> Optional[float]:
     """Seconds from the trial's start to its end (older studies stored it as a user attr)."""
     if "duration_s" in t.user_attrs:
         return t.user_attrs["duration_s"]
@@ -82,11 +85,11 @@ def duration_s(t):
     return None
 
 
-def _num(x):
+def _num(x: Optional[float]) -> str:
     return "" if x is None else f"{x:.6g}"
 
 
-def _cell(v):
+def _cell(v: Any) -> str:
     if v is None:
         return ""
     return f"{v:.6g}" if isinstance(v, float) else str(v)

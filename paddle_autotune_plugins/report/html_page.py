@@ -1,8 +1,10 @@
 """The HTML report: a self-contained page with the summary, the trials table and the plots."""
 import base64
 import html
+import os
 import pathlib
 import shlex
+from typing import Optional
 
 import optuna
 
@@ -13,9 +15,10 @@ from paddle_autotune_plugins.report.trials_table import knob_mismatch_lines, tri
 from paddle_autotune_plugins.study import trial_queries as queries
 
 S = optuna.trial.TrialState
+Part = tuple[str, Optional[str], Optional[str], str]  # title, image (a data URI) or None, note, alt text
 
 
-def _summary_html(d):
+def _summary_html(d: PlotData) -> str:
     e = html.escape
     out = []
     counts = queries.by_state(d.study.get_trials(deepcopy=False))
@@ -41,7 +44,9 @@ def _summary_html(d):
         shown = ([base] if base is not None else []) + [t for t in front if t is not base]
     else:
         best = d.best
+        assert best is not None  # one objective and a complete trial: there is a best
         if base is not None:
+            assert best.value is not None and base.value is not None  # complete trials have a value
             diff = best.value - base.value
             better = diff > 0 if d.maximize[0] else diff < 0
             pct = f" ({diff / abs(base.value) * 100:+.1f}%)" if base.value else ""
@@ -79,7 +84,7 @@ figure{margin:0} code{font-size:12px}
 """
 
 
-def write_report(study, out_dir):
+def write_report(study: optuna.Study, out_dir: str | os.PathLike[str]) -> pathlib.Path:
     """Write ``out_dir/report.html`` (self-contained: PNGs inline as data URIs, no script, no network) and
     the same PNGs as ``out_dir/report/*.png``. Returns the path of report.html.
 
@@ -91,8 +96,10 @@ def write_report(study, out_dir):
     img_dir = out_dir / "report"
     img_dir.mkdir(parents=True, exist_ok=True)
     d = PlotData(study)
-    sections, slices = [], []
+    sections: list[Part] = []
+    slices: list[Part] = []
     for stem, title, draw in report_plots(d):
+        part: Part
         try:
             png = png_bytes(draw(d))
         except SkipPlot as skip:
@@ -118,12 +125,14 @@ def write_report(study, out_dir):
             if note:
                 body.append(f"<p class=caption>{e(note)}</p>")
         else:
+            assert note is not None  # a plot that was skipped: its note says why
             body.append(f"<p class=note>{e(note)}</p>")
     if slices:
         body.append("<h2>Slice plots (objective against each parameter)</h2><div class=grid>")
         for title, uri, note, alt in slices:
             body.append(f'<figure><img src="{uri}" alt="{e(alt)}"></figure>' if uri
-                        else f"<figure><p class=note>{e(title)}: {e(note)}</p></figure>")
+                        # (the ignore: a plot without an image was skipped, and its note says why)
+                        else f"<figure><p class=note>{e(title)}: {e(note)}</p></figure>")  # type: ignore[arg-type]
         body.append("</div>")
     body.append("<h2>Explore further</h2>"
                 f"<p>Interactive views of the same study, live while it runs: <code>paddle-autotune dashboard "

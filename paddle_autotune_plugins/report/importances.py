@@ -11,15 +11,17 @@ EVALUATOR_NAME = "fANOVA (Optuna's FanovaImportanceEvaluator, seed 0)"  # param_
 FEW_TRIALS = 10  # importances from fewer complete trials than this carry a caveat in the report
 
 
-def _why_baseline_lacks(d, path):
+def _why_baseline_lacks(d: PlotData, path: str) -> str:
     """Why the baseline (trial 0) has no sampled value for ``path``: it runs the config as given."""
+    assert d.baseline is not None  # asked for the baseline trial only
     used = d.baseline.user_attrs.get("values", {})
     if used.get(path) is None:
         return f"the config's value of {d.short[path]} is not known"
     return f"the config's {d.short[path]} = {fmt_value(used[path], 24)} lies outside the search space"
 
 
-def importance_inputs(d):
+def importance_inputs(d: PlotData) -> tuple[list[str], dict[str, str], list[optuna.trial.FrozenTrial],
+                                           dict[int, str]]:
     """What the importances are computed over: (params kept, {param left out: why}, trials used,
     {trial number: why it is left out}).
 
@@ -28,7 +30,7 @@ def importance_inputs(d):
     the trials lacking one are left out instead; a parameter only a minority of the trials sampled
     (conditional, or added to the space on a resume) is left out rather than most of the trials.
     """
-    left_params = {}
+    left_params: dict[str, str] = {}
     for p in d.paths:
         if p not in d.dists:
             left_params[p] = "no trial sampled it (never in the search space of a trial)"
@@ -37,7 +39,7 @@ def importance_inputs(d):
     kept = [p for p in d.paths if p not in left_params]
     cover = {p: sum(p in t.params for t in d.complete) for p in kept}
 
-    def having(ps):
+    def having(ps: list[str]) -> list[optuna.trial.FrozenTrial]:
         return [t for t in d.complete if all(p in t.params for p in ps)]
 
     need = max(2, math.ceil(len([t for t in d.complete if any(p in t.params for p in kept)]) / 2))
@@ -47,7 +49,7 @@ def importance_inputs(d):
         left_params[p] = (f"only {cover[p]} of {len(d.complete)} complete trials sampled it (a conditional "
                           f"parameter, or one added to the space later); keeping it would leave too few trials")
     used = having(kept)
-    left_trials = {}
+    left_trials: dict[int, str] = {}
     for t in d.complete:
         if t in used:
             continue
@@ -59,7 +61,8 @@ def importance_inputs(d):
     return kept, left_params, used, left_trials
 
 
-def _importance_note(d, kept, left_params, used, left_trials):
+def _importance_note(d: PlotData, kept: list[str], left_params: dict[str, str], used: list[optuna.trial.FrozenTrial],
+                     left_trials: dict[int, str]) -> str:
     parts = [f"Computed over {len(used)} complete trial{'s' if len(used) != 1 else ''}"
              + (f" (of {len(d.complete)})" if len(used) != len(d.complete) else "") + "."]
     if used and len(used) < FEW_TRIALS:
@@ -75,7 +78,7 @@ def _importance_note(d, kept, left_params, used, left_trials):
     return " ".join(parts)
 
 
-def param_importances(d):
+def param_importances(d: PlotData) -> tuple[dict[str, dict[str, float]], int]:
     """({metric: {path: importance}}, number of trials): Optuna's fANOVA importances, most important first, over
     the complete trials that sampled every kept parameter (importance_inputs); the note under the figure says
     which trials and parameters were left out, and warns under FEW_TRIALS trials."""
@@ -89,11 +92,13 @@ def param_importances(d):
     if len(used) < 2:
         raise SkipPlot("Parameter importances need at least 2 complete trials that sampled every parameter. " + note)
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)  # seeded: the same study gives the same plot
-    result = {}
+    result: dict[str, dict[str, float]] = {}
     for i, metric in enumerate(d.metrics):
         try:  # params=kept: Optuna then uses the complete trials that have all of them (not their intersection)
+            # (the ignore: mypy infers no type for a lambda with a default argument)
             result[metric] = optuna.importance.get_param_importances(
-                d.study, evaluator=evaluator, params=kept, target=(lambda t, i=i: t.values[i]) if d.multi else None)
+                d.study, evaluator=evaluator, params=kept,
+                target=(lambda t, i=i: t.values[i]) if d.multi else None)  # type: ignore[misc]
         except (ValueError, RuntimeError) as e:  # e.g. a parameter's range changed between runs of the study
             raise SkipPlot(f"Optuna could not compute parameter importances: {e}") from None
     if not any(any(r.values()) for r in result.values()):

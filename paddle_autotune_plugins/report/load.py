@@ -1,5 +1,7 @@
 """Loading a study that a run left (finished, interrupted or still running) for reading it back."""
+import os
 import pathlib
+from typing import Optional
 
 import optuna
 
@@ -10,7 +12,8 @@ from paddle_autotune_plugins.optuna_glue.storages import redact
 DEFAULT_STUDY = "autotune"
 
 
-def load_study(out, study=None, storage=None, label=None):
+def load_study(out: str | os.PathLike[str], study: Optional[str] = None,
+               storage: str | optuna.storages.BaseStorage | None = None, label: Optional[str] = None) -> optuna.Study:
     """The Optuna study a run left in ``out`` (or in ``storage``, for --storage runs).
 
     ``study`` is the --study name; without it 'autotune', or the only study the storage holds. ``label``:

@@ -1,15 +1,21 @@
 """The parallel coordinates plot: every complete trial across the parameter axes and the objective."""
+from collections.abc import Callable, Iterable
 import math
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 import optuna
 
 from paddle_autotune_plugins.report.plot_base import COLORS, PlotData, SkipPlot, new_figure
 from paddle_autotune_plugins.report.study_facts import fmt_value
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 S = optuna.trial.TrialState
+Range = Union[optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution]
 
 
-def _tick_label(v):
+def _tick_label(v: Any) -> str:
     """A tick's text: at most 4 significant digits (0.30000000000000004 -> 0.3, 0.000125 -> 0.000125, 1e-05)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return fmt_value(v, 12)
@@ -18,7 +24,7 @@ def _tick_label(v):
     return f"{v:.4g}"
 
 
-def _nice_ticks(lo, hi, log=False, integer=False):
+def _nice_ticks(lo: float, hi: float, log: bool = False, integer: bool = False) -> list[float]:
     """Round tick values between lo and hi (decades on a log axis), at least two of them."""
     from matplotlib.ticker import LogLocator, MaxNLocator
 
@@ -26,7 +32,7 @@ def _nice_ticks(lo, hi, log=False, integer=False):
         return [lo]
     slack = (hi - lo) * 1e-9
 
-    def inside(ticks):
+    def inside(ticks: Iterable[float]) -> list[float]:
         return [float(v) for v in ticks if lo - slack <= v <= hi + slack]
 
     if log:
@@ -38,7 +44,8 @@ def _nice_ticks(lo, hi, log=False, integer=False):
     return ticks if len(ticks) >= 2 else [lo, hi]
 
 
-def _axis(d, path, values):
+def _axis(d: PlotData, path: str, values: list[Any]
+          ) -> tuple[Callable[[Any], float], list[tuple[float, str]], Optional[tuple[float, float]]]:
     """(to_unit, ticks, search range): maps a parameter's values to 0..1 on its axis, the labelled tick
     positions, and the (low, high) of the space in axis units (None for choices)."""
     dist = d.dists.get(path)
@@ -46,6 +53,7 @@ def _axis(d, path, values):
         choices = list(dist.choices)
         pos = {c: (i / (len(choices) - 1) if len(choices) > 1 else 0.5) for i, c in enumerate(choices)}
         return (lambda v: pos.get(v, math.nan)), [(pos[c], fmt_value(c, 12)) for c in choices], None
+    dist = cast(Optional[Range], dist)  # past the choices: a numeric range, or none sampled
     log = bool(getattr(dist, "log", False))
     known = [v for v in values if v is not None] + ([dist.low, dist.high] if dist is not None else [])
     if log:
@@ -56,7 +64,7 @@ def _axis(d, path, values):
     lo, hi = f(min(known)), f(max(known))
     span = (hi - lo) or 1.0
 
-    def to_unit(v):
+    def to_unit(v: Any) -> float:
         return math.nan if v is None or (log and v <= 0) else (f(v) - lo) / span
 
     integer = isinstance(dist, optuna.distributions.IntDistribution)
@@ -65,7 +73,7 @@ def _axis(d, path, values):
     return to_unit, ticks, space
 
 
-def plot_parallel(d):
+def plot_parallel(d: PlotData) -> "Figure":
     """One polyline per complete trial across every parameter axis and the objective, coloured by the objective.
 
     The colour scale spans the searched trials only: the baseline (the config as given) is drawn black and

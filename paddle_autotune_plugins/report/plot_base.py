@@ -4,10 +4,15 @@ The plots are our own matplotlib code (Agg canvas, no pyplot, so no global backe
 caller's process) rather than optuna.visualization.matplotlib, whose functions are experimental and warn.
 """
 import io
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import optuna
 
 from paddle_autotune_plugins.report.study_facts import maximizes, metric_names, short_names, tuned_params
+
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 S = optuna.trial.TrialState
 
@@ -23,7 +28,7 @@ class SkipPlot(Exception):
 class PlotData:
     """What the plots need, collected once. Interrupted trials (Ctrl-C, re-queued) are left out."""
 
-    def __init__(self, study):
+    def __init__(self, study: optuna.Study) -> None:
         self.study = study
         self.maximize = maximizes(study)
         self.metrics = metric_names(study)
@@ -38,18 +43,18 @@ class PlotData:
         self.baseline = next((t for t in self.trials if t.user_attrs.get("baseline")), None)
         # The sampled trials: the baseline is the user's config, which may lie outside the space (colour scales)
         self.searched = [t for t in self.complete if t is not self.baseline]
-        self.notes = {}  # plot stem -> text shown under the figure (what it is computed over, caveats)
-        self.alt = {}  # plot stem -> the figure's content in words (the <img> alt text)
+        self.notes: dict[str, str] = {}  # plot stem -> text shown under the figure (what it is computed over, caveats)
+        self.alt: dict[str, str] = {}  # plot stem -> the figure's content in words (the <img> alt text)
         # study.best_trial is a copy: keep our own object so that "t is d.best" holds in the plots
         best = None if self.multi or not self.complete else study.best_trial.number
         self.best = next((t for t in self.complete if t.number == best), None)
         # One distribution per parameter, from any trial that sampled it: axes follow the space (log, choices).
-        self.dists = {}
+        self.dists: dict[str, optuna.distributions.BaseDistribution] = {}
         for t in self.trials:
             for name, dist in t.distributions.items():
                 self.dists.setdefault(name, dist)
 
-    def param_value(self, t, path):
+    def param_value(self, t: optuna.trial.FrozenTrial, path: str) -> Any:
         """The sampled value; for the baseline, the config's value when it lies outside the space."""
         if path in t.params:
             return t.params[path]
@@ -60,7 +65,8 @@ class PlotData:
         return None
 
 
-def new_figure(width=8.0, height=4.2, layout=None):
+def new_figure(width: float = 8.0, height: float = 4.2,
+               layout: Optional[Literal["constrained", "compressed", "tight"]] = None) -> "Figure":
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -69,12 +75,12 @@ def new_figure(width=8.0, height=4.2, layout=None):
     return fig
 
 
-def png_bytes(fig):
+def png_bytes(fig: "Figure") -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()
 
 
-def add_legend(ax, **kw):
+def add_legend(ax: "Axes", **kw: Any) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, framealpha=0.85, **kw)

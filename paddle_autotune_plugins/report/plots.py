@@ -1,5 +1,7 @@
 """The report's plots: history, intermediate values, Pareto front, importances, slices; and which apply."""
+from collections.abc import Callable
 import re
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -9,10 +11,13 @@ from paddle_autotune_plugins.report.plot_base import COLORS, PlotData, SkipPlot,
 from paddle_autotune_plugins.report.study_facts import fmt_value
 from paddle_autotune_plugins.study import trial_queries as queries
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 S = optuna.trial.TrialState
 
 
-def plot_history(d):
+def plot_history(d: PlotData) -> "Figure":
     """Each trial's value by trial number, the best so far, and a horizontal line at the baseline's value."""
     if not d.complete and not d.pruned:
         raise SkipPlot("No trial reported a value yet.")
@@ -53,7 +58,7 @@ def plot_history(d):
     return fig
 
 
-def plot_intermediate(d):
+def plot_intermediate(d: PlotData) -> "Figure":
     """Every trial's evaluations step by step; pruned trials are dashed and end in an X where they were stopped."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
@@ -96,7 +101,7 @@ def plot_intermediate(d):
     return fig
 
 
-def plot_importances(d):
+def plot_importances(d: PlotData) -> "Figure":
     """Horizontal bars: how much of the objective's variance each parameter explains (fANOVA)."""
     result, n = param_importances(d)
     fig = new_figure(8, 0.8 + sum(0.5 * len(r) + 0.8 for r in result.values()), layout="constrained")
@@ -117,7 +122,7 @@ def plot_importances(d):
     return fig
 
 
-def plot_slice(d, path):
+def plot_slice(d: PlotData, path: str) -> "Figure":
     """The objective against one parameter's sampled values: complete trials coloured by trial number, and
     pruned trials at their last evaluation (hollow orange triangles: stopped early, so not a final value)."""
     points = [(d.param_value(t, path), t) for t in d.complete]
@@ -135,13 +140,13 @@ def plot_slice(d, path):
     if isinstance(dist, optuna.distributions.CategoricalDistribution):
         choices = list(dist.choices)
 
-        def x_of(v):
+        def x_of(v: Any) -> Any:
             return choices.index(v)
         ax.set_xticks(range(len(choices)))
         ax.set_xticklabels([fmt_value(c, 12) for c in choices], fontsize=8)
         ax.set_xlim(-0.5, len(choices) - 0.5)
     else:
-        def x_of(v):
+        def x_of(v: Any) -> Any:
             return v
         log = bool(getattr(dist, "log", False))
         if log:
@@ -177,7 +182,7 @@ def plot_slice(d, path):
     return fig
 
 
-def plot_pareto(d):
+def plot_pareto(d: PlotData) -> "Figure":
     """Multi-objective studies: the complete trials in the plane of the first two objectives, the Pareto front
     joined."""
     if len(d.complete) < 1:
@@ -206,13 +211,13 @@ def plot_pareto(d):
     return fig
 
 
-def _slice_stem(d, path):
+def _slice_stem(d: PlotData, path: str) -> str:
     return "slice_" + re.sub(r"[^A-Za-z0-9_.-]+", "_", d.short[path])
 
 
-def report_plots(d):
+def report_plots(d: PlotData) -> list[tuple[str, str, Callable[[PlotData], "Figure"]]]:
     """(file stem, title, draw) for every plot that may apply, in report order."""
-    plots = [("history", "Optimization history", plot_history),
+    plots: list[tuple[str, str, Callable[[PlotData], "Figure"]]] = [("history", "Optimization history", plot_history),
              ("intermediate", "Intermediate values", plot_intermediate)]
     if d.multi:
         plots.append(("pareto", "Pareto front", plot_pareto))
@@ -220,5 +225,6 @@ def report_plots(d):
               ("parallel", "Parallel coordinates", plot_parallel)]
     for p in d.paths:
         stem = _slice_stem(d, p)
-        plots.append((stem, f"Slice: {d.short[p]}", lambda d, p=p: plot_slice(d, p)))
+        # (the ignore: mypy infers no type for a lambda with a default argument)
+        plots.append((stem, f"Slice: {d.short[p]}", lambda d, p=p: plot_slice(d, p)))  # type: ignore[misc]
     return plots

@@ -1,9 +1,12 @@
 """What a study holds, as the report reads it: its tuned parameters and their short names, its metrics and
 their directions; and how a value is shown."""
+from collections.abc import Sequence
+from typing import Any
+
 import optuna
 
 
-def tuned_params(study):
+def tuned_params(study: optuna.Study) -> list[str]:
     """Dotted paths of the tuned parameters, in the order of the space."""
     names = list(study.user_attrs.get("params") or [])
     for t in study.get_trials(deepcopy=False):
@@ -11,7 +14,7 @@ def tuned_params(study):
     return names
 
 
-def short_names(paths):
+def short_names(paths: Sequence[str]) -> dict[str, str]:
     """The shortest dotted suffix that tells each path apart.
 
     >>> short_names(["Optimizer.lr.learning_rate", "Optimizer.regularizer.coeff", "Loss.Train.0.CELoss.epsilon"])
@@ -29,11 +32,11 @@ def short_names(paths):
             depth[p] += 1
 
 
-def maximizes(study):
+def maximizes(study: optuna.Study) -> list[bool]:
     return [d == optuna.study.StudyDirection.MAXIMIZE for d in study.directions]  # True = maximize
 
 
-def metric_names(study):
+def metric_names(study: optuna.Study) -> list[str]:
     if study.metric_names:
         return list(study.metric_names)
     if len(study.directions) == 1:
@@ -41,7 +44,7 @@ def metric_names(study):
     return [f"objective {i}" for i in range(len(study.directions))]
 
 
-def fmt_value(v, width=18):
+def fmt_value(v: Any, width: int = 18) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):

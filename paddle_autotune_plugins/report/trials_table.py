@@ -1,4 +1,7 @@
 """The trials table (``paddle-autotune show``, the report's table): the trials best first, one line each."""
+from collections.abc import Sequence
+from typing import Optional
+
 import optuna
 
 from paddle_autotune_plugins.output.trials_csv import drawn_from, duration_s, returned_metrics
@@ -9,14 +12,14 @@ from paddle_autotune_plugins.trials.knobs import Verdict
 S = optuna.trial.TrialState
 
 
-def _pareto_numbers(study):
+def _pareto_numbers(study: optuna.Study) -> set[int]:
     try:
         return {t.number for t in study.best_trials}
     except ValueError:
         return set()
 
 
-def ordered_trials(study):
+def ordered_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Best first: COMPLETE by value in the study's direction (Pareto front first when multi-objective),
     then PRUNED by their last value, then FAIL, then RUNNING; queued (WAITING) trials are not trials yet."""
     direction = queries.directions(study)[0]
@@ -30,7 +33,7 @@ def ordered_trials(study):
     return complete + pruned + rest
 
 
-def _fmt_duration(seconds):
+def _fmt_duration(seconds: Optional[float]) -> str:
     if seconds is None:
         return "-"
     if seconds < 60:
@@ -41,7 +44,7 @@ def _fmt_duration(seconds):
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
 
 
-def trials_table(study, reason_width=56):
+def trials_table(study: optuna.Study, reason_width: int = 56) -> list[str]:
     """A fixed-width table of the trials, best first, one line per trial; ``*`` marks the baseline.
 
     Example (``paddle-autotune show`` prints this)::
@@ -84,7 +87,7 @@ def trials_table(study, reason_width=56):
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     right = {0, 2, 3}  # numbers line up on the right
 
-    def line(cells):
+    def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
@@ -93,7 +96,7 @@ def trials_table(study, reason_width=56):
     return lines + [line(r) for r in rows] + knob_mismatch_lines(trials)
 
 
-def _knob_cell(t):
+def _knob_cell(t: optuna.trial.FrozenTrial) -> str:
     """ok / MISMATCH / - (not read): whether the trainer used the values the trial was given (knobs.py)."""
     verdict = Verdict.from_attr(t.user_attrs.get("knobs"))
     if verdict is None or not verdict.reported:
@@ -101,7 +104,7 @@ def _knob_cell(t):
     return "ok" if verdict.acted() else "MISMATCH"
 
 
-def knob_mismatch_lines(trials):
+def knob_mismatch_lines(trials: Sequence[optuna.trial.FrozenTrial]) -> list[str]:
     bad = [(t, v) for t in trials if (v := Verdict.from_attr(t.user_attrs.get("knobs"))) and not v.acted()]
     if not bad:
         return []

@@ -1,5 +1,7 @@
 """VisualDL HParams: one VisualDL run per finished trial."""
+import os
 import pathlib
+from typing import Any
 import shutil
 
 import optuna
@@ -10,14 +12,14 @@ from paddle_autotune_plugins.report.study_facts import metric_names, tuned_param
 S = optuna.trial.TrialState
 
 
-def _hparam(v):
+def _hparam(v: Any) -> str | int | float:
     """VisualDL accepts str, int and float hyperparameter values only."""
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
         return str(v)
     return v
 
 
-def log_to_visualdl(study, logdir):
+def log_to_visualdl(study: optuna.Study, logdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     """One VisualDL run per finished trial (COMPLETE, and PRUNED with a value) under ``logdir/trial_NNNN``:
     its hparams (the values used, by dotted path, plus ``state`` and ``baseline``), ``hparam/<metric>`` = the
     trial's value for the HParams tab, and ``eval/<metric>`` at every evaluation step for the Scalars tab.

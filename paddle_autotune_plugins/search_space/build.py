@@ -1,14 +1,17 @@
 """The parameters a study tunes, built from --preset, --space and --param on the task's config, and the notes
 that say how (the config as the prior, a spec that replaces another)."""
+import argparse
 import pathlib
+from typing import Any
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import dotpath, presets, rescale, space
+from paddle_autotune_plugins.suites.adapter import Task
 
 
-def build_params(task, opts):
+def build_params(task: Task, opts: argparse.Namespace) -> tuple[list[space.Param], list[str]]:
     """Presets, then the --space file on top, then each --param (a path given twice takes the later spec)."""
-    inline = {}
+    inline: dict[str, tuple[str, space.Param]] = {}
     for text in getattr(opts, "param", None) or []:  # read first: a misspelt range fails before anything runs
         p = space.parse_inline(text)
         if p.name in inline:
@@ -20,9 +23,9 @@ def build_params(task, opts):
                                data_choices=task.adapter.data_choices,
                                facts=lambda name: task.adapter.trainer_fact(task, name),
                                accepts=lambda path: task.adapter.accepts(task, path), centred_cfg=rescaled.config)
-    params = {p.name: p for p in resolved.params}
-    source = dict.fromkeys(params, "--preset")
-    enqueue = []
+    by_name = {p.name: p for p in resolved.params}
+    source = dict.fromkeys(by_name, "--preset")
+    enqueue: list[Any] = []
     if opts.space:
         path = pathlib.Path(opts.space)
         if not path.is_file():
@@ -30,16 +33,16 @@ def build_params(task, opts):
         data = space.load_yaml(path)
         enqueue = data.pop("enqueue", None) or [] if isinstance(data, dict) else []
         for p in space.parse_space(data):
-            params[p.name] = p
+            by_name[p.name] = p
             source[p.name] = "--space"
     replaced = []
     for text, p in inline.values():
-        if p.name in params:
+        if p.name in by_name:
             replaced.append(f"--param {text} replaces the {source[p.name]} spec "
-                            f"{params[p.name].describe().split(': ', 1)[1]}")
-        params[p.name] = p
+                            f"{by_name[p.name].describe().split(': ', 1)[1]}")
+        by_name[p.name] = p
         source[p.name] = "--param"
-    params = list(params.values())
+    params = list(by_name.values())
     # the user's own specs (a preset's conditions may name keys that only some configs have)
     space.check_links([p for p in params if source.get(p.name) != "--preset"], task.config,
                       lambda path: task.adapter.accepts(task, path))
@@ -52,7 +55,8 @@ def build_params(task, opts):
     return params, prior_notes(task, opts, params, rescaled) + notes
 
 
-def prior_notes(task, opts, params, rescaled):
+def prior_notes(task: Task, opts: argparse.Namespace, params: list[space.Param],
+                rescaled: rescale.Rescaled) -> list[str]:
     """The config as the prior (issue 28): the centres the prior sampler draws around, and trial 1 = the
     config rescaled to the user's devices where its learning rate moved and is tuned. Returns the lines that
     say so (set on opts: centres, rescaled_trial, rescaled)."""
