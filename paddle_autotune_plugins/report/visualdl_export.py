@@ -1,8 +1,8 @@
 """VisualDL HParams: one VisualDL run per finished trial."""
 import os
 import pathlib
-from typing import Any
 import shutil
+from typing import Any
 
 import optuna
 
