@@ -64,14 +64,14 @@ def _targets():
 
     import optuna
 
-    from paddle_autotune_plugins.output import results
+    from paddle_autotune_plugins.output import console
 
     targets = [(m, *steps()[m]) for m in METHODS]
     return targets + [("Study.ask", optuna.study.Study, "ask"), ("Study.tell", optuna.study.Study, "tell"),
                       ("Study.get_trials", optuna.study.Study, "get_trials"),
                       ("Trial.set_user_attr", optuna.trial.Trial, "set_user_attr"),
                       ("Trial.report", optuna.trial.Trial, "report"),
-                      ("Progress._line", results.Progress, "_line"), ("Popen", subprocess.Popen, "__init__")]
+                      ("Progress._line", console.Progress, "_line"), ("Popen", subprocess.Popen, "__init__")]
 
 
 class Probe:

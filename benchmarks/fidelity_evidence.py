@@ -19,7 +19,7 @@ bootstrap 95% interval; the full-length rank of the config it ranks first; and i
 and the measured wall time per config: for a truncated run the time from its process start to its
 evaluation at epoch b, for a compressed run its process lifetime, start-up included).
 
-Each fidelity is one study built as ``paddle-autotune tune`` builds it (cli.build_params, cli.make_settings,
+Each fidelity is one study built as ``paddle-autotune tune`` builds it (build_params, cli.make_settings,
 Coordinator) with ``--sampler random --pruner none``, the baseline trial off and the N configs enqueued in
 the same order, so every trial goes through the real trainer. Checked after the run: trial k of every
 study holds the same parameters, and its config file equals the full-length trial's config compressed by
@@ -109,13 +109,14 @@ def draw_configs(params, cfg, n, seed):
 def run_fidelity(task, options, enqueue, seed, workers, out):
     """One study over the enqueued configs; [{number, state, params, value, evals, start, duration}]."""
     from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
     from paddle_autotune_plugins.study.coordinator import Coordinator
 
     parser = argparse.ArgumentParser()
     cli.add_tuning_options(parser)
     opts = parser.parse_args(options + ["--sampler", "random", "--pruner", "none", "--seed", str(seed),
                                         "--trials", str(len(enqueue)), "--workers", str(workers), "--out", str(out)])
-    params, _ = cli.build_params(task, opts)
+    params, _ = build_params(task, opts)
     settings = cli.make_settings(opts)
     settings.baseline = False
     settings.enqueue = [dict(e) for e in enqueue]
@@ -286,10 +287,11 @@ def figures(suite, epochs, results, labels):
 def run_suite(args, suite, work, epochs, n):
     task, options = SE.make_task(suite, work / f"{suite}_cfg", epochs)
     from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
 
     parser = argparse.ArgumentParser()
     cli.add_tuning_options(parser)
-    params, _ = cli.build_params(task, parser.parse_args(options))
+    params, _ = build_params(task, parser.parse_args(options))
     drawn = draw_configs(params, task.config, n, args.seed)
     labels = ["full"] + [f"compressed_{b}" for b in budgets(epochs)]
     results = {}

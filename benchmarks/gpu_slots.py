@@ -152,6 +152,7 @@ def check_study_command(cmd, cwd):
     without running it: a mistake raises the CLI's UsageError."""
     from paddle_autotune_plugins import cli
     from paddle_autotune_plugins.errors import ArgumentParser
+    from paddle_autotune_plugins.search_space.build import build_params
     from paddle_autotune_plugins.suites.adapter import check_gpus, get_adapter
 
     argv = cmd[3:]  # after `python -m paddle_autotune_plugins`
@@ -164,7 +165,7 @@ def check_study_command(cmd, cwd):
     try:
         adapter = get_adapter("generic")
         task = adapter.load(argv[0], argv[1:split])
-        params, _ = cli.build_params(task, opts)
+        params, _ = build_params(task, opts)
         settings = cli.make_settings(opts)
         check_gpus(settings.gpus, settings.gpus_per_trial, adapter.runs_paddle)
     finally:

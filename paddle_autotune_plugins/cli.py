@@ -3,6 +3,7 @@
 Bad input fails before any trial starts, with exit code 2 and one line naming the problem and the fix.
 """
 import argparse
+from collections.abc import Sequence
 import dataclasses
 import os
 import pathlib
@@ -10,6 +11,7 @@ import shlex
 import sys
 import textwrap
 import time
+from typing import Any, Optional
 
 import optuna
 
@@ -17,15 +19,18 @@ from paddle_autotune_plugins import __version__
 from paddle_autotune_plugins.errors import ArgumentParser as _Parser, UsageError
 from paddle_autotune_plugins.optuna_glue import pruners
 from paddle_autotune_plugins.optuna_glue.storages import open_storage, redact
-from paddle_autotune_plugins.output import results
-from paddle_autotune_plugins.search_space import data_paths, dotpath, presets, rescale, space
+from paddle_autotune_plugins.output.export import Exporter
+from paddle_autotune_plugins.output.import_noise import quiet_suite_imports
+from paddle_autotune_plugins.output.summary import no_trial_completed, summary
+from paddle_autotune_plugins.search_space import data_paths, presets, space
+from paddle_autotune_plugins.search_space.build import build_params
 from paddle_autotune_plugins.settings.options import (STUDY_OPTIONS, add_tuning_options,  # noqa: F401 - cli.* as before
                                                       at_least, make_settings, parse_gpus)
 from paddle_autotune_plugins.study.coordinator import Coordinator
-from paddle_autotune_plugins.suites.adapter import detect_adapter, detect_program, get_adapter, suite_names
+from paddle_autotune_plugins.suites.adapter import Task, detect_adapter, detect_program, get_adapter, suite_names
 
 
-def check_out(out):
+def check_out(out: str) -> None:
     """--out must be a folder this process can create and write, checked before anything is written there."""
     if not str(out).strip():
         raise UsageError("--out is empty; name the folder the study goes to, e.g. --out tune_resnet18")
@@ -49,72 +54,8 @@ def check_out(out):
         raise UsageError(f"cannot write to --out {out}: {e.strerror or e}; choose a writable folder") from None
 
 
-def build_params(task, opts):
-    """Presets, then the --space file on top, then each --param (a path given twice takes the later spec)."""
-    inline = {}
-    for text in getattr(opts, "param", None) or []:  # read first: a misspelt range fails before anything runs
-        p = space.parse_inline(text)
-        if p.name in inline:
-            raise UsageError(f"--param {p.name} given twice ({inline[p.name][0]} and {text}); keep one")
-        inline[p.name] = (text, p)
-    rescaled = rescale.rescale(task, rescale.trial_devices(task.adapter, getattr(opts, "gpus_per_trial", 1)),
-                               reference=getattr(opts, "reference_devices", None))
-    resolved = presets.resolve(opts.preset, task.adapter.name, task.config, task.adapter.architecture(task.config),
-                               data_choices=task.adapter.data_choices,
-                               facts=lambda name: task.adapter.trainer_fact(task, name),
-                               accepts=lambda path: task.adapter.accepts(task, path), centred_cfg=rescaled.config)
-    params = {p.name: p for p in resolved.params}
-    source = dict.fromkeys(params, "--preset")
-    enqueue = []
-    if opts.space:
-        path = pathlib.Path(opts.space)
-        if not path.is_file():
-            raise UsageError(f"space file not found: {path}")
-        data = space.load_yaml(path)
-        enqueue = data.pop("enqueue", None) or [] if isinstance(data, dict) else []
-        for p in space.parse_space(data):
-            params[p.name] = p
-            source[p.name] = "--space"
-    replaced = []
-    for text, p in inline.values():
-        if p.name in params:
-            replaced.append(f"--param {text} replaces the {source[p.name]} spec "
-                            f"{params[p.name].describe().split(': ', 1)[1]}")
-        params[p.name] = p
-        source[p.name] = "--param"
-    params = list(params.values())
-    # the user's own specs (a preset's conditions may name keys that only some configs have)
-    space.check_links([p for p in params if source.get(p.name) != "--preset"], task.config,
-                      lambda path: task.adapter.accepts(task, path))
-    params = space.centre_on(params, task.config, rescaled.config)
-    if not params:
-        raise UsageError("nothing to tune: give --preset NAME (see 'paddle-autotune presets'), --space FILE.yaml "
-                         "or --param PATH=LOW:HIGH")
-    notes = list(resolved.notes) + replaced + list(task.adapter.check_space(task, params) or [])
-    opts.enqueue = space.check_enqueue(enqueue, params)
-    return params, prior_notes(task, opts, params, rescaled) + notes
-
-
-def prior_notes(task, opts, params, rescaled):
-    """The config as the prior (issue 28): the centres the prior sampler draws around, and trial 1 = the
-    config rescaled to the user's devices where its learning rate moved and is tuned. Returns the lines that
-    say so (set on opts: centres, rescaled_trial, rescaled)."""
-    opts.rescaled = rescaled
-    opts.centres = {name: value for name, value in rescale.centres(params, rescaled.config).items()
-                    if task.known_value(name)}
-    tuned_lr = [p.name for p in params if {p.name, *(p.also or [])} & set(rescaled.paths)]
-    opts.rescaled_trial = opts.centres if rescaled.moved and tuned_lr else None
-    lines = [rescaled.line()] if rescaled.line() else []
-    if opts.rescaled_trial:
-        lines.append(f"trial {1 + len(getattr(opts, 'enqueue', None) or [])} runs the config rescaled to {rescaled.devices} device(s) ({', '.join(tuned_lr)} = "
-                     f"{rescale._fmt(dotpath.get(rescaled.config, tuned_lr[0]))}); trial 0 runs it as given")
-    elif rescaled.moved:
-        lines.append("the learning rate is not tuned here: trials keep the config's own; tune it (e.g. a "
-                     "*-lr preset) to start from the rescaled one")
-    return lines
-
-
-def run_study(task, opts, params=None, notes=()):
+def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.Param]] = None,
+              notes: Sequence[str] = ()) -> int:
     if params is None:
         params, notes = build_params(task, opts)
     command = {"suite": task.adapter.name, "script": task.script, "argv": task.argv, "cwd": task.cwd,
@@ -149,20 +90,21 @@ def run_study(task, opts, params=None, notes=()):
         return 130
     where = " ".join(([f"--storage {shlex.quote(redact(opts.storage))}"] if opts.storage else []) +
                      ([f"--study {shlex.quote(opts.study)}"] if opts.study else []))
-    print(results.summary(coordinator.study, coordinator.metric, started, stop, out=opts.out, where=where))
+    print(summary(coordinator.study, coordinator.metric, started, stop, out=opts.out, where=where))
     if (coordinator.out / "best_config.yaml").exists():
         weights = coordinator.out / "best"
         print(f"Best config: {coordinator.out / 'best_config.yaml'}   "
               + (f"weights: {weights}/   " if weights.is_dir() and any(weights.iterdir()) else "no weights kept   ")
               + f"table: {coordinator.out / 'trials.csv'}")
-    failure = results.no_trial_completed(coordinator.study)
+    failure = no_trial_completed(coordinator.study)
     if failure:
         print(f"paddle-autotune: error: {failure}", file=sys.stderr)
         return 1
     return 0
 
 
-def dry_run(task, opts, params, notes, coordinator):
+def dry_run(task: Task, opts: argparse.Namespace, params: list[space.Param], notes: Sequence[str],
+            coordinator: Coordinator) -> int:
     """--dry-run: everything a study would start from, resolved and printed; nothing trains. Trial 0's config
     is written to OUT/dry-run/ so that its command can be run by hand."""
     import yaml
@@ -193,7 +135,7 @@ _DEVICE_OPTIONS = ("--gpus", "--devices", "--xpus", "--npus")
 _NODE_OPTIONS = ("--master", "--ips", "--nnodes", "--rank", "--host")  # several machines: one trial cannot span them
 
 
-def split_launcher(command):
+def split_launcher(command: list[str]) -> tuple[dict[str, Any], Optional[list[str]], list[str]]:
     """`-m paddle.distributed.launch --gpus 0,1 tools/train.py ...` -> (launcher, its GPUs, `tools/train.py ...`).
 
     Every option of paddle.distributed.launch takes a value (`--gpus 0,1` or `--gpus=0,1`). The launcher is
@@ -228,7 +170,7 @@ def split_launcher(command):
     return {"module": module, "options": options}, gpus, command[i:]
 
 
-def check_python_script(script):
+def check_python_script(script: str) -> None:
     """Each trial runs the script with Python: a shell script or a program would fail every trial."""
     with open(script, "rb") as f:
         head = f.read(4096)
@@ -245,7 +187,7 @@ def check_python_script(script):
                      f"runs (e.g. train.py --lr 0.1) before --autotune")
 
 
-def launch(argv):
+def launch(argv: list[str]) -> int:
     """`python -m paddle_autotune_plugins tools/train.py -c x.yml ... --autotune [tuning options]`, the
     training command possibly under `-m paddle.distributed.launch --gpus 0,1` as the user runs it."""
     split = argv.index("--autotune")
@@ -281,11 +223,11 @@ def launch(argv):
     return run_study(task, opts)
 
 
-def suite_command_help():
+def suite_command_help() -> str:
     """-c and -o as each suite reads them, from its adapter (``config_help``, ``override_example``)."""
     adapters = {name: get_adapter(name) for name in suite_names()}
     configs = [f"{name} {a.config_help}" for name, a in adapters.items() if getattr(a, "config_help", None)]
-    examples = {}  # an example of -o -> the suites that take it
+    examples: dict[str, list[str]] = {}  # an example of -o -> the suites that take it
     for name, a in adapters.items():
         if getattr(a, "override_example", None):
             examples.setdefault(a.override_example, []).append(name)
@@ -300,7 +242,7 @@ def suite_command_help():
                                                                     subsequent_indent=indent)])
 
 
-def demo_suites():
+def demo_suites() -> dict[str, str]:
     """{suite: what its demo trains}, from every adapter that has a demo (its ``demo_summary``)."""
     found = {}
     for name in suite_names():
@@ -310,7 +252,7 @@ def demo_suites():
     return found
 
 
-def demo_epilog(suites):
+def demo_epilog(suites: dict[str, str]) -> str:
     lines = ["suites it demos (each a real training of the suite on the CPU):"]
     for name, summary in suites.items():
         wrapped = textwrap.wrap(summary, 92)
@@ -318,22 +260,22 @@ def demo_epilog(suites):
     return "\n".join(lines)
 
 
-def cmd_tune(opts, rest):
+def cmd_tune(opts: argparse.Namespace, rest: list[str]) -> int:
     adapter = get_adapter(opts.suite)
     task = adapter.load(None, rest)
     task.argv = rest
     return run_study(task, opts)
 
 
-def cmd_worker(opts, rest):
+def cmd_worker(opts: argparse.Namespace, rest: list[str]) -> int:
     """Join a study in a shared storage: rebuild its command and space from the study, pull trials."""
     if not opts.storage:
         raise UsageError("worker needs --storage URL (the study's shared storage) and --study NAME")
-    from paddle_autotune_plugins.report import study_report
+    from paddle_autotune_plugins.report.load import load_study
 
     storage, _ = open_storage(opts.storage, pathlib.Path(opts.out).resolve(), existing=True)
     # without --study: 'autotune', or the storage's only study; several others are listed, to pick one
-    study = study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
+    study = load_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
     opts.study = study.study_name
     command = study.user_attrs.get("command")
     if not command:
@@ -350,38 +292,39 @@ def cmd_worker(opts, rest):
     return run_study(task, opts, params)
 
 
-def _open(opts):
-    from paddle_autotune_plugins.report import study_report
+def _open(opts: argparse.Namespace) -> optuna.Study:
+    from paddle_autotune_plugins.report.load import load_study
 
     storage = opts.storage
     if storage:  # the same URL handling as tune and worker (journal files, drivers, masked passwords)
         storage, _ = open_storage(storage, pathlib.Path(opts.out), existing=True)
-    return study_report.open_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
+    return load_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
 
 
-def cmd_show(opts, rest):
-    from paddle_autotune_plugins.report import study_report
+def cmd_show(opts: argparse.Namespace, rest: list[str]) -> int:
+    from paddle_autotune_plugins.report.trials_table import trials_table
 
-    print("\n".join(study_report.trials_table(_open(opts))))
+    print("\n".join(trials_table(_open(opts))))
     return 0
 
 
-def cmd_report(opts, rest):
-    from paddle_autotune_plugins.report import study_report
+def cmd_report(opts: argparse.Namespace, rest: list[str]) -> int:
+    from paddle_autotune_plugins.report.html_page import write_report
+    from paddle_autotune_plugins.report.visualdl_export import log_to_visualdl
 
     study = _open(opts)
-    path = study_report.write_report(study, opts.out)
+    path = write_report(study, opts.out)
     print(f"report: {path}")
     if opts.visualdl:
-        study_report.log_to_visualdl(study, pathlib.Path(opts.out) / "vdl")
+        log_to_visualdl(study, pathlib.Path(opts.out) / "vdl")
         print(f"VisualDL HParams: visualdl --logdir {pathlib.Path(opts.out) / 'vdl'}")
     return 0
 
 
-def cmd_export(opts, rest):
+def cmd_export(opts: argparse.Namespace, rest: list[str]) -> int:
     """Any trial's full native config (the one it trained with), or the best K, into OUT/export/: each as
     best_config.yaml is written (the adapter's export_config: your own output_dir, not the trial's folder)."""
-    from paddle_autotune_plugins.report import study_report
+    from paddle_autotune_plugins.report.trials_table import ordered_trials
 
     if opts.trial is None:
         at_least("--top", opts.top, 1, "it is how many of the best trials to export")
@@ -391,10 +334,10 @@ def cmd_export(opts, rest):
         if not chosen:
             raise UsageError(f"no trial {opts.trial} in the study (0..{len(study.trials) - 1})")
     else:
-        chosen = [t for t in study_report.ordered_trials(study) if t.state.name == "COMPLETE"][:opts.top]
+        chosen = [t for t in ordered_trials(study) if t.state.name == "COMPLETE"][:opts.top]
     dest = pathlib.Path(opts.out) / "export"
     dest.mkdir(parents=True, exist_ok=True)
-    exporter = _Exporter(study)
+    exporter = Exporter(study)
     for t in chosen:
         folder = pathlib.Path(t.user_attrs.get("dir", pathlib.Path(opts.out) / f"trial_{t.number:04d}"))
         configs = sorted(p for p in folder.glob("config.*") if p.suffix in (".yaml", ".yml", ".json"))
@@ -408,62 +351,13 @@ def cmd_export(opts, rest):
     return 0
 
 
-class _Exporter:
-    """A trial's config as best_config.yaml gets it: its folder's config (kept as the suite writes it) with
-    the adapter's export_config applied against the study's own command (its output_dir and the like), or
-    the config stored on the trial in the study (the best ones; from any machine)."""
-
-    def __init__(self, study):
-        self.command = study.user_attrs.get("command") or {}  # none for a study of the Python API
-        self.adapter = get_adapter(self.command["suite"]) if self.command.get("suite") else None
-        self._task = None
-
-    def filename(self):
-        return self.adapter.config_filename if self.adapter else "config.yaml"
-
-    def task(self):
-        if self._task is None:
-            cwd = os.getcwd()
-            try:
-                if self.command.get("cwd") and os.path.isdir(self.command["cwd"]):
-                    os.chdir(self.command["cwd"])  # relative config paths, as when the study ran
-                self._task = self.adapter.load(self.command.get("script"), self.command.get("argv") or [])
-            finally:
-                os.chdir(cwd)
-        return self._task
-
-    def stored(self, trial, target):
-        if self.adapter:
-            self.adapter.write_config(trial.user_attrs["config"], target)
-        else:
-            import yaml
-
-            target.write_text(yaml.safe_dump(trial.user_attrs["config"], sort_keys=False, allow_unicode=True))
-
-    def write(self, trial, path, target):
-        if path is None:
-            return self.stored(trial, target)
-        if self.adapter is None:  # no suite config to restore output paths in
-            target.write_text(path.read_text())
-            return None
-        try:
-            task = self.task()
-        except UsageError as e:
-            if "config" not in trial.user_attrs:
-                raise UsageError(f"cannot export trial {trial.number} with your output paths: the study's command "
-                                 f"no longer loads ({e}); copy {path} instead") from None
-            return self.stored(trial, target)
-        self.adapter.write_config(self.adapter.export_config(self.adapter.read_config(path), task), target)
-        return None
-
-
-def cmd_presets(opts, rest):
+def cmd_presets(opts: argparse.Namespace, rest: list[str]) -> int:
     for line in presets.describe(opts.suite):
         print(line)
     return 0
 
 
-def cmd_train(opts, rest):
+def cmd_train(opts: argparse.Namespace, rest: list[str]) -> int:
     import runpy
 
     adapter = get_adapter(opts.suite)
@@ -472,7 +366,7 @@ def cmd_train(opts, rest):
     return 0
 
 
-def cmd_doctor(opts, rest):
+def cmd_doctor(opts: argparse.Namespace, rest: list[str]) -> int:
     import platform
 
     print(f"paddle-autotune {__version__}, Python {platform.python_version()}")
@@ -506,7 +400,7 @@ def cmd_doctor(opts, rest):
     return 0
 
 
-def cmd_demo(opts, rest):
+def cmd_demo(opts: argparse.Namespace, rest: list[str]) -> int:
     adapter = get_adapter(opts.suite)
     task, options = adapter.demo(pathlib.Path(opts.out))
     parser = _Parser(prog="paddle-autotune demo")
@@ -514,11 +408,11 @@ def cmd_demo(opts, rest):
     return run_study(task, parser.parse_args(["--out", opts.out, "--trials", str(opts.trials)] + options + rest))
 
 
-def main(argv=None):
+def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if "--autotune" in argv:
-            results.quiet_suite_imports()  # a study: the suites' import noise stays out of its console
+            quiet_suite_imports()  # a study: the suites' import noise stays out of its console
             return launch(argv)
         parser = _Parser(prog="paddle-autotune", description=__doc__.splitlines()[0].replace("`", ""))
         parser.add_argument("--version", action="version", version=__version__)
@@ -582,7 +476,7 @@ def main(argv=None):
         dashboard.add_parser(sub)
         opts, rest = parser.parse_known_args(argv)
         if opts.func in (cmd_tune, cmd_worker, cmd_demo):
-            results.quiet_suite_imports()
+            quiet_suite_imports()
         if rest and opts.func not in (cmd_tune, cmd_train, cmd_demo):
             raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
         return opts.func(opts, rest)

@@ -83,9 +83,9 @@ def _plain(value):
 
 def resolve_like_cli(adapter, task):
     """The params a study with --preset det-nms-anchor tunes on this config (UsageError where it refuses)."""
-    from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
 
-    params, _notes = cli.build_params(task, argparse.Namespace(preset=[PRESET], space=None))
+    params, _notes = build_params(task, argparse.Namespace(preset=[PRESET], space=None))
     return params
 
 

@@ -18,6 +18,7 @@ FAIL or INTERRUPTED), ``autotune.reason`` and ``autotune.best`` ("true" on the b
 the Pareto front of a multi-objective study, set at its end). MLflow's own run status says FINISHED,
 KILLED (pruned, interrupted) or FAILED.
 """
+from collections.abc import Callable, Iterable
 import hashlib
 import os
 import pathlib
@@ -25,6 +26,10 @@ import queue
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING, Any, Optional, TypeGuard
+
+if TYPE_CHECKING:  # the coordinator imports this module when a study asks for --mlflow
+    from paddle_autotune_plugins.study.coordinator import Coordinator
 
 PREFIX = "autotune."
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED", "INTERRUPTED": "KILLED"}
@@ -32,19 +37,25 @@ FLUSH_SECONDS = 120.0  # how long the end of a study waits for the events still 
 _STOP = object()
 
 
-def default_uri(out):
+def default_uri(out: str | os.PathLike[str]) -> str:
     """The tracking store when --mlflow names none: a SQLite file in --out (MLflow 3 refuses new
     ./mlruns file stores), artifacts beside it in mlartifacts/."""
     return f"sqlite:///{pathlib.Path(out).resolve() / 'mlflow.db'}"
 
 
-def study_id(where, name):
+def study_id(where: str | os.PathLike[str], name: str) -> str:
     """What finds a study's parent run again: where the study lives (--out or the storage URL) and its name."""
     return hashlib.sha256(f"{where}\n{name}".encode()).hexdigest()[:16]
 
 
 class Tracker:
-    def __init__(self, uri, out, study, where, metric, direction, multi=False, tags=None, warn=None):
+    client: Any  # mlflow.MlflowClient, made by the thread (mlflow is imported there)
+    parent: Optional[str]  # the study's run id
+    experiment: Optional[str]
+
+    def __init__(self, uri: Optional[str], out: str | os.PathLike[str], study: str, where: str | os.PathLike[str],
+                 metric: str, direction: str, multi: bool = False, tags: Optional[dict[str, Any]] = None,
+                 warn: Optional[Callable[[str], None]] = None) -> None:
         """uri: MLflow tracking URI ('' or None: default_uri(out)); where: the study's --out or storage URL
         (passwords masked); tags: more tags for the parent run (suite, sampler, ...); warn(text): how the
         one warning reaches the user."""
@@ -59,26 +70,29 @@ class Tracker:
         self.parent_tags[PREFIX + "where"] = str(where)
         self.warn = warn or (lambda text: print(f"[autotune] WARNING: {text}", file=sys.stderr, flush=True))
         self.failed = False  # MLflow failed once: nothing more is logged
-        self.runs = {}  # trial number -> run id, for the trials started by this coordinator
-        self.best = None  # (value, run id) of the best complete run seen
+        self.runs: dict[int, str] = {}  # trial number -> run id, for the trials started by this coordinator
+        self.best: Optional[tuple[float, str]] = None  # (value, run id) of the best complete run seen
         self.client = self.parent = self.experiment = None
-        self.events = queue.Queue()
+        self.events: queue.Queue[Any] = queue.Queue()
         self.thread = threading.Thread(target=self._work, name="autotune-mlflow", daemon=True)
         self.thread.start()
         self.events.put((self._open, ()))
 
     # --- what the coordinator calls (never raises, never waits for MLflow) --------------------
-    def trial_started(self, number, values, config_path=None, baseline=False):
+    def trial_started(self, number: int, values: Optional[dict[str, Any]],
+                      config_path: str | os.PathLike[str] | None = None, baseline: bool = False) -> None:
         params = {k: v for k, v in (values or {}).items() if v is not None}
         self._queue(self._trial_started, number, params, config_path and str(config_path), baseline)
 
-    def reported(self, number, step, metrics):
+    def reported(self, number: int, step: int, metrics: dict[str, Any]) -> None:
         self._queue(self._reported, number, int(step), dict(metrics), int(time.time() * 1000))
 
-    def trial_finished(self, number, state, value=None, reason=None):
+    def trial_finished(self, number: int, state: str, value: Optional[float] = None,
+                       reason: Optional[str] = None) -> None:
         self._queue(self._trial_finished, number, state, value, reason)
 
-    def study_finished(self, best_numbers=None, interrupted=False, stop_reason=None, timeout=FLUSH_SECONDS):
+    def study_finished(self, best_numbers: Optional[Iterable[int]] = None, interrupted: bool = False,
+                       stop_reason: Optional[str] = None, timeout: float = FLUSH_SECONDS) -> None:
         """Queue the study's end, then wait (up to timeout) for every event to reach MLflow."""
         if not self.thread.is_alive():
             return
@@ -90,11 +104,11 @@ class Tracker:
             self.warn(f"MLflow logging to {self.uri} did not finish within {timeout:.0f} s; the rest is not logged")
 
     # --- the thread ---------------------------------------------------------------------------
-    def _queue(self, fn, *args):
+    def _queue(self, fn: Callable[..., None], *args: Any) -> None:
         if not self.failed:
             self.events.put((fn, args))
 
-    def _work(self):
+    def _work(self) -> None:
         while True:
             item = self.events.get()
             if item is _STOP:
@@ -110,7 +124,7 @@ class Tracker:
                 self.warn(f"MLflow logging to {_redact(self.uri)} failed and stops (the study goes on): "
                           f"{type(e).__name__}: {_redact(text[0]) if text else ''}")
 
-    def _open(self):
+    def _open(self) -> None:
         # a server that is gone should say so in seconds, not after MLflow's minutes of retries
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
@@ -144,10 +158,10 @@ class Tracker:
             self.parent = self.client.create_run(self.experiment, run_name=f"study {self.study} ({self.out.name})",
                                                  tags=tags).info.run_id
 
-    def _search(self, condition):
+    def _search(self, condition: str) -> Any:
         return self.client.search_runs([self.experiment], f"tags.`mlflow.parentRunId` = '{self.parent}' and {condition}")
 
-    def _trial_started(self, number, params, config_path, baseline):
+    def _trial_started(self, number: int, params: dict[str, Any], config_path: Optional[str], baseline: bool) -> None:
         from mlflow.entities import Param
 
         tags = {"mlflow.parentRunId": self.parent, PREFIX + "trial": str(number), PREFIX + "kind": "trial",
@@ -161,7 +175,7 @@ class Tracker:
         if config_path and os.path.isfile(config_path):
             self.client.log_artifact(run, config_path)
 
-    def _reported(self, number, step, metrics, stamp):
+    def _reported(self, number: int, step: int, metrics: dict[str, Any], stamp: int) -> None:
         from mlflow.entities import Metric
 
         run = self.runs.get(number)
@@ -169,7 +183,7 @@ class Tracker:
         if run and values:
             self.client.log_batch(run, metrics=values)
 
-    def _trial_finished(self, number, state, value, reason):
+    def _trial_finished(self, number: int, state: str, value: Optional[float], reason: Optional[str]) -> None:
         run = self.runs.pop(number, None)
         if run is None:
             return
@@ -187,7 +201,7 @@ class Tracker:
             # the parent's curve of the best value so far, over trial numbers
             self.client.log_metric(self.parent, _key(f"best_{self.metric}"), float(value), step=number)
 
-    def _study_finished(self, best_numbers, interrupted, stop_reason):
+    def _study_finished(self, best_numbers: list[int], interrupted: bool, stop_reason: Optional[str]) -> None:
         for number, run in list(self.runs.items()):  # trials the study did not see to their end
             self._set_tags(run, {PREFIX + "state": "INTERRUPTED",
                                  PREFIX + "reason": "the study stopped before the trial ended"})
@@ -199,7 +213,7 @@ class Tracker:
             best_runs += [r.info.run_id for r in found[:1]]
         if best_numbers and best_runs:
             self._move_best(best_runs)
-        tags = {}
+        tags: dict[str, str] = {}
         if best_numbers:
             tags[PREFIX + "best_trial"] = ",".join(str(n) for n in best_numbers)
         if stop_reason:
@@ -207,7 +221,7 @@ class Tracker:
         self._set_tags(self.parent, tags)
         self.client.set_terminated(self.parent, status="KILLED" if interrupted else "FINISHED")
 
-    def _move_best(self, runs):
+    def _move_best(self, runs: list[str]) -> None:
         for old in self._search(f"tags.`{PREFIX}best` = 'true'"):
             if old.info.run_id not in runs:
                 self.client.delete_tag(old.info.run_id, PREFIX + "best")
@@ -215,33 +229,33 @@ class Tracker:
             self.client.set_tag(run, PREFIX + "best", "true")
         self.client.set_tag(self.parent, PREFIX + "best_run", ",".join(runs))
 
-    def _set_tags(self, run, tags):
+    def _set_tags(self, run: Optional[str], tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
 
         if tags:
             self.client.log_batch(run, tags=[RunTag(k, v) for k, v in tags.items()])
 
 
-def _number(value):
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
 
 
-def _text(value):
+def _text(value: Any) -> str:
     return str(value)[:6000]
 
 
-def _key(name):
+def _key(name: Any) -> str:
     """MLflow keys take letters, digits, _ - . space : / only."""
     return "".join(c if c.isalnum() or c in "_-. :/" else "_" for c in str(name))
 
 
-def _redact(text):
+def _redact(text: str) -> str:
     from paddle_autotune_plugins.optuna_glue.storages import redact
 
     return redact(text)
 
 
-def for_coordinator(coord):
+def for_coordinator(coord: "Coordinator") -> Tracker:
     """The tracker of a coordinator whose settings ask for --mlflow (after its study opened)."""
     import importlib.util
 
@@ -258,12 +272,13 @@ def for_coordinator(coord):
                          "pruner": s.pruner, "out": coord.out, "trials": s.trials})
 
 
-def end_of(coord, stop, interrupted=False):
+def end_of(coord: "Coordinator", stop: Optional[str], interrupted: bool = False) -> None:
     """At the end of Coordinator.run: the study's best trial(s), then wait for the log to reach MLflow."""
     try:
         best = [t.number for t in coord.study.best_trials] if coord.multi else [coord.study.best_trial.number]
     except Exception:  # noqa: BLE001 - no complete trial yet, or the storage that just failed
         best = []
     # Ctrl-C waits a short while only: what is still queued then is not logged
+    assert coord.tracker is not None  # the coordinator calls end_of where it made a tracker
     coord.tracker.study_finished(best, interrupted=interrupted, stop_reason=stop,
                                  timeout=15.0 if interrupted else FLUSH_SECONDS)

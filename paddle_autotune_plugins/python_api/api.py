@@ -65,7 +65,7 @@ from optuna.trial import FrozenTrial
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.optuna_glue import samplers
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output.summary import no_trial_completed, summary
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.settings import options
 from paddle_autotune_plugins.study.coordinator import Coordinator
@@ -239,8 +239,8 @@ class AutoTuner:
         self.study = coordinator.study
         self.trials = read_trials_csv(out / "trials.csv")
         if self.verbose:
-            print(results.summary(self.study, coordinator.metric, started, api_wording(stop), out=out), flush=True)
-        failure = results.no_trial_completed(self.study)
+            print(summary(self.study, coordinator.metric, started, api_wording(stop), out=out), flush=True)
+        failure = no_trial_completed(self.study)
         if failure:
             raise RuntimeError(failure + (f" (the study stopped: {coordinator.halted})" if coordinator.halted
                                           and coordinator.halted not in failure else ""))

@@ -8,19 +8,25 @@ on 8080, or on a free port when 8080 is taken; a ``--port`` that is taken is an 
 Studies name their objectives (``study.set_metric_names``), so the dashboard's plots say ``top1``, not
 "Objective 0"; a study recorded before they did gets them from its ``objectives`` attribute here.
 """
+import argparse
+from collections.abc import Sequence
 import errno
 import pathlib
 import socketserver
 import sys
+from typing import TYPE_CHECKING, Any, Optional
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from paddle_autotune_plugins.errors import UsageError
+
+if TYPE_CHECKING:  # optuna is imported when the dashboard opens
+    import optuna
 
 DEFAULT_PORT = 8080
 HOST = "127.0.0.1"
 
 
-def add_parser(sub):
+def add_parser(sub: "argparse._SubParsersAction[Any]") -> argparse.ArgumentParser:
     p = sub.add_parser("dashboard", help="optuna-dashboard on a study, on 127.0.0.1 (prints its URL)",
                        description=__doc__.split("\n\n")[1].replace("``", ""))
     p.add_argument("--out", default="autotune_out", help="the tuning run's --out folder (its study.db)")
@@ -33,10 +39,8 @@ def add_parser(sub):
     return p
 
 
-def port_number(text):
+def port_number(text: str) -> int:
     """argparse's type for --port: a TCP port, 0 (any free one) to 65535."""
-    import argparse
-
     try:
         port = int(text)
     except ValueError:
@@ -47,7 +51,7 @@ def port_number(text):
     return port
 
 
-def open_dashboard_storage(out, storage_url=None):
+def open_dashboard_storage(out: str, storage_url: Optional[str] = None) -> tuple["optuna.storages.BaseStorage", str]:
     """(storage, what it is called in messages) for --out or --storage."""
     import optuna
 
@@ -63,7 +67,7 @@ def open_dashboard_storage(out, storage_url=None):
     return optuna.storages.RDBStorage(f"sqlite:///{db}"), str(db)
 
 
-def name_metrics(storage):
+def name_metrics(storage: "optuna.storages.BaseStorage") -> None:
     """Studies started before the coordinator named their objectives: name them from their attributes."""
     for summary in storage.get_all_studies():
         attrs = summary.user_attrs
@@ -82,11 +86,11 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
         pass
 
 
-def bind(app, host, port):
+def bind(app: Any, host: str, port: Optional[int]) -> WSGIServer:
     """The server on host:port; port None tries DEFAULT_PORT, then a free one."""
     from wsgiref.simple_server import make_server
 
@@ -106,7 +110,7 @@ def bind(app, host, port):
     return server
 
 
-def cmd_dashboard(opts, rest=()):
+def cmd_dashboard(opts: argparse.Namespace, rest: Sequence[str] = ()) -> int:
     try:
         import optuna_dashboard
     except ImportError:

@@ -22,7 +22,7 @@ import optuna
 from paddle_autotune_plugins.errors import InternalError, StorageFailed, UsageError
 from paddle_autotune_plugins.optuna_glue import pruners, samplers, storages
 from paddle_autotune_plugins.optuna_glue.storages import jsonable
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output import console, exit_reasons, process_memory
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.study import fidelity, study_view, trial_queries as queries
 from paddle_autotune_plugins.study.objectives import (Objectives, best_evaluation, keep_best, record_constraints,
@@ -60,7 +60,7 @@ class Coordinator:
         self.lock = None  # the --out folder's lock (embedded storage: one coordinator per folder)
         self.view = study_view.StudyView(settings, self.embedded, self.goal, self.out / "trials.csv",
                                          [p.name for p in params])
-        self.progress = results.Progress(results.StudyStatus(self.view, self.running, self.goal.metric,
+        self.progress = console.Progress(console.StudyStatus(self.view, self.running, self.goal.metric,
                                                              settings.trials, settings.workers,
                                                              settings.time_budget), quiet=settings.quiet)
         self.processes = trial_processes.TrialProcesses(task, settings, self.goal, params, self.out,
@@ -305,14 +305,14 @@ class Coordinator:
             if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
                 self.finish(rt, optuna.trial.TrialState.FAIL, f"timeout after {self.s.trial_timeout:.0f} s", stop=True)
             elif self.s.trial_memory:
-                rss = results.tree_rss(rt.proc.pid)
+                rss = process_memory.tree_rss(rt.proc.pid)
                 if rss > self.s.trial_memory:
                     self.finish(rt, optuna.trial.TrialState.FAIL,
                                 f"out of memory: {rss / 2**30:.2f} GiB resident > --trial-memory "
                                 f"{self.s.trial_memory / 2**30:.2f} GiB", stop=True)
             return
         if code != 0:
-            self.finish(rt, optuna.trial.TrialState.FAIL, results.exit_reason(code, rt.dir / "train.log"))
+            self.finish(rt, optuna.trial.TrialState.FAIL, exit_reasons.exit_reason(code, rt.dir / "train.log"))
         elif not rt.steps and rt.final is None:
             self.finish(rt, optuna.trial.TrialState.FAIL,
                         f"finished without reporting '{self.metric}' (is evaluation during training on?)")

@@ -11,7 +11,7 @@ import optuna
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.optuna_glue import pruners, samplers
 from paddle_autotune_plugins.optuna_glue.storages import jsonable
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output import trials_csv
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.study import trial_queries as queries
 
@@ -74,7 +74,7 @@ class StudyView:
             return
         if not force and (self._csv_due is None or time.time() - self._csv_written < CSV_EVERY_SECONDS):
             return
-        results.write_trials_csv(self.study, self.param_names, self.csv_path)
+        trials_csv.write_trials_csv(self.study, self.param_names, self.csv_path)
         self._csv_due, self._csv_written = None, time.time()
 
     # --- stop rules -------------------------------------------------------------------------

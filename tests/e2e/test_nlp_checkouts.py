@@ -24,9 +24,9 @@ def _jsonl(path):
 
 def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
-    from paddle_autotune_plugins.report.study_report import open_study
+    from paddle_autotune_plugins.report.load import load_study
 
-    return {t.number: knob_text(t) for t in open_study(out).trials}
+    return {t.number: knob_text(t) for t in load_study(out).trials}
 
 
 def _offline_data(root):

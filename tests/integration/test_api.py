@@ -405,9 +405,9 @@ def test_every_returned_number_is_kept_and_metric_picks_the_objective(tmp_path):
     for row in tuner.trials:
         assert row["value"] == row["acc"] and row["loss"] == pytest.approx(row["lr"], rel=1e-5)
     assert all(set(t.user_attrs["metrics"]) == {"loss", "acc"} for t in tuner.study.trials)
-    from paddle_autotune_plugins.report import study_report  # show and the report's table: the other number too
+    from paddle_autotune_plugins.report.trials_table import trials_table  # show and the report's table: the other number too
 
-    table = study_report.trials_table(tuner.study)
+    table = trials_table(tuner.study)
     head = next(line for line in table if line.lstrip().startswith("#  state"))
     assert head.split()[-2:] == ["lr", "loss"]
     assert "baseline" not in table[0]  # no base_config: no trial is one, and show does not say '* = baseline'

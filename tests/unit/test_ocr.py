@@ -169,6 +169,7 @@ def test_demo_says_its_config_is_written_for_one_device(tmp_path, monkeypatch):
     """The demo's config is the plugin's own, for the one CPU device it trains on: its learning rate is the
     centre as it stands, not rescaled from PaddleOCR's 8 GPUs."""
     from paddle_autotune_plugins import cli
+    from paddle_autotune_plugins.search_space.build import build_params
 
     (tmp_path / "PaddleOCR" / "ppocr").mkdir(parents=True)
     (tmp_path / "PaddleOCR" / "tools").mkdir()
@@ -180,7 +181,7 @@ def test_demo_says_its_config_is_written_for_one_device(tmp_path, monkeypatch):
     parser = cli._Parser(prog="demo")
     cli.add_tuning_options(parser)
     opts = parser.parse_args(["--out", str(tmp_path / "out")] + options)
-    params, _ = cli.build_params(task, opts)
+    params, _ = build_params(task, opts)
     lr = next(p for p in params if p.name == "Optimizer.lr.learning_rate")
     assert not opts.rescaled.moved and lr.centre == task.config["Optimizer"]["lr"]["learning_rate"]
 

@@ -4,7 +4,7 @@ the console, and the progress lines each suite's hooks write."""
 import json
 import types
 
-from paddle_autotune_plugins.output.results import TrialClock
+from paddle_autotune_plugins.output.trial_clock import TrialClock
 
 
 def test_eta_is_remaining_epochs_times_measured_seconds_per_epoch():

@@ -10,7 +10,7 @@ import optuna
 
 def test_a_trial_still_running_elsewhere_is_said_so_in_the_table(tmp_path):
     """The coordinator that finishes first writes its trials.csv while another worker's trial still runs."""
-    from paddle_autotune_plugins.output import results
+    from paddle_autotune_plugins.output import trials_csv
 
     study = optuna.create_study(direction="maximize")
     study.enqueue_trial({"lr": 0.1})
@@ -18,6 +18,6 @@ def test_a_trial_still_running_elsewhere_is_said_so_in_the_table(tmp_path):
     study.tell(done, 0.5)
     running = study.ask({"lr": optuna.distributions.FloatDistribution(0, 1)})
     running.set_user_attr("heartbeat", time.time())
-    results.write_trials_csv(study, ["lr"], tmp_path / "trials.csv")
+    trials_csv.write_trials_csv(study, ["lr"], tmp_path / "trials.csv")
     rows = read_trials(tmp_path)
     assert rows[1]["state"] == "RUNNING" and rows[1]["reason"].startswith("still running when this table was written")

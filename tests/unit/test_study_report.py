@@ -1,4 +1,4 @@
-"""study_report: the trials table, the HTML report (checked in headless Chromium too) and VisualDL HParams,
+"""The report (report/): the trials table, the HTML report (checked in headless Chromium too) and VisualDL HParams,
 on a real study written by the coordinator with a fake trainer (seconds, no suite needed)."""
 import math
 import pathlib
@@ -7,17 +7,21 @@ import re
 import optuna
 import pytest
 
-from paddle_autotune_plugins.report import study_report
+from paddle_autotune_plugins.report.html_page import write_report
+from paddle_autotune_plugins.report.parallel_plot import plot_parallel
+from paddle_autotune_plugins.report.plot_base import COLORS, PlotData
+from paddle_autotune_plugins.report.plots import plot_importances, plot_slice
+from paddle_autotune_plugins.report.trials_table import trials_table
 
 
 def test_trials_table_minimize_and_empty():
     study = optuna.create_study(direction="minimize")
-    assert study_report.trials_table(study)[-1] == "(no trial has started yet)"
+    assert trials_table(study)[-1] == "(no trial has started yet)"
     dist = {"lr": optuna.distributions.FloatDistribution(1e-4, 1, log=True)}
     for v, lr in [(0.5, 0.1), (0.2, 0.01), (0.9, 0.3)]:
         study.add_trial(optuna.trial.create_trial(value=v, params={"lr": lr}, distributions=dist))
-    rows = study_report.trials_table(study)[-3:]
-    assert "baseline" not in study_report.trials_table(study)[0]  # no trial is one (e.g. a Python API study)
+    rows = trials_table(study)[-3:]
+    assert "baseline" not in trials_table(study)[0]  # no trial is one (e.g. a Python API study)
     assert [r.split()[2] for r in rows] == ["0.2", "0.5", "0.9"]
 
 
@@ -30,8 +34,8 @@ def test_report_notes_instead_of_plots_that_do_not_apply(tmp_path):
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params={"lr": 0.5},
                                               distributions=dist, intermediate_values={1: 0.1},
                                               user_attrs={"interrupted": True, "reason": "interrupted (Ctrl-C)"}))
-    assert "interrupted (Ctrl-C)" in study_report.trials_table(study)[-1]
-    page = study_report.write_report(study, tmp_path).read_text()
+    assert "interrupted (Ctrl-C)" in trials_table(study)[-1]
+    page = write_report(study, tmp_path).read_text()
     assert "1 complete, 0 pruned, 0 failed, 1 interrupted and re-queued" in page
     assert "Parameter importances need at least 2 complete trials" in page
     assert (tmp_path / "report" / "history.png").exists() and not (tmp_path / "report" / "importances.png").exists()
@@ -45,11 +49,11 @@ def test_multi_objective_pareto_front(tmp_path):
     for i, (acc, ms) in enumerate([(0.7, 10), (0.8, 20), (0.75, 30), (0.9, 40), (0.6, 5)]):
         study.add_trial(optuna.trial.create_trial(values=[acc, ms], params={"width": 8 + 10 * i, "lr": 0.1 * i + 0.05},
                                                   distributions=dist, user_attrs={"baseline": i == 0}))
-    lines = study_report.trials_table(study)
+    lines = trials_table(study)
     assert lines[0].startswith("Study") and "maximize top1, minimize latency_ms" in lines[0]
     first = [int(r.split()[0].rstrip("*")) for r in lines[-5:]]
     assert set(first[:4]) == {0, 1, 3, 4} and first[4] == 2  # the Pareto front first, the dominated trial last
-    page = study_report.write_report(study, tmp_path).read_text()
+    page = write_report(study, tmp_path).read_text()
     assert (tmp_path / "report" / "pareto.png").exists() and "Pareto front: trials 0, 1, 3, 4" in page
 
 
@@ -106,13 +110,13 @@ def test_importances_keep_the_learning_rate_that_the_baseline_lacks(tmp_path):
     # What Optuna does on its own (the bug): the intersection of the complete trials' spaces, without the lr.
     assert LR not in optuna.importance.get_param_importances(
         study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-    d = study_report._Data(study)
-    fig = study_report.plot_importances(d)
+    d = PlotData(study)
+    fig = plot_importances(d)
     bars = [label.get_text() for label in fig.axes[0].get_yticklabels()]
     assert sorted(bars) == ["eps", "learning_rate", "width"]
     assert bars[-1] == "learning_rate"  # the top bar: it is what the score depends on
     assert fig.texts[0].get_text() == "Parameter importances over 12 complete trials"  # the suptitle, no caveat
-    page = study_report.write_report(study, tmp_path)
+    page = write_report(study, tmp_path)
     assert any(a.startswith("Parameter importances: learning_rate ") for a in alt_texts(page))
     text = page_text(page)
     assert "Computed over 12 complete trials (of 13)." in text
@@ -122,10 +126,10 @@ def test_importances_keep_the_learning_rate_that_the_baseline_lacks(tmp_path):
 
 
 def test_importances_say_how_few_trials_they_rest_on(tmp_path):
-    d = study_report._Data(nlp_like_study(complete=5))
-    fig = study_report.plot_importances(d)
+    d = PlotData(nlp_like_study(complete=5))
+    fig = plot_importances(d)
     assert fig.texts[0].get_text() == "Parameter importances over 5 complete trials; fewer than 10: a rough guide"
-    text = page_text(study_report.write_report(d.study, tmp_path))
+    text = page_text(write_report(d.study, tmp_path))
     assert "Computed over 5 complete trials (of 6). Few trials: with fewer than 10 complete trials" in text
 
 
@@ -138,10 +142,10 @@ def test_importances_name_a_parameter_they_leave_out(tmp_path):
         p = {LR: 1e-3 * (i + 1), WIDTH: 40 + i, EPS: 0.2, "Model.dropout": dropout}
         study.add_trial(optuna.trial.create_trial(value=0.6 + 0.01 * i, params=p, distributions=dict(SPACE, **extra),
                                                   user_attrs={"values": p}))
-    d = study_report._Data(study)
-    bars = [label.get_text() for label in study_report.plot_importances(d).axes[0].get_yticklabels()]
+    d = PlotData(study)
+    bars = [label.get_text() for label in plot_importances(d).axes[0].get_yticklabels()]
     assert sorted(bars) == ["eps", "learning_rate", "width"]
-    text = page_text(study_report.write_report(study, tmp_path))
+    text = page_text(write_report(study, tmp_path))
     assert "Computed over 8 complete trials (of 9)." in text
     assert ("Parameters left out of the importances: Model.dropout: only 2 of 9 complete trials sampled it"
             in text)
@@ -149,14 +153,14 @@ def test_importances_name_a_parameter_they_leave_out(tmp_path):
 
 def test_parallel_coordinates_round_ticks_log_axis_and_a_colour_scale_without_the_baseline(tmp_path):
     study = nlp_like_study(complete=12, baseline_value=0.95)  # the searched trials score 0.5 to 0.6
-    d = study_report._Data(study)
-    fig = study_report.plot_parallel(d)
+    d = PlotData(study)
+    fig = plot_parallel(d)
     ax, cbar = fig.axes
     searched = [t.value for t in study.trials if t.number > 0]
     assert cbar.get_ylim() == pytest.approx((min(searched), max(searched)))  # 0.95 does not stretch the colours
     assert cbar.get_ylabel() == "acc (the searched trials)"
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
-    assert len(dashed) == 1 and dashed[0].get_color() == study_report.COLORS["baseline"]
+    assert len(dashed) == 1 and dashed[0].get_color() == COLORS["baseline"]
     assert dashed[0].get_ydata()[-1] == pytest.approx(1.0)  # the baseline: top of the acc axis
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["baseline (trial 0), not in the colour scale",
                                                                     "search range"]
@@ -166,15 +170,15 @@ def test_parallel_coordinates_round_ticks_log_axis_and_a_colour_scale_without_th
         ticks.setdefault(round(t.get_position()[0]), []).append(t.get_text())
     assert ticks == {0: ["1e-05", "0.0001", "0.001", "0.01", "0.1"],  # decades; 0.1 is the baseline's lr
                      1: ["25", "50", "75", "100", "125"], 2: ["0.2", "0.4", "0.6"], 3: ["0.6", "0.7", "0.8", "0.9"]}
-    text = page_text(study_report.write_report(study, tmp_path))
+    text = page_text(write_report(study, tmp_path))
     assert (f"Colour scale: acc of the searched trials, {min(searched):.4g} to {max(searched):.4g}. The baseline "
             "(trial 0, acc = 0.95) is drawn black and dashed, outside the colour scale." in text)
 
 
 def test_slices_show_pruned_trials_at_their_last_value(tmp_path):
     study = nlp_like_study(complete=6, pruned=3)
-    d = study_report._Data(study)
-    fig = study_report.plot_slice(d, LR)
+    d = PlotData(study)
+    fig = plot_slice(d, LR)
     ax = fig.axes[0]
     marks = {c.get_label(): c for c in ax.collections}
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
@@ -186,4 +190,4 @@ def test_slices_show_pruned_trials_at_their_last_value(tmp_path):
     assert "pruned (last value before it was stopped)" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert ax.get_xscale() == "log" and ax.get_xlabel().endswith("(log scale)")
     assert "Slice: learning_rate: 7 complete trials, 3 pruned trials at their last value" in alt_texts(
-        study_report.write_report(study, tmp_path))
+        write_report(study, tmp_path))
