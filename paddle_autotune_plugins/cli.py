@@ -129,7 +129,7 @@ def run_study(task, opts, params=None, notes=()):
         return code
     data_paths.check(task.adapter.data_paths(task))  # after the other checks: missing data fails every trial alike
     if opts.fidelity != "schedule":  # the ladder names its own steps
-        note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))
+        note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task, task.config))
         notes = list(notes) + ([note] if note else [])
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"[autotune] suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
@@ -180,7 +180,7 @@ def dry_run(task, opts, params, notes, coordinator):
         print(textwrap.indent(yaml.safe_dump(rescaled.config, sort_keys=False, allow_unicode=True), "    "))
     trial_dir = (pathlib.Path(opts.out) / "dry-run" / "trial_0000").resolve()
     trial_dir.mkdir(parents=True, exist_ok=True)
-    cfg = task.adapter.prepare_trial(task.fresh_config(), trial_dir, coordinator.s.seed, task=task)
+    cfg = task.adapter.prepare_trial(task, task.fresh_config(), trial_dir, coordinator.s.seed)
     config_path = trial_dir / task.adapter.config_filename
     task.adapter.write_config(cfg, config_path)
     command = task.adapter.trial_command(task, str(config_path), cfg=cfg)
@@ -453,7 +453,7 @@ class _Exporter:
                 raise UsageError(f"cannot export trial {trial.number} with your output paths: the study's command "
                                  f"no longer loads ({e}); copy {path} instead") from None
             return self.stored(trial, target)
-        self.adapter.write_config(self.adapter.export_config(self.adapter.read_config(path), task), target)
+        self.adapter.write_config(self.adapter.export_config(task, self.adapter.read_config(path)), target)
         return None
 
 

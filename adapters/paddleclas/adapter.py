@@ -8,7 +8,7 @@ import yaml
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
-from paddle_autotune_plugins.suites.adapter import python
+from paddle_autotune_plugins.suites.adapter import Ability, python
 from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
 
 _FACTS = {}  # (ppcls root, fact) -> answer: asked once per process
@@ -53,6 +53,10 @@ class ClasAdapter(YamlSuiteAdapter):
     trial_values = {"Global.eval_during_train": True}  # the study needs an eval metric every epoch
     device_path = ("Global.device", "gpu", "cpu")
     seed_path = "Global.seed"
+    abilities = frozenset({Ability.COMPRESS_SCHEDULE, Ability.DOCTOR_CONFIGS, Ability.DEMO, Ability.WARM_START})
+    hooks_module = "hooks"
+    doctor_module = "doctor"
+    readback_module = "readback"
 
     @classmethod
     def detects(cls, script):
@@ -129,10 +133,10 @@ class ClasAdapter(YamlSuiteAdapter):
     def learning_rate_paths(self, cfg):
         return ["Optimizer.lr.learning_rate", "Optimizer.lr.values"]
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task, cfg):
         return dotpath.get(cfg, "Global.epochs", None)
 
-    def compress_schedule(self, cfg, epochs, task):
+    def compress_schedule(self, task, cfg, epochs):
         from . import schedule
 
         # Piecewise with both learning_rate and values: which one trains depends on the installed ppcls
@@ -152,7 +156,7 @@ class ClasAdapter(YamlSuiteAdapter):
         out = pathlib.Path(cfg["Global"]["output_dir"])
         return [out / str(dotpath.get(cfg, "Arch.name", "")), out]  # 2.4 nests by Arch.name, develop does not
 
-    def best_checkpoint(self, cfg, task=None, trial_dir=None):
+    def best_checkpoint(self, task, cfg, trial_dir=None):
         for folder in self._output_dirs(cfg):
             files = sorted(glob.glob(str(folder / "best_model.*")))
             if files:

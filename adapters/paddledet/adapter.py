@@ -16,7 +16,7 @@ import yaml
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
-from paddle_autotune_plugins.suites.adapter import python
+from paddle_autotune_plugins.suites.adapter import Ability, python
 from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 from . import config_io
@@ -145,6 +145,10 @@ class DetAdapter(YamlSuiteAdapter):
     step_unit = "epoch"
     output_paths = {"save_dir": ("output", None), "output_eval": ("output/eval", None)}  # bbox.json stays in the trial
     device_path = ("use_gpu", True, False)
+    abilities = frozenset({Ability.COMPRESS_SCHEDULE, Ability.DOCTOR_CONFIGS, Ability.DEMO})
+    hooks_module = "hooks"
+    doctor_module = "doctor"
+    readback_module = "live"
 
     @classmethod
     def detects(cls, script):
@@ -218,16 +222,16 @@ class DetAdapter(YamlSuiteAdapter):
     def learning_rate_paths(self, cfg):
         return ["LearningRate.base_lr"]
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task, cfg):
         return cfg.get("epoch")
 
-    def compress_schedule(self, cfg, epochs, task):
+    def compress_schedule(self, task, cfg, epochs):
         from . import schedule
 
         return schedule.compress(cfg, epochs)
 
-    def prepare_trial(self, cfg, trial_dir, seed, task=None):
-        cfg = super().prepare_trial(cfg, trial_dir, seed, task)
+    def prepare_trial(self, task, cfg, trial_dir, seed):
+        cfg = super().prepare_trial(task, cfg, trial_dir, seed)
         pathlib.Path(cfg["output_eval"]).mkdir(parents=True, exist_ok=True)  # VOCMetric writes there without creating it
         self._switch_dropout_head(cfg)
         return cfg
@@ -257,7 +261,7 @@ class DetAdapter(YamlSuiteAdapter):
                     "-c", config_path] + extra
         return [python(), "-m", self.train_entry, "-c", config_path, "--eval"]
 
-    def best_checkpoint(self, cfg, task=None, trial_dir=None):
+    def best_checkpoint(self, task, cfg, trial_dir=None):
         return best_checkpoint_files(cfg["save_dir"])
 
     def doctor(self):

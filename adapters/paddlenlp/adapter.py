@@ -22,20 +22,22 @@ For both, the presets' knobs land on the script's own flag names (the first name
 script takes), switches (``--warmup``) are passed bare or left out, and output folders (``--save_dir``,
 ``--output_dir``) point into each trial's folder (``paddle_autotune_plugins/suites/flag_scripts.py``).
 """
+import dataclasses
 import difflib
 import json
 import os
 import pathlib
 import re
+from typing import Optional
 
 import yaml
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths
-from paddle_autotune_plugins.suites.adapter import Task, available_device
+from paddle_autotune_plugins.suites.adapter import Ability, Task, available_device
 from paddle_autotune_plugins.suites.flag_scripts import ask_help, script_stamp
 from paddle_autotune_plugins.suites.flags import parse_flags
-from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter
+from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter, FlagScriptState
 
 from . import paddleformers_cli
 from .hooks import TRAINER_ARGUMENTS  # the --help of a Trainer script lists them
@@ -91,8 +93,15 @@ def check_value(name, value):
         raise UsageError(f"{name} = {value} is outside what the argument accepts {span}; narrow the range")
 
 
+@dataclasses.dataclass
+class NlpState(FlagScriptState):
+    trainer_style: bool = True  # False for a script with a training loop of its own (load finds out)
+    launcher: Optional[str] = None  # paddleformers-cli's launcher.py, for a paddleformers-cli command
+
+
 class NlpAdapter(FlagScriptAdapter):
-    """task.state adds ``trainer_style``: False for a script with a training loop of its own."""
+    """task.state (NlpState) adds ``trainer_style``: False for a script with a training loop of its own; and
+    ``launcher`` for a paddleformers-cli command."""
 
     name = "nlp"
     demo_summary = ("PaddleNLP: a tiny random-init ERNIE fine-tuned on bundled review sentences (positive or negative), "
@@ -102,6 +111,9 @@ class NlpAdapter(FlagScriptAdapter):
     config_filename = "config.json"
     config_help = "a JSON or YAML of training arguments"
     override_example = "--name value flags after -c FILE"
+    abilities = frozenset({Ability.COMPRESS_SCHEDULE, Ability.DEMO, Ability.WARM_START})
+    state_class = NlpState
+    hooks_module = "hooks"
 
     @classmethod
     def quiet_imports(cls):
@@ -133,7 +145,7 @@ class NlpAdapter(FlagScriptAdapter):
     def command(self, task):
         """paddleformers-cli: its launcher.py train, in-process with the hooks (paddleformers_cli.py)."""
         if self.cli_task(task):
-            return self.script_command(task.state["launcher"]) + ["train"]
+            return self.script_command(task.state.launcher) + ["train"]
         return super().command(task)
 
     # --- the command --------------------------------------------------------------------------
@@ -161,7 +173,7 @@ class NlpAdapter(FlagScriptAdapter):
         for name, value in cfg.items():
             self._check_name(script_help.names, task, name, "argument")
             check_value(name, value)
-        task.state["trainer_style"] = task.script is None or bool(TRAINER_ARGUMENTS & script_help.names)
+        task.state.trainer_style = task.script is None or bool(TRAINER_ARGUMENTS & script_help.names)
         return self.take_flags(task, script_help, cfg)
 
     def load_cli(self, program, argv):
@@ -170,23 +182,23 @@ class NlpAdapter(FlagScriptAdapter):
         task = Task(self, {}, config_path=os.path.abspath(config_path), script=program, cwd=os.getcwd())
         cfg = load_args_file(config_path)
         cfg.update(overrides)
-        task.state["launcher"] = paddleformers_cli.launcher(paddleformers_python())
+        task.state.launcher = paddleformers_cli.launcher(paddleformers_python())
         script_help = ask_help(self.command(task), task.cwd, f"{paddleformers_cli.PROGRAM} train",
-                               script_stamp(task.state["launcher"]))
+                               script_stamp(task.state.launcher))
         for name, value in cfg.items():
             self._check_name(script_help.names, task, name, "argument")
             check_value(name, value)
-        task.state["trainer_style"] = True
+        task.state.trainer_style = True
         return self.take_flags(task, script_help, cfg)
 
     @staticmethod
     def cli_task(task):
-        return task is not None and bool(task.state.get("launcher"))
+        return task is not None and bool(task.state.launcher)
 
     @staticmethod
     def trainer_style(task):
         """Whether the task's script is a Trainer script (as the plugin's entry is), not a loop of its own."""
-        return task is None or task.state["trainer_style"]
+        return task is None or task.state.trainer_style
 
     def stops_cooperatively_for(self, task):
         return self.trainer_style(task)  # a loop of the script's own never sees the stop file
@@ -199,7 +211,7 @@ class NlpAdapter(FlagScriptAdapter):
         raise UsageError(f"unknown {what} '{name}' for {os.path.basename(task.script or self.train_entry)}{hint}")
 
     def check_space(self, task, params):
-        known = task.state["help"].names
+        known = task.state.help.names
         for p in params:
             self._check_name(known, task, p.name, "tuned argument")
             for value in (p.choices or []) + [v for v in (p.low, p.high) if v is not None]:
@@ -241,7 +253,7 @@ class NlpAdapter(FlagScriptAdapter):
         epochs = not self.trainer_style(task) or str(task.config.get("evaluation_strategy", "epoch")) == "epoch"
         return "epoch" if epochs else "step"
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task, cfg):
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
         if self.cli_task(task):
             return None  # it evaluates at global steps it computes from the data: the baseline's run tells
@@ -256,14 +268,14 @@ class NlpAdapter(FlagScriptAdapter):
             return None  # its epochs depend on the data's size
         return int(float(cfg.get("num_train_epochs", 3)))
 
-    def compress_schedule(self, cfg, epochs, task):
+    def compress_schedule(self, task, cfg, epochs):
         from . import schedule
 
         return schedule.compress(cfg, epochs)
 
     # --- a trial --------------------------------------------------------------------------------
     def trial_flags(self, task, cfg, seed):
-        known = task.state["help"].names
+        known = task.state.help.names
         if "seed" in known:  # paddleformers-cli's workflow refuses a seed of 0: its trials count from 1
             cfg.setdefault("seed", seed + 1 if self.cli_task(task) else seed)
         if "device" in known and str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
@@ -285,11 +297,6 @@ class NlpAdapter(FlagScriptAdapter):
         """best_config.json is what a Trainer script takes as is; a script that reads only flags gets
         best_command.txt too."""
         return not self.trainer_style(task)
-
-    def install_hooks(self):
-        from . import hooks
-
-        hooks.install()
 
     def doctor(self):
         try:

@@ -18,7 +18,7 @@ import yaml
 
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
-from paddle_autotune_plugins.suites.adapter import check_override
+from paddle_autotune_plugins.suites.adapter import Ability, check_override
 from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 # the metric classes' result keys (ppocr/metrics); the trainer adds fps, which hooks.py leaves out
@@ -153,6 +153,10 @@ class OcrAdapter(YamlSuiteAdapter):
                     "Global.save_res_path": ("output/predicts.txt", None)}
     device_path = ("Global.use_gpu", True, False)
     seed_path = "Global.seed"
+    abilities = frozenset({Ability.DOCTOR_CONFIGS, Ability.DEMO})
+    hooks_module = "hooks"
+    doctor_module = "doctor"
+    readback_module = "readback"
 
     @classmethod
     def detects(cls, script):
@@ -236,13 +240,13 @@ class OcrAdapter(YamlSuiteAdapter):
         # ocr-lr's places: Piecewise trains with values, OneCycle peaks at max_lr, the others learning_rate
         return ["Optimizer.lr.learning_rate", "Optimizer.lr.values", "Optimizer.lr.max_lr"]
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task, cfg):
         return last_eval_step(cfg, task.cwd if task else None)
 
     def trial_command(self, task, config_path, cfg=None):
         return self.script_command(task.script) + ["-c", config_path] + list(task.script_args)
 
-    def best_checkpoint(self, cfg, task=None, trial_dir=None):
+    def best_checkpoint(self, task, cfg, trial_dir=None):
         """``save_model_dir/best_accuracy.*`` (what the trainer saves at a new best of its main indicator;
         inside a ``best_accuracy/`` folder when ``uniform_output_enabled``), or None before any."""
         save_dir = pathlib.Path(dotpath.get(cfg, "Global.save_model_dir"))

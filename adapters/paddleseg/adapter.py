@@ -10,13 +10,15 @@ own ``tools/train.py --config <trial config> --do_eval --save_dir <trial dir>/ou
 trains by iterations: a trial's steps are the iterations at which it evaluates (every ``--save_interval``
 iterations, and at the last one).
 """
+import dataclasses
 import pathlib
+from typing import Optional
 
 import yaml
 
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
-from paddle_autotune_plugins.suites.adapter import check_override, python, weight_files
+from paddle_autotune_plugins.suites.adapter import Ability, TaskState, check_override, python, weight_files
 from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
 
 BASE_KEY = "_base_"
@@ -93,9 +95,14 @@ def command_parser(prog):
     return parser
 
 
+@dataclasses.dataclass
+class SegState(TaskState):
+    seed: Optional[int] = None  # the study's --seed, once a trial is prepared: tools/train.py's --seed flag
+
+
 class SegAdapter(YamlSuiteAdapter):
     """The trial's save_dir and the study's seed are tools/train.py flags, not config keys: the seed is
-    kept in ``task.state["seed"]``, and a trial saves into ``<trial folder>/output``."""
+    kept in ``task.state.seed``, and a trial saves into ``<trial folder>/output``."""
 
     name = "seg"
     demo_summary = ("PaddleSeg: a shrunk PP-LiteSeg (STDC1) on 64 px masks of pasted digits, presets seg-lr and "
@@ -108,6 +115,11 @@ class SegAdapter(YamlSuiteAdapter):
     override_example = "--opts batch_size=4"
     step_unit = "iteration"  # its evaluations come every eval interval of iterations
     override_flag = "--opts"
+    abilities = frozenset({Ability.DOCTOR_CONFIGS, Ability.DEMO})
+    state_class = SegState
+    hooks_module = "hooks"
+    doctor_module = "doctor"
+    readback_module = "readback"
 
     @classmethod
     def detects(cls, script):
@@ -160,7 +172,7 @@ class SegAdapter(YamlSuiteAdapter):
     def learning_rate_paths(self, cfg):
         return ["lr_scheduler.learning_rate"]
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task, cfg):
         return cfg.get("iters")  # the trainer always evaluates at its last iteration
 
     def check_space(self, task, params):
@@ -177,14 +189,14 @@ class SegAdapter(YamlSuiteAdapter):
             notes += [note] if note else []
         return notes
 
-    def prepare_trial(self, cfg, trial_dir, seed, task=None):
-        task.state["seed"] = seed  # the study's --seed: trial_command passes it as tools/train.py's flag
+    def prepare_trial(self, task, cfg, trial_dir, seed):
+        task.state.seed = seed  # the study's --seed: trial_command passes it as tools/train.py's flag
         return cfg
 
     def _run_args(self, task, config_path):
         save_dir = pathlib.Path(config_path).parent / "output"
         args = ["--config", config_path, "--do_eval", "--save_dir", str(save_dir)] + list(task.script_args)
-        seed = task.state.get("seed")
+        seed = task.state.seed
         return args if "--seed" in task.script_args or seed is None else args + ["--seed", str(seed)]
 
     def trial_command(self, task, config_path, cfg=None):
@@ -197,7 +209,7 @@ class SegAdapter(YamlSuiteAdapter):
         """The trial's --save_dir: <trial folder>/output (trial_command's)."""
         return pathlib.Path(trial_dir) / "output"
 
-    def best_checkpoint(self, cfg, task=None, trial_dir=None):
+    def best_checkpoint(self, task, cfg, trial_dir=None):
         """The trial's ``save_dir/best_model/`` files (model.pdparams: what the trainer saves at a new best
         mIoU), or None when no evaluation saved one."""
         save_dir = self._save_dir(trial_dir)
@@ -205,7 +217,7 @@ class SegAdapter(YamlSuiteAdapter):
             return None
         return sorted(str(p) for p in (save_dir / "best_model").iterdir() if p.is_file())
 
-    def trial_outputs(self, cfg, task=None, trial_dir=None):
+    def trial_outputs(self, task, cfg, trial_dir=None):
         return weight_files(self._save_dir(trial_dir))
 
     def doctor(self):

@@ -130,6 +130,9 @@ class FunctionAdapter(Adapter):
             self.root = ""
         self.warned_threads = False
 
+    def load(self, script, argv):
+        raise UsageError("the Python API has no suite command: AutoTuner builds its task from base_config")
+
     def metric_names(self, task):
         return None  # the function's returned dict names them
 

@@ -13,7 +13,7 @@ from paddle_autotune_plugins.study.coordinator import Coordinator  # noqa: E402
 class CompressingAdapter(FakeAdapter):
     """The fake training's schedule is its `steps`: compressed, it runs fewer of them to the same end value."""
 
-    def compress_schedule(self, cfg, epochs, task):
+    def compress_schedule(self, task, cfg, epochs):
         return dict(cfg, steps=epochs)
 
 
@@ -61,7 +61,7 @@ def test_schedule_fidelity_trains_survivors_again_longer_and_keeps_the_full_conf
 
 def test_a_compression_the_trainer_ignores_is_said_loudly(tmp_path, capsys):
     class Ignored(CompressingAdapter):  # writes the shorter length where the fake training does not read it
-        def compress_schedule(self, cfg, epochs, task):
+        def compress_schedule(self, task, cfg, epochs):
             return dict(cfg, epochs=epochs)
 
     coordinator = _schedule_study(tmp_path, adapter_class=Ignored, trials=2)
