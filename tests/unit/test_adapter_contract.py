@@ -119,3 +119,35 @@ def test_the_base_cannot_be_used_unfinished():
 
     with pytest.raises(TypeError, match="abstract"):
         Unfinished()
+
+
+def _imported_modules(path):
+    """Absolute names of the modules a file imports (relative imports resolved from its package)."""
+    package = f"{PACKAGE}.{path.parent.name}"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+@pytest.mark.parametrize("path", sorted(ADAPTER_DIR.glob("*/*.py")), ids=lambda p: str(p.relative_to(ADAPTER_DIR)))
+def test_no_adapter_imports_another(path):
+    """What two suites share lives in suites/kit/, not in one of them."""
+    own = f"{PACKAGE}.{path.parent.name}"
+    others = [m for m in _imported_modules(path)
+              if m.startswith(PACKAGE + ".") and not (m == own or m.startswith(own + "."))]
+    assert not others, f"{path.relative_to(ADAPTER_DIR)} imports {others}"
+
+
+def test_the_import_check_sees_another_adapter(tmp_path):
+    folder = tmp_path / "paddledet"
+    folder.mkdir()
+    (folder / "schedule.py").write_text(f"from {PACKAGE}.paddleclas.schedule import x\nfrom ..generic import hooks\n"
+                                        "from . import compat\n")
+    assert sorted(_imported_modules(folder / "schedule.py")) == sorted([
+        f"{PACKAGE}.paddleclas.schedule", f"{PACKAGE}.paddleclas.schedule.x", f"{PACKAGE}.generic",
+        f"{PACKAGE}.generic.hooks", f"{PACKAGE}.paddledet", f"{PACKAGE}.paddledet.compat"])

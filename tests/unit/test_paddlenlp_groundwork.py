@@ -89,7 +89,7 @@ def test_dataset_default_root_follows_env(tmp_path, monkeypatch):
 
 
 def test_eval_lines_are_told_from_training_lines():
-    hooks = importlib.import_module("paddle_autotune_plugins.adapters.generic.hooks")
+    hooks = importlib.import_module("paddle_autotune_plugins.suites.kit.script_output")
     import doctest
 
     assert doctest.testmod(hooks).failed == 0
