@@ -9,6 +9,8 @@ import yaml
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
 from paddle_autotune_plugins.suites.adapter import Ability, python
+from paddle_autotune_plugins.suites.kit import config_files
+from paddle_autotune_plugins.suites.kit.doctor_lines import version_line
 from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
 
 _FACTS = {}  # (ppcls root, fact) -> answer: asked once per process
@@ -23,16 +25,16 @@ _METRIC_NAMES = {
 def load_yaml(path):
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UsageError(f"config file not found: {path}; pass the path of a PaddleClas YAML with -c")
+        raise config_files.not_found(path, "pass the path of a PaddleClas YAML with -c")
     try:
         with open(path, encoding="utf-8") as f:
             cfg = yaml.safe_load(f)
     except yaml.YAMLError as e:
-        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise config_files.not_valid_yaml(path, e) from None
     except UnicodeDecodeError:
-        raise UsageError(f"config {path} is not UTF-8 text; save it as UTF-8") from None
+        raise config_files.not_utf8(path) from None
     except OSError as e:
-        raise UsageError(f"cannot read config {path}: {e.strerror or e}") from None
+        raise config_files.unreadable(path, e) from None
     if not isinstance(cfg, dict) or "Global" not in cfg or "Arch" not in cfg:
         raise UsageError(f"config {path} is not a PaddleClas config (no Global/Arch section)")
     return cfg
@@ -173,14 +175,9 @@ class ClasAdapter(YamlSuiteAdapter):
     def doctor(self):
         from . import hooks
 
-        lines = []
         root = hooks.wheel_ppcls_root()
-        try:
-            from importlib.metadata import version
-
-            lines.append(f"paddleclas {version('paddleclas')} (trainer from {root or 'not found'})")
-        except Exception:
-            lines.append("paddleclas: not installed (a source checkout's tools/train.py still works)")
+        lines = [version_line("paddleclas", f" (trainer from {root or 'not found'})",
+                              " (a source checkout's tools/train.py still works)")]
         applies = hooks.fixes_apply()
         for name, text in hooks.FIXES:
             lines.append(f"  fix {name}: {'applied' if applies else 'not needed'} - {text}")

@@ -17,7 +17,9 @@ import yaml
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
 from paddle_autotune_plugins.suites.adapter import Ability, python
-from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.suites.kit import config_files
+from paddle_autotune_plugins.suites.kit.doctor_lines import fix_lines, version_line
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
 
 from . import config_io
 from .hooks import DROPOUT_HEAD
@@ -28,13 +30,13 @@ _METRICS = {"COCO": ["bbox_ap", "bbox_ap50"], "VOC": ["bbox_map"]}
 def load_config(path):
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UsageError(f"config file not found: {path}; pass the path of a PaddleDetection YAML with -c")
+        raise config_files.not_found(path, "pass the path of a PaddleDetection YAML with -c")
     try:
         cfg = config_io.load(path)
     except FileNotFoundError as e:
-        raise UsageError(f"config {path}: a _BASE_ file is missing: {e.filename}") from None
+        raise config_files.base_missing(path, "_BASE_", e) from None
     except yaml.YAMLError as e:
-        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise config_files.not_valid_yaml(path, e) from None
     if "architecture" not in cfg:
         raise UsageError(f"config {path} is not a PaddleDetection config (no 'architecture' after _BASE_)")
     return cfg
@@ -267,12 +269,7 @@ class DetAdapter(YamlSuiteAdapter):
     def doctor(self):
         from . import compat
 
-        try:
-            from importlib.metadata import version
-
-            lines = [f"paddledet {version('paddledet')}"]
-        except Exception:
-            lines = ["paddledet: not installed (a source checkout's tools/train.py still works)"]
+        lines = [version_line("paddledet", missing_note=" (a source checkout's tools/train.py still works)")]
         return lines + fix_lines(compat.FIXES)
 
     def demo(self, out):

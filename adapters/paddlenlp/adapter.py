@@ -37,6 +37,7 @@ from paddle_autotune_plugins.search_space import data_paths
 from paddle_autotune_plugins.suites.adapter import Ability, Task, available_device
 from paddle_autotune_plugins.suites.flag_scripts import ask_help, script_stamp
 from paddle_autotune_plugins.suites.flags import parse_flags
+from paddle_autotune_plugins.suites.kit.doctor_lines import version_line
 from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter, FlagScriptState
 
 from . import paddleformers_cli
@@ -299,12 +300,7 @@ class NlpAdapter(FlagScriptAdapter):
         return not self.trainer_style(task)
 
     def doctor(self):
-        try:
-            from importlib.metadata import version
-
-            lines = [f"paddlenlp {version('paddlenlp')}"]
-        except Exception:
-            lines = ["paddlenlp: not installed"]
+        lines = [version_line("paddlenlp")]
         try:
             lines.append(f"paddleformers scripts run with {paddleformers_python()}")
         except UsageError:

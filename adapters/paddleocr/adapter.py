@@ -19,7 +19,9 @@ import yaml
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
 from paddle_autotune_plugins.suites.adapter import Ability, check_override
-from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.suites.kit import config_files
+from paddle_autotune_plugins.suites.kit.doctor_lines import fix_lines
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
 
 # the metric classes' result keys (ppocr/metrics); the trainer adds fps, which hooks.py leaves out
 METRICS = {"RecMetric": ["acc", "norm_edit_dis"], "DetMetric": ["hmean", "precision", "recall"],
@@ -32,15 +34,15 @@ def load_config(path):
     """A PaddleOCR config as tools/program.py's load_config reads it, or a UsageError saying why not."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UsageError(f"config file not found: {path}; pass the path of a PaddleOCR YAML with -c")
-    if path.suffix not in (".yml", ".yaml"):
-        raise UsageError(f"config {path}: PaddleOCR reads only .yml/.yaml files")
+        raise config_files.not_found(path, "pass the path of a PaddleOCR YAML with -c")
+    if path.suffix not in config_files.YAML_SUFFIXES:
+        raise config_files.not_yaml_suffix(path, "PaddleOCR")
     try:
         cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise config_files.not_valid_yaml(path, e) from None
     except UnicodeDecodeError:
-        raise UsageError(f"config {path} is not UTF-8 text; save it as UTF-8") from None
+        raise config_files.not_utf8(path) from None
     if not isinstance(cfg, dict) or "Global" not in cfg or "Architecture" not in cfg:
         raise UsageError(f"config {path} is not a PaddleOCR config (no Global/Architecture section)")
     return cfg

@@ -19,7 +19,9 @@ import yaml
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
 from paddle_autotune_plugins.suites.adapter import Ability, TaskState, check_override, python, weight_files
-from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.suites.kit import config_files
+from paddle_autotune_plugins.suites.kit.doctor_lines import fix_lines, version_line
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
 
 BASE_KEY = "_base_"
 INHERIT_KEY = "_inherited_"
@@ -63,17 +65,17 @@ def load_config(path):
     """A PaddleSeg config as its own Config reads it (``_base_`` merged), or a UsageError saying why not."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UsageError(f"config file not found: {path}; pass the path of a PaddleSeg YAML with --config")
-    if path.suffix not in (".yml", ".yaml"):
-        raise UsageError(f"config {path}: PaddleSeg reads only .yml/.yaml files")
+        raise config_files.not_found(path, "pass the path of a PaddleSeg YAML with --config")
+    if path.suffix not in config_files.YAML_SUFFIXES:
+        raise config_files.not_yaml_suffix(path, "PaddleSeg")
     try:
         cfg = read_chain(path)
     except FileNotFoundError as e:
-        raise UsageError(f"config {path}: a _base_ file is missing: {e.filename}") from None
+        raise config_files.base_missing(path, BASE_KEY, e) from None
     except yaml.YAMLError as e:
-        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise config_files.not_valid_yaml(path, e) from None
     except UnicodeDecodeError:
-        raise UsageError(f"config {path} is not UTF-8 text; save it as UTF-8") from None
+        raise config_files.not_utf8(path) from None
     missing = [key for key in REQUIRED if key not in cfg]
     if missing:
         raise UsageError(f"config {path} is not a complete PaddleSeg training config after _base_: no "
@@ -227,12 +229,7 @@ class SegAdapter(YamlSuiteAdapter):
 
         spec = importlib.util.find_spec("paddleseg")
         where = f" (imported from {pathlib.Path(spec.origin).parent.parent})" if spec and spec.origin else ""
-        try:
-            from importlib.metadata import version
-
-            lines = [f"paddleseg {version('paddleseg')}{where}"]
-        except Exception:  # noqa: BLE001 - doctor reports, never fails
-            lines = [f"paddleseg: not installed{where} (a source checkout's tools/train.py still works)"]
+        lines = [version_line("paddleseg", where, f"{where} (a source checkout's tools/train.py still works)")]
         return lines + fix_lines(hooks.FIXES)
 
     def demo(self, out):

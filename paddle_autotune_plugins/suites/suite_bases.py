@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Optional, S
 
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import dotpath
-from paddle_autotune_plugins.suites.adapter import (Ability, Adapter, Config, PathLike, Task, TaskState,
-                                                    available_device, check_override, literal, python, weight_files)
+from paddle_autotune_plugins.suites.adapter import (Adapter, Config, PathLike, Task, TaskState, available_device,
+                                                    check_override, literal, python, weight_files)
 from paddle_autotune_plugins.suites.flag_scripts import Outputs, check_switches, switch_notes, write_command
 from paddle_autotune_plugins.suites.flags import ScriptHelp, to_flags
 from paddle_autotune_plugins.suites.script_yaml import ScriptYamls
@@ -192,18 +192,6 @@ class YamlSuiteAdapter(Adapter):
             expected[p.name] = p.current(cfg)
         self.write_config(cfg, written)
         return params, cfg, expected
-
-
-def fix_lines(fixes: Sequence[tuple[str, str, Callable[[], Any]]]) -> list[str]:
-    """doctor's line per run-time fix (name, what it fixes, whether it applies here); never fails."""
-    lines = []
-    for name, text, applies in fixes:
-        try:
-            state = "applied" if applies() else "not needed"
-        except Exception as e:  # noqa: BLE001 - doctor reports, never fails
-            state = f"unknown ({type(e).__name__})"
-        lines.append(f"  fix {name}: {state} - {text}")
-    return lines
 
 
 @dataclasses.dataclass

@@ -6,7 +6,8 @@ import pytest
 
 MODULES = ["cli", "suites.datasets", "search_space.dotpath", "study.fidelity", "suites.flags", "trials.knobs",
            "optuna_glue.pruners", "trials.reporting", "suites.script_yaml", "search_space.space", "optuna_glue.storages",
-           "trials.warm_start", "suites.kit.schedule", "suites.kit.script_output", "suites.kit.patching"]
+           "trials.warm_start", "suites.kit.schedule", "suites.kit.script_output", "suites.kit.patching",
+           "suites.kit.config_files", "suites.kit.doctor_lines"]
 
 
 @pytest.mark.parametrize("name", MODULES)
