@@ -26,7 +26,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 HELP_TIMEOUT = 300  # seconds; a suite's script imports Paddle and the suite before it can answer
 HELP_NOTICE = 10  # seconds of waiting for a --help before the console says what it waits for
-_ASKED: dict[tuple[tuple[str, ...], Optional[int]], ScriptHelp] = {}  # (command, script mtime) -> ScriptHelp: one --help per script version in a process
+# (command, script mtime) -> ScriptHelp: one --help per script version in a process
+_ASKED: dict[tuple[tuple[str, ...], Optional[int]], ScriptHelp] = {}
 
 # Flags that name where a script writes its model: always pointed into the trial's folder (the defaults,
 # e.g. multi_class/train.py's ./checkpoint, are shared by every trial). In the order their folders are
