@@ -70,7 +70,7 @@ def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.
         return code
     data_paths.check(task.adapter.data_paths(task))  # after the other checks: missing data fails every trial alike
     if opts.fidelity != "schedule":  # the ladder names its own steps
-        note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task.config, task=task))
+        note = pruners.unknown_length_note(opts.pruner, task.adapter.max_steps(task, task.config))
         notes = list(notes) + ([note] if note else [])
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"[autotune] suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
@@ -122,7 +122,7 @@ def dry_run(task: Task, opts: argparse.Namespace, params: list[space.Param], not
         print(textwrap.indent(yaml.safe_dump(rescaled.config, sort_keys=False, allow_unicode=True), "    "))
     trial_dir = (pathlib.Path(opts.out) / "dry-run" / "trial_0000").resolve()
     trial_dir.mkdir(parents=True, exist_ok=True)
-    cfg = task.adapter.prepare_trial(task.fresh_config(), trial_dir, coordinator.s.seed, task=task)
+    cfg = task.adapter.prepare_trial(task, task.fresh_config(), trial_dir, coordinator.s.seed)
     config_path = trial_dir / task.adapter.config_filename
     task.adapter.write_config(cfg, config_path)
     command = task.adapter.trial_command(task, str(config_path), cfg=cfg)

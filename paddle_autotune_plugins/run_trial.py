@@ -11,20 +11,25 @@ import importlib
 import os
 import runpy
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only: launch may run this as a file
+    from paddle_autotune_plugins.suites.adapter import Adapter
 
 
-def load_adapter(spec):
+def load_adapter(spec: str) -> "Adapter":
     """``module:Class`` as the coordinator names it (no entry-point scan: that is a tenth of a second of
     every trial's start), or a suite name."""
     if ":" in spec:
         module, name = spec.split(":", 1)
-        return getattr(importlib.import_module(module), name)()
+        adapter: "Adapter" = getattr(importlib.import_module(module), name)()
+        return adapter
     from paddle_autotune_plugins.suites.adapter import get_adapter  # absolute: launch may run this as a file
 
     return get_adapter(spec)
 
 
-def main():
+def main() -> None:
     spec, script, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     load_adapter(spec).install_hooks()
     sys.argv = [script] + args

@@ -18,7 +18,10 @@ class FakeAdapter(Adapter):
     def metric_names(self, task):
         return self.metrics
 
-    def max_steps(self, cfg, task=None):
+    def load(self, script, argv):
+        raise NotImplementedError("the fake suite has no command: tests build its Task with make_task")
+
+    def max_steps(self, task, cfg):
         return cfg["steps"]
 
     def trial_command(self, task, config_path, cfg=None):

@@ -9,7 +9,7 @@ from paddle_autotune_plugins.study.coordinator import Coordinator
 class CompressingAdapter(FakeAdapter):
     """The fake training's schedule is its `steps`: compressed, it runs fewer of them to the same end value."""
 
-    def compress_schedule(self, cfg, epochs, task):
+    def compress_schedule(self, task, cfg, epochs):
         return dict(cfg, steps=epochs)
 
 

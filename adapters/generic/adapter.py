@@ -12,7 +12,11 @@ flag it lists may be tuned though the command does not give it; a switch (``stor
 present or absent; output folders (``--save_dir``, ``--output_dir``) point into each trial's folder, and
 the best trial's weights go to ``out/best/``. A script that is not argparse is taken on its command alone.
 """
+from __future__ import annotations
+
+import dataclasses
 import os
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.suites.adapter import Task, python
@@ -20,18 +24,29 @@ from paddle_autotune_plugins.suites.flag_scripts import ask_help, script_stamp, 
 from paddle_autotune_plugins.suites.flags import ScriptHelp, parse_flags
 from paddle_autotune_plugins.trials.reporting import METRIC_ENV
 
+from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter, FlagScriptState
+
+if TYPE_CHECKING:  # for annotations only
+    from paddle_autotune_plugins.search_space.space import Param
+
 HELP_TIMEOUT = 60  # seconds for a plain script's --help; then it is tuned on its command alone
-from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter
+
+
+@dataclasses.dataclass
+class GenericState(FlagScriptState):
+    help_note: Optional[str] = None  # why the script's --help could not be read, or None
 
 
 class GenericAdapter(FlagScriptAdapter):
-    """task.state adds ``help_note``: why the script's --help could not be read, or None."""
+    """task.state (GenericState) adds ``help_note``: why the script's --help could not be read, or None."""
 
     name = "generic"
+    state_class = GenericState
+    hooks_module = "hooks"  # its install() takes the metric's name (install_hooks)
     config_filename = "config.yaml"
     runs_paddle = False  # any script: what it trains with and which GPUs that sees is its own business
 
-    def load(self, script, argv):
+    def load(self, script: Optional[str], argv: Sequence[str]) -> Task:
         if not script:
             raise UsageError("the generic suite needs a script: python -m paddle_autotune_plugins SCRIPT --flags "
                              "... --autotune ...")
@@ -42,28 +57,28 @@ class GenericAdapter(FlagScriptAdapter):
     def _help(self, task):
         """What the script's --help lists; nothing known for a script that is not argparse, or whose --help
         fails (add_help=False, say): it is then tuned on its command alone, as before, with a note."""
-        task.state["help_note"] = None
+        task.state.help_note = None
         if not uses_argparse(task.script):
             return ScriptHelp(set(), set())
         try:
             return ask_help([python(), task.script], task.cwd, os.path.basename(task.script), script_stamp(task.script),
                             timeout=HELP_TIMEOUT, otherwise="it is tuned on its command alone")
         except UsageError as e:
-            task.state["help_note"] = f"{e}: switches, output folders and flags the command does not give are not known"
+            task.state.help_note = f"{e}: switches, output folders and flags the command does not give are not known"
             return ScriptHelp(set(), set())
 
-    def metric_names(self, task):
+    def metric_names(self, task: Task) -> Optional[list[str]]:
         return None  # whatever the script prints
 
-    def check_space(self, task, params):
+    def check_space(self, task: Task, params: Sequence[Param]) -> Optional[list[str]]:
         for p in params:
             if p.name not in task.config and not p.new and not self.accepts(task, p.name):
-                listed = "its --help does not list it; " if task.state["help"].names else ""
+                listed = "its --help does not list it; " if task.state.help.names else ""
                 raise UsageError(f"'{p.name}' is not a flag of the command ({', '.join(task.config) or 'none given'});"
                                  f" {listed}give --{p.name} VALUE before --autotune, or mark it 'new: true'")
-        return [n for n in [task.state["help_note"]] if n] + self.script_notes(task, params)
+        return [n for n in [task.state.help_note] if n] + self.script_notes(task, params)
 
-    def install_hooks(self):
+    def install_hooks(self) -> None:
         from . import hooks
 
         hooks.install(os.environ.get(METRIC_ENV))

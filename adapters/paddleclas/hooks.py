@@ -7,6 +7,7 @@ import importlib.util
 import os
 import re
 
+from paddle_autotune_plugins.suites.kit.patching import is_patched, mark_patched
 from paddle_autotune_plugins.trials.import_hooks import when_imported
 from paddle_autotune_plugins.trials.reporting import report, report_progress, report_used, wanted
 
@@ -36,10 +37,10 @@ def _wrap(module, class_name, method, wrapper, mark="_autotune_fixed"):
     """module.class_name.method replaced by wrapper(original), once: a class that lacks it, or whose method
     carries mark already, is left as it is."""
     cls = getattr(module, class_name, None)
-    if cls is None or getattr(getattr(cls, method), mark, False):
+    if cls is None or is_patched(getattr(cls, method), mark):
         return
     wrapped = wrapper(getattr(cls, method))
-    setattr(wrapped, mark, True)
+    mark_patched(wrapped, mark)
     setattr(cls, method, wrapped)
 
 

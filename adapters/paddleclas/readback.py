@@ -10,6 +10,8 @@ import copy
 import json
 import sys
 
+from paddle_autotune_plugins.suites.kit.readback import split_warmup
+
 
 def _first(items):
     return items[0] if isinstance(items, (list, tuple)) and items else items
@@ -26,9 +28,7 @@ def lr_values(lr_sch, step_each_epoch):
         if isinstance(lr_sch, (int, float)):
             used["Optimizer.lr.learning_rate"] = float(lr_sch)
         return used
-    warmup = lr_sch if isinstance(lr_sch, paddle.optimizer.lr.LinearWarmup) else None
-    steps = int(warmup.warmup_steps) if warmup is not None else 0
-    inner = warmup.learning_rate if warmup is not None else lr_sch
+    _, steps, inner = split_warmup(lr_sch)
     probe = copy.deepcopy(lr_sch)  # stepping the copy leaves the trainer's schedule where it is
     peak = probe.last_lr
     if not isinstance(probe, paddle.optimizer.lr.ReduceOnPlateau):  # that one only moves with a metric

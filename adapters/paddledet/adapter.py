@@ -5,22 +5,31 @@ changed at dotted paths and written back as one flattened per-trial YAML (not `-
 keys with a shared prefix clobber each other). Trials run ppdet's own Trainer: the user's checkout's
 tools/train.py, or the plugin's train entry for the pip-only paddledet.
 """
+from __future__ import annotations
+
 import argparse
 import functools
 import os
 import pathlib
 import re
 import subprocess
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import yaml
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
-from paddle_autotune_plugins.suites.adapter import python
-from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.suites.adapter import Ability, Config, PathLike, Task, python
+from paddle_autotune_plugins.suites.kit import config_files
+from paddle_autotune_plugins.suites.kit.doctor_lines import fix_lines, version_line
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
 
 from . import config_io
 from .hooks import DROPOUT_HEAD
+
+if TYPE_CHECKING:  # for annotations only
+    from paddle_autotune_plugins.search_space.data_paths import DataPath
+    from paddle_autotune_plugins.search_space.space import Param
 
 _METRICS = {"COCO": ["bbox_ap", "bbox_ap50"], "VOC": ["bbox_map"]}
 
@@ -28,13 +37,13 @@ _METRICS = {"COCO": ["bbox_ap", "bbox_ap50"], "VOC": ["bbox_map"]}
 def load_config(path):
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UsageError(f"config file not found: {path}; pass the path of a PaddleDetection YAML with -c")
+        raise config_files.not_found(path, "pass the path of a PaddleDetection YAML with -c")
     try:
         cfg = config_io.load(path)
     except FileNotFoundError as e:
-        raise UsageError(f"config {path}: a _BASE_ file is missing: {e.filename}") from None
+        raise config_files.base_missing(path, "_BASE_", e) from None
     except yaml.YAMLError as e:
-        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise config_files.not_valid_yaml(path, e) from None
     if "architecture" not in cfg:
         raise UsageError(f"config {path} is not a PaddleDetection config (no 'architecture' after _BASE_)")
     return cfg
@@ -145,37 +154,41 @@ class DetAdapter(YamlSuiteAdapter):
     step_unit = "epoch"
     output_paths = {"save_dir": ("output", None), "output_eval": ("output/eval", None)}  # bbox.json stays in the trial
     device_path = ("use_gpu", True, False)
+    abilities = frozenset({Ability.COMPRESS_SCHEDULE, Ability.DOCTOR_CONFIGS, Ability.DEMO})
+    hooks_module = "hooks"
+    doctor_module = "doctor"
+    readback_module = "live"
 
     @classmethod
-    def detects(cls, script):
+    def detects(cls, script: PathLike) -> bool:
         return (checkout_root(script) / "ppdet").is_dir()
 
-    def command_parser(self, prog):
+    def command_parser(self, prog: str) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False)
         parser.add_argument("-c", "--config", required=True)
         parser.add_argument("-o", "--opt", dest="overrides", nargs="*", action="extend", default=[])
         parser.add_argument("--eval", action="store_true")
         return parser
 
-    def read_config_file(self, path):
+    def read_config_file(self, path: str) -> Config:
         return load_config(path)
 
-    def override_value(self, text):
+    def override_value(self, text: str) -> Any:
         return yaml.safe_load(text)  # as ppdet reads -o values
 
-    def architecture(self, cfg):
+    def architecture(self, cfg: Config) -> Optional[str]:
         """The architecture, named by its head where ppdet shares one (PP-YOLOE is YOLOv3 + PPYOLOEHead)."""
         arch = cfg.get("architecture")
         head = (cfg.get(arch) or {}).get("yolo_head") if isinstance(cfg.get(arch), dict) else None
         return head.replace("Head", "") if head and head != "YOLOv3Head" else arch
 
-    def metric_names(self, task):
+    def metric_names(self, task: Task) -> Optional[list[str]]:
         return _METRICS.get(str(task.config.get("metric", "COCO")).upper(), [str(task.config.get("metric"))])
 
-    def default_metric_for(self, task):
+    def default_metric_for(self, task: Task) -> Optional[str]:
         return self.metric_names(task)[0]
 
-    def data_choices(self, path, cfg):
+    def data_choices(self, path: str, cfg: Config) -> list[Any]:
         from .anchors import data_choices
 
         try:
@@ -184,13 +197,13 @@ class DetAdapter(YamlSuiteAdapter):
             raise UsageError(f"cannot seed '{path}' from the training data ({type(e).__name__}: {e}); "
                              f"check TrainDataset.dataset_dir and anno_path") from None
 
-    def check_space(self, task, params):
+    def check_space(self, task: Task, params: Sequence[Param]) -> Optional[list[str]]:
         notes = super().check_space(task, params)
         if task.script:  # the checkout's own ppdet will train: it must import before any trial starts
             check_checkout_imports(checkout_root(task.script))
         return notes
 
-    def trainer_fact(self, task, name):
+    def trainer_fact(self, task: Task, name: str) -> Any:
         """Facts of this config's training that a preset's `when: {trainer.NAME: value}` asks for, where
         a plain value comparison cannot say it (presets.py): whether a knob would act."""
         facts = {"decays_before_last_epoch": decays_before_last_epoch,
@@ -199,7 +212,7 @@ class DetAdapter(YamlSuiteAdapter):
             return facts[name](task.config)
         return super().trainer_fact(task, name)
 
-    def data_paths(self, task):
+    def data_paths(self, task: Task) -> list[DataPath]:
         """ppdet opens dataset_dir from its working directory, image_dir and anno_path under dataset_dir."""
         keys, under = [], {}
         for dataset in ("TrainDataset", "EvalDataset"):
@@ -207,27 +220,27 @@ class DetAdapter(YamlSuiteAdapter):
             under.update({f"{dataset}.{key}": f"{dataset}.dataset_dir" for key in ("image_dir", "anno_path")})
         return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag, under=under)
 
-    def reference_devices(self, cfg):
+    def reference_devices(self, cfg: Config) -> Optional[int]:
         # the model zoo trains on 8 GPUs ("PP-YOLO used 8 GPUs ... if GPU number and mini-batch size is changed,
         # learning rate and iteration times should be adjusted")
         return 8
 
-    def optimizer_name(self, cfg):
+    def optimizer_name(self, cfg: Config) -> Optional[str]:
         return dotpath.get(cfg, "OptimizerBuilder.optimizer.type", None)
 
-    def learning_rate_paths(self, cfg):
+    def learning_rate_paths(self, cfg: Config) -> list[str]:
         return ["LearningRate.base_lr"]
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task: Optional[Task], cfg: Config) -> Optional[int]:
         return cfg.get("epoch")
 
-    def compress_schedule(self, cfg, epochs, task):
+    def compress_schedule(self, task: Task, cfg: Config, epochs: int) -> Config:
         from . import schedule
 
         return schedule.compress(cfg, epochs)
 
-    def prepare_trial(self, cfg, trial_dir, seed, task=None):
-        cfg = super().prepare_trial(cfg, trial_dir, seed, task)
+    def prepare_trial(self, task: Optional[Task], cfg: Config, trial_dir: PathLike, seed: int) -> Config:
+        cfg = super().prepare_trial(task, cfg, trial_dir, seed)
         pathlib.Path(cfg["output_eval"]).mkdir(parents=True, exist_ok=True)  # VOCMetric writes there without creating it
         self._switch_dropout_head(cfg)
         return cfg
@@ -243,35 +256,31 @@ class DetAdapter(YamlSuiteAdapter):
             cfg[DROPOUT_HEAD] = dict(head)
             dotpath.set_(cfg, "BBoxHead.head", DROPOUT_HEAD)
 
-    def write_config(self, cfg, path):
+    def write_config(self, cfg: Config, path: PathLike) -> None:
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         config_io.dump(cfg, path)
 
-    def read_config(self, path):
+    def read_config(self, path: PathLike) -> Config:
         return config_io.load_text(pathlib.Path(path).read_text())  # its !Tag objects kept
 
-    def trial_command(self, task, config_path, cfg=None):
+    def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[Config] = None) -> list[str]:
         if task.script:
             extra = task.script_args if "--eval" in task.script_args else task.script_args + ["--eval"]
             return [python(), "-m", "paddle_autotune_plugins.run_trial", self.name, task.script,
                     "-c", config_path] + extra
         return [python(), "-m", self.train_entry, "-c", config_path, "--eval"]
 
-    def best_checkpoint(self, cfg, task=None, trial_dir=None):
+    def best_checkpoint(self, task: Optional[Task], cfg: Config, trial_dir: Optional[PathLike] = None
+                        ) -> Optional[list[str]]:
         return best_checkpoint_files(cfg["save_dir"])
 
-    def doctor(self):
+    def doctor(self) -> list[str]:
         from . import compat
 
-        try:
-            from importlib.metadata import version
-
-            lines = [f"paddledet {version('paddledet')}"]
-        except Exception:
-            lines = ["paddledet: not installed (a source checkout's tools/train.py still works)"]
+        lines = [version_line("paddledet", missing_note=" (a source checkout's tools/train.py still works)")]
         return lines + fix_lines(compat.FIXES)
 
-    def demo(self, out):
+    def demo(self, out: pathlib.Path) -> Optional[tuple[Task, list[str]]]:
         """PicoDet on the one-class digits set (digits_det.DEMO), its learning rate tuned; one trial a core
         (trials train single-threaded), up to two: a later --workers on the command line wins."""
         from .digits_det import DEMO, DEMO_SPACE, write_demo_config

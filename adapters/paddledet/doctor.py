@@ -285,7 +285,7 @@ def _check_config(adapter, path, tmp, load_config):
     space.apply_all(params, trial_values(params, cfg), cfg)
     given = copy.deepcopy(cfg)
     expected = {p.name: dotpath.get(cfg, p.name, None) for p in params if p.name != "TwoFCHead.dropout"}
-    cfg = adapter.prepare_trial(cfg, tmp / "trial", seed=0)
+    cfg = adapter.prepare_trial(None, cfg, tmp / "trial", seed=0)
     written = tmp / "config.yml"
     adapter.write_config(cfg, written)
     try:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from paddle_autotune_plugins.search_space import dotpath
+from paddle_autotune_plugins.suites.kit.patching import is_patched, mark_patched
 from paddle_autotune_plugins.trials.import_hooks import when_imported
 from paddle_autotune_plugins.trials.reporting import (ENV_VAR, report, report_progress, report_used, study_seed,
                                                       tuned_paths)
@@ -109,7 +110,7 @@ def seed_from_study():
 
 def _hook_trainer(module):
     trainer_cls = getattr(module, "Trainer", None)
-    if trainer_cls is None or getattr(trainer_cls.__init__, "_autotune_hooked", False):
+    if trainer_cls is None or is_patched(trainer_cls.__init__):
         return
     from ppdet.engine.callbacks import Callback
 
@@ -144,7 +145,7 @@ def _hook_trainer(module):
         if mode == "train":
             self.register_callbacks([ReportCallback(self)])
 
-    __init__._autotune_hooked = True
+    mark_patched(__init__)
     trainer_cls.__init__ = __init__
 
 

@@ -22,9 +22,9 @@ What it rescales (ppdet 2.6.0 wheel, release/2.7.1 and develop build these the s
   (readers); positive ones are scaled and rounded to whole epochs, at least 1; negative ones (``-1``,
   "never" / "always") stay.
 
-Milestones follow ``paddleclas.schedule.scale_milestones``: nearest whole epoch, in order, at least one
-epoch apart, inside the training when they were inside it, past its end when they were past it, none
-dropped (``ValueError`` says how many epochs they need).
+Milestones follow ``suites/kit/schedule.scale_milestones`` (as PaddleClas's do): nearest whole epoch, in
+order, at least one epoch apart, inside the training when they were inside it, past its end when they were
+past it, none dropped (``ValueError`` says how many epochs they need).
 
 Refused with ``ValueError`` rather than compressed wrongly: a scheduler tag not listed above, a config with
 ``transform_schedulers`` or ``cycle_epoch`` (reader schedules not rescaled here), one without ``epoch``.
@@ -40,7 +40,7 @@ Left as it is (how often, not the schedule): ``snapshot_epoch``, ``log_iter``.
 """
 import copy
 
-from paddle_autotune_plugins.adapters.paddleclas.schedule import round_half_up, scale_milestones
+from paddle_autotune_plugins.suites.kit.schedule import round_half_up, scale_milestones
 
 SCHEDULERS = ("PiecewiseDecay", "CosineDecay", "LinearWarmup", "ExpWarmup")
 PHASE_KEYS = ("static_assigner_epoch", "mixup_epoch", "mosaic_epoch")

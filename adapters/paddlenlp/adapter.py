@@ -22,24 +22,33 @@ For both, the presets' knobs land on the script's own flag names (the first name
 script takes), switches (``--warmup``) are passed bare or left out, and output folders (``--save_dir``,
 ``--output_dir``) point into each trial's folder (``paddle_autotune_plugins/suites/flag_scripts.py``).
 """
+from __future__ import annotations
+
+import dataclasses
 import difflib
 import json
 import os
 import pathlib
 import re
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import yaml
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.search_space import data_paths
-from paddle_autotune_plugins.suites.adapter import Task, available_device
+from paddle_autotune_plugins.suites.adapter import Ability, Config, PathLike, Task, available_device
 from paddle_autotune_plugins.suites.flag_scripts import ask_help, script_stamp
 from paddle_autotune_plugins.suites.flags import parse_flags
-from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter
+from paddle_autotune_plugins.suites.kit.doctor_lines import version_line
+from paddle_autotune_plugins.suites.suite_bases import FlagScriptAdapter, FlagScriptState
 
 from . import paddleformers_cli
 from .hooks import TRAINER_ARGUMENTS  # the --help of a Trainer script lists them
 from .paddleformers_env import SETUP, imports_paddleformers, paddleformers_python, python_for
+
+if TYPE_CHECKING:  # for annotations only
+    from paddle_autotune_plugins.search_space.data_paths import DataPath
+    from paddle_autotune_plugins.search_space.space import Param
 
 # What TrainingArguments (and the train entry) accept, for the arguments people tune.
 # name: (lowest, highest, lowest included, highest included)
@@ -91,8 +100,15 @@ def check_value(name, value):
         raise UsageError(f"{name} = {value} is outside what the argument accepts {span}; narrow the range")
 
 
+@dataclasses.dataclass
+class NlpState(FlagScriptState):
+    trainer_style: bool = True  # False for a script with a training loop of its own (load finds out)
+    launcher: Optional[str] = None  # paddleformers-cli's launcher.py, for a paddleformers-cli command
+
+
 class NlpAdapter(FlagScriptAdapter):
-    """task.state adds ``trainer_style``: False for a script with a training loop of its own."""
+    """task.state (NlpState) adds ``trainer_style``: False for a script with a training loop of its own; and
+    ``launcher`` for a paddleformers-cli command."""
 
     name = "nlp"
     demo_summary = ("PaddleNLP: a tiny random-init ERNIE fine-tuned on bundled review sentences (positive or negative), "
@@ -102,9 +118,12 @@ class NlpAdapter(FlagScriptAdapter):
     config_filename = "config.json"
     config_help = "a JSON or YAML of training arguments"
     override_example = "--name value flags after -c FILE"
+    abilities = frozenset({Ability.COMPRESS_SCHEDULE, Ability.DEMO, Ability.WARM_START})
+    state_class = NlpState
+    hooks_module = "hooks"
 
     @classmethod
-    def quiet_imports(cls):
+    def quiet_imports(cls) -> None:
         from paddle_autotune_plugins.trials.import_hooks import when_imported
 
         # PaddleNLP logs DEBUG and INFO to stderr from its import on; its warnings and errors stay
@@ -112,7 +131,7 @@ class NlpAdapter(FlagScriptAdapter):
             when_imported(f"{package}.utils.log", lambda module: module.logger.set_level("WARNING"))
 
     @classmethod
-    def detects(cls, script):
+    def detects(cls, script: PathLike) -> bool:
         """A script that imports PaddleNLP: Trainer scripts and scripts with a loop of their own alike; and a
         Trainer script of PaddleFormers, PaddleNLP's successor."""
         try:
@@ -123,24 +142,24 @@ class NlpAdapter(FlagScriptAdapter):
             ("paddlenlp" in text and ("PdArgumentParser" in text or "TrainingArguments" in text))
 
     @classmethod
-    def runs_program(cls, name):
+    def runs_program(cls, name: Optional[str]) -> bool:
         return paddleformers_cli.is_program(name)
 
-    def script_command(self, script):
+    def script_command(self, script: str) -> list[str]:
         """A PaddleFormers script runs in its own environment (paddleformers_env.py)."""
         return [python_for(script)] + super().script_command(script)[1:]
 
-    def command(self, task):
+    def command(self, task: Task) -> list[str]:
         """paddleformers-cli: its launcher.py train, in-process with the hooks (paddleformers_cli.py)."""
         if self.cli_task(task):
-            return self.script_command(task.state["launcher"]) + ["train"]
+            return self.script_command(task.state.launcher) + ["train"]
         return super().command(task)
 
     # --- the command --------------------------------------------------------------------------
-    def warm_preload(self, task):
+    def warm_preload(self, task: Task) -> Optional[str]:
         return None if task.script else f"{self.train_entry}:preload"  # a user's own script starts cold
 
-    def load(self, script, argv):
+    def load(self, script: Optional[str], argv: Sequence[str]) -> Task:
         if paddleformers_cli.is_program(script):
             return self.load_cli(script, argv)
         argv = list(argv)
@@ -161,7 +180,7 @@ class NlpAdapter(FlagScriptAdapter):
         for name, value in cfg.items():
             self._check_name(script_help.names, task, name, "argument")
             check_value(name, value)
-        task.state["trainer_style"] = task.script is None or bool(TRAINER_ARGUMENTS & script_help.names)
+        task.state.trainer_style = task.script is None or bool(TRAINER_ARGUMENTS & script_help.names)
         return self.take_flags(task, script_help, cfg)
 
     def load_cli(self, program, argv):
@@ -170,25 +189,25 @@ class NlpAdapter(FlagScriptAdapter):
         task = Task(self, {}, config_path=os.path.abspath(config_path), script=program, cwd=os.getcwd())
         cfg = load_args_file(config_path)
         cfg.update(overrides)
-        task.state["launcher"] = paddleformers_cli.launcher(paddleformers_python())
+        task.state.launcher = paddleformers_cli.launcher(paddleformers_python())
         script_help = ask_help(self.command(task), task.cwd, f"{paddleformers_cli.PROGRAM} train",
-                               script_stamp(task.state["launcher"]))
+                               script_stamp(task.state.launcher))
         for name, value in cfg.items():
             self._check_name(script_help.names, task, name, "argument")
             check_value(name, value)
-        task.state["trainer_style"] = True
+        task.state.trainer_style = True
         return self.take_flags(task, script_help, cfg)
 
     @staticmethod
     def cli_task(task):
-        return task is not None and bool(task.state.get("launcher"))
+        return task is not None and bool(task.state.launcher)
 
     @staticmethod
     def trainer_style(task):
         """Whether the task's script is a Trainer script (as the plugin's entry is), not a loop of its own."""
-        return task is None or task.state["trainer_style"]
+        return task is None or task.state.trainer_style
 
-    def stops_cooperatively_for(self, task):
+    def stops_cooperatively_for(self, task: Task) -> bool:
         return self.trainer_style(task)  # a loop of the script's own never sees the stop file
 
     def _check_name(self, known, task, name, what):
@@ -198,8 +217,8 @@ class NlpAdapter(FlagScriptAdapter):
         hint = f"; did you mean --{' or --'.join(close)}?" if close else "; see the script's --help"
         raise UsageError(f"unknown {what} '{name}' for {os.path.basename(task.script or self.train_entry)}{hint}")
 
-    def check_space(self, task, params):
-        known = task.state["help"].names
+    def check_space(self, task: Task, params: Sequence[Param]) -> Optional[list[str]]:
+        known = task.state.help.names
         for p in params:
             self._check_name(known, task, p.name, "tuned argument")
             for value in (p.choices or []) + [v for v in (p.low, p.high) if v is not None]:
@@ -211,7 +230,7 @@ class NlpAdapter(FlagScriptAdapter):
                                  f"use a preset without scale_with (e.g. ernie-finetune)")
         return self.script_notes(task, params)
 
-    def data_paths(self, task):
+    def data_paths(self, task: Task) -> list[DataPath]:
         """--train_file, --dev_file, --label_file from the working directory, else train.txt, dev.txt, label.txt
         in --dataset_dir (the plugin's entry and applications/text_classification read them so)."""
         if self.cli_task(task):
@@ -227,21 +246,21 @@ class NlpAdapter(FlagScriptAdapter):
                 paths.append(data_paths.DataPath("--dataset_dir", folder, resolved, "--dataset_dir DIR"))
         return paths
 
-    def default_metric_for(self, task):
+    def default_metric_for(self, task: Task) -> Optional[str]:
         """paddleformers-cli's SFT and DPO evaluations report losses (eval_loss, eval_ppl), not an accuracy."""
         return "eval_loss" if self.cli_task(task) else self.default_metric
 
-    def metric_names(self, task):
+    def metric_names(self, task: Task) -> Optional[list[str]]:
         return None if task.script else _OWN_METRICS  # a user's script reports what its compute_metrics makes
 
-    def step_unit_for(self, task):
+    def step_unit_for(self, task: Task) -> str:
         """A loop of its own and the Trainer's epoch strategy evaluate each epoch; else at global steps."""
         if self.cli_task(task):
             return "step"  # paddleformers-cli turns the epoch strategies into steps (its sft workflow)
         epochs = not self.trainer_style(task) or str(task.config.get("evaluation_strategy", "epoch")) == "epoch"
         return "epoch" if epochs else "step"
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task: Optional[Task], cfg: Config) -> Optional[int]:
         """The evaluation count of a full run: its epochs (a script of its own evaluates once an epoch)."""
         if self.cli_task(task):
             return None  # it evaluates at global steps it computes from the data: the baseline's run tells
@@ -256,14 +275,14 @@ class NlpAdapter(FlagScriptAdapter):
             return None  # its epochs depend on the data's size
         return int(float(cfg.get("num_train_epochs", 3)))
 
-    def compress_schedule(self, cfg, epochs, task):
+    def compress_schedule(self, task: Task, cfg: Config, epochs: int) -> Config:
         from . import schedule
 
         return schedule.compress(cfg, epochs)
 
     # --- a trial --------------------------------------------------------------------------------
-    def trial_flags(self, task, cfg, seed):
-        known = task.state["help"].names
+    def trial_flags(self, task: Task, cfg: Config, seed: int) -> Config:
+        known = task.state.help.names
         if "seed" in known:  # paddleformers-cli's workflow refuses a seed of 0: its trials count from 1
             cfg.setdefault("seed", seed + 1 if self.cli_task(task) else seed)
         if "device" in known and str(cfg.get("device", "gpu")).startswith("gpu") and available_device() == "cpu":
@@ -272,39 +291,29 @@ class NlpAdapter(FlagScriptAdapter):
             cfg.setdefault("disable_tqdm", True)  # the bar glues itself to the eval log line
         return cfg
 
-    def trial_command(self, task, config_path, cfg=None):
+    def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[Config] = None) -> list[str]:
         if self.cli_task(task):  # paddleformers-cli reads the trial's config file (JSON or YAML) whole
             return self.command(task) + [str(config_path)]
         return super().trial_command(task, config_path, cfg)
 
-    def write_config(self, cfg, path):
+    def write_config(self, cfg: Config, path: PathLike) -> None:
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(path).write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n")
 
-    def writes_best_command(self, task):
+    def writes_best_command(self, task: Task) -> bool:
         """best_config.json is what a Trainer script takes as is; a script that reads only flags gets
         best_command.txt too."""
         return not self.trainer_style(task)
 
-    def install_hooks(self):
-        from . import hooks
-
-        hooks.install()
-
-    def doctor(self):
-        try:
-            from importlib.metadata import version
-
-            lines = [f"paddlenlp {version('paddlenlp')}"]
-        except Exception:
-            lines = ["paddlenlp: not installed"]
+    def doctor(self) -> list[str]:
+        lines = [version_line("paddlenlp")]
         try:
             lines.append(f"paddleformers scripts run with {paddleformers_python()}")
         except UsageError:
             lines.append(f"paddleformers: no environment ('{SETUP}' makes one)")
         return lines
 
-    def demo(self, out):
+    def demo(self, out: pathlib.Path) -> Optional[tuple[Task, list[str]]]:
         from .demo import demo_task
 
         return demo_task(self, out)

@@ -4,15 +4,17 @@
   PaddleFormers') trainer module is imported; no file of the script or of the suite is edited.
 - A script with a loop of its own (``applications/text_classification/multi_class/train.py``) logs its
   evaluations through ``paddlenlp.utils.log.logger``, on stderr: each ``eval loss: ..., acc: ...`` line is one
-  report (``eval_loss``, ``eval_accuracy``), read by the generic adapter's output reader. Once a Trainer
-  is built the callback reports instead, so no evaluation is reported twice.
+  report (``eval_loss``, ``eval_accuracy``), read by the flag scripts' output reader
+  (suites/kit/script_output.py). Once a Trainer is built the callback reports instead, so no evaluation is
+  reported twice.
 - Knob proof: the parsed arguments (argparse, and ``PdArgumentParser``'s dataclasses for Trainer scripts)
   are sent with ``report_used``; the callback adds the learning rate of the built scheduler.
 """
 import dataclasses
 import os
 
-from paddle_autotune_plugins.adapters.generic import hooks as script_hooks
+from paddle_autotune_plugins.suites.kit import script_output as script_hooks
+from paddle_autotune_plugins.suites.kit.patching import is_patched, mark_patched
 from paddle_autotune_plugins.trials.import_hooks import when_imported
 from paddle_autotune_plugins.trials.reporting import METRIC_ENV
 
@@ -23,7 +25,7 @@ PACKAGES = ("paddlenlp", "paddleformers")  # PaddleFormers' trainer is PaddleNLP
 
 def _hook_trainer(module):
     trainer_cls = getattr(module, "Trainer", None)
-    if trainer_cls is None or getattr(trainer_cls.__init__, "_autotune_hooked", False):
+    if trainer_cls is None or is_patched(trainer_cls.__init__):
         return
     original = trainer_cls.__init__
     package = module.__name__.split(".")[0]
@@ -35,7 +37,7 @@ def _hook_trainer(module):
 
         install(self, package)
 
-    __init__._autotune_hooked = True
+    mark_patched(__init__)
     trainer_cls.__init__ = __init__
 
 
@@ -71,7 +73,7 @@ def _hook_argparser(module):
     # common_parse serves the flag and JSON paths in PaddleNLP 3; older ones have only the public methods
     for name in ("common_parse", "parse_args_into_dataclasses", "parse_json_file", "parse_dict"):
         original = parser_cls.__dict__.get(name)
-        if original is None or getattr(original, "_autotune_hooked", False):
+        if original is None or is_patched(original):
             continue
         setattr(parser_cls, name, _reporting(original))
 
@@ -87,7 +89,7 @@ def _reporting(original):
             script_hooks.send_used(values)
         return outputs
 
-    parse._autotune_hooked = True
+    mark_patched(parse)
     return parse
 
 

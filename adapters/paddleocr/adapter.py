@@ -10,16 +10,26 @@ config points ``Global.save_model_dir`` and ``Global.save_res_path`` into the tr
 Steps are the trainer's global iterations at which it evaluates (``Global.eval_batch_step: [start,
 every]``), as PaddleOCR itself logs its evaluations.
 """
+from __future__ import annotations
+
+import argparse
 import glob
 import math
 import pathlib
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import yaml
 
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
-from paddle_autotune_plugins.suites.adapter import check_override
-from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.suites.adapter import Ability, Config, PathLike, Task, check_override
+from paddle_autotune_plugins.suites.kit import config_files
+from paddle_autotune_plugins.suites.kit.doctor_lines import fix_lines
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
+
+if TYPE_CHECKING:  # for annotations only
+    from paddle_autotune_plugins.search_space.data_paths import DataPath
+    from paddle_autotune_plugins.search_space.space import Param
 
 # the metric classes' result keys (ppocr/metrics); the trainer adds fps, which hooks.py leaves out
 METRICS = {"RecMetric": ["acc", "norm_edit_dis"], "DetMetric": ["hmean", "precision", "recall"],
@@ -32,15 +42,15 @@ def load_config(path):
     """A PaddleOCR config as tools/program.py's load_config reads it, or a UsageError saying why not."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UsageError(f"config file not found: {path}; pass the path of a PaddleOCR YAML with -c")
-    if path.suffix not in (".yml", ".yaml"):
-        raise UsageError(f"config {path}: PaddleOCR reads only .yml/.yaml files")
+        raise config_files.not_found(path, "pass the path of a PaddleOCR YAML with -c")
+    if path.suffix not in config_files.YAML_SUFFIXES:
+        raise config_files.not_yaml_suffix(path, "PaddleOCR")
     try:
         cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise config_files.not_valid_yaml(path, e) from None
     except UnicodeDecodeError:
-        raise UsageError(f"config {path} is not UTF-8 text; save it as UTF-8") from None
+        raise config_files.not_utf8(path) from None
     if not isinstance(cfg, dict) or "Global" not in cfg or "Architecture" not in cfg:
         raise UsageError(f"config {path} is not a PaddleOCR config (no Global/Architecture section)")
     return cfg
@@ -153,50 +163,54 @@ class OcrAdapter(YamlSuiteAdapter):
                     "Global.save_res_path": ("output/predicts.txt", None)}
     device_path = ("Global.use_gpu", True, False)
     seed_path = "Global.seed"
+    abilities = frozenset({Ability.DOCTOR_CONFIGS, Ability.DEMO})
+    hooks_module = "hooks"
+    doctor_module = "doctor"
+    readback_module = "readback"
 
     @classmethod
-    def detects(cls, script):
+    def detects(cls, script: PathLike) -> bool:
         root = checkout_root(script)
         return (root / "ppocr").is_dir() and (root / "tools" / "train.py").is_file()
 
-    def command_parser(self, prog):
+    def command_parser(self, prog: str) -> argparse.ArgumentParser:
         return command_parser(prog)
 
-    def load(self, script, argv):
+    def load(self, script: Optional[str], argv: Sequence[str]) -> Task:
         if not script:
             raise UsageError("PaddleOCR trains from a source checkout (the paddleocr wheel has no trainer): run "
                              "python -m paddle_autotune_plugins PADDLEOCR/tools/train.py -c CONFIG --autotune ...")
         return super().load(script, argv)
 
-    def read_config_file(self, path):
+    def read_config_file(self, path: str) -> Config:
         return load_config(path)
 
-    def passed_on(self, script, args, rest):
+    def passed_on(self, script: Optional[str], args: argparse.Namespace, rest: list[str]) -> list[str]:
         if rest:  # tools/train.py's parser would refuse them in every trial
             raise UsageError(f"unrecognized arguments for PaddleOCR's tools/train.py: {' '.join(rest)} (it takes "
                              f"-c, -o and -p)")
         return ["-p", args.profiler_options] if args.profiler_options else []
 
-    def apply_command(self, cfg, args):
+    def apply_command(self, cfg: Config, args: argparse.Namespace) -> None:
         if len(args.overrides) > 1:  # argparse's nargs="+": tools/train.py would keep only the last -o
             raise UsageError("-o is given more than once, and PaddleOCR's tools/train.py keeps only the last; "
                              "give every item after one -o")
         apply_overrides(cfg, args.overrides[0] if args.overrides else [])
         check_trainable(cfg, args.config)
 
-    def architecture(self, cfg):
+    def architecture(self, cfg: Config) -> Optional[str]:
         return dotpath.get(cfg, "Architecture.algorithm", None)
 
-    def default_metric_for(self, task):
+    def default_metric_for(self, task: Task) -> Optional[str]:
         """The config's Metric.main_indicator, else the metric class's own default (its first name)."""
         named = dotpath.get(task.config, "Metric.main_indicator", None)
         return named or (METRICS.get(dotpath.get(task.config, "Metric.name", None)) or [self.default_metric])[0]
 
-    def metric_names(self, task):
+    def metric_names(self, task: Task) -> Optional[list[str]]:
         names = METRICS.get(dotpath.get(task.config, "Metric.name", None))
         return list(names) if names else None  # another metric class: its names are known once it reports
 
-    def check_space(self, task, params):
+    def check_space(self, task: Task, params: Sequence[Param]) -> Optional[list[str]]:
         notes = list(super().check_space(task, params) or [])
         lr_cfg = dotpath.get(task.config, "Optimizer.lr", None) or {}
         start = _number(lr_cfg.get("start_lr", 1e-5)) if lr_cfg.get("name") == "LinearWarmupCosine" else None
@@ -212,7 +226,7 @@ class OcrAdapter(YamlSuiteAdapter):
             rate.low = low
         return notes
 
-    def data_paths(self, task):
+    def data_paths(self, task: Task) -> list[DataPath]:
         """ppocr opens data_dir, each label file and the character dictionary from its working directory."""
         cfg, paths = task.config, []
         for mode in ("Train", "Eval"):
@@ -224,25 +238,26 @@ class OcrAdapter(YamlSuiteAdapter):
                                                  f"{self.override_flag} {key}=[PATH]"))
         return paths + data_paths.yaml_keys(cfg, task.cwd, ["Global.character_dict_path"], self.override_flag)
 
-    def reference_devices(self, cfg):
+    def reference_devices(self, cfg: Config) -> Optional[int]:
         # PaddleOCR's fine-tuning docs: "The configuration file provided by PaddleOCR is for 8-gpu training"
         # (batch_size_per_card is per card), with the learning rate to be moved with the total batch
         return REFERENCE_DEVICES
 
-    def optimizer_name(self, cfg):
+    def optimizer_name(self, cfg: Config) -> Optional[str]:
         return dotpath.get(cfg, "Optimizer.name", None)
 
-    def learning_rate_paths(self, cfg):
+    def learning_rate_paths(self, cfg: Config) -> list[str]:
         # ocr-lr's places: Piecewise trains with values, OneCycle peaks at max_lr, the others learning_rate
         return ["Optimizer.lr.learning_rate", "Optimizer.lr.values", "Optimizer.lr.max_lr"]
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task: Optional[Task], cfg: Config) -> Optional[int]:
         return last_eval_step(cfg, task.cwd if task else None)
 
-    def trial_command(self, task, config_path, cfg=None):
+    def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[Config] = None) -> list[str]:
         return self.script_command(task.script) + ["-c", config_path] + list(task.script_args)
 
-    def best_checkpoint(self, cfg, task=None, trial_dir=None):
+    def best_checkpoint(self, task: Optional[Task], cfg: Config, trial_dir: Optional[PathLike] = None
+                        ) -> Optional[list[str]]:
         """``save_model_dir/best_accuracy.*`` (what the trainer saves at a new best of its main indicator;
         inside a ``best_accuracy/`` folder when ``uniform_output_enabled``), or None before any."""
         save_dir = pathlib.Path(dotpath.get(cfg, "Global.save_model_dir"))
@@ -251,13 +266,13 @@ class OcrAdapter(YamlSuiteAdapter):
             files = sorted(str(p) for p in (save_dir / "best_accuracy").glob("best_accuracy.*"))
         return files or None
 
-    def doctor(self):
+    def doctor(self) -> list[str]:
         from . import hooks
 
         return ["paddleocr: trains from a source checkout's tools/train.py (doctor --configs CHECKOUT checks its "
                 "configs)"] + fix_lines(hooks.FIXES)
 
-    def demo(self, out):
+    def demo(self, out: pathlib.Path) -> Optional[tuple[Task, list[str]]]:
         from .demo import demo_task
 
         return demo_task(self, out)

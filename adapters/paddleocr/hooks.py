@@ -11,6 +11,7 @@ import inspect
 import os
 import sys
 
+from paddle_autotune_plugins.suites.kit.patching import is_patched, mark_patched
 from paddle_autotune_plugins.trials.import_hooks import when_imported
 from paddle_autotune_plugins.trials.reporting import ENV_VAR, report, report_progress, report_used
 
@@ -71,9 +72,9 @@ def _report_knobs(train, args, kwargs):
 
 
 def _hook_program(module):
-    if getattr(module, "_autotune_hooked", False):
+    if is_patched(module):
         return
-    module._autotune_hooked = True
+    mark_patched(module)
     original_train, original_eval = module.train, module.eval
 
     def train(*args, **kwargs):

@@ -9,6 +9,8 @@ by the config paths they answer for, so the coordinator compares them with the t
 """
 import copy
 
+from paddle_autotune_plugins.suites.kit.readback import split_warmup
+
 POST_KNOBS = ("thresh", "box_thresh", "unclip_ratio")
 DB_POST = ("DBPostProcess", "DistillationDBPostProcess")  # the post-processes the DB knobs are read from
 
@@ -35,9 +37,7 @@ def scheduler_values(lr_config, scheduler, step_each_epoch):
         return used
     if not isinstance(scheduler, lr.LRScheduler):
         return used
-    warmup = scheduler if isinstance(scheduler, lr.LinearWarmup) else None
-    steps = int(warmup.warmup_steps) if warmup is not None else 0
-    inner = warmup.learning_rate if warmup is not None else scheduler
+    _, steps, inner = split_warmup(scheduler)
     if isinstance(inner, lr.PiecewiseDecay):
         used["Optimizer.lr.values"] = [float(v) for v in inner.values]
     elif type(inner).__name__ == "OneCycleDecay":  # ppocr's own: its peak (base_lr is the peak / div_factor)

@@ -10,14 +10,26 @@ own ``tools/train.py --config <trial config> --do_eval --save_dir <trial dir>/ou
 trains by iterations: a trial's steps are the iterations at which it evaluates (every ``--save_interval``
 iterations, and at the last one).
 """
+from __future__ import annotations
+
+import argparse
+import dataclasses
 import pathlib
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import yaml
 
 from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import data_paths, dotpath
-from paddle_autotune_plugins.suites.adapter import check_override, python, weight_files
-from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root, fix_lines
+from paddle_autotune_plugins.suites.adapter import (Ability, Config, PathLike, Task, TaskState, check_override, python,
+                                                    weight_files)
+from paddle_autotune_plugins.suites.kit import config_files
+from paddle_autotune_plugins.suites.kit.doctor_lines import fix_lines, version_line
+from paddle_autotune_plugins.suites.suite_bases import YamlSuiteAdapter, checkout_root
+
+if TYPE_CHECKING:  # for annotations only
+    from paddle_autotune_plugins.search_space.data_paths import DataPath
+    from paddle_autotune_plugins.search_space.space import Param
 
 BASE_KEY = "_base_"
 INHERIT_KEY = "_inherited_"
@@ -61,17 +73,17 @@ def load_config(path):
     """A PaddleSeg config as its own Config reads it (``_base_`` merged), or a UsageError saying why not."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise UsageError(f"config file not found: {path}; pass the path of a PaddleSeg YAML with --config")
-    if path.suffix not in (".yml", ".yaml"):
-        raise UsageError(f"config {path}: PaddleSeg reads only .yml/.yaml files")
+        raise config_files.not_found(path, "pass the path of a PaddleSeg YAML with --config")
+    if path.suffix not in config_files.YAML_SUFFIXES:
+        raise config_files.not_yaml_suffix(path, "PaddleSeg")
     try:
         cfg = read_chain(path)
     except FileNotFoundError as e:
-        raise UsageError(f"config {path}: a _base_ file is missing: {e.filename}") from None
+        raise config_files.base_missing(path, BASE_KEY, e) from None
     except yaml.YAMLError as e:
-        raise UsageError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise config_files.not_valid_yaml(path, e) from None
     except UnicodeDecodeError:
-        raise UsageError(f"config {path} is not UTF-8 text; save it as UTF-8") from None
+        raise config_files.not_utf8(path) from None
     missing = [key for key in REQUIRED if key not in cfg]
     if missing:
         raise UsageError(f"config {path} is not a complete PaddleSeg training config after _base_: no "
@@ -93,9 +105,14 @@ def command_parser(prog):
     return parser
 
 
+@dataclasses.dataclass
+class SegState(TaskState):
+    seed: Optional[int] = None  # the study's --seed, once a trial is prepared: tools/train.py's --seed flag
+
+
 class SegAdapter(YamlSuiteAdapter):
     """The trial's save_dir and the study's seed are tools/train.py flags, not config keys: the seed is
-    kept in ``task.state["seed"]``, and a trial saves into ``<trial folder>/output``."""
+    kept in ``task.state.seed``, and a trial saves into ``<trial folder>/output``."""
 
     name = "seg"
     demo_summary = ("PaddleSeg: a shrunk PP-LiteSeg (STDC1) on 64 px masks of pasted digits, presets seg-lr and "
@@ -108,19 +125,24 @@ class SegAdapter(YamlSuiteAdapter):
     override_example = "--opts batch_size=4"
     step_unit = "iteration"  # its evaluations come every eval interval of iterations
     override_flag = "--opts"
+    abilities = frozenset({Ability.DOCTOR_CONFIGS, Ability.DEMO})
+    state_class = SegState
+    hooks_module = "hooks"
+    doctor_module = "doctor"
+    readback_module = "readback"
 
     @classmethod
-    def detects(cls, script):
+    def detects(cls, script: PathLike) -> bool:
         root = checkout_root(script)
         return (root / "paddleseg").is_dir() and (root / "tools").is_dir()
 
-    def command_parser(self, prog):
+    def command_parser(self, prog: str) -> argparse.ArgumentParser:
         return command_parser(prog)
 
-    def read_config_file(self, path):
+    def read_config_file(self, path: str) -> Config:
         return load_config(path)
 
-    def passed_on(self, script, args, rest):
+    def passed_on(self, script: Optional[str], args: argparse.Namespace, rest: list[str]) -> list[str]:
         if not script:
             from .train import build_parser
 
@@ -130,40 +152,40 @@ class SegAdapter(YamlSuiteAdapter):
                 raise UsageError(f"unrecognized arguments for the PaddleSeg train entry: {' '.join(unknown)}")
         return rest + (["--seed", str(args.seed)] if args.seed is not None else [])
 
-    def apply_command(self, cfg, args):
+    def apply_command(self, cfg: Config, args: argparse.Namespace) -> None:
         for flag, key in FLAG_KEYS.items():  # before --opts, as Config applies them
             if getattr(args, flag) is not None:
                 check_override(cfg, key, f"--{flag}")
                 dotpath.set_(cfg, key, getattr(args, flag))
         self.apply_overrides(cfg, args.overrides)
 
-    def architecture(self, cfg):
+    def architecture(self, cfg: Config) -> Optional[str]:
         model = cfg.get("model")
         return model.get("type") if isinstance(model, dict) else None
 
-    def metric_names(self, task):
+    def metric_names(self, task: Task) -> Optional[list[str]]:
         return list(METRICS)
 
-    def data_paths(self, task):
+    def data_paths(self, task: Task) -> list[DataPath]:
         """paddleseg's Dataset opens dataset_root and the train/val list files from its working directory."""
         keys = ["train_dataset.dataset_root", "train_dataset.train_path", "val_dataset.dataset_root",
                 "val_dataset.val_path"]
         return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag)
 
-    def reference_devices(self, cfg):
+    def reference_devices(self, cfg: Config) -> Optional[int]:
         # the model READMEs train on 4 GPUs (export CUDA_VISIBLE_DEVICES=0,1,2,3); batch_size is per card
         return 4
 
-    def optimizer_name(self, cfg):
+    def optimizer_name(self, cfg: Config) -> Optional[str]:
         return dotpath.get(cfg, "optimizer.type", None)
 
-    def learning_rate_paths(self, cfg):
+    def learning_rate_paths(self, cfg: Config) -> list[str]:
         return ["lr_scheduler.learning_rate"]
 
-    def max_steps(self, cfg, task=None):
+    def max_steps(self, task: Optional[Task], cfg: Config) -> Optional[int]:
         return cfg.get("iters")  # the trainer always evaluates at its last iteration
 
-    def check_space(self, task, params):
+    def check_space(self, task: Task, params: Sequence[Param]) -> Optional[list[str]]:
         notes = list(super().check_space(task, params) or [])
         for p in params:
             if p.name == "optimizer.weight_decay" and p.kind == "int":
@@ -177,17 +199,17 @@ class SegAdapter(YamlSuiteAdapter):
             notes += [note] if note else []
         return notes
 
-    def prepare_trial(self, cfg, trial_dir, seed, task=None):
-        task.state["seed"] = seed  # the study's --seed: trial_command passes it as tools/train.py's flag
+    def prepare_trial(self, task: Optional[Task], cfg: Config, trial_dir: PathLike, seed: int) -> Config:
+        task.state.seed = seed  # the study's --seed: trial_command passes it as tools/train.py's flag
         return cfg
 
     def _run_args(self, task, config_path):
         save_dir = pathlib.Path(config_path).parent / "output"
         args = ["--config", config_path, "--do_eval", "--save_dir", str(save_dir)] + list(task.script_args)
-        seed = task.state.get("seed")
+        seed = task.state.seed
         return args if "--seed" in task.script_args or seed is None else args + ["--seed", str(seed)]
 
-    def trial_command(self, task, config_path, cfg=None):
+    def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[Config] = None) -> list[str]:
         if task.script:  # the checkout's own tools/train.py, its paddleseg first on the path, our hooks installed
             return [python(), "-m", "paddle_autotune_plugins.adapters.paddleseg.run", task.script] + \
                 self._run_args(task, config_path)
@@ -197,7 +219,8 @@ class SegAdapter(YamlSuiteAdapter):
         """The trial's --save_dir: <trial folder>/output (trial_command's)."""
         return pathlib.Path(trial_dir) / "output"
 
-    def best_checkpoint(self, cfg, task=None, trial_dir=None):
+    def best_checkpoint(self, task: Optional[Task], cfg: Config, trial_dir: Optional[PathLike] = None
+                        ) -> Optional[list[str]]:
         """The trial's ``save_dir/best_model/`` files (model.pdparams: what the trainer saves at a new best
         mIoU), or None when no evaluation saved one."""
         save_dir = self._save_dir(trial_dir)
@@ -205,25 +228,21 @@ class SegAdapter(YamlSuiteAdapter):
             return None
         return sorted(str(p) for p in (save_dir / "best_model").iterdir() if p.is_file())
 
-    def trial_outputs(self, cfg, task=None, trial_dir=None):
+    def trial_outputs(self, task: Optional[Task], cfg: Config, trial_dir: Optional[PathLike] = None
+                      ) -> list[pathlib.Path]:
         return weight_files(self._save_dir(trial_dir))
 
-    def doctor(self):
+    def doctor(self) -> list[str]:
         import importlib.util
 
         from . import hooks
 
         spec = importlib.util.find_spec("paddleseg")
         where = f" (imported from {pathlib.Path(spec.origin).parent.parent})" if spec and spec.origin else ""
-        try:
-            from importlib.metadata import version
-
-            lines = [f"paddleseg {version('paddleseg')}{where}"]
-        except Exception:  # noqa: BLE001 - doctor reports, never fails
-            lines = [f"paddleseg: not installed{where} (a source checkout's tools/train.py still works)"]
+        lines = [version_line("paddleseg", where, f"{where} (a source checkout's tools/train.py still works)")]
         return lines + fix_lines(hooks.FIXES)
 
-    def demo(self, out):
+    def demo(self, out: pathlib.Path) -> Optional[tuple[Task, list[str]]]:
         from .digits_seg import write_demo_config
 
         config = write_demo_config(out)

@@ -13,6 +13,7 @@ paddleseg the trial imports (a checkout's or the wheel's) without a file being e
 import os
 import sys
 
+from paddle_autotune_plugins.suites.kit.patching import is_patched, mark_patched
 from paddle_autotune_plugins.trials.import_hooks import when_imported
 from paddle_autotune_plugins.trials.reporting import ENV_VAR, report, report_used
 
@@ -50,14 +51,14 @@ def _writes_labels(cls):
 
 def _fix_dice_loss(module):
     cls = getattr(module, "DiceLoss", None)
-    if cls is None or getattr(cls.forward, "_autotune_fixed", False) or not _writes_labels(cls):
+    if cls is None or is_patched(cls.forward, "_autotune_fixed") or not _writes_labels(cls):
         return
     original = cls.forward
 
     def forward(self, logits, labels, *args, **kwargs):
         return original(self, logits, labels.clone(), *args, **kwargs)
 
-    forward._autotune_fixed = True
+    mark_patched(forward, "_autotune_fixed")
     cls.forward = forward
 
 
@@ -192,9 +193,9 @@ def _say(text):
 
 
 def _hook_train_module(module):
-    if getattr(module, "_autotune_hooked", False):
+    if is_patched(module):
         return
-    module._autotune_hooked = True
+    mark_patched(module)
     original_train, original_evaluate = module.train, module.evaluate
     state = {"evals": 0, "save_interval": None, "batch_read": False}
 

@@ -7,6 +7,7 @@ and the losses of a config with the checkout's own ``SegBuilder`` and reads them
 keyed by the config paths they answer for, so the coordinator compares them with the trial's config
 (paddle_autotune_plugins/trials/knobs.py); what cannot be read is left out rather than guessed.
 """
+from paddle_autotune_plugins.suites.kit.readback import split_warmup
 
 
 def scheduler_values(scheduler):
@@ -16,11 +17,10 @@ def scheduler_values(scheduler):
 
     lr = paddle.optimizer.lr
     used = {}
-    inner = scheduler
-    if isinstance(scheduler, lr.LinearWarmup):
-        used["lr_scheduler.warmup_iters"] = int(scheduler.warmup_steps)
-        used["lr_scheduler.warmup_start_lr"] = float(scheduler.start_lr)
-        inner = scheduler.learning_rate
+    warmup, steps, inner = split_warmup(scheduler)
+    if warmup is not None:
+        used["lr_scheduler.warmup_iters"] = steps
+        used["lr_scheduler.warmup_start_lr"] = float(warmup.start_lr)
     if isinstance(inner, (int, float)):
         used["lr_scheduler.learning_rate"] = float(inner)
         return used

@@ -55,5 +55,5 @@ class Exporter:
                 raise UsageError(f"cannot export trial {trial.number} with your output paths: the study's command "
                                  f"no longer loads ({e}); copy {path} instead") from None
             return self.stored(trial, target)
-        self.adapter.write_config(self.adapter.export_config(self.adapter.read_config(path), task), target)
+        self.adapter.write_config(self.adapter.export_config(task, self.adapter.read_config(path)), target)
         return None

@@ -135,6 +135,9 @@ class FunctionAdapter(Adapter):
             self.root = ""
         self.warned_threads = False
 
+    def load(self, script: Optional[str], argv: list[str]) -> Task:
+        raise UsageError("the Python API has no suite command: AutoTuner builds its task from base_config")
+
     def metric_names(self, task: Task) -> Optional[list[str]]:
         return None  # the function's returned dict names them
 

@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.optuna_glue import pruners, samplers
 from paddle_autotune_plugins.study import fidelity
-from paddle_autotune_plugins.suites.adapter import Adapter, get_adapter, suite_names
+from paddle_autotune_plugins.suites.adapter import Ability, get_adapter, suite_names
 
 # Where `paddle-autotune worker` (a coordinator joining a study) takes an option from:
 STUDY = "study"  # the study: the value it was started with
@@ -169,7 +169,7 @@ def parse_out(text: Union[str, "os.PathLike[str]"], option: str = "--out") -> pa
 @functools.lru_cache(maxsize=None)
 def warm_start_help() -> str:
     """--warm-start's help, naming the suites whose trials can fork (their adapter has a warm_preload)."""
-    forking = [name for name in suite_names() if type(get_adapter(name)).warm_preload is not Adapter.warm_preload]
+    forking = [name for name in suite_names() if Ability.WARM_START in get_adapter(name).abilities]
     return ("CPU trials fork from one process that imported the suite once: start-up drops from seconds to a "
             f"fraction of one ({', '.join(forking) or 'no installed suite'} with the plugin's train entry; "
             "others start cold)")

@@ -86,7 +86,7 @@ class Coordinator:
         if pruners.parse(self.s.pruner).name != "asha":
             raise UsageError(f"--fidelity schedule runs successive halving over its trainings: use --pruner asha "
                              f"(the default), not {self.s.pruner}")
-        levels, eta = fidelity.levels_for(self.s, self.adapter.max_steps(self.task.config, task=self.task))
+        levels, eta = fidelity.levels_for(self.s, self.adapter.max_steps(self.task, self.task.config))
         for epochs in levels[:-1]:
             fidelity.compressed(self.adapter, self.task.config, epochs, self.task)
         return levels, eta
@@ -114,7 +114,7 @@ class Coordinator:
             return
         best = queries.best_of(queries.complete(self.view.counted()), self.direction, key=lambda t: t.value)
         if best is not None and "config" in best.user_attrs:
-            self.adapter.write_best(best.user_attrs["config"], self.out, task=self.task)
+            self.adapter.write_best(self.task, best.user_attrs["config"], self.out)
 
     def stop_reason(self):
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
@@ -452,7 +452,7 @@ class Coordinator:
 
     def training_length(self, rt):
         """The last evaluation step of a full training: from the config, else from the baseline's own run."""
-        last = self.adapter.max_steps(rt.cfg, task=self.task)
+        last = self.adapter.max_steps(self.task, rt.cfg)
         if last is None:
             steps = self.study.user_attrs.get(pruners.EVALUATIONS)
             last = steps[-1] if steps else None
@@ -464,7 +464,7 @@ class Coordinator:
         pruner's rungs, pruners.LengthFromBaseline)."""
         if not rt.baseline and pruners.EVALUATIONS in self.study.user_attrs:
             return
-        if rt.steps and self.adapter.max_steps(self.task.config, task=self.task) is None:
+        if rt.steps and self.adapter.max_steps(self.task, self.task.config) is None:
             steps = sorted(step for step, _ in rt.steps)
             self.study.set_user_attr(pruners.EVALUATIONS, steps)
             if pruners.waits_for_length(pruners.parse(self.s.pruner), None):
@@ -497,7 +497,7 @@ class Coordinator:
             metrics = best_evaluation(rt, self.goal)
             values = [metrics[m] for m in self.goal.names()]
             record_constraints(trial, metrics, self.goal)
-            trial.set_user_attr("config", jsonable(self.adapter.export_config(rt.cfg, self.task)))
+            trial.set_user_attr("config", jsonable(self.adapter.export_config(self.task, rt.cfg)))
             self.study.tell(trial, values)
             write_pareto(self.study, self.out, self.adapter)
             value = values[0]

@@ -46,10 +46,10 @@ def levels_for(settings, full_epochs):
 
 def compressed(adapter, cfg, epochs, task):
     """The config trained at `epochs` of the ladder: itself at the full length, else its schedule compressed."""
-    if epochs == adapter.max_steps(cfg, task=task):
+    if epochs == adapter.max_steps(task, cfg):
         return cfg
     try:
-        return adapter.compress_schedule(cfg, epochs, task)
+        return adapter.compress_schedule(task, cfg, epochs)
     except ValueError as e:
         raise UsageError(f"--fidelity schedule: cannot compress the schedule to {epochs} epochs: {e}") from None
 

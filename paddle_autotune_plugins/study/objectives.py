@@ -107,7 +107,7 @@ def write_pareto(study, out, adapter):
 def store_config(rt, task):
     """The trial's exported config, stored on it (any machine can export it from the storage): before its
     tell, while the trial is open."""
-    exported = task.adapter.export_config(rt.cfg, task)
+    exported = task.adapter.export_config(task, rt.cfg)
     rt.trial.set_user_attr("config", jsonable(exported))
     return exported
 
@@ -117,11 +117,11 @@ def keep_best(rt, out, task, exported):
     that they never name a trial whose result the study does not hold."""
     adapter = task.adapter
     best_dir = out / "best"
-    checkpoint = adapter.best_checkpoint(rt.cfg, task=task, trial_dir=rt.dir)
+    checkpoint = adapter.best_checkpoint(task, rt.cfg, trial_dir=rt.dir)
     if checkpoint:
         remove(best_dir)
         best_dir.mkdir(parents=True)
         for path in checkpoint:
             os.replace(path, best_dir / pathlib.Path(path).name)
         (best_dir / "trial.txt").write_text(f"trial {rt.trial.number}\n")
-    adapter.write_best(exported, out, task=task)
+    adapter.write_best(task, exported, out)

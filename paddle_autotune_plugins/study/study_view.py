@@ -165,7 +165,7 @@ def open_study(view, task, params, storage, out, pruner=None):
     try:
         study = optuna.create_study(
             study_name=name, storage=storage, load_if_exists=True, directions=[d for _, d in goal.objectives],
-            pruner=pruner or pruners.make_pruner(s.pruner, adapter.max_steps(task.config, task=task)))
+            pruner=pruner or pruners.make_pruner(s.pruner, adapter.max_steps(task, task.config)))
     except ValueError as e:  # e.g. resuming with another number of objectives
         raise UsageError(f"cannot open study '{name}': {e}") from None
     view.study = study

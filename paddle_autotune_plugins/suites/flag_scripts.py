@@ -14,13 +14,20 @@ import re
 import shlex
 import subprocess
 import sys
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.suites.flags import parse_help, switch_on, to_flags
+from paddle_autotune_plugins.suites.flags import ScriptHelp, parse_help, switch_on, to_flags
+
+if TYPE_CHECKING:  # for annotations only: trial processes import this module and need no Optuna
+    from paddle_autotune_plugins.search_space.space import Param
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 HELP_TIMEOUT = 300  # seconds; a suite's script imports Paddle and the suite before it can answer
 HELP_NOTICE = 10  # seconds of waiting for a --help before the console says what it waits for
-_ASKED = {}  # (command, script mtime) -> ScriptHelp: one --help per script version in a process
+# (command, script mtime) -> ScriptHelp: one --help per script version in a process
+_ASKED: dict[tuple[tuple[str, ...], Optional[int]], ScriptHelp] = {}
 
 # Flags that name where a script writes its model: always pointed into the trial's folder (the defaults,
 # e.g. multi_class/train.py's ./checkpoint, are shared by every trial). In the order their folders are
@@ -34,7 +41,7 @@ WEIGHT_SUFFIXES = (".pdparams", ".pdopt", ".pdstates", ".pdema", ".safetensors",
 FINAL_MODEL_DIRS = ("model_state",)  # PaddleFormers' save_model: model_state/*.distcp beside training_args.bin
 
 
-def uses_argparse(script):
+def uses_argparse(script: PathLike) -> bool:
     """Whether a script parses its flags with argparse (PdArgumentParser is one), so that ``--help`` only
     prints help: asking a script that ignores --help would start a training."""
     try:
@@ -44,7 +51,8 @@ def uses_argparse(script):
     return bool(re.search(r"\bargparse\b|ArgumentParser", text))
 
 
-def ask_help(cmd, cwd, label, stamp=None, timeout=HELP_TIMEOUT, otherwise="the study stops"):
+def ask_help(cmd: Sequence[str], cwd: Optional[PathLike], label: str, stamp: Optional[int] = None,
+             timeout: float = HELP_TIMEOUT, otherwise: str = "the study stops") -> ScriptHelp:
     """The script's ``ScriptHelp`` from ``cmd --help``; UsageError when it cannot be read. otherwise: what
     the caller does when it cannot (said on the console while a slow --help is awaited)."""
     key = (tuple(cmd), stamp)
@@ -53,7 +61,7 @@ def ask_help(cmd, cwd, label, stamp=None, timeout=HELP_TIMEOUT, otherwise="the s
     return _ASKED[key]
 
 
-def _run_help(cmd, cwd, label, timeout, otherwise):
+def _run_help(cmd: list[str], cwd: Optional[PathLike], label: str, timeout: float, otherwise: str) -> ScriptHelp:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     try:
         try:
@@ -73,7 +81,7 @@ def _run_help(cmd, cwd, label, timeout, otherwise):
     return found
 
 
-def script_stamp(script):
+def script_stamp(script: Optional[PathLike]) -> Optional[int]:
     return os.stat(script).st_mtime_ns if script and os.path.exists(script) else None
 
 
@@ -82,25 +90,25 @@ class Outputs:
     """A script's output flags: weight folders (always in the trial's folder; deleted once the trial is
     not the best) and log folders (moved there only when the command gives them; kept)."""
 
-    weights: list
-    logs: list
+    weights: list[str]
+    logs: list[str]
 
     @classmethod
-    def of(cls, names, given):
+    def of(cls, names: Iterable[str], given: dict[str, Any]) -> "Outputs":
         """From the flags the script takes (its --help, or the command's own flags when it has none)."""
-        names = set(names) | set(given)
-        return cls([f for f in WEIGHT_FLAGS if f in names], [f for f in LOG_FLAGS if f in given])
+        known = set(names) | set(given)
+        return cls([f for f in WEIGHT_FLAGS if f in known], [f for f in LOG_FLAGS if f in given])
 
-    def point_into(self, cfg, trial_dir):
+    def point_into(self, cfg: dict[str, Any], trial_dir: PathLike) -> dict[str, Any]:
         for flag in self.weights + self.logs:
             cfg[flag] = str(pathlib.Path(trial_dir) / FOLDER_NAMES.get(flag, flag))
         return cfg
 
-    def folders(self, cfg):
+    def folders(self, cfg: dict[str, Any]) -> list[str]:
         """The trial's weight folders (what the core deletes once the trial is not the best)."""
         return [cfg[f] for f in self.weights if cfg.get(f)]
 
-    def best_files(self, cfg):
+    def best_files(self, cfg: dict[str, Any]) -> Optional[list[str]]:
         """What the best trial saved, from the first weight folder that holds weights: the final model in the
         format it was saved in (save_pretrained's weights at the top beside config.json, training_args.bin
         and the tokenizer files; PaddleFormers' model_state/ of .distcp shards), and the sub-folders that hold
@@ -115,7 +123,7 @@ class Outputs:
                 return [str(p) for p in found]
         return None
 
-    def restore(self, cfg, given):
+    def restore(self, cfg: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
         """The user's own output folders back (or the script's defaults), for the exported best config."""
         for flag in self.weights + self.logs:
             if flag in given:
@@ -125,11 +133,11 @@ class Outputs:
         return cfg
 
 
-def _holds_weights(folder):
+def _holds_weights(folder: PathLike) -> bool:
     return any(p.suffix in WEIGHT_SUFFIXES for p in pathlib.Path(folder).rglob("*"))
 
 
-def check_switches(params, switches):
+def check_switches(params: Iterable["Param"], switches: set[str]) -> None:
     """A switch takes no value: only a choice between on and off can be tuned on it."""
     for p in params:
         if p.name in switches and (p.kind != "categorical" or not all(isinstance(c, bool) for c in p.choices)):
@@ -137,7 +145,7 @@ def check_switches(params, switches):
                              f"{{type: categorical, choices: [true, false]}}")
 
 
-def switch_notes(params, cfg, switches):
+def switch_notes(params: Iterable["Param"], cfg: dict[str, Any], switches: set[str]) -> list[str]:
     """Lines for the start of a study: switches the space always turns on, and tuned flags whose switch
     (``--warmup`` for ``--warmup_proportion``) stays off, so they may not act."""
     tuned = {p.name: p for p in params}
@@ -155,7 +163,8 @@ def switch_notes(params, cfg, switches):
     return notes
 
 
-def write_command(script, cfg, switches, path, cwd=None):
+def write_command(script: Optional[str], cfg: dict[str, Any], switches: set[str], path: PathLike,
+                  cwd: Optional[str] = None) -> None:
     """best_command.txt: the best trial as one command line of the script (an argparse script takes no
     config file, so best_config.yaml alone is not something it runs). Relative paths in it are the
     user's, so the file says where to run it from."""

@@ -16,6 +16,7 @@ switches is read from the script's own ``--help`` (:func:`parse_help`).
 """
 import dataclasses
 import re
+from typing import Any, Iterable, Mapping
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.suites.adapter import literal
@@ -41,11 +42,11 @@ _OPTION_SWITCH = re.compile(r"^\s+(-[^\s,]+(?:,\s+-[^\s,]+)*)(?:\s{2,}\S.*)?$")
 class ScriptHelp:
     """What a script's ``--help`` says: every ``--flag`` it lists, and which of them take no value."""
 
-    names: set
-    switches: set
+    names: set[str]
+    switches: set[str]
 
 
-def parse_help(text):
+def parse_help(text: str) -> ScriptHelp:
     """The flags an argparse ``--help`` lists and its switches (``-h/--help`` itself left out)."""
     names = set(_FLAG.findall(text)) - {"help"}
     switches = set(_USAGE_SWITCH.findall(text))
@@ -56,10 +57,11 @@ def parse_help(text):
     return ScriptHelp(names, (switches & names))
 
 
-def parse_flags(tokens, switches=()):
+def parse_flags(tokens: Iterable[str], switches: Iterable[str] = ()) -> dict[str, Any]:
     """``--name value``, ``--name=value``, bare ``--flag`` (True) and ``--name a b`` (a list), in order.
     A switch never takes the token after it."""
-    args, name = {}, None
+    args: dict[str, Any] = {}
+    name = None
     for token in tokens:
         if token.startswith("--"):
             name, _, value = token[2:].partition("=")
@@ -75,7 +77,7 @@ def parse_flags(tokens, switches=()):
     return args
 
 
-def _value(text):
+def _value(text: str) -> Any:
     """Numbers become numbers (so ranges can be checked), true/false booleans; the rest stays text as
     argparse will read it ('no' is a save_strategy, not YAML's False)."""
     if text.lower() in ("true", "false"):
@@ -84,14 +86,14 @@ def _value(text):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else text
 
 
-def switch_on(value):
+def switch_on(value: Any) -> bool:
     """Whether a switch's value in a config means 'pass the flag' (True, 'true', 1)."""
     return value is True or (not isinstance(value, bool) and str(value).strip().lower() in ("true", "1", "yes"))
 
 
-def to_flags(args, switches=()):
+def to_flags(args: Mapping[str, Any], switches: Iterable[str] = ()) -> list[str]:
     """The command-line form of args: a switch is passed bare when on and left out when off."""
-    flags = []
+    flags: list[str] = []
     for name, value in args.items():
         if value is None:
             continue

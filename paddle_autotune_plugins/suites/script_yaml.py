@@ -19,23 +19,24 @@ import copy
 import os
 import pathlib
 import shutil
+from typing import Any, Iterable, Optional, Union
 
 import yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
-def keys_of(data):
+def keys_of(data: Any) -> set[str]:
     """Every key anywhere in a loaded YAML document that holds a value (not a section)."""
     if isinstance(data, dict):
         own = {str(k) for k, v in data.items() if not isinstance(v, dict)}
         return own.union(*(keys_of(v) for v in data.values()))
     if isinstance(data, list):
-        return set().union(*(keys_of(v) for v in data))
+        return set[str]().union(*(keys_of(v) for v in data))
     return set()
 
 
-def set_everywhere(data, values):
+def set_everywhere(data: Any, values: dict[str, Any]) -> Any:
     """A copy of data (new mappings and lists) with each name in values set wherever a mapping holds it."""
     if isinstance(data, dict):
         return {k: values[k] if k in values and not isinstance(v, dict) else set_everywhere(v, values)
@@ -49,14 +50,14 @@ class ScriptYamls:
     """The YAML files a command's flags point to, and the command's arguments as given (what a trial's
     values are compared with)."""
 
-    def __init__(self, files, given=None):
+    def __init__(self, files: dict[str, tuple[str, Any]], given: Optional[dict[str, Any]] = None) -> None:
         self.files = {flag: (path, data, keys_of(data)) for flag, (path, data) in files.items()}
         self.given = dict(given or {})
 
     @classmethod
-    def find(cls, args, cwd):
+    def find(cls, args: dict[str, Any], cwd: Optional[str]) -> "ScriptYamls":
         """Flags whose value is an existing YAML file holding a mapping (relative paths from cwd)."""
-        files = {}
+        files: dict[str, tuple[str, Any]] = {}
         for flag, value in args.items():
             if not (isinstance(value, str) and value.lower().endswith(YAML_SUFFIXES)):
                 continue
@@ -69,14 +70,14 @@ class ScriptYamls:
                 files[flag] = (str(path.resolve()), data)
         return cls(files, copy.deepcopy(args))
 
-    def names(self):
-        return set().union(*(keys for _, _, keys in self.files.values()))
+    def names(self) -> set[str]:
+        return set[str]().union(*(keys for _, _, keys in self.files.values()))
 
-    def set_by(self):
+    def set_by(self) -> dict[str, list[str]]:
         """{argument: the flags whose file names it}, for Task.set_by_files."""
         return {name: [flag for flag, (_, _, keys) in self.files.items() if name in keys] for name in self.names()}
 
-    def notes(self, tuned):
+    def notes(self, tuned: Iterable[str]) -> list[str]:
         """One line per file that names tuned arguments, for the start of a study."""
         lines = []
         for flag, (path, _, keys) in self.files.items():
@@ -87,7 +88,7 @@ class ScriptYamls:
                              f"the baseline runs it as given")
         return lines
 
-    def write_copies(self, args, folder):
+    def write_copies(self, args: dict[str, Any], folder: Union[str, "os.PathLike[str]"]) -> dict[str, Any]:
         """Point args at rewritten copies (in folder) of the files that name an argument args changes."""
         changed = {k: v for k, v in args.items() if k not in self.files and self.given.get(k, object()) != v}
         for flag, (path, data, keys) in self.files.items():
@@ -101,7 +102,7 @@ class ScriptYamls:
             args[flag] = str(target)
         return args
 
-    def keep_copies(self, args, out):
+    def keep_copies(self, args: dict[str, Any], out: Union[str, "os.PathLike[str]"]) -> dict[str, Any]:
         """Copy the trial's rewritten files into out as best_<name> and point args at them."""
         args = dict(args)
         for flag, (path, _, _) in self.files.items():

@@ -89,7 +89,7 @@ class TrialProcesses:
         """Write the trial's folder (config, params, empty metrics) and start its process."""
         trial_dir = self.out / f"trial_{number:04d}"
         trial_dir.mkdir(parents=True, exist_ok=True)
-        cfg = self.adapter.prepare_trial(cfg, trial_dir, self.s.seed, task=self.task)
+        cfg = self.adapter.prepare_trial(self.task, cfg, trial_dir, self.s.seed)
         config_path = trial_dir / self.adapter.config_filename
         self.adapter.write_config(cfg, config_path)
         (trial_dir / "params.json").write_text(json.dumps(jsonable(values), indent=1) + "\n")
@@ -249,7 +249,7 @@ class TrialProcesses:
         for g in rt.gpus:
             self.gpu_load[g] -= 1
         rt.log.close()
-        for path in self.adapter.trial_outputs(rt.cfg, task=self.task, trial_dir=rt.dir):
+        for path in self.adapter.trial_outputs(self.task, rt.cfg, trial_dir=rt.dir):
             remove(path)
         remove(rt.dir / "stop.term")
 

@@ -21,8 +21,8 @@ def test_export_round_trip_loads_in_ppcls(digits_config, tmp_path):
     cfg = task.fresh_config()
     dotpath.set_(cfg, "Optimizer.lr.learning_rate", 0.123)
     dotpath.set_(cfg, "Loss.Train.0.CELoss.epsilon", 0.05)
-    cfg = adapter.prepare_trial(cfg, tmp_path / "trial_0001", seed=7)
-    exported = adapter.export_config(cfg, task)
+    cfg = adapter.prepare_trial(task, cfg, tmp_path / "trial_0001", seed=7)
+    exported = adapter.export_config(task, cfg)
     path = tmp_path / "best_config.yaml"
     adapter.write_config(exported, path)
     loaded = get_config(str(path), show=False)

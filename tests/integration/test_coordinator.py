@@ -265,7 +265,7 @@ def test_an_error_of_ours_mid_study_leaves_no_trial_running(tmp_path):
     from paddle_autotune_plugins.errors import InternalError
 
     class Broken(FakeAdapter):
-        def best_checkpoint(self, cfg, task=None, trial_dir=None):
+        def best_checkpoint(self, task, cfg, trial_dir=None):
             raise RuntimeError("broken on purpose")
 
     task = make_task(tmp_path, sleep=0.3)

@@ -41,7 +41,7 @@ def test_schedule_fidelity_trains_survivors_again_longer_and_keeps_the_full_conf
 
 def test_a_compression_the_trainer_ignores_is_said_loudly(tmp_path, capsys):
     class Ignored(CompressingAdapter):  # writes the shorter length where the fake training does not read it
-        def compress_schedule(self, cfg, epochs, task):
+        def compress_schedule(self, task, cfg, epochs):
             return dict(cfg, epochs=epochs)
 
     coordinator = schedule_study(tmp_path, adapter_class=Ignored, trials=2)

@@ -119,14 +119,14 @@ def test_one_adapter_serves_two_tasks_with_their_own_outputs_and_switches(tmp_pa
     adapter = GenericAdapter()
     first = adapter.load("train.py", ["--lr", "0.1", "--flip"])
     second = adapter.load("other.py", ["--lr", "0.2"])
-    cfg = adapter.prepare_trial(first.fresh_config(), tmp_path / "trial_0001", 0, task=first)
+    cfg = adapter.prepare_trial(first, first.fresh_config(), tmp_path / "trial_0001", 0)
     assert cfg["save_dir"] == str(tmp_path / "trial_0001" / "save_dir")
     cmd = adapter.trial_command(first, str(tmp_path / "trial_0001" / "config.yaml"), cfg=cfg)
     assert cmd[-5:] == ["--lr", "0.1", "--flip", "--save_dir", str(tmp_path / "trial_0001" / "save_dir")]
-    assert adapter.trial_outputs(cfg, task=first) == [str(tmp_path / "trial_0001" / "save_dir")]
-    assert adapter.export_config(cfg, first) == {"lr": 0.1, "flip": True}  # the script's own default back
-    other = adapter.prepare_trial(second.fresh_config(), tmp_path / "trial_0002", 0, task=second)
-    assert other == {"lr": 0.2} and adapter.trial_outputs(other, task=second) == []
+    assert adapter.trial_outputs(first, cfg) == [str(tmp_path / "trial_0001" / "save_dir")]
+    assert adapter.export_config(first, cfg) == {"lr": 0.1, "flip": True}  # the script's own default back
+    other = adapter.prepare_trial(second, second.fresh_config(), tmp_path / "trial_0002", 0)
+    assert other == {"lr": 0.2} and adapter.trial_outputs(second, other) == []
 
 
 def test_a_study_says_when_pruning_waits_for_the_baselines_length(tmp_path):

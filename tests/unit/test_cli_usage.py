@@ -75,9 +75,9 @@ def _fake_study(out, suite, adapter, task, cfg):
     """A study as a run of `suite` leaves it: its command, trial 0's folder and config, best_config.yaml."""
     trial_dir = out / "trial_0000"
     trial_dir.mkdir(parents=True)
-    cfg = adapter.prepare_trial(cfg, trial_dir, 0)
+    cfg = adapter.prepare_trial(None, cfg, trial_dir, 0)
     adapter.write_config(cfg, trial_dir / adapter.config_filename)
-    adapter.write_best(adapter.export_config(cfg, task), out)  # what the coordinator's keep_best writes
+    adapter.write_best(None, adapter.export_config(task, cfg), out)  # what the coordinator's keep_best writes
     study = optuna.create_study(storage=f"sqlite:///{out / 'study.db'}", study_name="autotune", direction="maximize")
     study.set_user_attr("command", {"suite": suite, "script": None, "argv": task.argv, "cwd": task.cwd})
     study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"dir": str(trial_dir)}))

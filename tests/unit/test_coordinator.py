@@ -18,10 +18,12 @@ def test_each_suite_names_its_unit():
     from paddle_autotune_plugins.adapters.paddleseg.adapter import SegAdapter
 
     assert [a().step_unit_for(None) for a in (ClasAdapter, DetAdapter, SegAdapter)] == ["epoch", "epoch", "iteration"]
+    from paddle_autotune_plugins.adapters.paddlenlp.adapter import NlpState
+
     nlp = NlpAdapter()
-    by_epoch = Task(nlp, {"evaluation_strategy": "epoch"}, state={"trainer_style": True})
-    by_steps = Task(nlp, {"evaluation_strategy": "steps"}, state={"trainer_style": True})
-    own_loop = Task(nlp, {}, state={"trainer_style": False})
+    by_epoch = Task(nlp, {"evaluation_strategy": "epoch"}, state=NlpState(trainer_style=True))
+    by_steps = Task(nlp, {"evaluation_strategy": "steps"}, state=NlpState(trainer_style=True))
+    own_loop = Task(nlp, {}, state=NlpState(trainer_style=False))
     assert [nlp.step_unit_for(t) for t in (by_epoch, by_steps, own_loop)] == ["epoch", "step", "epoch"]
 
 

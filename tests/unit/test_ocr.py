@@ -73,7 +73,7 @@ def test_a_trial_writes_into_its_own_folder_and_export_restores_the_users_paths(
     adapter = OcrAdapter()
     task = _load(checkout, "-c", "DB")
     trial = tmp_path / "trial_0003"
-    cfg = adapter.prepare_trial(task.fresh_config(), trial, 7, task=task)
+    cfg = adapter.prepare_trial(task, task.fresh_config(), trial, 7)
     assert cfg["Global"]["save_model_dir"] == str(trial / "output")
     assert cfg["Global"]["save_res_path"] == str(trial / "output" / "predicts.txt")
     assert cfg["Global"]["seed"] == 7
@@ -81,14 +81,14 @@ def test_a_trial_writes_into_its_own_folder_and_export_restores_the_users_paths(
     assert load_config(trial / "config.yml") == cfg  # written as one plain YAML, read back whole
     command = adapter.trial_command(task, str(trial / "config.yml"), cfg)
     assert command[-3:] == [str(checkout.resolve() / "tools" / "train.py"), "-c", str(trial / "config.yml")]
-    exported = adapter.export_config(cfg, task)
+    exported = adapter.export_config(task, cfg)
     assert exported["Global"]["save_model_dir"] == "./output/det/"
     assert exported["Global"]["save_res_path"] == "./output/det.txt"
     (trial / "output").mkdir(parents=True)
-    assert adapter.best_checkpoint(cfg, task, trial) is None
+    assert adapter.best_checkpoint(task, cfg, trial) is None
     for ext in ("pdparams", "pdopt", "states"):
         (trial / "output" / f"best_accuracy.{ext}").write_text("x")
-    assert [pathlib.Path(p).name for p in adapter.best_checkpoint(cfg, task, trial)] == \
+    assert [pathlib.Path(p).name for p in adapter.best_checkpoint(task, cfg, trial)] == \
         ["best_accuracy.pdopt", "best_accuracy.pdparams", "best_accuracy.states"]
 
 

@@ -13,10 +13,10 @@ def test_evaluation_count_of_a_trainer_run_is_unknown_where_max_steps_sets_its_l
     from paddle_autotune_plugins.suites.adapter import get_adapter
 
     nlp = get_adapter("nlp")
-    assert nlp.max_steps({"num_train_epochs": 9}) == 9 and nlp.max_steps({}) == 3  # Trainer's default
-    assert nlp.max_steps({"num_train_epochs": 9, "max_steps": -1}) == 9  # -1: unset
-    assert nlp.max_steps({"num_train_epochs": 9, "max_steps": 500}) is None  # epochs follow the data's size
-    assert nlp.max_steps({"num_train_epochs": 9, "evaluation_strategy": "steps"}) is None
+    assert nlp.max_steps(None, {"num_train_epochs": 9}) == 9 and nlp.max_steps(None, {}) == 3  # Trainer's default
+    assert nlp.max_steps(None, {"num_train_epochs": 9, "max_steps": -1}) == 9  # -1: unset
+    assert nlp.max_steps(None, {"num_train_epochs": 9, "max_steps": 500}) is None  # epochs follow the data's size
+    assert nlp.max_steps(None, {"num_train_epochs": 9, "evaluation_strategy": "steps"}) is None
 
 
 def test_dataset_layout_split_and_cache(tmp_path):
@@ -59,7 +59,7 @@ def test_dataset_default_root_follows_env(tmp_path, monkeypatch):
 
 
 def test_eval_lines_are_told_from_training_lines():
-    hooks = importlib.import_module("paddle_autotune_plugins.adapters.generic.hooks")
+    hooks = importlib.import_module("paddle_autotune_plugins.suites.kit.script_output")
     import doctest
 
     assert doctest.testmod(hooks).failed == 0

@@ -17,6 +17,7 @@ import pytest
 
 from paddle_autotune_plugins.adapters.paddleclas import schedule as clas
 from paddle_autotune_plugins.adapters.paddlenlp import schedule as nlp
+from paddle_autotune_plugins.suites.kit import schedule as kit_schedule
 
 
 def clas_cfg(lr, epochs):
@@ -24,13 +25,13 @@ def clas_cfg(lr, epochs):
 
 
 def test_clas_milestones_rounding_keeps_order_and_spacing():
-    assert clas.scale_milestones([30, 60, 80], 90, 10) == [3, 7, 9]
-    assert clas.scale_milestones([1, 2, 3], 9, 4) == [1, 2, 3]  # 0.44, 0.89, 1.33 pushed apart, none lost
-    assert clas.scale_milestones([0, 4, 20], 9, 3) == [0, 1, 7]  # at 0 stays, past the end stays past it
+    assert kit_schedule.scale_milestones([30, 60, 80], 90, 10) == [3, 7, 9]
+    assert kit_schedule.scale_milestones([1, 2, 3], 9, 4) == [1, 2, 3]  # 0.44, 0.89, 1.33 pushed apart, none lost
+    assert kit_schedule.scale_milestones([0, 4, 20], 9, 3) == [0, 1, 7]  # at 0 stays, past the end stays past it
     with pytest.raises(ValueError, match="need at least 4 epochs"):
-        clas.scale_milestones([2, 5, 7], 9, 3)
+        kit_schedule.scale_milestones([2, 5, 7], 9, 3)
     with pytest.raises(ValueError, match="strictly increasing"):
-        clas.scale_milestones([5, 3], 9, 3)
+        kit_schedule.scale_milestones([5, 3], 9, 3)
 
 
 def test_clas_refuses_what_it_cannot_compress():

@@ -25,7 +25,7 @@ def test_flags_then_opts_fold_into_the_config_and_are_not_passed_on(chain, tmp_p
     assert cfg["lr_scheduler"]["learning_rate"] == 0.03  # --opts after --learning_rate, as Config applies them
     assert cfg["batch_size"] == 4 and cfg["loss"]["coef"] == [1, 0.5]
     assert task.script_args == ["--save_interval", "10"]
-    trial = adapter.prepare_trial(task.fresh_config(), tmp_path / "trial_0003", seed=7, task=task)
+    trial = adapter.prepare_trial(task, task.fresh_config(), tmp_path / "trial_0003", seed=7)
     cmd = adapter.trial_command(task, str(tmp_path / "trial_0003" / "config.yml"))
     assert cmd[1:4] == ["-m", "paddle_autotune_plugins.adapters.paddleseg.run", str(script)]
     assert cmd[4:9] == ["--config", str(tmp_path / "trial_0003" / "config.yml"), "--do_eval", "--save_dir",
@@ -104,31 +104,31 @@ def test_best_weights_and_exported_config(tmp_path):
     adapter = SegAdapter()
     task = adapter.load(None, ["--config", str(BUNDLED)])
     folder = tmp_path / "trial_0001"
-    cfg = adapter.prepare_trial(task.fresh_config(), folder, seed=0, task=task)
-    assert adapter.best_checkpoint(cfg, task=task, trial_dir=folder) is None  # no evaluation saved a best model yet
+    cfg = adapter.prepare_trial(task, task.fresh_config(), folder, seed=0)
+    assert adapter.best_checkpoint(task, cfg, trial_dir=folder) is None  # no evaluation saved a best model yet
     best = tmp_path / "trial_0001" / "output" / "best_model"
     best.mkdir(parents=True)
     (best / "model.pdparams").write_bytes(b"w")
     (tmp_path / "trial_0001" / "output" / "iter_10").mkdir()
     (tmp_path / "trial_0001" / "output" / "iter_10" / "model.pdopt").write_bytes(b"o")
-    assert adapter.best_checkpoint(cfg, task=task, trial_dir=folder) == [str(best / "model.pdparams")]
-    assert sorted(p.name for p in adapter.trial_outputs(cfg, task=task, trial_dir=folder)) == ["model.pdopt",
+    assert adapter.best_checkpoint(task, cfg, trial_dir=folder) == [str(best / "model.pdparams")]
+    assert sorted(p.name for p in adapter.trial_outputs(task, cfg, trial_dir=folder)) == ["model.pdopt",
                                                                                              "model.pdparams"]
     adapter.write_config(cfg, tmp_path / "trial_0001" / "config.yml")
-    exported = adapter.export_config(cfg, task)
+    exported = adapter.export_config(task, cfg)
     assert type(exported) is dict and exported == task.config
     assert yaml.safe_load((tmp_path / "trial_0001" / "config.yml").read_text()) == task.config
     # given the task and the trial folder, the adapter finds the same files whatever it loaded since
     adapter.load(None, ["--config", str(BUNDLED), "--iters", "20"])
-    assert adapter.best_checkpoint(dict(cfg), task=task, trial_dir=folder) == [str(best / "model.pdparams")]
+    assert adapter.best_checkpoint(task, dict(cfg), trial_dir=folder) == [str(best / "model.pdparams")]
 
 
 def test_one_adapter_serves_several_tasks(tmp_path):
     adapter = SegAdapter()
     first = adapter.load(None, ["--config", str(BUNDLED)])
     second = adapter.load(None, ["--config", str(BUNDLED), "--iters", "20"])
-    cfg = adapter.prepare_trial(first.fresh_config(), tmp_path / "trial_0001", seed=3, task=first)
-    adapter.prepare_trial(second.fresh_config(), tmp_path / "trial_0002", seed=9, task=second)
+    cfg = adapter.prepare_trial(first, first.fresh_config(), tmp_path / "trial_0001", seed=3)
+    adapter.prepare_trial(second, second.fresh_config(), tmp_path / "trial_0002", seed=9)
     config_path = str(tmp_path / "trial_0001" / "config.yml")
     assert adapter.trial_command(first, config_path, cfg)[-2:] == ["--seed", "3"]
     assert adapter.trial_command(second, config_path)[-2:] == ["--seed", "9"]
