@@ -59,7 +59,7 @@ def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.
     if params is None:
         params, notes = build_params(task, opts)
     command = {"suite": task.adapter.name, "script": task.script, "argv": task.argv, "cwd": task.cwd,
-               "launcher": getattr(task, "launcher", None),
+               "launcher": task.launcher,
                "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
                "space": [dataclasses.asdict(p) for p in params]}
     check_out(opts.out)
@@ -229,8 +229,9 @@ def suite_command_help() -> str:
     configs = [f"{name} {a.config_help}" for name, a in adapters.items() if getattr(a, "config_help", None)]
     examples: dict[str, list[str]] = {}  # an example of -o -> the suites that take it
     for name, a in adapters.items():
-        if getattr(a, "override_example", None):
-            examples.setdefault(a.override_example, []).append(name)
+        example = getattr(a, "override_example", None)
+        if example:
+            examples.setdefault(example, []).append(name)
     config = "the config to tune" + (": " + ", ".join(configs) if configs else "")
     override = "config values set before tuning, as tools/train.py takes them" + (
         " (" + "; ".join(f"{', '.join(names)}: {example}" for example, names in examples.items()) + ")"
@@ -361,6 +362,8 @@ def cmd_train(opts: argparse.Namespace, rest: list[str]) -> int:
     import runpy
 
     adapter = get_adapter(opts.suite)
+    if adapter.train_entry is None:
+        raise UsageError(f"--suite {opts.suite} has no train entry of the plugin's own; run the suite's tools/train.py")
     sys.argv = [adapter.train_entry] + rest
     runpy.run_module(adapter.train_entry, run_name="__main__")
     return 0
@@ -402,7 +405,9 @@ def cmd_doctor(opts: argparse.Namespace, rest: list[str]) -> int:
 
 def cmd_demo(opts: argparse.Namespace, rest: list[str]) -> int:
     adapter = get_adapter(opts.suite)
-    task, options = adapter.demo(pathlib.Path(opts.out))
+    demo = adapter.demo(pathlib.Path(opts.out))
+    assert demo is not None, "demo's --suite choices are the suites with a demo"
+    task, options = demo
     parser = _Parser(prog="paddle-autotune demo")
     add_tuning_options(parser)
     return run_study(task, parser.parse_args(["--out", opts.out, "--trials", str(opts.trials)] + options + rest))

@@ -69,7 +69,7 @@ from paddle_autotune_plugins.output.summary import no_trial_completed, summary
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.settings import options
 from paddle_autotune_plugins.study.coordinator import Coordinator
-from paddle_autotune_plugins.suites.adapter import Adapter, Task, python
+from paddle_autotune_plugins.suites.adapter import Adapter, PathLike, Task, python
 from paddle_autotune_plugins.trials import run_function
 from paddle_autotune_plugins.trials.warm_start import ForkedProcess
 
@@ -135,7 +135,7 @@ class FunctionAdapter(Adapter):
             self.root = ""
         self.warned_threads = False
 
-    def load(self, script: Optional[str], argv: list[str]) -> Task:
+    def load(self, script: Optional[str], argv: Sequence[str]) -> Task:
         raise UsageError("the Python API has no suite command: AutoTuner builds its task from base_config")
 
     def metric_names(self, task: Task) -> Optional[list[str]]:
@@ -147,11 +147,12 @@ class FunctionAdapter(Adapter):
     def write_config(self, cfg: dict[str, Any], path: Union[str, "os.PathLike[str]"]) -> None:
         pathlib.Path(path).write_text(json.dumps(cfg, indent=1) + "\n")
 
-    def trial_command(self, task: Task, config_path: str, cfg: Optional[dict[str, Any]] = None) -> list[str]:
-        return [python(), "-m", "paddle_autotune_plugins.trials.run_function", self.target, config_path, self.root]
+    def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[dict[str, Any]] = None) -> list[str]:
+        return [python(), "-m", "paddle_autotune_plugins.trials.run_function", self.target, str(config_path),
+                self.root]
 
-    def start_trial(self, task: Task, config_path: str, env: dict[str, str], cwd: Optional[str],
-                    log_path: Union[str, "os.PathLike[str]"]) -> Optional[ForkedProcess]:
+    def start_trial(self, task: Task, config_path: PathLike, env: dict[str, str], cwd: Optional[PathLike],
+                    log_path: PathLike) -> Optional[ForkedProcess]:
         if self.start_method != "fork":
             return None  # the coordinator runs trial_command
         import threading

@@ -14,7 +14,7 @@ import errno
 import pathlib
 import socketserver
 import sys
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from paddle_autotune_plugins.errors import UsageError
@@ -51,7 +51,8 @@ def port_number(text: str) -> int:
     return port
 
 
-def open_dashboard_storage(out: str, storage_url: Optional[str] = None) -> tuple["optuna.storages.BaseStorage", str]:
+def open_dashboard_storage(out: str, storage_url: Optional[str] = None
+                           ) -> tuple[Union[str, "optuna.storages.BaseStorage"], str]:
     """(storage, what it is called in messages) for --out or --storage."""
     import optuna
 

@@ -65,7 +65,8 @@ def prior_notes(task: Task, opts: argparse.Namespace, params: list[space.Param],
                     if task.known_value(name)}
     tuned_lr = [p.name for p in params if {p.name, *(p.also or [])} & set(rescaled.paths)]
     opts.rescaled_trial = opts.centres if rescaled.moved and tuned_lr else None
-    lines = [rescaled.line()] if rescaled.line() else []
+    line = rescaled.line()
+    lines = [line] if line else []
     if opts.rescaled_trial:
         lines.append(f"trial {1 + len(getattr(opts, 'enqueue', None) or [])} runs the config rescaled to {rescaled.devices} device(s) ({', '.join(tuned_lr)} = "
                      f"{rescale._fmt(dotpath.get(rescaled.config, tuned_lr[0]))}); trial 0 runs it as given")

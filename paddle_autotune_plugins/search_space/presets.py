@@ -142,7 +142,7 @@ def _options(wanted: Any) -> list[Any]:
     return wanted if isinstance(wanted, list) else [wanted]
 
 
-def resolve(names: Iterable[str], suite: str, cfg: Any, architecture: Optional[str] = None,
+def resolve(names: Iterable[str], suite: Optional[str], cfg: Any, architecture: Optional[str] = None,
             data_choices: Optional[Callable[[str, Any], list[Any]]] = None,
             facts: Optional[Callable[[str], Any]] = None, accepts: Optional[Callable[[str], bool]] = None,
             centred_cfg: Any = None) -> Resolved:

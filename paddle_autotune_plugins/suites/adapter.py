@@ -56,6 +56,7 @@ class Task:
     # them again)
     set_by_files: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # names a file of the script may
     # set over the values above (script_yaml.py): the baseline cannot know what it trains with for these
+    launcher: Optional[dict[str, Any]] = None  # the user's own `-m paddle.distributed.launch ...` (cli.split_launcher)
     state: Any = None  # what the adapter found for this task, an instance of its state_class (made here when
     # not given): adapters keep no task's facts on themselves
 

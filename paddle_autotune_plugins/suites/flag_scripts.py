@@ -140,7 +140,7 @@ def _holds_weights(folder: PathLike) -> bool:
 def check_switches(params: Iterable["Param"], switches: set[str]) -> None:
     """A switch takes no value: only a choice between on and off can be tuned on it."""
     for p in params:
-        if p.name in switches and (p.kind != "categorical" or not all(isinstance(c, bool) for c in p.choices)):
+        if p.name in switches and (p.kind != "categorical" or not all(isinstance(c, bool) for c in p.choices or [])):
             raise UsageError(f"--{p.name} is a switch of the script (it takes no value): tune it as "
                              f"{{type: categorical, choices: [true, false]}}")
 

@@ -188,7 +188,7 @@ class YamlSuiteAdapter(Adapter):
         cfg = task.fresh_config()
         expected = {}
         for p in params:
-            p.apply_to(cfg, p.low if p.kind != "categorical" else p.choices[0])
+            p.apply_to(cfg, p.low if p.kind != "categorical" else (p.choices or [None])[0])
             expected[p.name] = p.current(cfg)
         self.write_config(cfg, written)
         return params, cfg, expected

@@ -108,7 +108,7 @@ class TrialProcesses:
         env.update(tree.env())
         cmd = self.adapter.trial_command(self.task, str(config_path), cfg=cfg)
         gpus = self.take_gpus() if self.gpu_load else ()
-        launcher = getattr(self.task, "launcher", None)  # the user's own `-m paddle.distributed.launch ...`
+        launcher = self.task.launcher  # the user's own `-m paddle.distributed.launch ...`
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
         if len(gpus) > 1 or launcher:  # one trial over several GPUs: paddle.distributed.launch, rank 0 reports
