@@ -14,7 +14,7 @@ import errno
 import pathlib
 import socketserver
 import sys
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from paddle_autotune_plugins.errors import UsageError
@@ -51,8 +51,7 @@ def port_number(text: str) -> int:
     return port
 
 
-def open_dashboard_storage(out: str, storage_url: Optional[str] = None
-                           ) -> tuple[Union[str, "optuna.storages.BaseStorage"], str]:
+def open_dashboard_storage(out: str, storage_url: Optional[str] = None) -> tuple["optuna.storages.BaseStorage", str]:
     """(storage, what it is called in messages) for --out or --storage."""
     import optuna
 
@@ -60,6 +59,7 @@ def open_dashboard_storage(out: str, storage_url: Optional[str] = None
 
     if storage_url:
         storage, _ = open_storage(storage_url, pathlib.Path(out).resolve(), existing=True)
+        assert not isinstance(storage, str), "open_storage opens a given URL (only None gives a URL back)"
         return storage, redact(storage_url)
     db = pathlib.Path(out).resolve() / "study.db"
     if not db.is_file():
