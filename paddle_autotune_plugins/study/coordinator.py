@@ -10,6 +10,11 @@ trials are kept; trials that were running when a coordinator stopped or died are
 interrupted and their parameters queued again. Several coordinators (``paddle-autotune worker``) can
 share one study through a shared storage: each keeps a heartbeat on the trials it runs, and a trial
 whose heartbeat goes stale is taken back the same way.
+
+Steps of a trial owned here: ask (Coordinator.launch), the decisions on its events (Coordinator.poll: report
+to Optuna in take_report, prune in pruned, its end in finish). Elsewhere, one place each: writing its config
+and launching its process (trials/trial_processes.py), reading its reports (trials/trial_events.py), telling
+Optuna how it ended (study_view.StudyView.tell), keeping the best files (objectives.keep_best).
 """
 import dataclasses
 import math
@@ -28,8 +33,7 @@ from paddle_autotune_plugins.study import fidelity, study_view, trial_queries as
 from paddle_autotune_plugins.study.objectives import (Objectives, best_evaluation, keep_best, record_constraints,
                                                       single_value, store_config, write_pareto)
 from paddle_autotune_plugins.suites.adapter import check_gpus
-from paddle_autotune_plugins.trials import knobs, process_tree, trial_processes
-from paddle_autotune_plugins.trials.reporting import BadLine, read_reports
+from paddle_autotune_plugins.trials import knobs, process_tree, trial_events, trial_processes
 
 POLL_SECONDS = 0.2
 
@@ -97,13 +101,15 @@ class Coordinator:
             return cfg
         return fidelity.compressed(self.adapter, cfg, self.ladder[0][level], self.task)
 
-    def open_study(self):
+    def attach_study(self):
+        """Create or resume the study in the storage (study_view.create_or_load) and make best_config.yaml agree
+        with its best trial."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.out.mkdir(parents=True, exist_ok=True)
         if self.embedded:
             storages.check_embedded(self.out)
             self.storage = storages.embedded_sqlite(self.out / "study.db")
-        study_view.open_study(self.view, self.task, self.params, self.storage, self.out,
+        study_view.create_or_load(self.view, self.task, self.params, self.storage, self.out,
                               pruner=fidelity.make_pruner(*self.ladder) if self.ladder else None)
         self.agree_best()
 
@@ -133,7 +139,7 @@ class Coordinator:
         self.processes.start_zygote()
         self.start_early_baseline()
         try:
-            self.open_study()
+            self.attach_study()
             if self.s.mlflow is not None:
                 from paddle_autotune_plugins.output import mlflow_tracking
 
@@ -229,7 +235,7 @@ class Coordinator:
         if len(before) >= self.s.trials:
             trial.set_user_attr("surplus", True)
             trial.set_user_attr("reason", "not run: the study had its trials when this ask arrived")
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.view.tell(trial, state=optuna.trial.TrialState.FAIL)
             return False
         baseline = bool(trial.user_attrs.get("baseline"))
         cfg = self.task.fresh_config()
@@ -283,34 +289,44 @@ class Coordinator:
 
     # --- listening to a running trial -------------------------------------------------------
     def poll(self, rt):
-        code = rt.proc.poll()  # before reading: once the trial has exited, all it wrote is in the file
-        reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
-        for rep in reports:
-            if isinstance(rep, BadLine):  # the trial's own output fails the trial, not the study
-                self.finish(rt, optuna.trial.TrialState.FAIL, str(rep), stop=True)
+        """Decide on the trial's news (trial_events.read_events: its new report lines, then whether its process
+        still runs), in the order it happened; the first decision that ends the trial ends the poll."""
+        for event in trial_events.read_events(rt):
+            if isinstance(event, trial_events.BadReport):  # the trial's own output fails the trial, not the study
+                self.finish(rt, optuna.trial.TrialState.FAIL, event.reason, stop=True)
                 return
-            if "progress" in rep:  # epoch k/N for the live ETA line, not a metric
-                self.progress.training(rt, rep)
-            elif "used" in rep:
-                if self.check_knobs(rt, rep["used"]):
+            if isinstance(event, trial_events.Progress):  # epoch k/N for the live ETA line, not a metric
+                self.progress.training(rt, event.line)
+            elif isinstance(event, trial_events.KnobValues):
+                if self.check_knobs(rt, event.used):
                     return
-            elif "unusable" in rep:  # e.g. the Python API's function returned a string: so will every trial
-                self.finish(rt, optuna.trial.TrialState.FAIL, rep["unusable"], stop=True)
-                self.halt(rep["unusable"])
+            elif isinstance(event, trial_events.Unusable):  # e.g. the Python API's function returned a string:
+                # so will every trial
+                self.finish(rt, optuna.trial.TrialState.FAIL, event.message, stop=True)
+                self.halt(event.message)
                 return
-            elif self.take_report(rt, rep):
-                return
-        if code is None:
-            self.progress.tick()
-            if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
-                self.finish(rt, optuna.trial.TrialState.FAIL, f"timeout after {self.s.trial_timeout:.0f} s", stop=True)
-            elif self.s.trial_memory:
-                rss = results.tree_rss(rt.proc.pid)
-                if rss > self.s.trial_memory:
-                    self.finish(rt, optuna.trial.TrialState.FAIL,
-                                f"out of memory: {rss / 2**30:.2f} GiB resident > --trial-memory "
-                                f"{self.s.trial_memory / 2**30:.2f} GiB", stop=True)
-            return
+            elif isinstance(event, trial_events.Evaluation):
+                if self.take_report(rt, event):
+                    return
+            elif isinstance(event, trial_events.Running):
+                self.still_running(rt)
+            else:
+                self.exited(rt, event.code)
+
+    def still_running(self, rt):
+        """A trial whose process runs on: its time and memory limits."""
+        self.progress.tick()
+        if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
+            self.finish(rt, optuna.trial.TrialState.FAIL, f"timeout after {self.s.trial_timeout:.0f} s", stop=True)
+        elif self.s.trial_memory:
+            rss = results.tree_rss(rt.proc.pid)
+            if rss > self.s.trial_memory:
+                self.finish(rt, optuna.trial.TrialState.FAIL,
+                            f"out of memory: {rss / 2**30:.2f} GiB resident > --trial-memory "
+                            f"{self.s.trial_memory / 2**30:.2f} GiB", stop=True)
+
+    def exited(self, rt, code):
+        """A trial whose process exited, every line it wrote read: how it ended."""
         if code != 0:
             self.finish(rt, optuna.trial.TrialState.FAIL, results.exit_reason(code, rt.dir / "train.log"))
         elif not rt.steps and rt.final is None:
@@ -377,26 +393,26 @@ class Coordinator:
         values = rt.trial.user_attrs.get("values", {})
         return knobs.verdict(rt.mismatches, rt.used, [p.name for p in self.params if values.get(p.name) is not None])
 
-    def take_report(self, rt, rep):
-        """Feed one evaluation to Optuna. True when the trial was stopped because of it."""
-        metrics = rep["metrics"]
-        if rep.get("final") and self.adapter.metric_from_result and self.check_result(rt, metrics):
+    def take_report(self, rt, evaluation):
+        """Feed one evaluation (trial_events.Evaluation) to Optuna. True when the trial was stopped because of it."""
+        metrics = evaluation.metrics
+        if evaluation.final and self.adapter.metric_from_result and self.check_result(rt, metrics):
             return True
         if self.metric not in metrics:
             self.finish(rt, optuna.trial.TrialState.FAIL,
                         f"reported {', '.join(metrics)} but not '{self.metric}'", stop=True)
             return True
-        value, step = metrics[self.metric], rep["step"]
+        value, step = metrics[self.metric], evaluation.step
         missing = [m for m, _ in self.objectives[1:] if m not in metrics]
         if missing:
             self.finish(rt, optuna.trial.TrialState.FAIL, f"reported {', '.join(metrics)} but not "
                         f"'{missing[0]}'", stop=True)
             return True
         if not math.isfinite(value):
-            where = "as the result" if rep.get("final") else f"at {self.unit} {step}"
+            where = "as the result" if evaluation.final else f"at {self.unit} {step}"
             self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} {where}", stop=True)
             return True
-        if rep.get("final"):  # the trial's own result (Python API return value): not a pruning step
+        if evaluation.final:  # the trial's own result (Python API return value): not a pruning step
             rt.final, rt.final_metrics = value, metrics
             rt.trial.set_user_attr("metrics", jsonable(metrics))  # every number returned: trials.csv, report
             if self.tracker is not None:
@@ -414,9 +430,7 @@ class Coordinator:
             return False
         rt.trial.report(value, step)
         self.progress.reported(rt, step, value, self.unit)
-        last = self.training_length(rt)
-        if (last is None or step < last) and pruners.may_cut(pruners.parse(self.s.pruner), len(rt.steps)) and self.pruned(rt):
-            # a finished run is not pruned, nor one at its first evaluation (pruners.may_cut)
+        if self.pruned(rt, step):
             self.finish(rt, optuna.trial.TrialState.PRUNED,
                         f"pruned at {self.unit} {step} ({self.metric}={value:.4g})", stop=True)
             return True
@@ -471,11 +485,17 @@ class Coordinator:
                 self.progress.note(f"the baseline evaluated {len(steps)} times (last at {self.unit} {steps[-1]}): pruning "
                                    f"starts with rungs for that length")
 
-    @staticmethod
-    def pruned(rt):
-        """The pruner's verdict on the trial's last report. It is always asked, so that the pruner records the
-        value (ASHA's rungs), but the baseline is never stopped by it: the summary compares the best trial
-        with the user's config, which needs that config's full result."""
+    def pruned(self, rt, step=None):
+        """The one place that decides whether a trial is pruned, on its last report to Optuna: an evaluation at
+        `step` of a training (take_report), or, step None, a --fidelity schedule training that ended below the
+        ladder's top (level_done). A finished run is not pruned, nor one at its first evaluation
+        (pruners.may_cut). Past those, the pruner is always asked, so that it records the value (ASHA's rungs),
+        but the baseline is never stopped by it: the summary compares the best trial with the user's config,
+        which needs that config's full result."""
+        if step is not None:
+            last = self.training_length(rt)
+            if not ((last is None or step < last) and pruners.may_cut(pruners.parse(self.s.pruner), len(rt.steps))):
+                return False
         return rt.trial.should_prune() and not rt.baseline
 
     # --- telling Optuna how a trial ended ---------------------------------------------------
@@ -498,7 +518,7 @@ class Coordinator:
             values = [metrics[m] for m in self.goal.names()]
             record_constraints(trial, metrics, self.goal)
             trial.set_user_attr("config", jsonable(self.adapter.export_config(rt.cfg, self.task)))
-            self.study.tell(trial, values)
+            self.view.tell(trial, values)
             write_pareto(self.study, self.out, self.adapter)
             value = values[0]
         elif state == optuna.trial.TrialState.COMPLETE:
@@ -509,11 +529,11 @@ class Coordinator:
                 record_constraints(trial, rt.final_metrics or rt.reports[max(rt.reports)], self.goal)
             best = queries.better(value, self.view.best_value(), self.direction)
             exported = store_config(rt, self.task) if best else None
-            self.study.tell(trial, value)
+            self.view.tell(trial, value)
             if best:
                 keep_best(rt, self.out, self.task, exported)
         else:
-            self.study.tell(trial, state=state)
+            self.view.tell(trial, state=state)
             if state == optuna.trial.TrialState.FAIL:
                 self.maybe_retry(trial)
                 if rt.baseline and trial.user_attrs.get("attempt", 1) > self.s.retry_failed:

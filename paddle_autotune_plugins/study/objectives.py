@@ -1,6 +1,8 @@
 """What a study optimises: its metric(s) and directions, checked against the suite's config; the value a
 finished trial gets; its soft constraints; and the files that follow the best trial (best/,
-best_config.yaml, pareto/)."""
+best_config.yaml, pareto/).
+
+Step of a trial owned here: keeping the best files (keep_best; write_pareto for a multi-objective study)."""
 import dataclasses
 import math
 import os

@@ -1,5 +1,7 @@
-"""The study as one coordinator sees it: opening (or resuming) it, its trials read at most so often, the
-rules that end it, trials.csv, and taking back trials whose coordinator stopped or died (heartbeats)."""
+"""The study as one coordinator sees it: creating (or resuming) it, its trials read at most so often, the
+rules that end it, trials.csv, and taking back trials whose coordinator stopped or died (heartbeats).
+
+Step of a trial owned here: telling Optuna how it ended (StudyView.tell), the one place every tell goes through."""
 import hashlib
 import os
 import socket
@@ -31,7 +33,7 @@ class StudyView:
         self.goal = goal  # objectives.Objectives
         self.csv_path = csv_path
         self.param_names = param_names
-        self.study = None  # until open_study
+        self.study = None  # until create_or_load
         self.started = None  # when this coordinator's loop began (the time budget counts from it)
         self._trials = None  # (time read, trials of the study, their tally): see trials
         self._csv_due = None  # time trials.csv was last written while it has news, None when up to date
@@ -104,6 +106,14 @@ class StudyView:
             self._study_started = self.study.user_attrs.get("started", self.started)
         return self._study_started if self.s.storage else self.started
 
+    # --- telling Optuna how a trial ended ---------------------------------------------------
+    def tell(self, trial, values=None, state=None):
+        """The one place a trial's end reaches the study: its value(s) (COMPLETE), or its state alone (PRUNED,
+        FAIL; the FAIL of a surplus ask, of a trial taken back or given back). `trial` is a Trial or a trial
+        number (a lost trial of another coordinator). Its user attributes are set before: a told trial is
+        finished and takes none."""
+        self.study.tell(trial, values, state=state)
+
     # --- trials taken back ------------------------------------------------------------------
     def recover_lost(self, running=(), everything=False):
         """Trials left RUNNING by a coordinator that stopped or died are failed and queued again (not the
@@ -123,7 +133,7 @@ class StudyView:
                 handle = optuna.trial.Trial(self.study, t._trial_id)
                 handle.set_user_attr("reason", "interrupted: its coordinator stopped; queued again")
                 handle.set_user_attr("interrupted", True)
-                self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+                self.tell(t.number, state=optuna.trial.TrialState.FAIL)
             except (RuntimeError, ValueError):  # another worker took it back first
                 continue
             self.requeue(t.params, t.user_attrs)
@@ -134,7 +144,7 @@ class StudyView:
         trial.set_user_attr("interrupted", True)
         trial.set_user_attr("reason", reason)
         self.requeue(trial.params, trial.user_attrs)
-        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def requeue(self, params, user_attrs, **extra):
         attrs = {k: user_attrs[k] for k in ("baseline", "baseline_params", "rescaled", "drawn_from") if k in user_attrs}
@@ -157,7 +167,7 @@ class StudyView:
 
 
 # --- opening the study ----------------------------------------------------------------------
-def open_study(view, task, params, storage, out, pruner=None):
+def create_or_load(view, task, params, storage, out, pruner=None):
     """Create or resume the study in `storage` into `view`: check that it tunes what this command asks,
     take back lost trials, and queue the baseline and the --enqueue configs of a fresh one."""
     s, goal, adapter = view.s, view.goal, task.adapter

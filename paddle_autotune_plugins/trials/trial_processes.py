@@ -1,8 +1,10 @@
 """A trial's process: its folder and environment, the GPU slots it runs on, how it starts (the adapter's
 own start, a fork of the --warm-start process, or a fresh process), how it is stopped, and its clean-up.
 
-Every trial is born in TrialProcesses.start (its folder written and its process started in _spawn); trial
-0 may be started before the study opens (prestart), and start then adopts that process."""
+Steps of a trial owned here: writing its config (TrialProcesses.write_folder) and launching its process
+(TrialProcesses.start_process); its reports are read by trial_events.py. Every trial is born in
+TrialProcesses.start (through _spawn); trial 0 may be started before the study opens (prestart), and start
+then adopts that process."""
 import dataclasses
 import json
 import os
@@ -12,6 +14,7 @@ import shlex
 import signal
 import subprocess
 import time
+from typing import IO, Any, Optional
 
 import optuna
 
@@ -22,30 +25,33 @@ from paddle_autotune_plugins.trials.reporting import (ENV_VAR, METRIC_ENV, PAREN
                                                       WANTS_ENV, set_parent_death_signal)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # one per process: compared by identity (TrialProcesses.stopping)
 class RunningTrial:
-    trial: optuna.trial.Trial  # None until the study has asked for it (TrialProcesses.prestart)
+    """A trial's process (TrialProcesses._spawn) and what the coordinator has learnt of it so far."""
     proc: subprocess.Popen
-    cfg: dict
+    cfg: dict[str, Any]  # the config the trial trains (as written to its folder)
     dir: pathlib.Path
     started: float
-    gpus: tuple = ()
-    offset: int = 0
-    steps: list = dataclasses.field(default_factory=list)  # (step, value) reported so far
-    log: object = None
+    number: int
+    log: IO[str]  # train.log, open while the process runs
+    tree: process_tree.TrialTree  # every process the trial started, ended with it (release)
+    gpus: tuple[str, ...] = ()
+    offset: int = 0  # how far metrics.jsonl has been read (trial_events.read_events)
     beat: float = 0.0
-    stop_deadline: float = None  # set once the trial was asked to stop
-    final: float = None  # the value the trial declared its result, if it did
-    final_metrics: dict = None  # every metric of that result (the Python API's returned dict)
-    reports: dict = dataclasses.field(default_factory=dict)  # step -> every metric of that evaluation
-    number: int = None
-    used: dict = dataclasses.field(default_factory=dict)  # config path -> the value the trainer really uses
-    mismatches: list = dataclasses.field(default_factory=list)  # knobs.Mismatch, tuned paths that did not act
-    full_cfg: dict = None  # --fidelity schedule: the trial's full-length config (cfg is its compressed one)
+    stop_deadline: Optional[float] = None  # set once the trial was asked to stop
+    # Set by the coordinator once the study has asked for the trial (Coordinator.launch): a process started
+    # before that (TrialProcesses.prestart) has none until start() hands it over.
+    trial: optuna.trial.Trial = dataclasses.field(init=False, repr=False)
+    steps: list[tuple[int, float]] = dataclasses.field(default_factory=list)  # (step, value) reported so far
+    final: Optional[float] = None  # the value the trial declared its result, if it did
+    final_metrics: Optional[dict[str, float]] = None  # every metric of that result (the Python API's returned dict)
+    reports: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)  # step -> every metric of that evaluation
+    used: dict[str, Any] = dataclasses.field(default_factory=dict)  # config path -> the value the trainer really uses
+    mismatches: list[knobs.Mismatch] = dataclasses.field(default_factory=list)  # tuned paths that did not act
+    full_cfg: Optional[dict[str, Any]] = None  # --fidelity schedule: the trial's full-length config (cfg is its compressed one)
     level: int = 0  # --fidelity schedule: which of the ladder's lengths this training runs
     epochs_before: int = 0  # --fidelity schedule: epochs the trial's shorter trainings ran
     baseline: bool = False  # trial 0, the user's config as given: never pruned (Coordinator.pruned)
-    tree: process_tree.TrialTree = None  # every process the trial started, ended with it (release)
 
 
 class TrialProcesses:
@@ -86,16 +92,26 @@ class TrialProcesses:
             self.early = None
 
     def _spawn(self, number, cfg, values):
-        """Write the trial's folder (config, params, empty metrics) and start its process."""
+        """A trial's birth: its folder written, then its process started."""
+        trial_dir, cfg, config_path = self.write_folder(number, cfg, values)
+        return self.start_process(number, cfg, trial_dir, config_path)
+
+    def write_folder(self, number, cfg, values):
+        """The one place a trial's config is written: its folder (config, params, empty metrics, no stop file).
+        Returns the folder, the config as the adapter prepared it for the trial, and the config file."""
         trial_dir = self.out / f"trial_{number:04d}"
         trial_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.adapter.prepare_trial(cfg, trial_dir, self.s.seed, task=self.task)
         config_path = trial_dir / self.adapter.config_filename
         self.adapter.write_config(cfg, config_path)
         (trial_dir / "params.json").write_text(json.dumps(jsonable(values), indent=1) + "\n")
-        metrics_path = trial_dir / "metrics.jsonl"
-        metrics_path.write_text("")
+        (trial_dir / "metrics.jsonl").write_text("")
         remove(trial_dir / "stop")
+        return trial_dir, cfg, config_path
+
+    def start_process(self, number, cfg, trial_dir, config_path):
+        """The one place a trial's process starts, in its written folder: its environment, GPUs and command."""
+        metrics_path = trial_dir / "metrics.jsonl"
         env = self.base_env()
         env[METRIC_ENV] = self.goal.metric
         env[WANTS_ENV] = ",".join(self.goal.wanted())
@@ -130,8 +146,7 @@ class TrialProcesses:
                                     # paddle.distributed.launch is not ours: it cannot set PARENT_ENV's death signal
                                     preexec_fn=set_parent_death_signal if len(gpus) > 1 or launcher else None)
         tree.adopt(proc.pid)
-        return RunningTrial(None, proc, cfg, trial_dir, time.time(), gpus=gpus, log=log, beat=time.time(),
-                            number=number, tree=tree)
+        return RunningTrial(proc, cfg, trial_dir, time.time(), number, log, tree, gpus=gpus, beat=time.time())
 
     def keep_level(self, rt, name):
         """A trial's shorter training ended and it trains again: its files go to a sub-folder (`name`) first,

@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["cli", "suites.datasets", "search_space.dotpath", "study.fidelity", "suites.flags", "trials.knobs",
            "optuna_glue.pruners", "trials.reporting", "suites.script_yaml", "search_space.space", "optuna_glue.storages",
-           "trials.warm_start"]
+           "trials.warm_start", "trials.trial_events"]
 
 
 @pytest.mark.parametrize("name", MODULES)

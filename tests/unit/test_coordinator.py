@@ -38,7 +38,7 @@ def test_stale_heartbeat_in_a_shared_storage_is_taken_back(tmp_path):
     params = space.parse_space(X)
     coordinator = Coordinator(task, params, Settings(out=tmp_path / "out", storage=storage, study="s", trials=5,
                                                      quiet=True, stale_after=30))
-    coordinator.open_study()
+    coordinator.attach_study()
     study = coordinator.study
     dead, alive = study.ask(), study.ask()
     for trial, beat, x in ((dead, clock.time() - 120, 0.25), (alive, clock.time(), 0.75)):
