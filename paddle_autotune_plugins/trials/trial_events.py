@@ -1,6 +1,6 @@
-"""Reading a running trial's reports (the step of a trial owned here): the new lines of its metrics.jsonl (reporting.read_reports), and then
-whether its process still runs, as typed events in the order they happened. The coordinator decides on each
-(report to Optuna, prune, tell); this module only says what the trial did.
+"""Reading a running trial's reports (the step of a trial owned here): the new lines of its metrics.jsonl
+(reporting.read_reports), and then whether its process still runs, as typed events in the order they happened.
+The coordinator decides on each (report to Optuna, prune, tell); this module only says what the trial did.
 
 >>> [type(e).__name__ for e in as_events([{"progress": {"epoch": 1}}, {"used": {"lr": 0.1}},
 ...                                        {"step": 1, "metrics": {"acc": 0.5}}, reporting.BadLine("no")], 0)]
@@ -68,7 +68,7 @@ def read_events(rt: RunningTrial) -> list[Event]:
     return as_events(lines, code)
 
 
-def as_events(lines: list[Any], code: Optional[int]) -> list[Event]:
+def as_events(lines: list[reporting.Report], code: Optional[int]) -> list[Event]:
     """The lines read_reports returned (reports and BadLines), as events, then Running (code None) or
     Exited(code)."""
     events: list[Event] = [as_event(line) for line in lines]
@@ -76,7 +76,7 @@ def as_events(lines: list[Any], code: Optional[int]) -> list[Event]:
     return events
 
 
-def as_event(line: Any) -> Event:
+def as_event(line: reporting.Report) -> Event:
     """One line read_reports returned: a report (dict) or a BadLine."""
     if isinstance(line, reporting.BadLine):
         return BadReport(str(line))
