@@ -223,13 +223,13 @@ def coordinator_for(task, options, method, seed, out, trials, budget, target, ep
     params, _ = build_params(task, opts)
     coordinator = Coordinator(task, params, cli.make_settings(opts))
     if set_sampler:
-        own_open = coordinator.open_study
+        own_open = coordinator.attach_study
 
-        def open_study():  # the sampler the CLI cannot make yet, on the study it opened
+        def attach_study():  # the sampler the CLI cannot make yet, on the study it opened
             own_open()
             coordinator.study.sampler = set_sampler(config_centres(task, params), seed)
 
-        coordinator.open_study = open_study
+        coordinator.attach_study = attach_study
     own_stop = coordinator.stop_reason
 
     def stop_reason():

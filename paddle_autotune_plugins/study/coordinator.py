@@ -10,12 +10,18 @@ trials are kept; trials that were running when a coordinator stopped or died are
 interrupted and their parameters queued again. Several coordinators (``paddle-autotune worker``) can
 share one study through a shared storage: each keeps a heartbeat on the trials it runs, and a trial
 whose heartbeat goes stale is taken back the same way.
+
+Steps of a trial owned here: ask (Coordinator.launch), the decisions on its events (Coordinator.poll: report
+to Optuna in take_report, prune in pruned, its end in finish). Elsewhere, one place each: writing its config
+and launching its process (trials/trial_processes.py), reading its reports (trials/trial_events.py), telling
+Optuna how it ended (study_view.StudyView.tell), keeping the best files (objectives.keep_best).
 """
 import dataclasses
 import math
 import pathlib
 import sys
 import time
+from typing import IO, TYPE_CHECKING, Any, Optional, Sequence
 
 import optuna
 
@@ -24,12 +30,17 @@ from paddle_autotune_plugins.optuna_glue import pruners, samplers, storages
 from paddle_autotune_plugins.optuna_glue.storages import jsonable
 from paddle_autotune_plugins.output import console, exit_reasons, process_memory
 from paddle_autotune_plugins.search_space import space
+from paddle_autotune_plugins.search_space.space import Param
 from paddle_autotune_plugins.study import fidelity, study_view, trial_queries as queries
 from paddle_autotune_plugins.study.objectives import (Objectives, best_evaluation, keep_best, record_constraints,
                                                       single_value, store_config, write_pareto)
-from paddle_autotune_plugins.suites.adapter import check_gpus
-from paddle_autotune_plugins.trials import knobs, process_tree, trial_processes
-from paddle_autotune_plugins.trials.reporting import BadLine, read_reports
+from paddle_autotune_plugins.suites.adapter import Task, check_gpus
+from paddle_autotune_plugins.trials import knobs, process_tree, trial_events, trial_processes
+from paddle_autotune_plugins.trials.trial_processes import RunningTrial
+
+if TYPE_CHECKING:  # settings.options imports the study package: only the checker needs the name here
+    from paddle_autotune_plugins.output.mlflow_tracking import Tracker
+    from paddle_autotune_plugins.settings.options import Settings
 
 POLL_SECONDS = 0.2
 
@@ -42,7 +53,7 @@ class Coordinator:
     optimised and what follows the best (objectives.py). Each step of the loop is one public call, which is
     what benchmarks/coordinator_cost.py times."""
 
-    def __init__(self, task, params, settings):
+    def __init__(self, task: Task, params: Sequence[Param], settings: "Settings") -> None:
         self.task = task
         self.adapter = task.adapter
         self.params = params
@@ -55,9 +66,9 @@ class Coordinator:
         self.out = pathlib.Path(settings.out).resolve()
         self.storage, self.embedded = storages.open_storage(settings.storage, self.out)
         self.active_params = params  # narrowed in a later --stages stage
-        self.stage = None
-        self.running = {}  # trial number -> trial_processes.RunningTrial
-        self.lock = None  # the --out folder's lock (embedded storage: one coordinator per folder)
+        self.stage: Optional[int] = None
+        self.running: dict[int, RunningTrial] = {}  # trial number -> its process and what it reported
+        self.lock: Optional[IO[Any]] = None  # the --out folder's lock (embedded storage: one coordinator per folder)
         self.view = study_view.StudyView(settings, self.embedded, self.goal, self.out / "trials.csv",
                                          [p.name for p in params])
         self.progress = console.Progress(console.StudyStatus(self.view, self.running, self.goal.metric,
@@ -65,11 +76,11 @@ class Coordinator:
                                                              settings.time_budget), quiet=settings.quiet)
         self.processes = trial_processes.TrialProcesses(task, settings, self.goal, params, self.out,
                                                         self.progress.note)
-        self.warned_paths = set()  # knobs already warned about (loudly, once per path)
-        self.mine = set()  # numbers of the trials this coordinator started
-        self.tracker = None  # --mlflow (mlflow_tracking.Tracker)
+        self.warned_paths: set[str] = set()  # knobs already warned about (loudly, once per path)
+        self.mine: set[int] = set()  # numbers of the trials this coordinator started
+        self.tracker: Optional["Tracker"] = None  # --mlflow
         self.unit = self.adapter.step_unit_for(task)  # what report steps count: epoch, iteration, step
-        self.halted = None  # why no further trial can work (the baseline failed, an unusable result)
+        self.halted: Optional[str] = None  # why no further trial can work (the baseline failed, an unusable result)
 
     # what cli.py, api.py, mlflow_tracking.py and the benchmarks read
     study = property(lambda self: self.view.study)
@@ -78,7 +89,7 @@ class Coordinator:
     objectives = property(lambda self: self.goal.objectives)
     multi = property(lambda self: self.goal.multi)
 
-    def check_ladder(self):
+    def check_ladder(self) -> tuple[list[int], int]:
         """--fidelity schedule: the training lengths of its successive halving, and every shorter config the
         suite must compress, tried on the user's config before any trial runs."""
         if self.goal.multi:
@@ -91,23 +102,25 @@ class Coordinator:
             fidelity.compressed(self.adapter, self.task.config, epochs, self.task)
         return levels, eta
 
-    def at_level(self, cfg, level):
+    def at_level(self, cfg: dict[str, Any], level: int) -> dict[str, Any]:
         """The config a trial trains at its `level`-th length (itself without --fidelity schedule)."""
         if self.ladder is None:
             return cfg
         return fidelity.compressed(self.adapter, cfg, self.ladder[0][level], self.task)
 
-    def open_study(self):
+    def attach_study(self) -> None:
+        """Create or resume the study in the storage (study_view.create_or_load) and make best_config.yaml agree
+        with its best trial."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.out.mkdir(parents=True, exist_ok=True)
         if self.embedded:
             storages.check_embedded(self.out)
             self.storage = storages.embedded_sqlite(self.out / "study.db")
-        study_view.open_study(self.view, self.task, self.params, self.storage, self.out,
-                              pruner=fidelity.make_pruner(*self.ladder) if self.ladder else None)
+        study_view.create_or_load(self.view, self.task, self.params, self.storage, self.out,
+                                  pruner=fidelity.make_pruner(*self.ladder) if self.ladder else None)
         self.agree_best()
 
-    def agree_best(self):
+    def agree_best(self) -> None:
         """best_config.yaml is the study's best trial's: a coordinator stopped between a trial's tell and
         writing its files left the previous best's (or none)."""
         if self.multi:
@@ -116,16 +129,16 @@ class Coordinator:
         if best is not None and "config" in best.user_attrs:
             self.adapter.write_best(self.task, best.user_attrs["config"], self.out)
 
-    def stop_reason(self):
+    def stop_reason(self) -> Optional[str]:
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
         return self.halted or self.view.stop_reason()
 
-    def halt(self, reason):
+    def halt(self, reason: str) -> None:
         """No further trial can work (the first reason given stands): the study starts none and ends."""
         self.halted = self.halted or reason
 
     # --- the loop ---------------------------------------------------------------------------
-    def run(self):
+    def run(self) -> Optional[str]:
         self.run_started = time.time()  # this run's time, set-up included (record_run_time)
         process_tree.remove_orphans(self.out)  # what trials of a coordinator killed (SIGKILL) left
         if self.embedded:
@@ -133,7 +146,7 @@ class Coordinator:
         self.processes.start_zygote()
         self.start_early_baseline()
         try:
-            self.open_study()
+            self.attach_study()
             if self.s.mlflow is not None:
                 from paddle_autotune_plugins.output import mlflow_tracking
 
@@ -200,7 +213,7 @@ class Coordinator:
                 mlflow_tracking.end_of(self, stop, interrupted=sys.exc_info()[0] is not None)
         return stop
 
-    def record_run_time(self):
+    def record_run_time(self) -> None:
         """Add this run's time to the study's (an embedded study's runs follow each other): the summary of a
         resumed study counts all of its time, not only this run's."""
         if not self.embedded or self.study is None:
@@ -209,7 +222,7 @@ class Coordinator:
         self.study.set_user_attr("elapsed_s", attrs.get("elapsed_s", 0.0) + time.time() - self.run_started)
         self.study.set_user_attr("runs", attrs.get("runs", 0) + 1)
 
-    def start_early_baseline(self):
+    def start_early_baseline(self) -> None:
         """A fresh study in --out starts trial 0 (the config as given) before the study storage opens,
         which takes a second or two of imports and set-up that the trial's own start-up then hides."""
         if not (self.s.baseline and self.embedded and self.s.trials > 0 and not self.processes.gpu_load
@@ -219,7 +232,7 @@ class Coordinator:
         self.processes.prestart(0, self.at_level(self.task.fresh_config(), 0),
                                 study_view.baseline_values(self.task, self.params))
 
-    def launch(self):
+    def launch(self) -> bool:
         """Ask for the next trial and start it. False when this ask came too late (other workers filled the study)."""
         self.enter_stage()
         trial = self.study.ask()
@@ -229,7 +242,7 @@ class Coordinator:
         if len(before) >= self.s.trials:
             trial.set_user_attr("surplus", True)
             trial.set_user_attr("reason", "not run: the study had its trials when this ask arrived")
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.view.tell(trial, state=optuna.trial.TrialState.FAIL)
             return False
         baseline = bool(trial.user_attrs.get("baseline"))
         cfg = self.task.fresh_config()
@@ -257,7 +270,7 @@ class Coordinator:
             self.tracker.trial_started(trial.number, values, rt.dir / self.adapter.config_filename, baseline)
         return True
 
-    def enter_stage(self):
+    def enter_stage(self) -> None:
         """--stages: after each stage's trials, switch sampler and narrow the space around the best trials."""
         if not self.s.stages:
             return
@@ -282,35 +295,45 @@ class Coordinator:
         self.study.set_user_attr("stage", stage)
 
     # --- listening to a running trial -------------------------------------------------------
-    def poll(self, rt):
-        code = rt.proc.poll()  # before reading: once the trial has exited, all it wrote is in the file
-        reports, rt.offset = read_reports(rt.dir / "metrics.jsonl", rt.offset)
-        for rep in reports:
-            if isinstance(rep, BadLine):  # the trial's own output fails the trial, not the study
-                self.finish(rt, optuna.trial.TrialState.FAIL, str(rep), stop=True)
+    def poll(self, rt: RunningTrial) -> None:
+        """Decide on the trial's news (trial_events.read_events: its new report lines, then whether its process
+        still runs), in the order it happened; the first decision that ends the trial ends the poll."""
+        for event in trial_events.read_events(rt):
+            if isinstance(event, trial_events.BadReport):  # the trial's own output fails the trial, not the study
+                self.finish(rt, optuna.trial.TrialState.FAIL, event.reason, stop=True)
                 return
-            if "progress" in rep:  # epoch k/N for the live ETA line, not a metric
-                self.progress.training(rt, rep)
-            elif "used" in rep:
-                if self.check_knobs(rt, rep["used"]):
+            if isinstance(event, trial_events.Progress):  # epoch k/N for the live ETA line, not a metric
+                self.progress.training(rt, event.line)
+            elif isinstance(event, trial_events.KnobValues):
+                if self.check_knobs(rt, event.used):
                     return
-            elif "unusable" in rep:  # e.g. the Python API's function returned a string: so will every trial
-                self.finish(rt, optuna.trial.TrialState.FAIL, rep["unusable"], stop=True)
-                self.halt(rep["unusable"])
+            elif isinstance(event, trial_events.Unusable):  # e.g. the Python API's function returned a string:
+                # so will every trial
+                self.finish(rt, optuna.trial.TrialState.FAIL, event.message, stop=True)
+                self.halt(event.message)
                 return
-            elif self.take_report(rt, rep):
-                return
-        if code is None:
-            self.progress.tick()
-            if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
-                self.finish(rt, optuna.trial.TrialState.FAIL, f"timeout after {self.s.trial_timeout:.0f} s", stop=True)
-            elif self.s.trial_memory:
-                rss = process_memory.tree_rss(rt.proc.pid)
-                if rss > self.s.trial_memory:
-                    self.finish(rt, optuna.trial.TrialState.FAIL,
-                                f"out of memory: {rss / 2**30:.2f} GiB resident > --trial-memory "
-                                f"{self.s.trial_memory / 2**30:.2f} GiB", stop=True)
-            return
+            elif isinstance(event, trial_events.Evaluation):
+                if self.take_report(rt, event):
+                    return
+            elif isinstance(event, trial_events.Running):
+                self.still_running(rt)
+            else:
+                self.exited(rt, event.code)
+
+    def still_running(self, rt: RunningTrial) -> None:
+        """A trial whose process runs on: its time and memory limits."""
+        self.progress.tick()
+        if self.s.trial_timeout and time.time() - rt.started > self.s.trial_timeout:
+            self.finish(rt, optuna.trial.TrialState.FAIL, f"timeout after {self.s.trial_timeout:.0f} s", stop=True)
+        elif self.s.trial_memory:
+            rss = process_memory.tree_rss(rt.proc.pid)
+            if rss > self.s.trial_memory:
+                self.finish(rt, optuna.trial.TrialState.FAIL,
+                            f"out of memory: {rss / 2**30:.2f} GiB resident > --trial-memory "
+                            f"{self.s.trial_memory / 2**30:.2f} GiB", stop=True)
+
+    def exited(self, rt: RunningTrial, code: int) -> None:
+        """A trial whose process exited, every line it wrote read: how it ended."""
         if code != 0:
             self.finish(rt, optuna.trial.TrialState.FAIL, exit_reasons.exit_reason(code, rt.dir / "train.log"))
         elif not rt.steps and rt.final is None:
@@ -321,11 +344,13 @@ class Coordinator:
         else:
             self.finish(rt, optuna.trial.TrialState.COMPLETE)
 
-    def level_done(self, rt):
+    def level_done(self, rt: RunningTrial) -> None:
         """--fidelity schedule: one of a trial's trainings ended. Its result is the trial's value at that many
         epochs, where Optuna's successive halving decides whether the config trains again, longer."""
+        assert self.ladder is not None  # only --fidelity schedule trains a trial in levels
         levels = self.ladder[0]
         epochs, value = levels[rt.level], single_value(rt, self.goal)
+        assert value is not None  # exited: a training that ends here reported (steps or a result)
         last = max(step for step, _ in rt.steps) if rt.steps else None
         if last is not None and last > epochs:  # the trainer did not take the compressed schedule's length
             self.progress.warn(f"trial {rt.trial.number}: its {epochs}-epoch training evaluated at step {last}: the "
@@ -340,6 +365,7 @@ class Coordinator:
             number, longer = rt.trial.number, levels[rt.level + 1]
             self.processes.release(rt)
             self.processes.keep_level(rt, f"epochs_{epochs}")
+            assert rt.full_cfg is not None  # set at launch
             nxt = self.processes.start(number, self.at_level(rt.full_cfg, rt.level + 1),
                                        rt.trial.user_attrs.get("values", {}), baseline=False)
             nxt.trial, nxt.full_cfg, nxt.level, nxt.started = rt.trial, rt.full_cfg, rt.level + 1, rt.started
@@ -349,7 +375,7 @@ class Coordinator:
             self.progress.note(f"trial {number}: {self.metric}={value:.4f} after {epochs} epochs; trains again "
                                f"for {longer}")
 
-    def check_knobs(self, rt, used):
+    def check_knobs(self, rt: RunningTrial, used: dict[str, Any]) -> bool:
         """Compare what the trainer uses with what the trial was given. True when the trial was failed for it
         (--strict-knobs). The first trial that shows a mismatch on a path gets a loud warning."""
         rt.used.update(used)
@@ -371,37 +397,38 @@ class Coordinator:
             return True
         return False
 
-    def knob_verdict(self, rt):
+    def knob_verdict(self, rt: RunningTrial) -> Optional[knobs.Verdict]:
         """The trial's knob verdict (show's knobs column; a mismatch also goes to trials.csv's reason), or None
         where no tuned value was given."""
         values = rt.trial.user_attrs.get("values", {})
         return knobs.verdict(rt.mismatches, rt.used, [p.name for p in self.params if values.get(p.name) is not None])
 
-    def take_report(self, rt, rep):
-        """Feed one evaluation to Optuna. True when the trial was stopped because of it."""
-        metrics = rep["metrics"]
-        if rep.get("final") and self.adapter.metric_from_result and self.check_result(rt, metrics):
+    def take_report(self, rt: RunningTrial, evaluation: trial_events.Evaluation) -> bool:
+        """Feed one evaluation (trial_events.Evaluation) to Optuna. True when the trial was stopped because of it."""
+        metrics = evaluation.metrics
+        if evaluation.final and self.adapter.metric_from_result and self.check_result(rt, metrics):
             return True
         if self.metric not in metrics:
             self.finish(rt, optuna.trial.TrialState.FAIL,
                         f"reported {', '.join(metrics)} but not '{self.metric}'", stop=True)
             return True
-        value, step = metrics[self.metric], rep["step"]
+        value, step = metrics[self.metric], evaluation.step
         missing = [m for m, _ in self.objectives[1:] if m not in metrics]
         if missing:
             self.finish(rt, optuna.trial.TrialState.FAIL, f"reported {', '.join(metrics)} but not "
                         f"'{missing[0]}'", stop=True)
             return True
         if not math.isfinite(value):
-            where = "as the result" if rep.get("final") else f"at {self.unit} {step}"
+            where = "as the result" if evaluation.final else f"at {self.unit} {step}"
             self.finish(rt, optuna.trial.TrialState.FAIL, f"{self.metric} is {value} {where}", stop=True)
             return True
-        if rep.get("final"):  # the trial's own result (Python API return value): not a pruning step
+        if evaluation.final:  # the trial's own result (Python API return value): not a pruning step
             rt.final, rt.final_metrics = value, metrics
             rt.trial.set_user_attr("metrics", jsonable(metrics))  # every number returned: trials.csv, report
             if self.tracker is not None:
                 self.tracker.reported(rt.trial.number, len(rt.steps), metrics)
             return False
+        assert step is not None  # only a result (final) comes without a step (reporting.parse_report)
         if any(s == step for s, _ in rt.steps):  # a second eval of the same epoch (e.g. EMA weights)
             return False
         rt.steps.append((step, value))
@@ -414,15 +441,13 @@ class Coordinator:
             return False
         rt.trial.report(value, step)
         self.progress.reported(rt, step, value, self.unit)
-        last = self.training_length(rt)
-        if (last is None or step < last) and pruners.may_cut(pruners.parse(self.s.pruner), len(rt.steps)) and self.pruned(rt):
-            # a finished run is not pruned, nor one at its first evaluation (pruners.may_cut)
+        if self.pruned(rt, step):
             self.finish(rt, optuna.trial.TrialState.PRUNED,
                         f"pruned at {self.unit} {step} ({self.metric}={value:.4g})", stop=True)
             return True
         return False
 
-    def check_result(self, rt, metrics):
+    def check_result(self, rt: RunningTrial, metrics: dict[str, float]) -> bool:
         """A returned result (Python API) must hold the study's metrics. Without metric= the study takes the one
         key of the first dict returned as its metric; a result that lacks them fails the trial and stops the
         study, since every trial returns the same keys. True when the trial was stopped for it."""
@@ -441,7 +466,7 @@ class Coordinator:
         self.halt(reason)
         return True
 
-    def adopt_metric(self, name):
+    def adopt_metric(self, name: str) -> None:
         """The study's metric becomes `name` (the Python API's function returned a dict of one key)."""
         goal = dataclasses.replace(self.goal, metric=name, objectives=[(name, self.goal.direction)])
         self.goal = self.view.goal = self.processes.goal = goal
@@ -450,7 +475,7 @@ class Coordinator:
         self.study.set_user_attr("objectives", [name])
         study_view.name_metrics(self.study, [name])
 
-    def training_length(self, rt):
+    def training_length(self, rt: RunningTrial) -> Optional[int]:
         """The last evaluation step of a full training: from the config, else from the baseline's own run."""
         last = self.adapter.max_steps(self.task, rt.cfg)
         if last is None:
@@ -458,7 +483,7 @@ class Coordinator:
             last = steps[-1] if steps else None
         return last
 
-    def record_length(self, rt):
+    def record_length(self, rt: RunningTrial) -> None:
         """The baseline finished (in a study without one, as the Python API's without base_config: the first
         trial to finish): where the config does not tell the training's length, its evaluation steps do (the
         pruner's rungs, pruners.LengthFromBaseline)."""
@@ -471,15 +496,22 @@ class Coordinator:
                 self.progress.note(f"the baseline evaluated {len(steps)} times (last at {self.unit} {steps[-1]}): pruning "
                                    f"starts with rungs for that length")
 
-    @staticmethod
-    def pruned(rt):
-        """The pruner's verdict on the trial's last report. It is always asked, so that the pruner records the
-        value (ASHA's rungs), but the baseline is never stopped by it: the summary compares the best trial
-        with the user's config, which needs that config's full result."""
+    def pruned(self, rt: RunningTrial, step: Optional[int] = None) -> bool:
+        """The one place that decides whether a trial is pruned, on its last report to Optuna: an evaluation at
+        `step` of a training (take_report), or, step None, a --fidelity schedule training that ended below the
+        ladder's top (level_done). A finished run is not pruned, nor one at its first evaluation
+        (pruners.may_cut). Past those, the pruner is always asked, so that it records the value (ASHA's rungs),
+        but the baseline is never stopped by it: the summary compares the best trial with the user's config,
+        which needs that config's full result."""
+        if step is not None:
+            last = self.training_length(rt)
+            if not ((last is None or step < last) and pruners.may_cut(pruners.parse(self.s.pruner), len(rt.steps))):
+                return False
         return rt.trial.should_prune() and not rt.baseline
 
     # --- telling Optuna how a trial ended ---------------------------------------------------
-    def finish(self, rt, state, reason=None, stop=False):
+    def finish(self, rt: RunningTrial, state: optuna.trial.TrialState, reason: Optional[str] = None,
+               stop: bool = False) -> None:
         """Record the trial's end; a process still running is asked to stop and cleaned up once it has."""
         del self.running[rt.trial.number]
         trial = rt.trial
@@ -498,22 +530,23 @@ class Coordinator:
             values = [metrics[m] for m in self.goal.names()]
             record_constraints(trial, metrics, self.goal)
             trial.set_user_attr("config", jsonable(self.adapter.export_config(self.task, rt.cfg)))
-            self.study.tell(trial, values)
+            self.view.tell(trial, values)
             write_pareto(self.study, self.out, self.adapter)
             value = values[0]
         elif state == optuna.trial.TrialState.COMPLETE:
             if not self.ladder and (rt.baseline or not self.s.baseline):
                 self.record_length(rt)
             value = single_value(rt, self.goal)
+            assert value is not None  # exited completes only a trial that reported (steps or a result)
             if rt.final_metrics or rt.steps:
                 record_constraints(trial, rt.final_metrics or rt.reports[max(rt.reports)], self.goal)
             best = queries.better(value, self.view.best_value(), self.direction)
             exported = store_config(rt, self.task) if best else None
-            self.study.tell(trial, value)
+            self.view.tell(trial, value)
             if best:
                 keep_best(rt, self.out, self.task, exported)
         else:
-            self.study.tell(trial, state=state)
+            self.view.tell(trial, state=state)
             if state == optuna.trial.TrialState.FAIL:
                 self.maybe_retry(trial)
                 if rt.baseline and trial.user_attrs.get("attempt", 1) > self.s.retry_failed:
@@ -527,12 +560,12 @@ class Coordinator:
         else:
             self.processes.release(rt)
 
-    def maybe_retry(self, trial):
+    def maybe_retry(self, trial: optuna.trial.Trial) -> None:
         attempt = trial.user_attrs.get("attempt", 1)
         if attempt <= self.s.retry_failed:
             self.view.requeue(trial.params, trial.user_attrs, attempt=attempt + 1, retry_of=trial.number)
 
-    def taken_back(self, rt):
+    def taken_back(self, rt: RunningTrial) -> None:
         """Another coordinator of the shared study took this running trial back (its heartbeat looked stale:
         this one was paused, or --heartbeat is shorter than a poll) and queued it again: its process stops
         here and nothing more is recorded on it."""
@@ -546,7 +579,7 @@ class Coordinator:
             self.processes.release(rt)
 
     # --- ending early -----------------------------------------------------------------------
-    def interrupt(self):
+    def interrupt(self) -> None:
         """Ctrl-C: stop running trials, record them as interrupted and queue them again."""
         for rt in list(self.running.values()):
             trial_processes.stop_process(rt.proc)
@@ -555,7 +588,7 @@ class Coordinator:
             self.processes.release(rt)
         self.processes.kill_stopping()
 
-    def crashed(self, error):
+    def crashed(self, error: Exception) -> None:
         """An error mid-study that is not the storage's: every trial this coordinator started and did not
         record is stopped, recorded as interrupted and queued again (no row stays RUNNING). A bug of ours
         gets one line for the user and its traceback in a file."""
@@ -574,7 +607,7 @@ class Coordinator:
         raise InternalError(f"internal error: {type(error).__name__}: {error} (traceback in {log}); finished trials "
                             f"are kept and the same command resumes; please report this") from None
 
-    def abandon(self):
+    def abandon(self) -> None:
         """The storage cannot record anything: stop every trial process and let go of it. Their rows stay
         RUNNING in the storage, which the next run takes back (StudyView.recover_lost)."""
         for rt in list(self.running.values()) + self.processes.stopping:
@@ -584,7 +617,7 @@ class Coordinator:
         self.running.clear()  # in place: the progress lines read this dict
         self.processes.stopping = []
 
-    def unlock(self):
+    def unlock(self) -> None:
         if self.lock is not None:
             self.lock.close()
             self.lock = None

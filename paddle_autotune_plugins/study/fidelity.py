@@ -18,9 +18,15 @@ full-length one.
     >>> parse_levels("2,6,18", full_epochs=18)
     ([2, 6, 18], 3)
 """
+from typing import TYPE_CHECKING, Any, Optional
+
 import optuna
 
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.suites.adapter import Adapter, Task
+
+if TYPE_CHECKING:  # settings.options imports the study package: only the checker needs the name here
+    from paddle_autotune_plugins.settings.options import Settings
 
 DEFAULT_ETA = 3
 # the shortest training when --min-epochs is not given, as a fraction of the full length: in
@@ -29,7 +35,7 @@ DEFAULT_ETA = 3
 DEFAULT_MIN_FRACTION = 3
 
 
-def levels_for(settings, full_epochs):
+def levels_for(settings: "Settings", full_epochs: Optional[int]) -> tuple[list[int], int]:
     """(levels, eta) of --fidelity schedule from --fidelity-levels or --min-epochs (default a third of it)."""
     if full_epochs is None:
         raise UsageError("--fidelity schedule: the training's length in epochs is not known from this config")
@@ -44,7 +50,7 @@ def levels_for(settings, full_epochs):
     return levels, eta
 
 
-def compressed(adapter, cfg, epochs, task):
+def compressed(adapter: Adapter, cfg: dict[str, Any], epochs: int, task: Task) -> dict[str, Any]:
     """The config trained at `epochs` of the ladder: itself at the full length, else its schedule compressed."""
     if epochs == adapter.max_steps(task, cfg):
         return cfg
@@ -54,7 +60,7 @@ def compressed(adapter, cfg, epochs, task):
         raise UsageError(f"--fidelity schedule: cannot compress the schedule to {epochs} epochs: {e}") from None
 
 
-def ladder(full_epochs, min_epochs, eta=DEFAULT_ETA):
+def ladder(full_epochs: int, min_epochs: int, eta: int = DEFAULT_ETA) -> list[int]:
     """Budgets min_epochs * eta**k up to full_epochs / eta, then full_epochs itself (each step of the ladder
     at least eta times the one before: no retraining at 297 epochs of a config already trained at 99)."""
     full_epochs, min_epochs, eta = int(full_epochs), int(min_epochs), int(eta)
@@ -69,7 +75,7 @@ def ladder(full_epochs, min_epochs, eta=DEFAULT_ETA):
     return levels + [full_epochs]
 
 
-def read_levels(text):
+def read_levels(text: Any) -> list[int]:
     """``--fidelity-levels 2,6,18`` -> [2, 6, 18]: increasing whole epochs (checked against the config later)."""
     try:
         levels = [int(x) for x in str(text).split(",") if x.strip()]
@@ -80,7 +86,7 @@ def read_levels(text):
     return levels
 
 
-def parse_levels(text, full_epochs):
+def parse_levels(text: Any, full_epochs: int) -> tuple[list[int], int]:
     """``--fidelity-levels 2,6,18`` -> (levels, eta). The levels below the full length must be geometric with
     a whole ratio (the pruner's rungs are min_resource * eta**k); the full length is added when missing."""
     levels = read_levels(text)
@@ -100,7 +106,7 @@ def parse_levels(text, full_epochs):
     return below + [full_epochs], eta
 
 
-def make_pruner(levels, eta=DEFAULT_ETA):
+def make_pruner(levels: list[int], eta: int = DEFAULT_ETA) -> optuna.pruners.SuccessiveHalvingPruner:
     """Optuna's successive halving, its rungs at the ladder's levels below the full length."""
     return optuna.pruners.SuccessiveHalvingPruner(min_resource=levels[0], reduction_factor=eta,
                                                   min_early_stopping_rate=0)

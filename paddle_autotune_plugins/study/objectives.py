@@ -1,39 +1,48 @@
 """What a study optimises: its metric(s) and directions, checked against the suite's config; the value a
 finished trial gets; its soft constraints; and the files that follow the best trial (best/,
-best_config.yaml, pareto/)."""
+best_config.yaml, pareto/).
+
+Step of a trial owned here: keeping the best files (keep_best; write_pareto for a multi-objective study)."""
 import dataclasses
 import math
 import os
 import pathlib
 import re
+from typing import TYPE_CHECKING, Any, Optional
+
+import optuna
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.optuna_glue.storages import jsonable
 from paddle_autotune_plugins.study import trial_queries as queries
-from paddle_autotune_plugins.suites.adapter import remove
+from paddle_autotune_plugins.suites.adapter import Adapter, Task, remove
 from paddle_autotune_plugins.trials.reporting import PRINTED_NAME
+from paddle_autotune_plugins.trials.trial_processes import RunningTrial
+
+if TYPE_CHECKING:  # settings.options imports the study package: only the checker needs the name here
+    from paddle_autotune_plugins.settings.options import Settings
 
 
 @dataclasses.dataclass(frozen=True)
 class Objectives:
     metric: str  # the first objective: pruning, the best trial, the progress lines
     direction: str  # "maximize" or "minimize", of the metric
-    objectives: list  # [(metric, direction)], the metric first; more make a multi-objective study
-    constraints: list  # [(metric, "<=" or ">=", bound)]
+    objectives: list[tuple[str, str]]  # [(metric, direction)], the metric first; more make a multi-objective study
+    constraints: list[tuple[str, str, float]]  # [(metric, "<=" or ">=", bound)]
 
     @property
-    def multi(self):
+    def multi(self) -> bool:
         return len(self.objectives) > 1
 
-    def names(self):
+    def names(self) -> list[str]:
         return [m for m, _ in self.objectives]
 
-    def wanted(self):
+    def wanted(self) -> list[str]:
         """Every metric a trial must report: the objectives', then the constraints'."""
         return self.names() + [m for m, _, _ in self.constraints]
 
     @classmethod
-    def of(cls, task, settings):
+    def of(cls, task: Task, settings: "Settings") -> "Objectives":
         """The study's objectives from --metric, --direction and --constraint, or a UsageError that says what
         this config cannot measure (the adapter's metric names, when it knows them)."""
         adapter = task.adapter
@@ -60,7 +69,7 @@ class Objectives:
         return cls(metric, direction, pairs, list(settings.constraints or []))
 
 
-def check_printed_name(metric):
+def check_printed_name(metric: str) -> None:
     """A metric the script prints must be a name its output lines can carry, or no trial would report it."""
     if not re.fullmatch(PRINTED_NAME, metric):
         better = re.sub(r"[^\w@.-]+", "_", metric).strip("_") or "val_acc"
@@ -68,14 +77,14 @@ def check_printed_name(metric):
                          f"a letter and holds no space, '=' or ':'); print it and pass it as e.g. --metric {better}")
 
 
-def single_value(rt, goal):
+def single_value(rt: RunningTrial, goal: Objectives) -> Optional[float]:
     """A completed single-objective trial's value: the result it declared, else its best evaluation."""
     if rt.final is not None:
         return rt.final
     return queries.best_of((v for _, v in rt.steps), goal.direction)
 
 
-def best_evaluation(rt, goal):
+def best_evaluation(rt: RunningTrial, goal: Objectives) -> dict[str, float]:
     """The metrics of a completed trial's evaluation where its first objective was best (multi-objective:
     every objective is taken from that one evaluation). A declared result (rt.final_metrics) wins."""
     if rt.final_metrics:
@@ -84,7 +93,7 @@ def best_evaluation(rt, goal):
     return rt.reports[step]
 
 
-def record_constraints(trial, metrics, goal):
+def record_constraints(trial: optuna.trial.Trial, metrics: dict[str, float], goal: Objectives) -> None:
     """Optuna's soft constraints: each value <= 0 when satisfied; samplers prefer feasible trials."""
     values = [metrics.get(m, math.inf) - bound if op == "<=" else bound - metrics.get(m, -math.inf)
               for m, op, bound in goal.constraints]
@@ -94,7 +103,7 @@ def record_constraints(trial, metrics, goal):
         trial.set_user_attr("constraints", values)  # for trials.csv readers and the Pareto export
 
 
-def write_pareto(study, out, adapter):
+def write_pareto(study: optuna.Study, out: pathlib.Path, adapter: Adapter) -> None:
     """out/pareto/: the exported config of every trial on the Pareto front (feasible ones)."""
     folder = out / "pareto"
     remove(folder)
@@ -104,7 +113,7 @@ def write_pareto(study, out, adapter):
             adapter.write_config(t.user_attrs["config"], folder / f"trial_{t.number:04d}_{adapter.config_filename}")
 
 
-def store_config(rt, task):
+def store_config(rt: RunningTrial, task: Task) -> Any:
     """The trial's exported config, stored on it (any machine can export it from the storage): before its
     tell, while the trial is open."""
     exported = task.adapter.export_config(task, rt.cfg)
@@ -112,7 +121,7 @@ def store_config(rt, task):
     return exported
 
 
-def keep_best(rt, out, task, exported):
+def keep_best(rt: RunningTrial, out: pathlib.Path, task: Task, exported: Any) -> None:
     """Move the new best trial's weights to out/best/ and write best_config.yaml: after the trial's tell, so
     that they never name a trial whose result the study does not hold."""
     adapter = task.adapter

@@ -13,8 +13,12 @@ read the live objects once the trainer is built and send ``{path: value}`` with
 """
 import dataclasses
 import math
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from paddle_autotune_plugins.search_space import dotpath
+
+if TYPE_CHECKING:  # only the checker needs it: importing knobs does not load the search space (optuna, yaml)
+    from paddle_autotune_plugins.search_space.space import Param
 
 RELATIVE = 1e-4  # the trainer holds floats as float32, and rounds some (e.g. warm-up steps)
 
@@ -22,10 +26,10 @@ RELATIVE = 1e-4  # the trainer holds floats as float32, and rounds some (e.g. wa
 @dataclasses.dataclass
 class Mismatch:
     path: str
-    given: object  # what the trial's config says
-    used: object  # what the trainer's live objects hold
+    given: Any  # what the trial's config says
+    used: Any  # what the trainer's live objects hold
 
-    def describe(self, sampled=None):
+    def describe(self, sampled: Any = None) -> str:
         shown = "" if sampled is None or _same(sampled, self.given) else f" (sampled {_fmt(sampled)})"
         return f"{self.path}: given {_fmt(self.given)}{shown}, trainer used {_fmt(self.used)}"
 
@@ -43,15 +47,15 @@ class Verdict:
     >>> Verdict.from_attr({"read": 2, "not_read": ["y"]}).text()
     'ok (2 read); not read: y'
     """
-    mismatches: list = dataclasses.field(default_factory=list)  # described (Mismatch.describe)
+    mismatches: list[str] = dataclasses.field(default_factory=list)  # described (Mismatch.describe)
     read: int = 0  # tuned paths the trainer's values covered
-    not_read: list = dataclasses.field(default_factory=list)
+    not_read: list[str] = dataclasses.field(default_factory=list)
     reported: bool = True  # False: the trainer reported no values at all
 
-    def acted(self):
+    def acted(self) -> bool:
         return not self.mismatches
 
-    def text(self):
+    def text(self) -> str:
         """One line, as show, the report and trials.csv print it."""
         if self.mismatches:
             return "MISMATCH " + "; ".join(self.mismatches)
@@ -59,16 +63,16 @@ class Verdict:
             return "not read (the trainer reported no values)"
         return f"ok ({self.read} read)" + (f"; not read: {', '.join(self.not_read)}" if self.not_read else "")
 
-    def to_attr(self):
+    def to_attr(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_attr(cls, value):
+    def from_attr(cls, value: Any) -> Optional["Verdict"]:
         """The verdict stored on a trial (None where nothing tuned was checked)."""
         return cls(**value) if isinstance(value, dict) else None
 
 
-def verdict(mismatches, used, tuned_paths):
+def verdict(mismatches: Sequence[Mismatch], used: dict[str, Any], tuned_paths: Sequence[str]) -> Optional[Verdict]:
     """The verdict for a trial whose tuned paths are tuned_paths (None where nothing was tuned)."""
     if mismatches:
         return Verdict(mismatches=[m.describe() for m in mismatches])
@@ -78,7 +82,7 @@ def verdict(mismatches, used, tuned_paths):
     return Verdict(read=len(tuned_paths) - len(missing), not_read=missing, reported=bool(used))
 
 
-def check(cfg, used, paths):
+def check(cfg: dict[str, Any], used: dict[str, Any], paths: Sequence[str]) -> list[Mismatch]:
     """Mismatches between the written config and the trainer's values, for the paths that were read."""
     found = []
     for path in paths:
@@ -90,16 +94,16 @@ def check(cfg, used, paths):
     return found
 
 
-def paths_of(params):
+def paths_of(params: Sequence["Param"]) -> list[str]:
     """Every config path the params write (a knob's main path and its ``also`` places)."""
     return [path for p in params for path in [p.name] + list(p.also or [])]
 
 
-def unchecked(used, paths):
+def unchecked(used: dict[str, Any], paths: Sequence[str]) -> list[str]:
     return [p for p in paths if p not in used]
 
 
-def _same(a, b):
+def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         return isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b) and \
             all(_same(x, y) for x, y in zip(a, b))
@@ -110,7 +114,7 @@ def _same(a, b):
     return a == b
 
 
-def _fmt(value):
+def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (list, tuple)):

@@ -13,6 +13,7 @@ import os
 import pathlib
 import signal
 import time
+from typing import Optional, Union
 
 from paddle_autotune_plugins.trials.reporting import CGROUP_ENV, ENV_VAR, PARENT_ENV
 
@@ -21,7 +22,7 @@ PREFIX = "paddle-autotune-"  # cgroup names: paddle-autotune-<coordinator pid>-<
 _made = [0]
 
 
-def cgroup_root():
+def cgroup_root() -> Optional[pathlib.Path]:
     """This process's own cgroup v2 folder when this process may make cgroups in it, else None."""
     if os.environ.get(NO_CGROUP_ENV) == "1":
         return None
@@ -44,19 +45,19 @@ class TrialTree:
     """The processes of one trial: its cgroup when one could be made, else its process group and the
     processes that carry its report path."""
 
-    def __init__(self, report_path):
+    def __init__(self, report_path: Union[str, pathlib.Path]) -> None:
         """For the trial whose report file is --out/trial_NNNN/metrics.jsonl, before its process starts."""
-        self.pid = None
+        self.pid: Optional[int] = None
         self.marker = str(report_path)
         trial_dir = pathlib.Path(report_path).parent
         self.cgroup = _new_cgroup(f"{out_tag(trial_dir.parent)}-{trial_dir.name}")
 
-    def env(self):
+    def env(self) -> dict[str, str]:
         """For the trial's environment: its process joins its cgroup itself as it starts (reporting), before it
         can start anything, which a move by the coordinator after the start cannot promise."""
         return {CGROUP_ENV: str(self.cgroup)} if self.cgroup is not None else {}
 
-    def adopt(self, pid):
+    def adopt(self, pid: int) -> None:
         """The trial's process has started: moved into the cgroup (a command that is not Python, a fork)."""
         self.pid = pid
         if self.cgroup is not None:
@@ -67,7 +68,7 @@ class TrialTree:
                     _remove(self.cgroup)
                     self.cgroup = None
 
-    def kill(self):
+    def kill(self) -> None:
         """SIGKILL everything of the trial that is left; its main process has exited or is to go too."""
         signal_group(self.pid, signal.SIGKILL)
         if self.cgroup is not None:
@@ -77,12 +78,12 @@ class TrialTree:
             for pid in _carrying(self.marker):
                 _kill(pid)
 
-    def terminate(self):
+    def terminate(self) -> None:
         """SIGTERM to the trial's process group (its own children that stayed in it)."""
         signal_group(self.pid, signal.SIGTERM)
 
 
-def _new_cgroup(name):
+def _new_cgroup(name: str) -> Optional[pathlib.Path]:
     root = cgroup_root()
     if root is None:
         return None
@@ -95,7 +96,7 @@ def _new_cgroup(name):
     return folder
 
 
-def kill_cgroup(folder, wait=5.0):
+def kill_cgroup(folder: pathlib.Path, wait: float = 5.0) -> None:
     """Kill every process in the cgroup and remove it (left in place if its processes do not go in time)."""
     deadline = time.time() + wait
     while True:
@@ -124,14 +125,14 @@ def kill_cgroup(folder, wait=5.0):
         time.sleep(0.01)
 
 
-def out_tag(out):
+def out_tag(out: Union[str, pathlib.Path]) -> str:
     """A short name for a --out folder in cgroup names (the folder's path may be long or hold any character)."""
     import hashlib
 
     return hashlib.sha256(str(out).encode()).hexdigest()[:12]
 
 
-def remove_orphans(out):
+def remove_orphans(out: pathlib.Path) -> None:
     """What is left of the trials in `out` of coordinators that died (SIGKILL) is killed: their cgroups, or
     else the processes of trials in `out` whose environment names a coordinator that is gone. Empty cgroups
     of any dead coordinator are removed too."""
@@ -153,12 +154,12 @@ def remove_orphans(out):
             _kill(pid)
 
 
-def _carrying(marker):
+def _carrying(marker: str) -> list[int]:
     """Live processes whose environment holds the trial's report path."""
     return [pid for pid, env in _trial_environments() if env.get(ENV_VAR) == marker]
 
 
-def _trial_environments():
+def _trial_environments() -> list[tuple[int, dict[str, str]]]:
     """(pid, environment) of the live processes (of this user) started by some trial."""
     import psutil
 
@@ -173,7 +174,7 @@ def _trial_environments():
     return found
 
 
-def _alive(pid):
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -183,7 +184,7 @@ def _alive(pid):
     return True
 
 
-def signal_group(pid, sig):
+def signal_group(pid: Optional[int], sig: int) -> None:
     if pid is None:  # the trial's process never started
         return
     try:
@@ -192,14 +193,14 @@ def signal_group(pid, sig):
         pass
 
 
-def _kill(pid):
+def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _remove(folder):
+def _remove(folder: pathlib.Path) -> None:
     try:
         folder.rmdir()
     except OSError:

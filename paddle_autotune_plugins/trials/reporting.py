@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+from typing import Any, Optional, Union
 
 ENV_VAR = "PADDLE_AUTOTUNE_REPORT"
 STOP_ENV = "PADDLE_AUTOTUNE_STOP"  # a file the coordinator creates when the trial should end (pruned)
@@ -25,16 +26,16 @@ PRINTED_NAME = r"[^\W\d_][\w@.-]*"
 CGROUP_ENV = "PADDLE_AUTOTUNE_CGROUP"  # the cgroup v2 folder the trial runs in (process_tree), if any
 
 
-def die_with_coordinator():
+def die_with_coordinator() -> None:
     """Linux: a trial process gets SIGKILL when its coordinator dies, instead of training on as an orphan.
 
     Set here, at the trial's start, rather than by the coordinator between fork and exec (Popen's
     preexec_fn), which would make every trial start a full fork of the coordinator instead of a vfork.
     Processes the trial starts itself (e.g. paddle.distributed.launch's workers) are left as they are."""
-    parent = os.environ.get(PARENT_ENV)
-    if not parent or not parent.isdigit():
+    text = os.environ.get(PARENT_ENV)
+    if not text or not text.isdigit():
         return
-    parent = int(parent)
+    parent = int(text)
     if os.getppid() != parent:
         try:
             os.kill(parent, 0)
@@ -47,7 +48,7 @@ def die_with_coordinator():
         os._exit(137)
 
 
-def join_trial_cgroup():
+def join_trial_cgroup() -> None:
     """Linux: a trial process moves itself into the cgroup its coordinator made for it (process_tree), at its
     start, so that whatever it starts is in there too."""
     folder = os.environ.get(CGROUP_ENV)
@@ -60,7 +61,7 @@ def join_trial_cgroup():
         pass
 
 
-def set_parent_death_signal():
+def set_parent_death_signal() -> bool:
     """Linux: this process gets SIGKILL when its parent dies. False where that cannot be set."""
     try:
         import ctypes
@@ -72,7 +73,7 @@ def set_parent_death_signal():
         return False
 
 
-def wanted(name):
+def wanted(name: str) -> bool:
     """Whether the study reads this metric: costly measurements (latency) are taken only when asked."""
     return name in os.environ.get(WANTS_ENV, "").split(",")
 
@@ -80,12 +81,12 @@ def wanted(name):
 _REPORTED = [False]  # whether this process has reported an evaluation
 
 
-def reported():
+def reported() -> bool:
     """True once this process has written an evaluation with report()."""
     return _REPORTED[0]
 
 
-def report(step, metrics, final=False):
+def report(step: Optional[int], metrics: Any, final: bool = False) -> None:
     """One evaluation: ``metrics`` is ``{name: value}``, or a bare number for the study's own metric.
     ``final=True`` marks the trial's result (the Python API's return value), not a step for the pruner."""
     path = os.environ.get(ENV_VAR)
@@ -95,11 +96,11 @@ def report(step, metrics, final=False):
         return
     if not isinstance(metrics, dict):
         metrics = {os.environ.get(METRIC_ENV) or "objective": metrics}
-    clean = {}
+    clean: dict[str, Union[float, str]] = {}
     for name, value in metrics.items():
         value = float(value)
         clean[name] = value if math.isfinite(value) else str(value)  # JSON has no NaN: 'nan', 'inf'
-    item = {"step": None if step is None else int(step), "metrics": clean, "time": time.time()}
+    item: dict[str, Any] = {"step": None if step is None else int(step), "metrics": clean, "time": time.time()}
     if final:
         item["final"] = True
     line = json.dumps(item)
@@ -109,7 +110,7 @@ def report(step, metrics, final=False):
     _REPORTED[0] = True
 
 
-def report_unusable(message):
+def report_unusable(message: str) -> None:
     """The trial cannot give the study a result, and no trial of the study could (e.g. the Python API's
     function returns a string): one line ``{"unusable": "..."}``; the coordinator stops the study with it."""
     path = os.environ.get(ENV_VAR)
@@ -124,7 +125,8 @@ PROGRESS_ITER_SECONDS = 2.0  # a trial writes at most one within-epoch line per 
 _last_iter_line = [0.0]
 
 
-def report_progress(epoch, epochs=None, iter=None, iters=None, end=False):
+def report_progress(epoch: int, epochs: Optional[int] = None, iter: Optional[int] = None, iters: Optional[int] = None,
+                    end: bool = False) -> None:
     """Where the training is: epoch ``epoch`` (1-based) of ``epochs`` has started, or ended (``end=True``);
     with ``iter`` of ``iters``, how far into that epoch it is (batches or optimizer steps). One line
     ``{"progress": {"epoch": 2, "epochs": 5}, "time": ...}`` in metrics.jsonl: the coordinator shows it with
@@ -137,7 +139,7 @@ def report_progress(epoch, epochs=None, iter=None, iters=None, end=False):
     if not path or os.environ.get("PADDLE_TRAINER_ID", "0") != "0":
         return
     now = time.time()
-    item = {"epoch": int(epoch), "epochs": None if epochs is None else int(epochs)}
+    item: dict[str, Any] = {"epoch": int(epoch), "epochs": None if epochs is None else int(epochs)}
     if end:
         item["end"] = True
     elif iter is not None:
@@ -150,10 +152,10 @@ def report_progress(epoch, epochs=None, iter=None, iters=None, end=False):
         f.flush()
 
 
-def stop_requested():
+def stop_requested() -> bool:
     """True once the coordinator wants this trial to end: a trainer that can stop cleanly checks this."""
     path = os.environ.get(STOP_ENV)
-    return bool(path) and os.path.exists(path)
+    return bool(path and os.path.exists(path))
 
 
 MAX_LINE = 2**20  # a report line longer than this (1 MiB) is not one the plugin's reporting writes
@@ -163,7 +165,10 @@ class BadLine(str):
     """A line of metrics.jsonl the coordinator cannot use, as the reason its trial fails."""
 
 
-def read_reports(path, offset=0):
+Report = Union[dict[str, Any], BadLine]  # a line of metrics.jsonl as read_reports gives it
+
+
+def read_reports(path: Union[str, os.PathLike[str]], offset: int = 0) -> tuple[list[Report], int]:
     """New complete lines from offset on: ([report, ...], new offset). A line that is not a report the
     coordinator can use (not JSON, a metric that is not a number, ...) comes as a BadLine in its place:
     the trial wrote it, so it fails that trial, never the study."""
@@ -182,7 +187,7 @@ def read_reports(path, offset=0):
     return reports, offset + end
 
 
-def parse_report(line):
+def parse_report(line: bytes) -> Report:
     """One line of metrics.jsonl (bytes) as a report, or a BadLine that says what is wrong with it."""
     shown = line[:80].decode(errors="replace") + ("..." if len(line) > 80 else "")
     try:
@@ -210,7 +215,7 @@ def parse_report(line):
     return item
 
 
-def _is_number(value):
+def _is_number(value: Any) -> bool:
     try:
         float(value)
     except (TypeError, ValueError):
@@ -222,7 +227,7 @@ TUNED_ENV = "PADDLE_AUTOTUNE_TUNED"  # JSON list of the dotted paths this study 
 SEED_ENV = "PADDLE_AUTOTUNE_SEED"  # the study's --seed, for hooks of a trainer that takes no seed of its own
 
 
-def study_seed():
+def study_seed() -> Optional[int]:
     """The study's --seed (None outside a study): hooks seed a trainer with it whose config has no seed key.
 
     >>> study_seed() is None  # outside a study
@@ -232,7 +237,7 @@ def study_seed():
     return int(text) if text else None
 
 
-def tuned_paths():
+def tuned_paths() -> list[str]:
     """The config paths the study tunes (a trial's hooks may read only those), [] outside a study."""
     try:
         return list(json.loads(os.environ.get(TUNED_ENV) or "[]"))
@@ -240,7 +245,7 @@ def tuned_paths():
         return []
 
 
-def report_used(values):
+def report_used(values: dict[str, Any]) -> None:
     """What the trainer really uses, read from its live objects once it is built: ``{dotted config path:
     value}`` (e.g. ``{"Optimizer.lr.learning_rate": 0.05}``, the peak learning rate of the built scheduler).
     The coordinator compares these with the values the trial was given (knobs.py); paths the hooks cannot
@@ -257,7 +262,7 @@ def report_used(values):
         f.flush()
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """Numbers, strings, bools, None and (nested) lists of them, from numpy / Paddle scalars and tuples."""
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

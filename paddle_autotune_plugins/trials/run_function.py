@@ -17,6 +17,7 @@ import json
 import os
 import runpy
 import sys
+from typing import Any, Callable, Optional, Union
 
 from paddle_autotune_plugins.errors import UsageError
 from paddle_autotune_plugins.trials import reporting
@@ -25,7 +26,7 @@ from paddle_autotune_plugins.trials.reporting import METRIC_ENV, report, report_
 LOADING = False  # True while a trial runs a script's module-level code to find its function (import path)
 
 
-def load(target):
+def load(target: str) -> Any:
     global LOADING
     module, _, qualname = target.rpartition(":")
     if module.endswith(".py"):  # a script's __main__: its guarded block does not run under this name
@@ -34,7 +35,7 @@ def load(target):
             namespace = runpy.run_path(module, run_name="__autotune_trial__")
         finally:
             LOADING = False
-        obj = namespace[qualname.split(".")[0]]
+        obj: Any = namespace[qualname.split(".")[0]]
         rest = qualname.split(".")[1:]
     else:
         obj = importlib.import_module(module)
@@ -44,7 +45,7 @@ def load(target):
     return obj
 
 
-def cuda_initialised():
+def cuda_initialised() -> Optional[str]:
     """The framework that has set up CUDA in this process ('PyTorch', 'Paddle') or None. Only a framework the
     caller already imported is asked: importing one to ask would take seconds, and for Paddle would itself
     set CUDA up."""
@@ -59,7 +60,7 @@ def cuda_initialised():
     return None
 
 
-def check_fork_after_cuda(start_method):
+def check_fork_after_cuda(start_method: str) -> None:
     """Stop before any trial where trials would be forks of a process that has set up CUDA: a fork cannot use
     CUDA again (PyTorch raises "Cannot re-initialize CUDA in forked subprocess"), so every trial would fail.
 
@@ -73,7 +74,7 @@ def check_fork_after_cuda(start_method):
                          f"Python that imports train_evaluate from its file)")
 
 
-def call(fn, config_path):
+def call(fn: Callable[[dict[str, Any]], Any], config_path: Union[str, os.PathLike[str]]) -> None:
     """Run the objective on the trial's config; its return value (if any) is the trial's result. A return the
     study cannot use is reported as such, which stops the study: every trial would return the same kind."""
     with open(config_path) as f:
@@ -92,13 +93,13 @@ def call(fn, config_path):
 RETURN_HINT = "return a number (e.g. `return acc`) or a dict of numbers (e.g. `return {'accuracy': acc}`)"
 
 
-def result_metrics(result, metric):
+def result_metrics(result: Any, metric: str) -> dict[str, float]:
     """What train_evaluate returned, as {name: float}: a number (Python, numpy, a 0-D Paddle or torch tensor)
     is the study's `metric`; a dict keeps every key. ValueError, saying what came back and what to return."""
     if isinstance(result, dict):
         if not result:
             raise ValueError(f"train_evaluate returned an empty dict; {RETURN_HINT}")
-        metrics = {}
+        metrics: dict[str, float] = {}
         for key, value in result.items():
             number = as_number(value)
             if number is None:
@@ -112,7 +113,7 @@ def result_metrics(result, metric):
     return {metric: number}
 
 
-def as_number(value):
+def as_number(value: Any) -> Optional[float]:
     """float(value) for a real number or a one-element array or tensor (numpy, Paddle, torch); else None."""
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy, Paddle, torch
         value = value.tolist()  # a Python number (0-D) or nested lists
@@ -126,7 +127,7 @@ def as_number(value):
         return None
 
 
-def _shown(value, limit=60):
+def _shown(value: Any, limit: int = 60) -> str:
     """A returned value as the one-line message shows it: its type and a short repr."""
     if value is None:
         return "None"
@@ -135,7 +136,8 @@ def _shown(value, limit=60):
     return f"a {type(value).__name__} ({text})"
 
 
-def fork_trial(fn, config_path, env, cwd, log_path):
+def fork_trial(fn: Callable[[dict[str, Any]], Any], config_path: Union[str, os.PathLike[str]], env: dict[str, str],
+               cwd: Union[str, os.PathLike[str]], log_path: Union[str, os.PathLike[str]]) -> int:
     """Fork this process into the trial's; returns the child's pid once it leads its own session and is set
     to die with this process (so the coordinator can stop its group at once). Unix only."""
     sys.stdout.flush()  # what this process printed so far is not written again by the child
@@ -154,7 +156,9 @@ def fork_trial(fn, config_path, env, cwd, log_path):
     return pid
 
 
-def _child(fn, config_path, env, cwd, log_path, parent, ready_w):
+def _child(fn: Callable[[dict[str, Any]], Any], config_path: Union[str, os.PathLike[str]], env: dict[str, str],
+           cwd: Union[str, os.PathLike[str]], log_path: Union[str, os.PathLike[str]], parent: int,
+           ready_w: int) -> None:
     """In the fork: become the trial (own session, its log, environment and folder), run fn, os._exit.
 
     Nothing of the caller's is closed or flushed on the way out (its Optuna storage, open files, atexit
@@ -165,7 +169,7 @@ def _child(fn, config_path, env, cwd, log_path, parent, ready_w):
 
     from paddle_autotune_plugins.trials.warm_start import exit_as_a_process
 
-    def trial():
+    def trial() -> None:
         try:
             os.setsid()  # its own process group, as cold trials: stopping the trial stops its children
             set_parent_death_signal()  # Linux: dies with the coordinator, as every trial does
@@ -182,9 +186,10 @@ def _child(fn, config_path, env, cwd, log_path, parent, ready_w):
         os.dup2(null, 0)
         os.close(null)
         # new stream objects: the caller's may be a notebook's or hold text it had not flushed yet
-        sys.stdin = sys.__stdin__ = open(0, closefd=False)
-        sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, closefd=False)
-        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, closefd=False)
+        # (typeshed marks sys.__stdin__ and the others Final; a fresh process's are these fds' streams)
+        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # type: ignore[misc]
+        sys.stdout = sys.__stdout__ = open(1, "w", buffering=1, closefd=False)  # type: ignore[misc]
+        sys.stderr = sys.__stderr__ = open(2, "w", buffering=1, closefd=False)  # type: ignore[misc]
         try:  # the signals a fresh Python process starts with, whatever the caller installed
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -202,7 +207,7 @@ def _child(fn, config_path, env, cwd, log_path, parent, ready_w):
     exit_as_a_process(trial)
 
 
-def main():
+def main() -> None:
     target, config_path = sys.argv[1], sys.argv[2]
     if len(sys.argv) > 3 and sys.argv[3]:
         sys.path.insert(0, sys.argv[3])  # where the coordinator's process imported the function from

@@ -42,13 +42,14 @@ import select
 import subprocess
 import sys
 import time
+from typing import Any, Callable, Optional, Union
 
 from paddle_autotune_plugins.trials.reporting import set_parent_death_signal
 
 # --- the zygote ---------------------------------------------------------------------------------------
 
 
-def main():
+def main() -> None:
     """python -m paddle_autotune_plugins.trials.warm_start MODULE:FUNCTION - preload, then fork a trial per request."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # what the preload prints goes to the zygote's log, not into the protocol
@@ -77,7 +78,7 @@ def main():
             protocol.write(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}) + "\n")
 
 
-def exit_as_a_process(body):
+def exit_as_a_process(body: Callable[[], Any]) -> None:
     """Run body() in a fork that is a trial and end the fork as a Python process running it would end: exit
     code 0, SystemExit's code, or 1 with the traceback; interpreter exit's handlers run first (the suites
     register some). os._exit: nothing else of the parent's is flushed or closed on the way out."""
@@ -103,12 +104,12 @@ def exit_as_a_process(body):
             os._exit(code)
 
 
-def _run_trial(request):
+def _run_trial(request: dict[str, Any]) -> None:
     """In the fork: become the process the cold command would have started, run it, exit."""
     import random
     import runpy
 
-    def trial():
+    def trial() -> None:
         os.setsid()  # its own process group, as cold trials: stopping the trial stops its children
         set_parent_death_signal()  # dies with the zygote, which dies with the coordinator
         os.chdir(request["cwd"])
@@ -134,7 +135,7 @@ def _run_trial(request):
 # --- the coordinator's side ---------------------------------------------------------------------------
 
 
-def can_fork(argv):
+def can_fork(argv: list[str]) -> bool:
     """Whether a trial command can run in a fork: ``python -m MODULE ...`` with this interpreter."""
     return len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m"
 
@@ -142,26 +143,29 @@ def can_fork(argv):
 class Zygote:
     """The coordinator's handle on the zygote: ready(), start() a trial, learn when trials end."""
 
-    def __init__(self, preload, env, cwd, log_path):
+    def __init__(self, preload: str, env: dict[str, str], cwd: Union[str, os.PathLike[str], None],
+                 log_path: Union[str, os.PathLike[str]]) -> None:
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "paddle_autotune_plugins.trials.warm_start", preload],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
                                      cwd=cwd, start_new_session=True)
-        self.exits = {}
+        self.exits: dict[int, int] = {}  # pid -> exit code, as the zygote reported them
         self._ready = False
         self._buffer = b""
         self._closed = False
 
-    def ready(self):
+    def ready(self) -> bool:
         """True once the preload has run (never waits)."""
         while not self._ready and self._read(timeout=0) is not None:
             pass
         return self._ready
 
-    def start(self, argv, env, cwd, log_path):
+    def start(self, argv: list[str], env: dict[str, str], cwd: Union[str, os.PathLike[str], None],
+              log_path: Union[str, os.PathLike[str]]) -> Optional["WarmProcess"]:
         """A WarmProcess running argv, or None if the zygote is gone (the caller then starts it cold)."""
         try:
             request = {"argv": argv, "env": env, "cwd": str(cwd), "log": str(log_path)}
+            assert self.proc.stdin is not None  # made with stdin=PIPE
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
             while True:
@@ -173,14 +177,15 @@ class Zygote:
         except (OSError, ValueError):
             return None
 
-    def collect(self):
+    def collect(self) -> None:
         """Take in every exit the zygote has reported so far, without waiting."""
         while self._read(timeout=0) is not None:
             pass
 
-    def _read(self, timeout):
+    def _read(self, timeout: float) -> Optional[dict[str, Any]]:
         """The next message, or None if none came within timeout. Raw reads: a buffered reader would hold
         lines that select cannot see."""
+        assert self.proc.stdout is not None  # made with stdout=PIPE
         while b"\n" not in self._buffer:
             if self._closed:
                 return None
@@ -193,15 +198,16 @@ class Zygote:
                 return None
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        message = json.loads(line)
+        message: dict[str, Any] = json.loads(line)
         if "exit" in message:
             self.exits[message["exit"]] = message["code"]
         if message.get("ready"):
             self._ready = True
         return message
 
-    def close(self):
+    def close(self) -> None:
         """End the zygote (its stdin closes); trials still running die with it."""
+        assert self.proc.stdin is not None  # made with stdin=PIPE
         try:
             self.proc.stdin.close()
         except OSError:
@@ -217,18 +223,19 @@ class Zygote:
 class WarmProcess:
     """What the coordinator uses of a subprocess.Popen (pid, poll, wait), for a trial forked by the zygote."""
 
-    def __init__(self, zygote, pid):
-        self.zygote = zygote
+    def __init__(self, zygote: Optional[Zygote], pid: int) -> None:
+        self.zygote = zygote  # None for a ForkedProcess
         self.pid = pid
-        self.returncode = None
+        self.returncode: Optional[int] = None
 
-    def poll(self):
+    def poll(self) -> Optional[int]:
         if self.returncode is None:
             self.returncode = self._ended()
         return self.returncode
 
-    def _ended(self):
+    def _ended(self) -> Optional[int]:
         """The trial's exit code once it has ended (C < 0: killed by signal -C), else None. Never waits."""
+        assert self.zygote is not None  # a ForkedProcess has its own _ended
         self.zygote.collect()
         if self.pid in self.zygote.exits:
             return self.zygote.exits.pop(self.pid)
@@ -236,10 +243,11 @@ class WarmProcess:
             return -9
         return None
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]:
         deadline = None if timeout is None else time.time() + timeout
         while self.poll() is None:
             if deadline is not None and time.time() > deadline:
+                assert timeout is not None  # a deadline comes from it
                 raise subprocess.TimeoutExpired(f"trial process {self.pid}", timeout)
             time.sleep(0.02)
         return self.returncode
@@ -248,10 +256,10 @@ class WarmProcess:
 class ForkedProcess(WarmProcess):
     """The same handle on a trial this process forked itself (the Python API's trials, api.py): reaped here."""
 
-    def __init__(self, pid):
+    def __init__(self, pid: int) -> None:
         super().__init__(None, pid)
 
-    def _ended(self):
+    def _ended(self) -> Optional[int]:
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:  # reaped by someone else (e.g. SIGCHLD ignored): no status, as Popen takes it

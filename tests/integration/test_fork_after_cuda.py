@@ -81,7 +81,7 @@ def test_a_paddle_cuda_build_that_sees_a_gpu_counts_as_initialised(monkeypatch):
 
 
 def test_asking_imports_neither_framework():
-    code = ("import sys\nfrom paddle_autotune_plugins import run_function\n"
+    code = ("import sys\nfrom paddle_autotune_plugins.trials import run_function\n"
             "print(run_function.cuda_initialised(), 'torch' in sys.modules, 'paddle' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.split() == ["None", "False", "False"], proc.stderr

@@ -40,7 +40,7 @@ def test_stale_heartbeat_in_a_shared_storage_is_taken_back(tmp_path):
     params = space.parse_space(X)
     coordinator = Coordinator(task, params, Settings(out=tmp_path / "out", storage=storage, study="s", trials=5,
                                                      quiet=True, stale_after=30))
-    coordinator.open_study()
+    coordinator.attach_study()
     study = coordinator.study
     dead, alive = study.ask(), study.ask()
     for trial, beat, x in ((dead, clock.time() - 120, 0.25), (alive, clock.time(), 0.75)):
@@ -55,3 +55,16 @@ def test_stale_heartbeat_in_a_shared_storage_is_taken_back(tmp_path):
     waiting = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.WAITING]
     assert any(t.params.get("x") == dead_x for t in waiting) or any(
         t.system_attrs.get("fixed_params", {}).get("x") == dead_x for t in waiting)
+
+
+def test_every_tell_goes_through_the_study_view():
+    """One place tells Optuna how a trial ended (StudyView.tell): no other module of the core calls study.tell."""
+    import pathlib
+    import re
+
+    import paddle_autotune_plugins
+
+    core = pathlib.Path(paddle_autotune_plugins.__file__).parent
+    tells = [f"{path.relative_to(core)}: {line.strip()}" for path in sorted(core.rglob("*.py"))
+             for line in path.read_text().splitlines() if re.search(r"(study|opened\(\))\.tell\(", line)]
+    assert tells == ["study/study_view.py: self.opened().tell(trial, values, state=state)"]
