@@ -60,6 +60,7 @@ def summary(study: optuna.Study, metric: str, started: float, stop_reason: Optio
         lines.append(f"  baseline (trial {baseline.number}): {metric} = {_round(baseline.value)}")
     lines.append(f"  best     (trial {best.number}): {metric} = {_round(best.value)}")
     if baseline is not None and baseline.value:
+        assert best.value is not None, "the best trial is COMPLETE"
         diff = best.value - baseline.value
         lines.append(f"  improvement: {'+' if diff >= 0 else ''}{_round(diff)} ({diff / abs(baseline.value) * 100:+.1f}%)")
     for name, value in best.user_attrs.get("values", best.params).items():

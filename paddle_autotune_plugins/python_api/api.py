@@ -167,6 +167,7 @@ class FunctionAdapter(Adapter):
                           f"holds can hang a trial; if trials hang, use start_method='import'", RuntimeWarning,
                           stacklevel=2)
         native = os_threads()
+        assert cwd is not None, "AutoTuner's task keeps the caller's folder (run())"
         pid = run_function.fork_trial(self.fn, config_path, env, cwd, log_path)
         with open(pathlib.Path(log_path).with_name("command.txt"), "a") as f:
             f.write(f"# started as a fork of the calling process {os.getpid()}, which holds the function (the command "

@@ -32,7 +32,8 @@ def plot_history(d: PlotData) -> "Figure":
                    zorder=3, label="complete")
         if not d.multi:
             ax.scatter([t.number for t in d.pruned if queries.last_value(t) is not None],
-                       [queries.last_value(t) for t in d.pruned if queries.last_value(t) is not None], facecolors="none",
+                       [queries.last_value(t) for t in d.pruned if queries.last_value(t) is not None],  # type: ignore[arg-type]  # None filtered out
+                       facecolors="none",
                        edgecolors=COLORS["PRUNED"], zorder=3, label="pruned (last value)")
             complete = sorted(d.complete, key=lambda t: t.number)
             xs = [t.number for t in complete]
@@ -40,7 +41,8 @@ def plot_history(d: PlotData) -> "Figure":
             if xs:
                 xs.append(max(t.number for t in d.trials))
                 ys.append(ys[-1])
-                ax.step(xs, ys, where="post", color=COLORS["best"], label="best so far")
+                # every trial here is COMPLETE, so no best so far is None
+                ax.step(xs, ys, where="post", color=COLORS["best"], label="best so far")  # type: ignore[arg-type]
         if d.failed:  # failed trials have no value: ticks along the bottom edge show when they happened
             bottom = blended_transform_factory(ax.transData, ax.transAxes)
             ax.scatter([t.number for t in d.failed], [0.03] * len(d.failed), marker="x", color=COLORS["FAIL"],
@@ -152,7 +154,8 @@ def plot_slice(d: PlotData, path: str) -> "Figure":
         if log:
             ax.set_xscale("log")
     if pruned:
-        ax.scatter([x_of(v) for v, _ in pruned], [queries.last_value(t) for _, t in pruned], marker="v", s=36,
+        ax.scatter([x_of(v) for v, _ in pruned], [queries.last_value(t) for _, t in pruned],  # type: ignore[arg-type]  # None filtered out
+                   marker="v", s=36,
                    facecolors="none", edgecolors=COLORS["PRUNED"], linewidths=1.2, zorder=2,
                    label="pruned (last value before it was stopped)")
     if points:

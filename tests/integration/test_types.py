@@ -24,7 +24,6 @@ def mypy(args, monkeypatch):
     return status, stdout + stderr
 
 
-@pytest.mark.skip(reason="enabled by the lead once every branch is merged")
 def test_the_core_type_checks(monkeypatch):
     """`mypy` as pyproject.toml configures it: every file of paddle_autotune_plugins/."""
     status, report = mypy([], monkeypatch)
