@@ -4,7 +4,6 @@ Bad input fails before any trial starts, with exit code 2 and one line naming th
 """
 import argparse
 from collections.abc import Sequence
-import dataclasses
 import os
 import pathlib
 import shlex
@@ -24,8 +23,8 @@ from paddle_autotune_plugins.output.import_noise import quiet_suite_imports
 from paddle_autotune_plugins.output.summary import no_trial_completed, summary
 from paddle_autotune_plugins.search_space import data_paths, presets, space
 from paddle_autotune_plugins.search_space.build import build_params
-from paddle_autotune_plugins.settings.options import (STUDY_OPTIONS, add_tuning_options,  # noqa: F401 - cli.* as before
-                                                      at_least, make_settings, parse_gpus)
+from paddle_autotune_plugins.settings.options import add_tuning_options, at_least, make_settings, parse_gpus
+from paddle_autotune_plugins.study import command_record
 from paddle_autotune_plugins.study.coordinator import Coordinator
 from paddle_autotune_plugins.suites.adapter import Task, detect_adapter, detect_program, get_adapter, suite_names
 
@@ -58,10 +57,7 @@ def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.
               notes: Sequence[str] = ()) -> int:
     if params is None:
         params, notes = build_params(task, opts)
-    command = {"suite": task.adapter.name, "script": task.script, "argv": task.argv, "cwd": task.cwd,
-               "launcher": task.launcher,
-               "options": {k: getattr(opts, k) for k in STUDY_OPTIONS},
-               "space": [dataclasses.asdict(p) for p in params]}
+    command = command_record.record(task, opts, params)
     check_out(opts.out)
     coordinator = Coordinator(task, params, make_settings(opts, command))
     if getattr(opts, "dry_run", False):  # all of it shown, then missing data refused as a real run would
@@ -278,17 +274,7 @@ def cmd_worker(opts: argparse.Namespace, rest: list[str]) -> int:
     # without --study: 'autotune', or the storage's only study; several others are listed, to pick one
     study = load_study(opts.out, study=opts.study, storage=storage, label=opts.storage)
     opts.study = study.study_name
-    command = study.user_attrs.get("command")
-    if not command:
-        raise UsageError(f"study '{opts.study}' was not started by paddle-autotune (no command recorded)")
-    if command["cwd"] and os.path.isdir(command["cwd"]):
-        os.chdir(command["cwd"])  # relative config and data paths, as on the first machine
-    task = get_adapter(command["suite"]).load(command["script"], command["argv"])
-    task.argv = command["argv"]
-    task.launcher = command.get("launcher")
-    params = [space.Param(**p) for p in command["space"]]
-    for key, value in command["options"].items():
-        setattr(opts, key, value)
+    task, params = command_record.replay(study.user_attrs.get("command"), opts.study, opts)
     # the study's own --seed: Coordinator.sampler_seed mixes in this host and pid on a shared storage
     return run_study(task, opts, params)
 
