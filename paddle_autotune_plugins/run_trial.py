@@ -3,9 +3,11 @@
     python -m paddle_autotune_plugins.run_trial SUITE path/to/tools/train.py -c trial_config.yaml
 
 SUITE is a suite name or the adapter's ``module:Class`` (what :meth:`Adapter.script_command` writes).
+Every suite's trial of a user's script starts here (the plugin's own train entries install the same hooks).
 
 The script runs as ``__main__`` exactly as ``python tools/train.py ...`` would (same sys.argv and
-sys.path[0]), so it imports the suite from wherever it normally does; the hooks reach that copy.
+sys.path[0], then the folders the adapter's ``script_import_paths`` names), so it imports the suite from
+wherever it normally does; the hooks reach that copy.
 """
 import importlib
 import os
@@ -31,9 +33,13 @@ def load_adapter(spec: str) -> "Adapter":
 
 def main() -> None:
     spec, script, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    load_adapter(spec).install_hooks()
+    adapter = load_adapter(spec)
+    adapter.install_hooks()
     sys.argv = [script] + args
     sys.path[0] = os.path.dirname(os.path.abspath(script))
+    for position, folder in enumerate(adapter.script_import_paths(script), start=1):
+        if folder not in sys.path:
+            sys.path.insert(position, folder)
     runpy.run_path(script, run_name="__main__")
 
 

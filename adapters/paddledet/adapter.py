@@ -266,8 +266,7 @@ class DetAdapter(YamlSuiteAdapter):
     def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[Config] = None) -> list[str]:
         if task.script:
             extra = task.script_args if "--eval" in task.script_args else task.script_args + ["--eval"]
-            return [python(), "-m", "paddle_autotune_plugins.run_trial", self.name, task.script,
-                    "-c", config_path] + extra
+            return self.script_command(task.script) + ["-c", str(config_path)] + extra
         return [python(), "-m", self.train_entry, "-c", config_path, "--eval"]
 
     def best_checkpoint(self, task: Optional[Task], cfg: Config, trial_dir: Optional[PathLike] = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import pathlib
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -209,10 +210,17 @@ class SegAdapter(YamlSuiteAdapter):
         seed = task.state.seed
         return args if "--seed" in task.script_args or seed is None else args + ["--seed", str(seed)]
 
+    def script_import_paths(self, script: str) -> list[str]:
+        """A checkout's tools/train.py imports ``paddleseg`` without putting its checkout on the path
+        (PaddleSeg's install guide has users run ``pip install -e .``): the trial puts the checkout right after
+        the script's folder, as the editable install would, so it trains with the checkout's paddleseg even
+        where another one (the PyPI wheel) is installed."""
+        root = os.path.dirname(os.path.dirname(os.path.abspath(script)))
+        return [root] if os.path.isdir(os.path.join(root, "paddleseg")) else []
+
     def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[Config] = None) -> list[str]:
         if task.script:  # the checkout's own tools/train.py, its paddleseg first on the path, our hooks installed
-            return [python(), "-m", "paddle_autotune_plugins.adapters.paddleseg.run", task.script] + \
-                self._run_args(task, config_path)
+            return self.script_command(task.script) + self._run_args(task, config_path)
         return [python(), "-m", self.train_entry] + self._run_args(task, config_path)
 
     def _save_dir(self, trial_dir):

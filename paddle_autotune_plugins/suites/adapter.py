@@ -305,6 +305,11 @@ class Adapter(abc.ABC):
         if self.hooks_module:
             self.suite_module(self.hooks_module).install()
 
+    def script_import_paths(self, script: str) -> list[str]:
+        """In the trial process (run_trial.py): folders the user's script imports from beyond its own folder,
+        placed right after it on sys.path (e.g. a checkout whose package the suite's guide installs editable)."""
+        return []
+
 
 def literal(text: str) -> Any:
     """A command-line value as the suites read it (ppcls evals -o values), without running code:

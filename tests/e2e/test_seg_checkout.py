@@ -45,6 +45,8 @@ def test_study_reports_every_eval_checks_knobs_and_keeps_the_best(study):
     assert "knob does not act" not in proc.stderr, proc.stderr[-3000:]
     rows = read_trials(out)
     assert len(rows) == 3 and rows[0]["reason"].startswith("baseline")
+    # the checkout's own paddleseg trained it (run_trial puts the checkout on the path), not the 2.8.0 wheel
+    assert "PaddleSeg: 2.9.0" in (out / "trial_0000" / "train.log").read_text()
     tuned = ["lr_scheduler.learning_rate", "lr_scheduler.power", "loss.coef.1", "loss.types.0.coef.1", "batch_size"]
     assert all(name in rows[0] for name in tuned), list(rows[0])
     at_first_rung = {}

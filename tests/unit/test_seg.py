@@ -27,10 +27,12 @@ def test_flags_then_opts_fold_into_the_config_and_are_not_passed_on(chain, tmp_p
     assert task.script_args == ["--save_interval", "10"]
     trial = adapter.prepare_trial(task, task.fresh_config(), tmp_path / "trial_0003", seed=7)
     cmd = adapter.trial_command(task, str(tmp_path / "trial_0003" / "config.yml"))
-    assert cmd[1:4] == ["-m", "paddle_autotune_plugins.adapters.paddleseg.run", str(script)]
-    assert cmd[4:9] == ["--config", str(tmp_path / "trial_0003" / "config.yml"), "--do_eval", "--save_dir",
+    assert cmd[1:5] == ["-m", "paddle_autotune_plugins.run_trial",
+                        "paddle_autotune_plugins.adapters.paddleseg.adapter:SegAdapter", str(script)]
+    assert adapter.script_import_paths(str(script)) == [str(tmp_path / "PaddleSeg")]  # the checkout holds paddleseg/
+    assert cmd[5:10] == ["--config", str(tmp_path / "trial_0003" / "config.yml"), "--do_eval", "--save_dir",
                         str(tmp_path / "trial_0003" / "output")]
-    assert cmd[9:] == ["--save_interval", "10", "--seed", "7"]
+    assert cmd[10:] == ["--save_interval", "10", "--seed", "7"]
     assert type(trial) is dict and trial == task.config  # save_dir and seed are flags, not config keys
 
 
