@@ -8,6 +8,7 @@ import os
 import re
 
 from paddle_autotune_plugins.suites.kit.patching import is_patched, mark_patched
+from paddle_autotune_plugins.suites.kit.zero_d import as_1d
 from paddle_autotune_plugins.trials.import_hooks import when_imported
 from paddle_autotune_plugins.trials.reporting import report, report_progress, report_used, wanted
 
@@ -28,8 +29,8 @@ def _one_d(values):
     import paddle
 
     for key, value in list(values.items()):
-        if isinstance(value, paddle.Tensor) and value.ndim == 0:
-            values[key] = value.reshape([1])  # differentiable; [1]-shaped code paths work unchanged
+        if isinstance(value, paddle.Tensor):
+            values[key] = as_1d(value)  # differentiable; [1]-shaped code paths work unchanged
     return values
 
 
@@ -55,8 +56,8 @@ def _one_d_update(original):
     import paddle
 
     def update(self, val, n=1):
-        if isinstance(val, paddle.Tensor) and val.ndim == 0:
-            val = val.reshape([1])
+        if isinstance(val, paddle.Tensor):
+            val = as_1d(val)
         return original(self, val, n)
 
     return update

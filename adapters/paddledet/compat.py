@@ -37,6 +37,7 @@ import re
 import sys
 import types
 
+from paddle_autotune_plugins.suites.kit.zero_d import PaddleWith1DConcat
 from paddle_autotune_plugins.trials.import_hooks import around_import, when_imported
 
 _MARK = "__paddle_autotune_compat__"  # set on patched objects, so installing twice patches once
@@ -126,42 +127,15 @@ def _file_has_pattern(module_name, patterns):
 
 # ---- fix 1: concat of 0-D tensors ----
 
-def _is_0d(x):
-    shape = getattr(x, "shape", None)
-    return shape is not None and not isinstance(x, (int, float)) and len(shape) == 0
-
-
-class _PaddleWith1DConcat:
-    """Stands in for the `paddle` module inside one ppdet module; only `concat` differs."""
-
-    def __init__(self, paddle):
-        self.__dict__["_paddle"] = paddle
-        self.__dict__[_MARK] = True
-
-    def __getattr__(self, name):
-        return getattr(self._paddle, name)
-
-    def __setattr__(self, name, value):  # keep the stand-in transparent for writes too
-        setattr(self._paddle, name, value)
-
-    def __repr__(self):
-        return f"<paddle (0-D concat fix by paddle-autotune) {self._paddle!r}>"
-
-    def concat(self, x, axis=0, name=None):
-        if isinstance(x, (list, tuple)) and any(_is_0d(t) for t in x):
-            x = [t.reshape([1]) if _is_0d(t) else t for t in x]
-        return self._paddle.concat(x, axis=axis, name=name)
-
-
 def _patch_zero_d(module):
-    if getattr(module.__dict__.get("paddle"), _MARK, False):
+    if isinstance(module.__dict__.get("paddle"), PaddleWith1DConcat):
         return
     source = _module_source(module)
     if source is not None and not _has_pattern(source, ZERO_D_MODULES[module.__name__]):
         return  # already fixed upstream
     if not paddle_makes_0d_shapes() or "paddle" not in module.__dict__:
         return
-    module.paddle = _PaddleWith1DConcat(module.paddle)
+    module.paddle = PaddleWith1DConcat(module.paddle)
 
 
 # ---- fix 2: int64 + int32 in the assigners ----
@@ -308,7 +282,7 @@ def status():
         if module is None:
             result[name] = "not imported"
         else:
-            patched = getattr(module.__dict__.get("paddle"), _MARK, False)
+            patched = isinstance(module.__dict__.get("paddle"), PaddleWith1DConcat)
             result[name] = "patched" if patched else "not patched"
     for name, cls_name in ASSIGNER_CLASSES.items():
         module = sys.modules.get(name)

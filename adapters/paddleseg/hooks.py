@@ -14,6 +14,7 @@ import os
 import sys
 
 from paddle_autotune_plugins.suites.kit.patching import is_patched, mark_patched
+from paddle_autotune_plugins.suites.kit.zero_d import PaddleWith1DConcat, as_1d
 from paddle_autotune_plugins.trials.import_hooks import when_imported
 from paddle_autotune_plugins.trials.reporting import ENV_VAR, report, report_used
 
@@ -60,21 +61,6 @@ def _fix_dice_loss(module):
 
     mark_patched(forward, "_autotune_fixed")
     cls.forward = forward
-
-
-class _ConcatOf1D:
-    """Stands in for ``paddle`` inside paddleseg 2.8's metrics module: ``concat`` takes the per-class 0-D
-    sums (Paddle >= 2.5) as shape [1], what they were before 0-D tensors; every other name is paddle's."""
-
-    def __init__(self, paddle):
-        self._paddle = paddle
-
-    def __getattr__(self, name):
-        return getattr(self._paddle, name)
-
-    def concat(self, x, axis=0, name=None):
-        x = [t.reshape([1]) if getattr(t, "ndim", None) == 0 else t for t in x]
-        return self._paddle.concat(x, axis=axis, name=name)
 
 
 class _FloatOnes:
@@ -138,7 +124,7 @@ class _PaddleSwap:
 
 # paddleseg 2.8's calculate_area concatenates 0-D sums: every evaluation fails on Paddle 3 with "The axis is
 # expected to be in range of [0, 0)"; 2.9 stacks them
-_METRICS = _PaddleSwap("paddleseg.utils.metrics", _concats_areas, _ConcatOf1D)
+_METRICS = _PaddleSwap("paddleseg.utils.metrics", _concats_areas, PaddleWith1DConcat)
 _CROSS_ENTROPY = _PaddleSwap("paddleseg.models.losses.cross_entropy_loss", _multiplies_int_ones, _FloatOnes)
 
 
@@ -203,7 +189,7 @@ def _hook_train_module(module):
         original_losses = module.loss_computation
 
         def loss_computation(*args, **kwargs):
-            return [x.reshape([1]) if getattr(x, "ndim", None) == 0 else x for x in original_losses(*args, **kwargs)]
+            return [as_1d(x) for x in original_losses(*args, **kwargs)]
 
         module.loss_computation = loss_computation
 
