@@ -36,12 +36,11 @@ import math
 from collections.abc import Sequence
 from typing import Any, Optional, Union
 
-import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from paddle_autotune_plugins.optuna_glue.prior_sampler import Base, enqueued, snap, trial_rng
+from paddle_autotune_plugins.optuna_glue.prior_sampler import Base, WrappingSampler, enqueued, snap
 
 FACTORS = (1 / 10, 1 / 3, 3, 10)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -70,7 +69,7 @@ def candidates(centre: Any, distribution: BaseDistribution, factors: Sequence[fl
     return found
 
 
-class GreedySampler(optuna.samplers.BaseSampler):
+class GreedySampler(WrappingSampler):
     """One key at a time from ``centres`` (module doc), then ``base``.
 
     centres: {param name: value, as Optuna stores it}, in the order the keys are searched. base: a sampler
@@ -79,15 +78,11 @@ class GreedySampler(optuna.samplers.BaseSampler):
 
     def __init__(self, centres: dict[str, Any], base: Base = random_base, seed: Optional[int] = None,
                  factors: Sequence[float] = FACTORS, points: int = 5) -> None:
+        super().__init__(base, seed)
         self.centres = dict(centres)
-        # a fresh SeedSequence's entropy is one int (a sequence only where one was given)
-        self.seed = (int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
-                     if seed is None else int(seed))
         self.factors, self.points = factors, points
-        self._base = base
         # trial number -> its values (also stored on the trial, see plan_of)
         self._plans: dict[int, Optional[dict[str, Any]]] = {}
-        self._bases: dict[int, optuna.samplers.BaseSampler] = {}
 
     # --- the plan, from the study's trials -----------------------------------------------------------
     def next_step(self, study: optuna.Study,
@@ -141,13 +136,6 @@ class GreedySampler(optuna.samplers.BaseSampler):
             self._plans[trial.number] = stored
         return self._plans[trial.number]
 
-    def base_for(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
-        if isinstance(self._base, optuna.samplers.BaseSampler):
-            return self._base
-        if trial.number not in self._bases:
-            self._bases[trial.number] = self._base(int(trial_rng(self.seed, trial.number, "base").randint(2**31)))
-        return self._bases[trial.number]
-
     # --- the sampler interface ----------------------------------------------------------------------
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.base_for(trial).before_trial(study, trial)
@@ -170,12 +158,6 @@ class GreedySampler(optuna.samplers.BaseSampler):
             return {}
         return self.base_for(trial).infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        if not search_space:
-            return {}
-        return self.base_for(trial).sample_relative(study, trial, search_space)
-
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, name: str,
                            distribution: BaseDistribution) -> Any:
         plan = self.plan_of(study, trial)
@@ -191,10 +173,5 @@ class GreedySampler(optuna.samplers.BaseSampler):
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
                     values: Optional[Sequence[float]]) -> None:
-        self.base_for(trial).after_trial(study, trial, state, values)
+        super().after_trial(study, trial, state, values)
         self._plans.pop(trial.number, None)
-        self._bases.pop(trial.number, None)
-
-    def reseed_rng(self) -> None:
-        if isinstance(self._base, optuna.samplers.BaseSampler):
-            self._base.reseed_rng()

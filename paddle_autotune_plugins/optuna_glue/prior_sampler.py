@@ -87,7 +87,45 @@ def enqueued(trial: FrozenTrial) -> bool:
 Base = Union[optuna.samplers.BaseSampler, Callable[[int], optuna.samplers.BaseSampler]]
 
 
-class PriorSampler(optuna.samplers.BaseSampler):
+class WrappingSampler(optuna.samplers.BaseSampler):
+    """What the plugin's samplers share: they decide some trials' values themselves and hand the rest to a base
+    sampler (an object used as it is, or a function seed -> sampler called afresh for each trial with a seed
+    from (seed, trial number), so that its draws too are reproducible and resumable)."""
+
+    def __init__(self, base: Base, seed: Optional[int]) -> None:
+        # a fresh SeedSequence's entropy is one int (a sequence only where one was given)
+        self.seed = (int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+                     if seed is None else int(seed))
+        self._base = base
+        # trial number -> its base sampler (when base is a function); rebuilt on demand
+        self._per_trial: dict[int, optuna.samplers.BaseSampler] = {}
+
+    def base_for(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
+        if isinstance(self._base, optuna.samplers.BaseSampler):
+            return self._base
+        if trial.number not in self._per_trial:
+            seed = int(trial_rng(self.seed, trial.number, "base").randint(2**31))
+            self._per_trial[trial.number] = self._base(seed)
+        return self._per_trial[trial.number]
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        return self.base_for(trial).sample_relative(study, trial, search_space)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Optional[Sequence[float]]) -> None:
+        self.base_for(trial).after_trial(study, trial, state, values)
+        self._per_trial.pop(trial.number, None)
+
+    def reseed_rng(self) -> None:
+        # the draws follow (seed, trial number); only a shared base object has a generator of its own
+        if isinstance(self._base, optuna.samplers.BaseSampler):
+            self._base.reseed_rng()
+
+
+class PriorSampler(WrappingSampler):
     """Draws around ``centres`` first, mixed with uniform draws, then lets ``base`` take over (module doc).
 
     centres: {param name: value inside its distribution, as Optuna stores it}. base: a sampler object, used
@@ -99,17 +137,12 @@ class PriorSampler(optuna.samplers.BaseSampler):
     def __init__(self, centres: dict[str, Any], base: Base = default_base, seed: Optional[int] = None,
                  beta: float = 8, uniform: float = 1 / 3, width: float = 0.25, log_sigma: float = math.log(3),
                  centre_prob: float = 0.6, distrust: float = 0.25) -> None:
+        super().__init__(base, seed)
         self.centres = dict(centres)
-        # a fresh SeedSequence's entropy is one int (a sequence only where one was given)
-        self.seed = (int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
-                     if seed is None else int(seed))
         self.beta, self.uniform, self.width, self.centre_prob = beta, uniform, width, centre_prob
         self.log_sigma, self.distrust = log_sigma, distrust
         # trial number -> its source, decided at its ask (the storage's copy: drawn_from)
         self._sources: dict[int, str] = {}
-        self._base = base
-        # trial number -> its base sampler (when base is a function); rebuilt on demand
-        self._per_trial: dict[int, optuna.samplers.BaseSampler] = {}
 
     # --- which source draws a trial ------------------------------------------------------------------
     def prior_weight(self, number: int) -> float:
@@ -138,14 +171,6 @@ class PriorSampler(optuna.samplers.BaseSampler):
             return "prior"
         return "uniform" if u < w else "sampler"
 
-    def base_for(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
-        if isinstance(self._base, optuna.samplers.BaseSampler):
-            return self._base
-        if trial.number not in self._per_trial:
-            seed = int(trial_rng(self.seed, trial.number, "base").randint(2**31))
-            self._per_trial[trial.number] = self._base(seed)
-        return self._per_trial[trial.number]
-
     # --- the sampler interface ----------------------------------------------------------------------
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if not enqueued(trial):
@@ -158,12 +183,6 @@ class PriorSampler(optuna.samplers.BaseSampler):
         if self.source(trial) != "sampler":
             return {}  # every parameter is drawn on its own (sample_independent)
         return self.base_for(trial).infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
-                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        if not search_space:
-            return {}
-        return self.base_for(trial).sample_relative(study, trial, search_space)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, name: str,
                            distribution: BaseDistribution) -> Any:
@@ -178,14 +197,8 @@ class PriorSampler(optuna.samplers.BaseSampler):
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
                     values: Optional[Sequence[float]]) -> None:
-        self.base_for(trial).after_trial(study, trial, state, values)
-        self._per_trial.pop(trial.number, None)
+        super().after_trial(study, trial, state, values)
         self._sources.pop(trial.number, None)
-
-    def reseed_rng(self) -> None:
-        # the draws follow (seed, trial number); only a shared base object has a generator of its own
-        if isinstance(self._base, optuna.samplers.BaseSampler):
-            self._base.reseed_rng()
 
     # --- the prior of one parameter -----------------------------------------------------------------
     def prior_draw(self, rng: np.random.RandomState, distribution: Distribution, centre: Any) -> Any:
