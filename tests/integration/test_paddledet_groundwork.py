@@ -5,7 +5,6 @@ global_config, and the compat fixes must not leak into this process. The e2e tes
 architecture for one epoch on 60 images and evaluate on 20 (about 10-45 s each on 2 shared cores);
 ``pytest -s`` prints the measured times and AP values.
 """
-import importlib
 import json
 import os
 import re
