@@ -144,8 +144,9 @@ class Coordinator:
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
         self.processes.start_zygote()
-        self.start_early_baseline()
         try:
+            with trial_processes.interrupts_held():  # prestarted and kept in processes.early, or neither
+                self.start_early_baseline()
             self.attach_study()
             if self.s.mlflow is not None:
                 from paddle_autotune_plugins.output import mlflow_tracking
@@ -256,9 +257,10 @@ class Coordinator:
             values = space.sample(trial, self.active_params, cfg)
             space.apply_all(self.active_params, values, cfg)
         trial.set_user_attr("values", jsonable(values))
-        rt = self.processes.start(trial.number, self.at_level(cfg, 0), values, baseline)
-        rt.trial, rt.full_cfg, rt.baseline = trial, cfg, baseline
-        self.running[trial.number] = rt
+        with trial_processes.interrupts_held():  # started and registered, or neither: Ctrl-C's clean-up finds it
+            rt = self.processes.start(trial.number, self.at_level(cfg, 0), values, baseline)
+            rt.trial, rt.full_cfg, rt.baseline = trial, cfg, baseline
+            self.running[trial.number] = rt
         if not self.embedded:  # another machine's worker may use another --out; the heartbeat starts
             try:  # at the trial's start time (recover_lost), which another coordinator may find stale already
                 trial.set_user_attr("dir", str(rt.dir))
@@ -595,7 +597,8 @@ class Coordinator:
         import traceback
 
         self.abandon()
-        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        states = (optuna.trial.TrialState.RUNNING,)
+        for t in [] if self.study is None else self.study.get_trials(deepcopy=False, states=states):
             if t.number in self.mine:
                 self.view.give_back(optuna.trial.Trial(self.study, t._trial_id),
                                     f"interrupted: the coordinator failed ({type(error).__name__}); queued again")

@@ -326,3 +326,40 @@ def test_an_empty_cgroup_of_a_dead_coordinator_is_removed_by_the_next_start(tmp_
     finally:
         if left.exists():
             left.rmdir()
+
+
+def test_a_ctrl_c_right_after_a_trial_started_stops_that_trial(tmp_path, monkeypatch):
+    """Ctrl-C landing between a trial's process start and its registration among the running trials: the
+    interrupt's clean-up must still find and stop it (before, that trial lived on)."""
+    from fake_suite import X, make_task
+
+    from paddle_autotune_plugins.search_space import space
+    from paddle_autotune_plugins.settings.options import Settings
+    from paddle_autotune_plugins.study.coordinator import Coordinator
+    from paddle_autotune_plugins.trials.trial_processes import TrialProcesses
+
+    started = []
+    own_start = TrialProcesses.start_process
+
+    def start_then_ctrl_c(self, *args, **kwargs):
+        rt = own_start(self, *args, **kwargs)
+        started.append(rt.proc)
+        os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C arrives: at once
+        return rt
+
+    monkeypatch.setattr(TrialProcesses, "start_process", start_then_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a test runner's worker may ignore it
+    try:
+        task = make_task(tmp_path, steps=3, sleep=30.0)
+        coordinator = Coordinator(task, space.parse_space(X), Settings(out=tmp_path / "out", trials=2, quiet=True))
+        with pytest.raises(KeyboardInterrupt):
+            coordinator.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert started, "no trial started"
+    for proc in started:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the trial started just before Ctrl-C was left running")
