@@ -1,0 +1,148 @@
+"""Pruning rules replayed on learning curves that were really trained, no training: how often each rule stops
+a config that would have ended among the best, and the compute a study needs to hold the target.
+
+    .venv/bin/python benchmarks/prune_replay.py              # replays benchmarks/runs/clas_learning_curves.json
+    .venv/bin/python benchmarks/prune_replay.py --extract DIR [DIR ...]   # rebuild that file from kept studies
+
+The curves are the top1 per epoch of every full 9-epoch training that sample_efficiency.py's clas studies kept
+(--keep DIR of its realistic and misleading scenarios): random search's (which never prunes) are the pool, and
+the trainings with a learning rate below 0.004 are the slow configs that the prior around a too-low config draws
+first. A replayed study takes curves one after another, as a one-worker study runs its trials, through a real
+Optuna study and the pruner under test; each curve reports its epochs until the pruner stops it. It costs the
+epochs it reported plus its start-up (START_UP epochs), and the study ends once a finished curve holds T (the
+common target of those runs) or its budget B is spent.
+
+Two orders: random search's curves shuffled; and the same after 7 slow curves (the misleading scenario's
+default study drew 5 to 13 such trials first). What the replay leaves out: the sampler (a pruned trial also
+steers TPE away from its region, which the replay cannot show) and new draws (the pool is finite).
+"""
+import argparse
+import json
+import math
+import pathlib
+import random
+import statistics
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+CURVES = HERE / "runs" / "clas_learning_curves.json"
+EPOCHS, TARGET, BUDGET, START_UP = 9, 0.9042, 216, 0.3  # T: sample_efficiency's clas realistic and misleading
+GOOD = 0.85  # a curve ending at least this high is "among the best" (random search's best trials: 0.89-0.91)
+SLOW_LR, SLOW_FIRST = 0.004, 7
+LR = "Optimizer.lr.learning_rate"
+
+
+def extract(folders):
+    """[{scenario, method, lr, curve}] of every full-length training in sample_efficiency.py's kept folders,
+    each config once (the trainings are deterministic: both scenarios' random searches draw the same configs
+    after trial 1 and train them to the same curves)."""
+    rows, seen = [], set()
+    for folder in map(pathlib.Path, folders):
+        scenario = "misleading" if "misleading" in folder.name else "realistic"
+        for study in sorted(p for p in folder.glob("*_seed*") if p.is_dir() and not p.name.endswith("_cfg")):
+            method = study.name.rsplit("_seed", 1)[0]
+            for trial in sorted(study.glob("trial_*")):
+                curve = {}
+                for line in (trial / "metrics.jsonl").read_text().splitlines():
+                    try:
+                        item = json.loads(line)
+                    except ValueError:  # a half line of a trial stopped mid-write
+                        continue
+                    if "metrics" in item and not item.get("final"):
+                        curve[item["step"]] = item["metrics"]["top1"]
+                params = (trial / "params.json").read_text()
+                if len(curve) == EPOCHS and params not in seen:
+                    seen.add(params)
+                    lr = json.loads(params)[LR]
+                    rows.append({"scenario": scenario, "method": method, "lr": lr,
+                                 "curve": [round(curve[s], 5) for s in sorted(curve)]})
+    return rows
+
+
+def replay(order, pruner):
+    """(compute to hold TARGET or BUDGET, curves pruned, curves ending >= GOOD pruned) of one study."""
+    import optuna
+
+    from paddle_autotune_plugins.optuna_glue import pruners
+
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    spent, pruned, good_pruned = 0.0, 0, 0
+    for number, curve in enumerate(order):
+        trial = study.ask()
+        stopped = False
+        for step, value in enumerate(curve, 1):
+            trial.report(value, step)
+            # the coordinator's rules: never the baseline (trial 0), the last evaluation or the first
+            asked = trial.should_prune()
+            if asked and number > 0 and step < EPOCHS and pruners.may_cut(pruners.parse("asha"), step):
+                stopped = True
+                break
+        spent += step + START_UP
+        if stopped:
+            pruned += 1
+            good_pruned += max(curve) >= GOOD
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, max(curve))
+            if max(curve) >= TARGET:
+                return spent, pruned, good_pruned
+        if spent >= BUDGET:
+            break
+    return BUDGET, pruned, good_pruned
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--extract", nargs="+", metavar="DIR", help="rebuild the curves file from kept studies")
+    ap.add_argument("--studies", type=int, default=300, help="replayed studies per order and rule (default 300)")
+    ap.add_argument("--no-results", action="store_true")
+    args = ap.parse_args()
+    if args.extract:
+        rows = extract(args.extract)
+        CURVES.write_text(json.dumps(rows, separators=(",", ":")) + "\n")
+        return print(f"{len(rows)} curves -> {CURVES}")
+    import optuna
+
+    from paddle_autotune_plugins.optuna_glue import pruners
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows = json.loads(CURVES.read_text())
+    pool = [r["curve"] for r in rows if r["method"] == "random"]
+    slow = [r["curve"] for r in rows if r["lr"] < SLOW_LR]
+    rules = {
+        "no pruning": lambda: optuna.pruners.NopPruner(),
+        f"ASHA alone, first cut at epoch {pruners.first_rung(EPOCHS)} (before)":
+            lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=pruners.first_rung(EPOCHS), reduction_factor=2),
+        "the default: ASHA with the start-noise guard (ClearMargin)": lambda: pruners.make_pruner("asha", EPOCHS),
+    }
+    lines = [f"- curves: {len(pool)} configs of random search's full trainings (pool), {len(slow)} with lr < {SLOW_LR} "
+             f"(slow) from {CURVES.relative_to(HERE.parent)}; T = {TARGET}, budget B = {BUDGET} epochs, start-up "
+             f"{START_UP} epoch a training; {args.studies} replayed studies per order and rule, the same orders "
+             f"for every rule", "",
+             "| order | rule | compute to hold T (geometric mean) | studies missing T | pruned a study | "
+             f"pruned a study that would end >= {GOOD} |", "|---|---|---|---|---|---|"]
+    for order_name in ("random search's order", f"{SLOW_FIRST} slow configs first"):
+        rng = random.Random(0)
+        orders = []
+        for _ in range(args.studies):
+            order = rng.sample(pool, len(pool))
+            orders.append(rng.sample(slow, SLOW_FIRST) + order if "slow" in order_name else order)
+        for rule, make in rules.items():
+            results = [replay(order, make()) for order in orders]
+            geo = math.exp(statistics.mean(math.log(r[0]) for r in results))
+            lines.append(f"| {order_name} | {rule} | {geo:.1f} | {sum(r[0] >= BUDGET for r in results) / len(results):.2f} | "
+                         f"{statistics.mean(r[1] for r in results):.1f} | {statistics.mean(r[2] for r in results):.2f} |")
+            print(lines[-1], flush=True)
+    lines.append("- what the replay leaves out: the sampler. A pruned trial is, for TPE, worse than any finished one, so "
+                 "a good config cut at chance also turns the search away from its region; only sample_efficiency.py "
+                 "shows that")
+    C.publish("prune_replay", lines, C.machine(), None, None,
+              section=None if args.no_results else "prune_replay",
+              title="prune_replay.py: pruning rules on kept clas learning curves")
+
+
+if __name__ == "__main__":
+    main()
