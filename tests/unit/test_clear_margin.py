@@ -63,3 +63,13 @@ def test_the_wrapped_pruner_decides_alone_before_four_first_evaluations():
         trial.report(value, 1)
         pruned = trial.should_prune()
     assert pruners.start_noise(study) is None and pruned
+
+
+def test_hyperband_keeps_its_brackets_for_the_sampler():
+    """Optuna's samplers split a Hyperband study into its brackets only where the pruner is a HyperbandPruner."""
+    pruner = pruners.make_pruner("hyperband", max_steps=9)
+    assert isinstance(pruner, optuna.pruners.HyperbandPruner)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    trial = study.ask()
+    trial.report(0.5, 1)
+    assert type(optuna.pruners._filter_study(study, study.trials[0])).__name__ == "_BracketStudy"
