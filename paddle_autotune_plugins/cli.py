@@ -24,7 +24,7 @@ from paddle_autotune_plugins.output.summary import no_trial_completed, summary
 from paddle_autotune_plugins.search_space import data_paths, presets, space
 from paddle_autotune_plugins.search_space.build import build_params
 from paddle_autotune_plugins.settings.options import add_tuning_options, at_least, make_settings, parse_gpus
-from paddle_autotune_plugins.study import command_record
+from paddle_autotune_plugins.study import command_record, interrupts
 from paddle_autotune_plugins.study.coordinator import Coordinator
 from paddle_autotune_plugins.suites.adapter import Task, detect_adapter, detect_program, get_adapter, suite_names
 
@@ -80,10 +80,11 @@ def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.
     started = time.time()
     try:
         stop = coordinator.run()
-    except KeyboardInterrupt:
-        print(f"\n[autotune] interrupted: finished trials are kept in {coordinator.out}; "
-              f"run the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        sigterm = isinstance(e, interrupts.Terminated)
+        print(f"\n[autotune] {'terminated (SIGTERM)' if sigterm else 'interrupted'}: finished trials are kept in "
+              f"{coordinator.out}; run the same command to resume", file=sys.stderr)
+        return 143 if sigterm else 130
     where = " ".join(([f"--storage {shlex.quote(redact(opts.storage))}"] if opts.storage else []) +
                      ([f"--study {shlex.quote(opts.study)}"] if opts.study else []))
     print(summary(coordinator.study, coordinator.metric, started, stop, out=opts.out, where=where))

@@ -31,7 +31,7 @@ from paddle_autotune_plugins.optuna_glue.storages import jsonable
 from paddle_autotune_plugins.output import console, exit_reasons, process_memory
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.search_space.space import Param
-from paddle_autotune_plugins.study import fidelity, study_view, trial_queries as queries
+from paddle_autotune_plugins.study import fidelity, interrupts, study_view, trial_queries as queries
 from paddle_autotune_plugins.study.objectives import (Objectives, best_evaluation, keep_best, record_constraints,
                                                       single_value, store_config, write_pareto)
 from paddle_autotune_plugins.suites.adapter import Task, check_gpus
@@ -139,13 +139,18 @@ class Coordinator:
 
     # --- the loop ---------------------------------------------------------------------------
     def run(self) -> Optional[str]:
+        """Run the study until a stop rule ends it; Ctrl-C or SIGTERM stop it cleanly (KeyboardInterrupt)."""
+        with interrupts.sigterm_as_ctrl_c():
+            return self._run()
+
+    def _run(self) -> Optional[str]:
         self.run_started = time.time()  # this run's time, set-up included (record_run_time)
         process_tree.remove_orphans(self.out)  # what trials of a coordinator killed (SIGKILL) left
         if self.embedded:
             self.lock = storages.lock_folder(self.out)
         self.processes.start_zygote()
         try:
-            with trial_processes.interrupts_held():  # prestarted and kept in processes.early, or neither
+            with interrupts.held():  # prestarted and kept in processes.early, or neither
                 self.start_early_baseline()
             self.attach_study()
             if self.s.mlflow is not None:
@@ -186,8 +191,8 @@ class Coordinator:
                     if not self.embedded:
                         self.view.recover_lost(self.running)
                     next_check = time.time() + self.s.heartbeat
-        except KeyboardInterrupt:
-            self.interrupt()
+        except KeyboardInterrupt as e:
+            self.interrupt("interrupted (SIGTERM)" if isinstance(e, interrupts.Terminated) else "interrupted (Ctrl-C)")
             raise
         except Exception as e:
             if not storages.is_storage_failure(e):
@@ -257,7 +262,7 @@ class Coordinator:
             values = space.sample(trial, self.active_params, cfg)
             space.apply_all(self.active_params, values, cfg)
         trial.set_user_attr("values", jsonable(values))
-        with trial_processes.interrupts_held():  # started and registered, or neither: Ctrl-C's clean-up finds it
+        with interrupts.held():  # started and registered, or neither: Ctrl-C's clean-up finds it
             rt = self.processes.start(trial.number, self.at_level(cfg, 0), values, baseline)
             rt.trial, rt.full_cfg, rt.baseline = trial, cfg, baseline
             self.running[trial.number] = rt
@@ -581,11 +586,11 @@ class Coordinator:
             self.processes.release(rt)
 
     # --- ending early -----------------------------------------------------------------------
-    def interrupt(self) -> None:
-        """Ctrl-C: stop running trials, record them as interrupted and queue them again."""
+    def interrupt(self, why: str) -> None:
+        """Ctrl-C or SIGTERM (`why`): stop running trials, record them as interrupted and queue them again."""
         for rt in list(self.running.values()):
             trial_processes.stop_process(rt.proc)
-            self.view.give_back(rt.trial, "interrupted (Ctrl-C); queued again")
+            self.view.give_back(rt.trial, f"{why}; queued again")
             del self.running[rt.trial.number]
             self.processes.release(rt)
         self.processes.kill_stopping()

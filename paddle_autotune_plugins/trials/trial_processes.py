@@ -5,7 +5,6 @@ Steps of a trial owned here: writing its config (TrialProcesses.write_folder) an
 (TrialProcesses.start_process); its reports are read by trial_events.py. Every trial is born in
 TrialProcesses.start (through _spawn); trial 0 may be started before the study opens (prestart), and start
 then adopts that process."""
-import contextlib
 import dataclasses
 import json
 import os
@@ -14,9 +13,8 @@ import select
 import shlex
 import signal
 import subprocess
-import threading
 import time
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
 
 import optuna
 
@@ -64,38 +62,6 @@ class RunningTrial:
     level: int = 0  # --fidelity schedule: which of the ladder's lengths this training runs
     epochs_before: int = 0  # --fidelity schedule: epochs the trial's shorter trainings ran
     baseline: bool = False  # trial 0, the user's config as given: never pruned (Coordinator.pruned)
-
-
-@contextlib.contextmanager
-def interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) until the block ends, then act on it as before. A trial's process started in the
-    block and registered in it (Coordinator.running) is then known to the clean-up that the interrupt runs;
-    without it, a Ctrl-C between the process's start and its registration left that trial running. Outside
-    the main thread, where Python delivers no signal, it holds nothing.
-
-    >>> import os
-    >>> seen = []
-    >>> before = signal.signal(signal.SIGINT, lambda signum, frame: seen.append("Ctrl-C handled"))
-    >>> with interrupts_held():
-    ...     os.kill(os.getpid(), signal.SIGINT)
-    ...     seen.append("the block ended")
-    >>> _ = signal.signal(signal.SIGINT, before)
-    >>> seen
-    ['the block ended', 'Ctrl-C handled']
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):
-            previous(signal.SIGINT, None)
-        elif caught and previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
 
 
 class TrialProcesses:

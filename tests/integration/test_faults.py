@@ -127,6 +127,24 @@ def test_ctrl_c_to_the_process_group_then_resume(tmp_path):
     assert_nothing_lost(out, 4)
 
 
+def test_sigterm_stops_the_study_as_ctrl_c_does_then_resume(tmp_path):
+    """A job scheduler's stop or `kill`: the trials and what they forked end, their rows are queued again, and
+    the same command finishes the study."""
+    out = tmp_path / "out"
+    cmd = command(tmp_path, out, 4, "--workers", "2", sleep="1.0")
+    first = start(cmd)
+    wait_for(out / "trial_0002" / "train.log")
+    first.send_signal(signal.SIGTERM)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 143 and "terminated (SIGTERM)" in err, err[-2000:]
+    assert "Traceback" not in err
+    assert not trial_processes(out)
+    assert any("interrupted (SIGTERM); queued again" in r["reason"] for r in read_trials(out))
+    again = run(cmd)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert_nothing_lost(out, 4)
+
+
 def test_disk_full_mid_study_stops_cleanly_and_resumes(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
