@@ -1,6 +1,5 @@
 """Pruner names of the CLI mapped to Optuna pruners. Steps are evaluation rounds (epochs)."""
 import math
-import statistics
 from typing import Optional, Union
 
 import optuna
@@ -110,98 +109,13 @@ class LengthFromBaseline(optuna.pruners.BasePruner):
         return self._inner[1].prune(study, trial)
 
 
-MIN_FIRSTS = 4  # first evaluations start_noise needs; before, the wrapped pruner decides alone
-
-
-def start_noise(study: optuna.Study) -> Optional[float]:
-    """How far apart two configs can lie at their starting level (chance, a constant prediction): three
-    standard deviations of the difference of two such values, the deviation estimated from the spread of the
-    study's first evaluations (each trial's earliest) by their median absolute deviation, which a few configs
-    that learn or fail at once do not move. None before MIN_FIRSTS trials have a first evaluation.
-
-    >>> study = optuna.create_study(direction="maximize")
-    >>> for first in (0.07, 0.10, 0.11, 0.12, 0.14, 0.85):
-    ...     study.add_trial(optuna.trial.create_trial(value=first, intermediate_values={1: first}))
-    >>> round(start_noise(study), 3)  # the median absolute deviation, 0.02, times 1.4826 * 3 * sqrt(2)
-    0.126
-    """
-    firsts = [t.intermediate_values[min(t.intermediate_values)]
-              for t in study.get_trials(deepcopy=False) if t.intermediate_values]
-    if len(firsts) < MIN_FIRSTS:
-        return None
-    centre = statistics.median(firsts)
-    sigma = 1.4826 * statistics.median(abs(value - centre) for value in firsts)  # a normal's sd from its MAD
-    return 3 * math.sqrt(2) * sigma
-
-
-class ClearMargin(optuna.pruners.BasePruner):
-    """Wraps a pruner: a trial it would stop is kept unless it trails the median of the other trials at the
-    same evaluation by more than the start noise (start_noise).
-
-    Early in a training the configs that will end best can still sit at their starting level, while others
-    (a low learning rate, a smaller batch) have crept a little above it. A rung then ranks noise, and a cut
-    there stops good configs; the sampler, which takes a pruned trial as worse than any finished one, then
-    moves away from them. Measured (benchmarks/RESULTS.md, issue 28): in a study started from a config with a
-    learning rate 56 times too low, 6 of the 7 trials drawn in the best region were cut at epoch 3 of 9 at
-    top1 0.03-0.10, below a rung at 0.10-0.15 that slow configs had filled; none of them is cut here.
-
-    Four configs evaluated at epochs 1 and 3, then a fifth that ASHA ranks below them at epoch 3:
-
-    >>> def fifth_pruned(pruner, epoch_3):
-    ...     study = optuna.create_study(direction="maximize", pruner=pruner)
-    ...     for curve in ([0.14, epoch_3[0]], [0.07, epoch_3[1]], [0.12, epoch_3[2]], [0.10, epoch_3[3]], [0.09, 0.09]):
-    ...         trial = study.ask()
-    ...         for step, value in zip((1, 3), curve):
-    ...             trial.report(value, step)
-    ...         pruned = trial.should_prune()
-    ...         study.tell(trial, None if pruned else value, state=optuna.trial.TrialState.PRUNED if pruned else None)
-    ...     return pruned
-    >>> asha = lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=3, reduction_factor=2)
-    >>> still_at_start, learning = [0.12, 0.13, 0.14, 0.15], [0.12, 0.55, 0.60, 0.70]
-    >>> fifth_pruned(asha(), still_at_start), fifth_pruned(ClearMargin(asha()), still_at_start)
-    (True, False)
-    >>> fifth_pruned(ClearMargin(asha()), learning)
-    True
-    """
-
-    def __init__(self, inner: optuna.pruners.BasePruner) -> None:
-        self.inner = inner
-
-    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
-        # always asked first: ASHA records the trial's rung value
-        return self.inner.prune(study, trial) and trails_clearly(study, trial)
-
-
-class ClearMarginHyperband(optuna.pruners.HyperbandPruner):
-    """Optuna's Hyperband with ClearMargin's rule. A subclass, not a wrapper: Optuna's samplers see each
-    Hyperband bracket as a study of its own only where the study's pruner is a HyperbandPruner."""
-
-    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
-        return super().prune(study, trial) and trails_clearly(study, trial)
-
-
-def trails_clearly(study: optuna.Study, trial: FrozenTrial) -> bool:
-    """Whether the trial trails the median of the other trials at its last evaluation by more than the start
-    noise (start_noise); True where that cannot be told yet."""
-    step = trial.last_step
-    noise = start_noise(study)
-    if step is None or noise is None:
-        return True
-    others = [t.intermediate_values[step] for t in study.get_trials(deepcopy=False)
-              if t.number != trial.number and step in t.intermediate_values]
-    if not others:
-        return True
-    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-    return sign * (statistics.median(others) - trial.intermediate_values[step]) > noise
-
-
 def make_pruner(pruner: Union[str, Pruner], max_steps: Optional[int] = None) -> optuna.pruners.BasePruner:
     """The Optuna pruner for a Pruner (or its text, read here); max_steps is the training's last evaluation
     step, if known.
 
-    >>> make_pruner("asha", max_steps=6).inner._min_resource
+    >>> make_pruner("asha", max_steps=6)._min_resource
     3
-    >>> make_pruner("asha:1", max_steps=6).inner._min_resource
+    >>> make_pruner("asha:1", max_steps=6)._min_resource
     1
     """
     spec = parse(pruner)
@@ -209,11 +123,11 @@ def make_pruner(pruner: Union[str, Pruner], max_steps: Optional[int] = None) -> 
     if waits_for_length(spec, max_steps):
         return LengthFromBaseline(spec)
     if name == "asha":
-        return ClearMargin(optuna.pruners.SuccessiveHalvingPruner(min_resource=step or first_rung(max_steps),
-                                                                  reduction_factor=2))
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=step or first_rung(max_steps), reduction_factor=2)
     if name == "hyperband":
-        return ClearMarginHyperband(min_resource=1, max_resource=max_steps or "auto", reduction_factor=2)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_steps or "auto",
+                                              reduction_factor=2)
     if name == "median":
         # Optuna's median pruner decides from step n_warmup_steps on
-        return ClearMargin(optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=step or 0))
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=step or 0)
     return optuna.pruners.NopPruner()

@@ -17,4 +17,4 @@ def test_nothing_is_pruned_before_the_baseline_gave_the_length():
     study.set_user_attr(pruners.EVALUATIONS, [1, 2, 3, 4])
     # now rungs for 4 evaluations (the first at step 2): the better one goes on, the worse is cut there
     assert [t.should_prune() for t in trials] == [False, True]
-    assert pruners.make_pruner("asha:1", max_steps=None).inner._min_resource == 1  # a first step given: used as is
+    assert pruners.make_pruner("asha:1", max_steps=None)._min_resource == 1  # a first step given: used as is

@@ -89,7 +89,7 @@ def test_the_pruner_is_read_once():
     assert (settings.pruner.name, settings.pruner.first_step) == ("asha", 2)
     spec = settings.pruner
     assert pruners.parse(spec) is spec
-    assert pruners.make_pruner(spec, max_steps=8).inner._min_resource == 2
+    assert pruners.make_pruner(spec, max_steps=8)._min_resource == 2
     assert settings.pruner != "none" and json.dumps(settings.pruner) == '"asha:2"'
 
 
