@@ -391,9 +391,9 @@ def learning_rate_line(suite, seeds, methods, results, scenario):
         return f"- learning rate: n/a (no best trial's {path} kept)"
     given = SCENARIOS[suite][scenario][path] if scenario != "demo" else None
     centre = math.exp(statistics.mean(math.log(v) for v in found))
-    return (f"- learning rate ({path}): random search's best trial per seed " + ", ".join(C.fmt(v, 3) for v in found)
-            + f", geometric mean {C.fmt(centre, 3)}" + (f"; the config's {C.fmt(given, 3)} is {C.fmt(given / centre, 3)} "
-                                                        f"times that" if given else ""))
+    return (f"- learning rate ({path}): random search's best trial per seed " + ", ".join(f"{v:.2g}" for v in found)
+            + f", geometric mean {centre:.2g}" + (f"; the config's {given:.2g} is {C.fmt(given / centre, 3)} "
+                                                  f"times that" if given else ""))
 
 
 def figures(suite, epochs, budget, seeds, methods, results, sizes, scenario="demo"):
