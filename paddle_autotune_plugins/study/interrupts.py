@@ -1,5 +1,5 @@
-"""The coordinator's signals: Ctrl-C (SIGINT) held while a trial is started and registered, and SIGTERM (a
-scheduler's stop, `kill`) taken as Ctrl-C, so that both end a study the same way: running trials stopped,
+"""The coordinator's signals: Ctrl-C (SIGINT) and SIGTERM held while a trial is started and registered, and
+SIGTERM (a scheduler's stop, `kill`) taken as Ctrl-C, so that both end a study the same way: running trials stopped,
 recorded as interrupted and queued again, the study's files written."""
 import contextlib
 import signal
@@ -13,10 +13,10 @@ class Terminated(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) until the block ends, then act on it as before. A trial's process started in the
-    block and registered in it (Coordinator.running) is then known to the clean-up that the interrupt runs;
-    without it, a Ctrl-C between the process's start and its registration left that trial running. Outside
-    the main thread, where Python delivers no signal, it holds nothing.
+    """Hold Ctrl-C (SIGINT) and SIGTERM until the block ends, then act on them as before. A trial's process
+    started in the block and registered in it (Coordinator.running) is then known to the clean-up that the
+    interrupt runs; without it, a stop signal between the process's start and its registration left that
+    trial running. Outside the main thread, where Python delivers no signal, it holds nothing.
 
     >>> import os
     >>> seen = []
@@ -32,15 +32,22 @@ def held() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):
-            previous(signal.SIGINT, None)
-        elif caught and previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum, handler in previous.items():  # each signal that came, once
+            if signum not in caught:
+                continue
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
 
 
 @contextlib.contextmanager

@@ -328,9 +328,11 @@ def test_an_empty_cgroup_of_a_dead_coordinator_is_removed_by_the_next_start(tmp_
             left.rmdir()
 
 
-def test_a_ctrl_c_right_after_a_trial_started_stops_that_trial(tmp_path, monkeypatch):
-    """Ctrl-C landing between a trial's process start and its registration among the running trials: the
-    interrupt's clean-up must still find and stop it (before, that trial lived on)."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_ctrl_c_right_after_a_trial_started_stops_that_trial(tmp_path, monkeypatch, signum):
+    """Ctrl-C (or SIGTERM, which the coordinator takes as Ctrl-C) landing between a trial's process start and
+    its registration among the running trials: the interrupt's clean-up must still find and stop it (before,
+    that trial lived on)."""
     from fake_suite import X, make_task
 
     from paddle_autotune_plugins.search_space import space
@@ -344,7 +346,7 @@ def test_a_ctrl_c_right_after_a_trial_started_stops_that_trial(tmp_path, monkeyp
     def start_then_ctrl_c(self, *args, **kwargs):
         rt = own_start(self, *args, **kwargs)
         started.append(rt.proc)
-        os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C arrives: at once
+        os.kill(os.getpid(), signum)  # as a terminal's Ctrl-C or a scheduler's stop arrives: at once
         return rt
 
     monkeypatch.setattr(TrialProcesses, "start_process", start_then_ctrl_c)
