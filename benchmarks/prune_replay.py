@@ -30,6 +30,8 @@ import optuna
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
+from paddle_autotune_plugins.optuna_glue import pruners  # noqa: E402
+
 HERE = pathlib.Path(__file__).resolve().parent
 CURVES = HERE / "runs" / "clas_learning_curves.json"
 EPOCHS, TARGET, BUDGET, START_UP = 9, 0.9042, 216, 0.3  # T: sample_efficiency's clas realistic and misleading
@@ -92,8 +94,7 @@ class StartNoiseGuard(optuna.pruners.BasePruner):
 
 def replay(order, pruner):
     """(compute to hold TARGET or BUDGET, curves pruned, curves ending >= GOOD pruned) of one study."""
-    from paddle_autotune_plugins.optuna_glue import pruners
-
+    asha = pruners.parse("asha")
     study = optuna.create_study(direction="maximize", pruner=pruner)
     spent, pruned, good_pruned = 0.0, 0, 0
     for number, curve in enumerate(order):
@@ -103,7 +104,7 @@ def replay(order, pruner):
             trial.report(value, step)
             # the coordinator's rules: never the baseline (trial 0), the last evaluation or the first
             asked = trial.should_prune()
-            if asked and number > 0 and step < EPOCHS and pruners.may_cut(pruners.parse("asha"), step):
+            if asked and number > 0 and step < EPOCHS and pruners.may_cut(asha, step):
                 stopped = True
                 break
         spent += step + START_UP
@@ -130,8 +131,6 @@ def main():
         rows = extract(args.extract)
         CURVES.write_text(json.dumps(rows, separators=(",", ":")) + "\n")
         return print(f"{len(rows)} curves -> {CURVES}")
-    from paddle_autotune_plugins.optuna_glue import pruners
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = json.loads(CURVES.read_text())
     pool = [r["curve"] for r in rows if r["method"] == "random"]

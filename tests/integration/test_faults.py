@@ -112,34 +112,26 @@ def test_sigkill_of_the_coordinator_then_resume(tmp_path):
     assert_nothing_lost(out, 5)
 
 
-def test_ctrl_c_to_the_process_group_then_resume(tmp_path):
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_a_stop_signal_ends_the_study_cleanly_then_resume(tmp_path, stop):
+    """Ctrl-C to the process group, as a terminal sends it, and SIGTERM to the coordinator, as a job scheduler's
+    stop or `kill` sends it: the trials and what they forked end, their rows are queued again, and the same
+    command finishes the study."""
+    code, said, reason = {"ctrl-c": (130, "interrupted", "interrupted (Ctrl-C); queued again"),
+                          "sigterm": (143, "terminated (SIGTERM)", "interrupted (SIGTERM); queued again")}[stop]
     out = tmp_path / "out"
     cmd = command(tmp_path, out, 4, "--workers", "2", sleep="1.0")
     first = start(cmd, start_new_session=True)  # its own group, as a terminal's foreground job
     wait_for(out / "trial_0002" / "train.log")
-    os.killpg(first.pid, signal.SIGINT)
+    if stop == "ctrl-c":
+        os.killpg(first.pid, signal.SIGINT)
+    else:
+        first.send_signal(signal.SIGTERM)
     _, err = first.communicate(timeout=120)
-    assert first.returncode == 130 and "run the same command to resume" in err, err[-2000:]
+    assert first.returncode == code and said in err and "run the same command to resume" in err, err[-2000:]
     assert "Traceback" not in err
     assert not trial_processes(out)
-    again = run(cmd)
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert_nothing_lost(out, 4)
-
-
-def test_sigterm_stops_the_study_as_ctrl_c_does_then_resume(tmp_path):
-    """A job scheduler's stop or `kill`: the trials and what they forked end, their rows are queued again, and
-    the same command finishes the study."""
-    out = tmp_path / "out"
-    cmd = command(tmp_path, out, 4, "--workers", "2", sleep="1.0")
-    first = start(cmd)
-    wait_for(out / "trial_0002" / "train.log")
-    first.send_signal(signal.SIGTERM)
-    _, err = first.communicate(timeout=120)
-    assert first.returncode == 143 and "terminated (SIGTERM)" in err, err[-2000:]
-    assert "Traceback" not in err
-    assert not trial_processes(out)
-    assert any("interrupted (SIGTERM); queued again" in r["reason"] for r in read_trials(out))
+    assert any(reason in r["reason"] for r in read_trials(out))
     again = run(cmd)
     assert again.returncode == 0, again.stderr[-2000:]
     assert_nothing_lost(out, 4)
