@@ -148,11 +148,12 @@ METHODS = {
     "random search": (lambda c, s: optuna.samplers.RandomSampler(seed=s), None),
     "TPE, no pruning": (lambda c, s: make_sampler("tpe", [], seed=s), None),
     "TPE + ASHA": (lambda c, s: make_sampler("tpe", [], seed=s), asha),
-    "the prior with beta 8, ASHA (the default before)": (lambda c, s: PriorSampler(c, seed=s, beta=8), asha),
-    "the prior with beta 4, ASHA (the default)": (lambda c, s: PriorSampler(c, seed=s), asha),
-    "the prior with beta 4 and the evidence rule, ASHA (candidate)": (lambda c, s: EvidenceTrust(c, seed=s), asha),
+    "the prior with beta 8, ASHA (the default)": (lambda c, s: PriorSampler(c, seed=s), asha),
+    "the prior with beta 4, ASHA (candidate)": (lambda c, s: PriorSampler(c, seed=s, beta=4), asha),
+    "the prior with beta 4 and the evidence rule, ASHA (candidate)": (
+        lambda c, s: EvidenceTrust(c, seed=s, beta=4), asha),
     "the prior with beta 8, ASHA and the start-noise guard (dropped)": (
-        lambda c, s: PriorSampler(c, seed=s, beta=8),
+        lambda c, s: PriorSampler(c, seed=s),
         lambda: StartNoiseGuard(optuna.pruners.SuccessiveHalvingPruner(
             min_resource=pruners.first_rung(EPOCHS), reduction_factor=2))),
 }

@@ -135,7 +135,7 @@ class PriorSampler(WrappingSampler):
     """
 
     def __init__(self, centres: dict[str, Any], base: Base = default_base, seed: Optional[int] = None,
-                 beta: float = 4, uniform: float = 1 / 3, width: float = 0.25, log_sigma: float = math.log(3),
+                 beta: float = 8, uniform: float = 1 / 3, width: float = 0.25, log_sigma: float = math.log(3),
                  centre_prob: float = 0.6, distrust: float = 0.25) -> None:
         super().__init__(base, seed)
         self.centres = dict(centres)
