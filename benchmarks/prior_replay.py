@@ -15,8 +15,10 @@ epochs plus START_UP; a study holds T once a finished trial's best epoch reaches
 
 The nearest training stands in for a config that was not trained, so the table's landscape is coarser than the
 real one; what it keeps is what the guard candidate showed matters: which trials finish, at what value, and
-what TPE learns from them. Check: the start-noise guard (prune_replay.py), which sample_efficiency.py found
-worse with TPE drawing (5 of 6 seeds), comes out worse here too (RESULTS.md, section prior_replay).
+what TPE learns from them. The start-noise guard (prune_replay.py), which sample_efficiency.py found worse
+with TPE drawing (5 of 6 seeds), comes out worse here too; but beta 4, which the replay put a little below
+beta 8, cost more in 8 of 10 real clas seeds (RESULTS.md, sections prior_replay and
+sample_efficiency_beta4_candidate). Screen a change here; decide with sample_efficiency.py.
 
 Also printed, what bounds any method on these tasks: the share of trainings that hold T inside the region
 random search's best trials lie in, and the compute of an oracle that draws only from that region.
@@ -56,7 +58,7 @@ def table_path(suite):
     return HERE / "runs" / f"{suite}_trainings.json"
 
 
-def extract(suite, folders):
+def extract(folders):
     """{distributions, rows: [{params, curve}]} of every full-length training in kept study folders, each
     config once."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -179,9 +181,9 @@ def replay(job):
     """(compute to hold T or B, held) of one replayed study."""
     suite, scenario, method, seed = job
     surrogate = SURROGATES[suite]
-    make_sampler_, make_pruner = METHODS[method]
+    sampler_for, make_pruner = METHODS[method]
     _, enqueued = configs(suite, scenario, surrogate)
-    study = optuna.create_study(direction="maximize", sampler=make_sampler_(dict(enqueued[-1]), seed),
+    study = optuna.create_study(direction="maximize", sampler=sampler_for(dict(enqueued[-1]), seed),
                                 pruner=make_pruner() if make_pruner else optuna.pruners.NopPruner())
     for params in enqueued:
         study.enqueue_trial(params)
@@ -288,7 +290,7 @@ def main():
     args = ap.parse_args()
     if args.extract:
         suite, folders = args.extract[0], args.extract[1:]
-        table = extract(suite, folders)
+        table = extract(folders)
         table_path(suite).write_text(json.dumps(table, separators=(",", ":")) + "\n")
         return print(f"{len(table['rows'])} trainings -> {table_path(suite)}")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
