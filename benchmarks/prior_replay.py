@@ -16,7 +16,8 @@ epochs plus START_UP; a study holds T once a finished trial's best epoch reaches
 The nearest training stands in for a config that was not trained, so the table's landscape is coarser than the
 real one; what it keeps is what the guard candidate showed matters: which trials finish, at what value, and
 what TPE learns from them. The start-noise guard (prune_replay.py), which sample_efficiency.py found worse
-with TPE drawing (5 of 6 seeds), comes out worse here too; but beta 4, which the replay put a little below
+with TPE drawing (5 of 6 seeds), comes out worse here too, and PULC's pass keeps its real pattern (cheapest
+on clas realistic, behind random search where the config is off); but beta 4, which the replay put a little below
 beta 8, cost more in 8 of 10 real clas seeds (RESULTS.md, sections prior_replay and
 sample_efficiency_beta4_candidate). Screen a change here; decide with sample_efficiency.py.
 
@@ -42,6 +43,7 @@ from prune_replay import StartNoiseGuard  # noqa: E402
 from sample_efficiency import LR, SCENARIOS  # noqa: E402
 
 from paddle_autotune_plugins.optuna_glue import pruners  # noqa: E402
+from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler  # noqa: E402
 from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler  # noqa: E402
 from paddle_autotune_plugins.optuna_glue.samplers import make_sampler  # noqa: E402
 
@@ -150,10 +152,13 @@ METHODS = {
     "random search": (lambda c, s: optuna.samplers.RandomSampler(seed=s), None),
     "TPE, no pruning": (lambda c, s: make_sampler("tpe", [], seed=s), None),
     "TPE + ASHA": (lambda c, s: make_sampler("tpe", [], seed=s), asha),
+    "PULC greedy, one key at a time": (lambda c, s: GreedySampler(c, seed=s), None),
     "the prior with beta 8, ASHA (the default)": (lambda c, s: PriorSampler(c, seed=s), asha),
     "the prior with beta 4, ASHA (candidate)": (lambda c, s: PriorSampler(c, seed=s, beta=4), asha),
     "the prior with beta 4 and the evidence rule, ASHA (candidate)": (
         lambda c, s: EvidenceTrust(c, seed=s, beta=4), asha),
+    "PULC's pass, then TPE, ASHA throughout (candidate)": (
+        lambda c, s: GreedySampler(c, base=lambda seed: make_sampler("tpe", [], seed=seed), seed=s), asha),
     "the prior with beta 8, ASHA and the start-noise guard (dropped)": (
         lambda c, s: PriorSampler(c, seed=s),
         lambda: StartNoiseGuard(optuna.pruners.SuccessiveHalvingPruner(
