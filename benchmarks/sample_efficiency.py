@@ -107,6 +107,9 @@ METHODS = {
     "pulc-greedy": ["--sampler", "greedy", "--pruner", "none"],
     "tpe+schedule": ["--sampler", "tpe", "--pruner", "asha", "--fidelity", "schedule"],
     "prior": [],  # the CLI's defaults (with --prior config)
+    # a candidate (prior_replay.py's best): PULC's pass from the rescaled config, then TPE, ASHA throughout; the
+    # CLI has no spelling for it, so its sampler is set on the study (method_options)
+    "pulc+tpe+asha": ["--sampler", "tpe", "--pruner", "asha"],
 }
 ISSUE_28_METHODS = ["random", "tpe", "tpe+asha", "pulc-greedy", "prior"]  # the methods part 5 names
 LABELS = {
@@ -118,6 +121,7 @@ LABELS = {
     "pulc-greedy": "PULC greedy, one key at a time",
     "tpe+schedule": "TPE + --fidelity schedule (compressed E/3, then E)",
     "prior": "the new default: the prior around the config, then TPE, with the default pruning",
+    "pulc+tpe+asha": "PULC's pass, then TPE, ASHA throughout (a candidate)",
 }
 TRAININGS = 24  # budget B in full trainings (--quick: 6)
 
@@ -227,7 +231,9 @@ def coordinator_for(task, options, method, seed, out, trials, budget, target, ep
 
         def attach_study():  # the sampler the CLI cannot make yet, on the study it opened
             own_open()
-            coordinator.study.sampler = set_sampler(config_centres(task, params), seed)
+            # the rescaled config's values where the CLI computes them (build_params), as its own samplers get them
+            centres = getattr(opts, "centres", None) or config_centres(task, params)
+            coordinator.study.sampler = set_sampler(centres, seed)
 
         coordinator.attach_study = attach_study
     own_stop = coordinator.stop_reason
@@ -260,6 +266,9 @@ def method_options(method, parser, epochs):
         extra += ["--prior", "config" if method == "prior" else "none"]
     elif method == "prior":
         return extra, lambda centres, seed: PriorSampler(centres, seed=seed)
+    if method == "pulc+tpe+asha":
+        return extra, lambda centres, seed: GreedySampler(
+            centres, base=lambda base_seed: samplers.make_sampler("tpe", [], seed=base_seed), seed=seed)
     if method == "pulc-greedy" and "greedy" not in samplers.NAMES:
         extra[extra.index("greedy")] = "random"  # the study's own sampler; the greedy one replaces it
         return extra, lambda centres, seed: GreedySampler(centres, seed=seed)
