@@ -25,6 +25,7 @@ Also printed, what bounds any method on these tasks: the share of trainings that
 random search's best trials lie in, and the compute of an oracle that draws only from that region.
 """
 import argparse
+import functools
 import json
 import math
 import pathlib
@@ -40,7 +41,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, jso
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 from prune_replay import StartNoiseGuard  # noqa: E402
-from sample_efficiency import LR, SCENARIOS  # noqa: E402
+from sample_efficiency import LR, SCENARIOS, holds  # noqa: E402
 
 from paddle_autotune_plugins.optuna_glue import pruners  # noqa: E402
 from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler  # noqa: E402
@@ -166,9 +167,12 @@ METHODS = {
 }
 
 
-def configs(suite, scenario, surrogate):
-    """(the config as given, the enqueued trials) in the table's parameters. Scenario "good": the config
-    whose rescaled values sit at the centre of the region random search's best trainings lie in."""
+@functools.cache
+def enqueued_trials(suite, scenario):
+    """The trials every method starts with, in the table's parameters: the config as given, then (clas) the
+    config rescaled to one device. Scenario "good": the config whose rescaled values sit at the centre of the
+    region random search's best trainings lie in."""
+    surrogate = SURROGATES[suite]
     if scenario == "good":
         centre, cats = best_region(suite, surrogate)[:2]
         given = {**DEMO_VALUES[suite], **SCENARIOS[suite]["realistic"], **cats,
@@ -176,10 +180,9 @@ def configs(suite, scenario, surrogate):
     else:
         given = {**DEMO_VALUES[suite], **SCENARIOS[suite][scenario]}
     given = {k: given[k] for k in surrogate.distributions}
-    trials = [given]
-    if RESCALE[suite]:
-        trials.append({**given, LR[suite]: given[LR[suite]] * RESCALE[suite]})
-    return given, trials
+    if not RESCALE[suite]:
+        return (given,)
+    return given, {**given, LR[suite]: given[LR[suite]] * RESCALE[suite]}
 
 
 def replay(job):
@@ -187,7 +190,7 @@ def replay(job):
     suite, scenario, method, seed = job
     surrogate = SURROGATES[suite]
     sampler_for, make_pruner = METHODS[method]
-    _, enqueued = configs(suite, scenario, surrogate)
+    enqueued = enqueued_trials(suite, scenario)
     study = optuna.create_study(direction="maximize", sampler=sampler_for(dict(enqueued[-1]), seed),
                                 pruner=make_pruner() if make_pruner else optuna.pruners.NopPruner())
     for params in enqueued:
@@ -212,7 +215,7 @@ def replay(job):
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue
         study.tell(trial, max(curve))
-        if max(curve) >= TARGET[suite] - 1e-12:
+        if holds(max(curve), TARGET[suite]):
             return min(spent, BUDGET), True
     return BUDGET, False
 
@@ -241,7 +244,7 @@ def best_region(suite, surrogate):
     in: the learning rate within a factor 2.5 of the geometric mean of the trainings that hold T, every
     categorical at their commonest value."""
     t, lr = TARGET[suite], LR[suite]
-    holders = [r for r in surrogate.rows if max(r["curve"]) >= t - 1e-12]
+    holders = [r for r in surrogate.rows if holds(max(r["curve"]), t)]
     centre = geo([r["params"][lr] for r in holders])
     cats = {k: statistics.mode(r["params"][k] for r in holders) for k, d in surrogate.distributions.items()
             if isinstance(d, CategoricalDistribution)}
@@ -257,24 +260,24 @@ def bound_lines(suite, surrogate, random_replayed):
     """What bounds any method: how many trainings hold T inside the best region, and an oracle's compute."""
     t, lr = TARGET[suite], LR[suite]
     centre, cats, region = best_region(suite, surrogate)
-    holds = [max(r["curve"]) >= t - 1e-12 for r in region]
-    lines = [f"- {suite}: {sum(max(r['curve']) >= t - 1e-12 for r in surrogate.rows)} of {len(surrogate.rows)} "
+    held = [holds(max(r["curve"]), t) for r in region]
+    lines = [f"- {suite}: {sum(holds(max(r['curve']), t) for r in surrogate.rows)} of {len(surrogate.rows)} "
              f"kept trainings hold T = {t}; their learning rates' geometric mean is {centre:.2g}; in the region "
              f"lr {centre / 2.5:.2g} .. {centre * 2.5:.2g}"
              + "".join(f", {k.split('.')[-1]} {v}" for k, v in cats.items())
-             + f", {sum(holds)} of {len(region)} trainings ({sum(holds) / len(region):.0%}) hold T"]
+             + f", {sum(held)} of {len(region)} trainings ({sum(held) / len(region):.0%}) hold T"]
     for k, v in cats.items():
         config_value = SCENARIOS[suite]["realistic"].get(k)
         if config_value is not None and config_value != v:
             other = [r for r in surrogate.rows if inside(r, lr, centre, {**cats, k: config_value})]
             lines.append(f"  - at the realistic config's {k.split('.')[-1]} {config_value} instead: "
-                         f"{sum(max(r['curve']) >= t - 1e-12 for r in other)} of {len(other)} hold T")
+                         f"{sum(holds(max(r['curve']), t) for r in other)} of {len(other)} hold T")
     rng, costs = random.Random(1), []
     for _ in range(2000):  # the forced trials, then region trainings until one holds T
         spent = FORCED[suite] * (EPOCHS + START_UP)
         while spent < BUDGET:
             spent += EPOCHS + START_UP
-            if rng.choice(holds):
+            if rng.choice(held):
                 break
         costs.append(min(spent, BUDGET))
     oracle = geo(costs)
