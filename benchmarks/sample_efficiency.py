@@ -107,8 +107,8 @@ METHODS = {
     "pulc-greedy": ["--sampler", "greedy", "--pruner", "none"],
     "tpe+schedule": ["--sampler", "tpe", "--pruner", "asha", "--fidelity", "schedule"],
     "prior": [],  # the CLI's defaults (with --prior config)
-    # a candidate (prior_replay.py's best): PULC's pass from the rescaled config, then TPE, ASHA throughout; the
-    # CLI has no spelling for it, so its sampler is set on the study (method_options)
+    # a candidate (prior_replay.py's best): PULC's pass from the rescaled config, then TPE, ASHA throughout
+    # (--prior greedy; before the CLI had it, its sampler was set on the study: method_options)
     "pulc+tpe+asha": ["--sampler", "tpe", "--pruner", "asha"],
 }
 ISSUE_28_METHODS = ["random", "tpe", "tpe+asha", "pulc-greedy", "prior"]  # the methods part 5 names
@@ -261,8 +261,10 @@ def method_options(method, parser, epochs):
     from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
 
     extra = [a.format(half=max(1, epochs // 2)) for a in METHODS[method]]
-    has_prior = "--prior" in parser._option_string_actions
-    if has_prior:
+    prior_flag = parser._option_string_actions.get("--prior")
+    if prior_flag is not None:
+        if method == "pulc+tpe+asha" and "greedy" in prior_flag.choices:
+            return extra + ["--prior", "greedy"], None
         extra += ["--prior", "config" if method == "prior" else "none"]
     elif method == "prior":
         return extra, lambda centres, seed: PriorSampler(centres, seed=seed)

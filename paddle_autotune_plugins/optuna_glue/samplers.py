@@ -29,13 +29,17 @@ def make_sampler(name: str, params: Sequence["Param"], seed: Optional[int] = Non
                  centres: Optional[dict[str, Any]] = None, prior: str = "none") -> optuna.samplers.BaseSampler:
     """The sampler named on the command line. ``centres`` ({path: the rescaled config's value}) with
     prior="config" (--prior, the default): it draws first around them and hands over to the named sampler as
-    results arrive (prior_sampler.PriorSampler, piBO's decaying prior); "greedy" is PULC's one key at a time
-    from them (greedy_sampler.GreedySampler). Grid search takes no prior."""
+    results arrive (prior_sampler.PriorSampler, piBO's decaying prior); prior="greedy": PULC's one key at a
+    time from them, then the named sampler (greedy_sampler.GreedySampler); the sampler "greedy" is that pass
+    followed by random search. Grid search takes no prior."""
     name = ALIASES.get(name, name)
-    if name == "greedy":
+    if name == "greedy" or (prior == "greedy" and centres and name != "grid"):
         from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
 
-        return GreedySampler(dict(centres or {}), seed=seed)
+        if name == "greedy":
+            return GreedySampler(dict(centres or {}), seed=seed)
+        return GreedySampler(dict(centres or {}), base=lambda base_seed: _plain_sampler(name, params, base_seed),
+                             seed=seed)
     if prior == "config" and centres and name != "grid":
         from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
 

@@ -69,6 +69,10 @@ def summary(study: optuna.Study, metric: str, started: float, stop_reason: Optio
     if drawn:
         lines.append(f"  drawn around the config: {drawn.count('prior')} complete trials (the prior), "
                      f"{drawn.count('uniform')} uniform; best drawn from: {drawn_from(best)}")
+    greedy = [t for t in completed if drawn_from(t) == "greedy"]
+    if greedy:
+        lines.append(f"  PULC's pass from the config: {len(greedy)} complete trials; best drawn from: "
+                     f"{drawn_from(best)}")
     direction = queries.directions(study)[0]
     return "\n".join(lines + edge_hints(completed, direction) + knob_warnings(trials) + then)
 

@@ -222,8 +222,9 @@ class Settings:
     sampler: str = option("--sampler", f"{', '.join(samplers.NAMES)} (bayes = tpe)", scope=STUDY, default="tpe",
                           parse=parse_sampler)
     prior: str = option("--prior", "config: draw first around the config's values (rescaled to your devices), "
-                                   "then hand over to --sampler as results arrive; none: --sampler alone",
-                        scope=STUDY, default="config", choices=["config", "none"])
+                                   "then hand over to --sampler as results arrive; greedy: PULC's pass from "
+                                   "them first, one key at a time, then --sampler; none: --sampler alone",
+                        scope=STUDY, default="config", choices=["config", "greedy", "none"])
     pruner: pruners.Pruner = option("--pruner", f"{', '.join(pruners.NAMES)}; asha first cuts at a third of the "
                                                 f"epochs (half of a training under {pruners.THIRD_FROM}), asha:N "
                                                 f"after N", scope=STUDY, default="asha", parse=parse_pruner)

@@ -52,6 +52,14 @@ def test_greedy_sampler_starts_from_the_config(tmp_path):
            "lr=log:0.001:1" in proc.stdout, proc.stdout
 
 
+def test_prior_greedy_runs_pulcs_pass_from_the_config_then_the_named_sampler(tmp_path):
+    proc, rows, _ = toy_study(tmp_path, "--prior", "greedy")
+    assert [r["drawn_from"] for r in rows] == ["config"] + ["greedy"] * 4 + ["sampler"] * 3, rows
+    tried = sorted(round(float(r["lr"]), 6) for r in rows[1:5])
+    assert tried == [0.001, 0.003333, 0.03, 0.1], rows
+    assert "PULC's pass from the config: 4 complete trials; best drawn from: greedy" in proc.stdout, proc.stdout
+
+
 def test_dry_run_prints_the_space_and_trial_0s_command_and_trains_nothing(tmp_path):
     (tmp_path / "train.py").write_text(TOY)
     out = tmp_path / "out"

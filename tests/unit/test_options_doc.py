@@ -18,5 +18,5 @@ def test_every_option_has_a_row_with_its_flag_default_and_help():
     trials = next(f.metadata for f in options.option_fields() if f.metadata["flag"] == "--trials")
     assert rows["--trials"] == f"| `--trials TRIALS` | `20` | the study | {trials['help']} |"
     assert rows["--mlflow"].startswith("| `--mlflow [URI]` |  | its own command | ")
-    assert rows["--prior"].startswith("| `--prior {config,none}` | `config` | the study | ")
+    assert rows["--prior"].startswith("| `--prior {config,greedy,none}` | `config` | the study | ")
     assert rows["--retry-failed"].startswith("| `--retry-failed RETRY_FAILED` | `0` | ")

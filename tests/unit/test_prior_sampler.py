@@ -184,3 +184,17 @@ def test_any_integer_seed_is_taken(seed):
     study = run(PriorSampler({"lr": 1e-3}, seed=seed), 3)
     assert [t.user_attrs["drawn_from"] for t in study.trials] == [t.user_attrs["drawn_from"] for t in run(
         PriorSampler({"lr": 1e-3}, seed=seed), 3).trials]
+
+
+@pytest.mark.parametrize("name, prior, base", [("tpe", "greedy", optuna.samplers.TPESampler),
+                                               ("random", "greedy", optuna.samplers.RandomSampler),
+                                               ("greedy", "config", optuna.samplers.RandomSampler)])
+def test_the_cli_names_the_pass_and_what_follows_it(name, prior, base):
+    """--prior greedy: PULC's pass, then --sampler (TPE by default); --sampler greedy: the pass, then random."""
+    from paddle_autotune_plugins.optuna_glue.samplers import make_sampler
+
+    sampler = make_sampler(name, [], seed=0, centres={"lr": 1.0, "opt": "sgd"}, prior=prior)
+    assert isinstance(sampler, GreedySampler)
+    study = run(sampler, 9)
+    assert [t.user_attrs["drawn_from"] for t in study.trials] == ["greedy"] * 7 + ["sampler"] * 2
+    assert type(sampler.base_for(study.trials[-1])) is base
