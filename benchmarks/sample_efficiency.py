@@ -402,9 +402,12 @@ def learning_rate_line(suite, seeds, methods, results, scenario):
         return f"- learning rate: n/a (no best trial's {path} kept)"
     given = SCENARIOS[suite][scenario][path] if scenario != "demo" else None
     centre = math.exp(statistics.mean(math.log(v) for v in found))
-    return (f"- learning rate ({path}): random search's best trial per seed " + ", ".join(f"{v:.2g}" for v in found)
-            + f", geometric mean {centre:.2g}" + (f"; the config's {given:.2g} is " + (f"{given / centre:.3g} times that" if given / centre >= 0.01
-                                                          else f"1/{round(centre / given):,} of that") if given else ""))
+    line = (f"- learning rate ({path}): random search's best trial per seed " + ", ".join(f"{v:.2g}" for v in found)
+            + f", geometric mean {centre:.2g}")
+    if given:
+        times = f"{given / centre:.3g} times that" if given / centre >= 0.01 else f"1/{round(centre / given):,} of that"
+        line += f"; the config's {given:.2g} is {times}"
+    return line
 
 
 def figures(suite, epochs, budget, seeds, methods, results, sizes, scenario="demo"):

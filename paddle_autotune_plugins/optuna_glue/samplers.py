@@ -36,9 +36,8 @@ def make_sampler(name: str, params: Sequence["Param"], seed: Optional[int] = Non
     if name == "greedy" or (prior == "greedy" and centres and name != "grid"):
         from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
 
-        if name == "greedy":
-            return GreedySampler(dict(centres or {}), seed=seed)
-        return GreedySampler(dict(centres or {}), base=lambda base_seed: _plain_sampler(name, params, base_seed),
+        after = "random" if name == "greedy" else name  # what follows the pass
+        return GreedySampler(dict(centres or {}), base=lambda base_seed: _plain_sampler(after, params, base_seed),
                              seed=seed)
     if prior == "config" and centres and name != "grid":
         from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler

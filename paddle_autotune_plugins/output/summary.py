@@ -65,13 +65,12 @@ def summary(study: optuna.Study, metric: str, started: float, stop_reason: Optio
         lines.append(f"  improvement: {'+' if diff >= 0 else ''}{_round(diff)} ({diff / abs(baseline.value) * 100:+.1f}%)")
     for name, value in best.user_attrs.get("values", best.params).items():
         lines.append(f"    {name} = {_round(value)}")
-    drawn = [source for source in map(drawn_from, completed) if source in ("prior", "uniform")]
-    if drawn:
-        lines.append(f"  drawn around the config: {drawn.count('prior')} complete trials (the prior), "
-                     f"{drawn.count('uniform')} uniform; best drawn from: {drawn_from(best)}")
-    greedy = [t for t in completed if drawn_from(t) == "greedy"]
-    if greedy:
-        lines.append(f"  PULC's pass from the config: {len(greedy)} complete trials; best drawn from: "
+    sources = [drawn_from(t) for t in completed]
+    if "prior" in sources or "uniform" in sources:
+        lines.append(f"  drawn around the config: {sources.count('prior')} complete trials (the prior), "
+                     f"{sources.count('uniform')} uniform; best drawn from: {drawn_from(best)}")
+    if "greedy" in sources:
+        lines.append(f"  PULC's pass from the config: {sources.count('greedy')} complete trials; best drawn from: "
                      f"{drawn_from(best)}")
     direction = queries.directions(study)[0]
     return "\n".join(lines + edge_hints(completed, direction) + knob_warnings(trials) + then)

@@ -9,6 +9,7 @@ import pytest
 from paddle_autotune_plugins.optuna_glue import greedy_sampler, prior_sampler
 from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
 from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
+from paddle_autotune_plugins.optuna_glue.samplers import make_sampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 BEST_LR = 1e-2
@@ -191,8 +192,6 @@ def test_any_integer_seed_is_taken(seed):
                                                ("greedy", "config", optuna.samplers.RandomSampler)])
 def test_the_cli_names_the_pass_and_what_follows_it(name, prior, base):
     """--prior greedy: PULC's pass, then --sampler (TPE by default); --sampler greedy: the pass, then random."""
-    from paddle_autotune_plugins.optuna_glue.samplers import make_sampler
-
     sampler = make_sampler(name, [], seed=0, centres={"lr": 1.0, "opt": "sgd"}, prior=prior)
     assert isinstance(sampler, GreedySampler)
     study = run(sampler, 9)
