@@ -103,9 +103,7 @@ def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.
 def dry_run(task: Task, opts: argparse.Namespace, params: list[space.Param], notes: Sequence[str],
             coordinator: Coordinator) -> int:
     """--dry-run: everything a study would start from, resolved and printed; nothing trains. Trial 0's config
-    is written to OUT/dry-run/ so that its command can be run by hand."""
-    import yaml
-
+    is written to OUT/dry-run/ so that its command can be run by hand, the rescaled config beside it."""
     print(f"[autotune] dry run: suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
           f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}")
     for p in params:
@@ -116,7 +114,11 @@ def dry_run(task: Task, opts: argparse.Namespace, params: list[space.Param], not
     if rescaled is not None and rescaled.moved:
         print("[autotune] the config rescaled to your devices (trial 1"
               + ("" if opts.rescaled_trial else ", not run: its learning rate is not tuned") + "):")
-        print(textwrap.indent(yaml.safe_dump(rescaled.config, sort_keys=False, allow_unicode=True), "    "))
+        # written by the adapter, as a trial's config is: the suite's own YAML (ppdet's !Tag objects included)
+        rescaled_path = (pathlib.Path(opts.out) / "dry-run" / "rescaled" / task.adapter.config_filename).resolve()
+        task.adapter.write_config(rescaled.config, rescaled_path)
+        print(textwrap.indent(rescaled_path.read_text(), "    ").rstrip("\n"))
+        print(f"[autotune] written to {rescaled_path}")
     trial_dir = (pathlib.Path(opts.out) / "dry-run" / "trial_0000").resolve()
     trial_dir.mkdir(parents=True, exist_ok=True)
     cfg = task.adapter.prepare_trial(task, task.fresh_config(), trial_dir, coordinator.s.seed)

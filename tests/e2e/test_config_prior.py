@@ -1,5 +1,7 @@
 """Issue 28: the user's config as the prior - rescaled to the user's devices, ranges centred on it."""
 
+import textwrap
+
 from conftest import autotune, checkout_root, read_trials
 import pytest
 import yaml
@@ -35,3 +37,20 @@ def test_mobilenetv3_on_one_device_dry_run_and_trial_1(tmp_path):
     written = [yaml.safe_load((out / f"trial_000{n}" / "config.yaml").read_text()) for n in (0, 1)]
     assert [w["Optimizer"]["lr"]["learning_rate"] for w in written] == [1.3, pytest.approx(0.325)]
     assert [r["drawn_from"] for r in read_trials(out)] == ["config", "rescaled config"]
+
+
+def test_rtdetr_dry_run_prints_the_rescaled_config_in_ppdets_own_yaml(tmp_path):
+    """PaddleDetection develop's RT-DETR (AdamW 1e-4, 8 GPUs) on one device: the rescaled config keeps its
+    `!PiecewiseDecay` / `!LinearWarmup` objects (a plain YAML dump could not write them and the dry run
+    ended in a traceback), is written where it can be trained from, and the data check still has the last word."""
+    root = checkout_root("PaddleDetection-develop")
+    out = tmp_path / "dry"
+    dry = autotune(["tools/train.py", "-c", "configs/rtdetr/rtdetr_r18vd_6x_coco.yml", "--eval", "--autotune",
+                    "--preset", "det-nms-anchor", "--out", str(out), "--dry-run"], cwd=root, timeout=300)
+    assert dry.returncode == 2 and "error: data not found: TrainDataset.dataset_dir" in dry.stderr, dry.stderr[-2000:]
+    assert "learning rate 0.0001 -> 3.536e-05 (x0.3536, square root rule for AdamW" in dry.stdout
+    rescaled = out / "dry-run" / "rescaled" / "config.yml"
+    assert f"written to {rescaled}" in dry.stdout
+    text = rescaled.read_text()
+    assert "- !PiecewiseDecay" in text and "!LinearWarmup" in text and textwrap.indent(text, "    ") in dry.stdout
+    assert "base_lr: 3.535533905932738e-05" in text
