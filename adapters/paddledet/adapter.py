@@ -263,6 +263,12 @@ class DetAdapter(YamlSuiteAdapter):
     def read_config(self, path: PathLike) -> Config:
         return config_io.load_text(pathlib.Path(path).read_text())  # its !Tag objects kept
 
+    def config_to_store(self, cfg: Config) -> Any:
+        return super().config_to_store(config_io.to_json(cfg))  # the !Tag objects named, so they come back
+
+    def config_from_store(self, stored: Any) -> Config:
+        return config_io.from_json(stored)
+
     def trial_command(self, task: Task, config_path: PathLike, cfg: Optional[Config] = None) -> list[str]:
         if task.script:
             extra = task.script_args if "--eval" in task.script_args else task.script_args + ["--eval"]

@@ -82,6 +82,43 @@ def dump_text(cfg):
     return yaml.dump(cfg, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
+TAG_KEY = "__tag__"  # JSON has no tags: a `!Tag` object is stored as a mapping that names it
+ITEMS_KEY = "__items__"
+
+
+def to_json(cfg):
+    """The config with its `!Tag` objects as plain mappings that name them, for a JSON store; from_json undoes it.
+
+    >>> stored = to_json(load_text("schedulers:\\n- !CosineDecay {max_epochs: 8}\\n"))
+    >>> stored
+    {'schedulers': [{'__tag__': 'CosineDecay', 'max_epochs': 8}]}
+    >>> from_json(stored)["schedulers"][0].tag
+    'CosineDecay'
+    """
+    if isinstance(cfg, Tagged):
+        return {TAG_KEY: cfg.tag, **{k: to_json(v) for k, v in cfg.items()}}
+    if isinstance(cfg, TaggedList):
+        return {TAG_KEY: cfg.tag, ITEMS_KEY: [to_json(v) for v in cfg]}
+    if isinstance(cfg, dict):
+        return {k: to_json(v) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return [to_json(v) for v in cfg]
+    return cfg
+
+
+def from_json(stored):
+    if isinstance(stored, dict):
+        values = {k: from_json(v) for k, v in stored.items() if k != TAG_KEY}
+        if TAG_KEY not in stored:
+            return values
+        if set(values) == {ITEMS_KEY}:
+            return TaggedList(stored[TAG_KEY], values[ITEMS_KEY])
+        return Tagged(stored[TAG_KEY], values)
+    if isinstance(stored, list):
+        return [from_json(v) for v in stored]
+    return stored
+
+
 def merge(base, override):
     """ppdet's merge: override wins; plain mappings merge key by key, anything else is replaced."""
     out = dict(base)

@@ -36,7 +36,7 @@ class Exporter:
 
     def stored(self, trial: optuna.trial.FrozenTrial, target: pathlib.Path) -> None:
         if self.adapter:
-            self.adapter.write_config(trial.user_attrs["config"], target)
+            self.adapter.write_config(self.adapter.config_from_store(trial.user_attrs["config"]), target)
         else:
             import yaml
 

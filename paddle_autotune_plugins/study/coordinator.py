@@ -127,7 +127,7 @@ class Coordinator:
             return
         best = queries.best_of(queries.complete(self.view.counted()), self.direction, key=lambda t: t.value)
         if best is not None and "config" in best.user_attrs:
-            self.adapter.write_best(self.task, best.user_attrs["config"], self.out)
+            self.adapter.write_best(self.task, self.adapter.config_from_store(best.user_attrs["config"]), self.out)
 
     def stop_reason(self) -> Optional[str]:
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""
@@ -536,7 +536,7 @@ class Coordinator:
             metrics = best_evaluation(rt, self.goal)
             values = [metrics[m] for m in self.goal.names()]
             record_constraints(trial, metrics, self.goal)
-            trial.set_user_attr("config", jsonable(self.adapter.export_config(self.task, rt.cfg)))
+            store_config(rt, self.task)
             self.view.tell(trial, values)
             write_pareto(self.study, self.out, self.adapter)
             value = values[0]

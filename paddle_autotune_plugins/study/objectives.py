@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Optional
 import optuna
 
 from paddle_autotune_plugins.errors import UsageError
-from paddle_autotune_plugins.optuna_glue.storages import jsonable
 from paddle_autotune_plugins.study import trial_queries as queries
 from paddle_autotune_plugins.suites.adapter import Adapter, Task, remove
 from paddle_autotune_plugins.trials.reporting import PRINTED_NAME
@@ -110,14 +109,14 @@ def write_pareto(study: optuna.Study, out: pathlib.Path, adapter: Adapter) -> No
     folder.mkdir(parents=True)
     for t in study.best_trials:
         if all(c <= 0 for c in t.user_attrs.get("constraints", [])) and "config" in t.user_attrs:
-            adapter.write_config(t.user_attrs["config"], folder / f"trial_{t.number:04d}_{adapter.config_filename}")
+            adapter.write_config(adapter.config_from_store(t.user_attrs["config"]), folder / f"trial_{t.number:04d}_{adapter.config_filename}")
 
 
 def store_config(rt: RunningTrial, task: Task) -> Any:
     """The trial's exported config, stored on it (any machine can export it from the storage): before its
     tell, while the trial is open."""
     exported = task.adapter.export_config(task, rt.cfg)
-    rt.trial.set_user_attr("config", jsonable(exported))
+    rt.trial.set_user_attr("config", task.adapter.config_to_store(exported))
     return exported
 
 

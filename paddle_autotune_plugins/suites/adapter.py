@@ -277,6 +277,17 @@ class Adapter(abc.ABC):
         """The best trial's config as the user should train it (user's own output paths back)."""
         return cfg
 
+    def config_to_store(self, cfg: Config) -> Any:
+        """A config as the study stores it on its trial (JSON): what config_from_store turns back into a config
+        that write_config writes as the suite reads it."""
+        from paddle_autotune_plugins.optuna_glue.storages import jsonable  # not at the top: trials import this module
+
+        return jsonable(cfg)
+
+    def config_from_store(self, stored: Any) -> Config:
+        """The config config_to_store stored (best_config.yaml on resume, export, the Pareto front)."""
+        return stored
+
     def doctor(self) -> list[str]:
         """Lines about versions and run-time fixes, for `paddle-autotune doctor`."""
         return []

@@ -175,3 +175,23 @@ def test_each_architecture_trains_and_evaluates_through_the_adapter(name, tmp_pa
     assert rows[0]["state"] == "COMPLETE", rows
     reports = trial_lines(out / "trial_0000")[0]
     assert len(reports) == 1 and 0.0 <= reports[0]["metrics"][metric] <= 1.0
+
+
+def test_a_resumed_study_and_export_keep_ppdets_tags(tmp_path):
+    """The study stores each best trial's config as JSON, which has no `!Tag`: best_config.yaml rewritten on
+    resume, and a trial exported where its folder is gone, came back with `- {max_epochs: 1}` where ppdet needs
+    `- !CosineDecay {max_epochs: 1}`, a config the suite could not train."""
+    out = tmp_path / "out"
+    command = ["tune", "--suite", "det", "-c", str(small_config(tmp_path, "picodet_tiny_digits", epochs=1)),
+               "--preset", "det-lr", "--trials", "1", "--out", str(out)]
+    first = autotune(command, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    written = (out / "best_config.yaml").read_text()
+    assert "!CosineDecay" in written and "!LinearWarmup" in written, written
+    again = autotune(command, timeout=900)  # the same command: resumes, trains nothing, re-agrees best_config.yaml
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (out / "best_config.yaml").read_text() == written
+    (out / "trial_0000" / "config.yml").unlink()  # as on a machine that has only the storage
+    exported = autotune(["export", "--out", str(out), "--trial", "0"])
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert (out / "export" / "trial_0000_config.yml").read_text() == written
