@@ -82,8 +82,13 @@ _REPORTED = [False]  # whether this process has reported an evaluation
 
 
 def reported() -> bool:
-    """True once this process has written an evaluation with report()."""
+    """True once this process has written an evaluation with report() (since forget_reported)."""
     return _REPORTED[0]
+
+
+def forget_reported() -> None:
+    """A trial forked from a process that reported (a notebook, a test) starts with nothing reported."""
+    _REPORTED[0] = False
 
 
 def report(step: Optional[int], metrics: Any, final: bool = False) -> None:

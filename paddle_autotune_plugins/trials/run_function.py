@@ -79,6 +79,7 @@ def call(fn: Callable[[dict[str, Any]], Any], config_path: Union[str, os.PathLik
     study cannot use is reported as such, which stops the study: every trial would return the same kind."""
     with open(config_path) as f:
         config = json.load(f)
+    reporting.forget_reported()
     result = fn(config)
     if result is None and reporting.reported():  # its report() calls were the result
         return

@@ -469,6 +469,23 @@ def test_a_return_the_study_cannot_use_stops_it_after_the_first_trial(tmp_path, 
     assert "paddle-autotune report" not in out  # nothing to report on
 
 
+def test_a_caller_that_reported_before_does_not_make_a_none_return_a_result(tmp_path, monkeypatch):
+    """A trial forks its caller: a caller that once called report() (a notebook that tried it, a test) must not
+    pass that on, or `return None` read as "my report() calls were the result" and each trial failed with
+    "finished without reporting" instead of the study saying what train_evaluate returned."""
+    from paddle_autotune_plugins.trials import reporting
+
+    monkeypatch.setenv(reporting.ENV_VAR, str(tmp_path / "tried.jsonl"))
+    reporting.report(1, 0.5)
+    monkeypatch.delenv(reporting.ENV_VAR)
+    assert reporting.reported()
+    tuner = AutoTuner(lambda c: None, search_space={"x": {"min": 0.0, "max": 1.0}}, max_trials=3,
+                      tuner_type="random", out=tmp_path / "out")
+    with pytest.raises(RuntimeError, match="returned None"):
+        tuner.run()
+    reporting.forget_reported()
+
+
 def test_run_says_what_it_does_and_verbose_false_is_quiet(tmp_path, capfd):
     tuner = AutoTuner(constant, search_space=SPACE, max_trials=20, early_stopping_rounds=3, tuner_type="random",
                       pruner="none", out=tmp_path / "out")
