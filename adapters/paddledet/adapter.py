@@ -132,6 +132,14 @@ def decays_before_last_epoch(cfg):
     return epochs is not None and any(m < epochs for m in milestones)
 
 
+def gamma_is_one_number(cfg):
+    """Whether PiecewiseDecay's gamma is one number, which ppdet spreads over the milestones as g, g/10, g/100...
+    A list (SSD's [0.5, 0.5, 0.4, 0.1]) gives each stage's factor itself: one number cannot stand for it."""
+    schedulers = dotpath.get(cfg, "LearningRate.schedulers", None) or []
+    gamma = schedulers[0].get("gamma", 0.1) if schedulers and isinstance(schedulers[0], dict) else None
+    return isinstance(gamma, (int, float)) and not isinstance(gamma, bool)
+
+
 def anchor_targets_are_gt2yolo(cfg):
     """Whether every train transform that builds targets from anchors is a Gt2YoloTarget, which keeps
     them as the head does (flat, in input pixels); JDE's Gt2JDETargetThres keeps them per level."""
@@ -206,7 +214,7 @@ class DetAdapter(YamlSuiteAdapter):
     def trainer_fact(self, task: Task, name: str) -> Any:
         """Facts of this config's training that a preset's `when: {trainer.NAME: value}` asks for, where
         a plain value comparison cannot say it (presets.py): whether a knob would act."""
-        facts = {"decays_before_last_epoch": decays_before_last_epoch,
+        facts = {"decays_before_last_epoch": decays_before_last_epoch, "gamma_is_one_number": gamma_is_one_number,
                  "anchor_targets_are_gt2yolo": anchor_targets_are_gt2yolo}
         if name in facts:
             return facts[name](task.config)

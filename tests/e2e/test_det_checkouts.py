@@ -86,6 +86,8 @@ DOCTOR_CONFIGS = [
     "configs/mot/mcfairmot/mcfairmot_hrnetv2_w18_dlafpn_30e_576x320_bdd100k_mcmot.yml",  # use_warmup: false
     "configs/ppyoloe/ppyoloe_crn_s_300e_coco.yml",  # LinearWarmup by epochs
     "configs/yolov3/yolov3_mobilenet_v1_270e_coco.yml",
+    "configs/ssd/ssd_mobilenet_v1_300_120e_voc.yml",  # gamma a list, one factor per stage: no one-number gamma
+    "configs/sniper/ppyolo_r50vd_dcn_1x_sniper_visdrone.yml",  # gamma 0: inside the range, which is not log
 ]
 
 
