@@ -407,7 +407,20 @@ def learning_rate_line(suite, seeds, methods, results, scenario):
     if given:
         times = f"{given / centre:.3g} times that" if given / centre >= 0.01 else f"1/{round(centre / given):,} of that"
         line += f"; the config's {given:.2g} is {times}"
+        low, high = searched_range(suite)
+        line += f"; the searched range is {low:.2g} .. {high:.2g}"
+        if not centred(suite, scenario):  # (clas's rescaling, x0.25, keeps its scenarios' rates inside)
+            line += " and leaves the config's rate out: it is no centre, the prior draws the rate over the whole range"
     return line
+
+
+def searched_range(suite):
+    """(low, high) of the learning rate in the realistic and misleading scenarios' space file."""
+    import yaml
+
+    name = "clas_wide_lr.yaml" if suite == "clas" else "ernie_tiny_wide_lr.yaml"
+    spec = yaml.safe_load((HERE / "spaces" / name).read_text())[LR[suite]]
+    return float(spec["low"]), float(spec["high"])
 
 
 def figures(suite, epochs, budget, seeds, methods, results, sizes, scenario="demo"):
@@ -423,8 +436,8 @@ def figures(suite, epochs, budget, seeds, methods, results, sizes, scenario="dem
                  + ", trained on one device" if scenario != "demo" else ""),
              f"- common target T = {C.fmt(target, 4)} (the median of the seeds' random-search final bests R: "
              + ", ".join(C.fmt(random_best(random_rows[s], budget), 4) for s in seeds) + "); compute in epochs, "
-             f"start-up included; `>= B` where a study did not hold T within B; the 95% bootstrap interval of each "
-             f"ratio resamples the seeds",
+             "start-up included; `>= B` where a study did not hold T within B; the 95% bootstrap interval of each "
+             "ratio resamples the seeds",
              "",
              "| method | compute to first hold T, per seed | geometric mean | / random | 95% bootstrap | "
              "trainings (pruned) per seed |",
@@ -449,8 +462,15 @@ def figures(suite, epochs, budget, seeds, methods, results, sizes, scenario="dem
         met = prior <= TARGETS[scenario] and (scenario != "realistic" or all(prior < r for r in others))
         lines.append(f"- target ({scenario}): the new default at most {C.fmt(TARGETS[scenario], 3)} of random search's "
                      f"compute" + (" and below every other method" if scenario == "realistic" else "")
-                     + f"; measured {C.fmt(prior, 3)}: {'met' if met else 'not met'}")
+                     + f"; measured {C.fmt(prior, 3)}: {'met' if met else 'not met'}"
+                     + ("" if centred(suite, scenario) else ", with no learning-rate centre (above)"))
     return lines
+
+
+def centred(suite, scenario):
+    """Whether the scenario's config rate lies in the searched range, so that the prior is centred on it."""
+    low, high = searched_range(suite)
+    return low <= SCENARIOS[suite][scenario][LR[suite]] <= high
 
 
 def random_curves(suite, folder, seeds, epochs):
