@@ -16,7 +16,7 @@ import optuna
 
 from paddle_autotune_plugins import __version__
 from paddle_autotune_plugins.errors import ArgumentParser as _Parser, UsageError
-from paddle_autotune_plugins.optuna_glue import pruners
+from paddle_autotune_plugins.optuna_glue import pruners, samplers
 from paddle_autotune_plugins.optuna_glue.storages import open_storage, redact
 from paddle_autotune_plugins.output.export import Exporter
 from paddle_autotune_plugins.output.import_noise import quiet_suite_imports
@@ -70,7 +70,7 @@ def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.
         notes = list(notes) + ([note] if note else [])
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     say(f"[autotune] suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
-        f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}, out {coordinator.out}"
+        f"({coordinator.direction}), {drawing(coordinator)}, pruner {opts.pruner}, out {coordinator.out}"
         + (f", storage {redact(opts.storage)}" if opts.storage else "")
         + (f", {coordinator.s.workers} workers" if coordinator.s.workers > 1 else ""))
     for p in params:
@@ -100,12 +100,17 @@ def run_study(task: Task, opts: argparse.Namespace, params: Optional[list[space.
     return 0
 
 
+def drawing(coordinator: Coordinator) -> str:
+    """How the study draws its trials, for its first line (the prior or PULC's pass, then the sampler)."""
+    return samplers.describe(coordinator.s.sampler, coordinator.s.centres, coordinator.s.prior)
+
+
 def dry_run(task: Task, opts: argparse.Namespace, params: list[space.Param], notes: Sequence[str],
             coordinator: Coordinator) -> int:
     """--dry-run: everything a study would start from, resolved and printed; nothing trains. Trial 0's config
     is written to OUT/dry-run/ so that its command can be run by hand, the rescaled config beside it."""
     print(f"[autotune] dry run: suite {task.adapter.name}, config {task.config_path}, metric {coordinator.metric} "
-          f"({coordinator.direction}), sampler {opts.sampler}, pruner {opts.pruner}")
+          f"({coordinator.direction}), {drawing(coordinator)}, pruner {opts.pruner}")
     for p in params:
         print(f"[autotune]   {p.describe()}")
     for note in notes:
@@ -254,8 +259,8 @@ def demo_suites() -> dict[str, str]:
 
 def demo_epilog(suites: dict[str, str]) -> str:
     lines = ["suites it demos (each a real training of the suite on the CPU):"]
-    for name, summary in suites.items():
-        wrapped = textwrap.wrap(summary, 92)
+    for name, line_text in suites.items():
+        wrapped = textwrap.wrap(line_text, 92)
         lines += [f"  {name:<6}{wrapped[0]}"] + [f"        {line}" for line in wrapped[1:]]
     return "\n".join(lines)
 

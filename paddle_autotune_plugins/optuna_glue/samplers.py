@@ -33,18 +33,41 @@ def make_sampler(name: str, params: Sequence["Param"], seed: Optional[int] = Non
     time from them, then the named sampler (greedy_sampler.GreedySampler); the sampler "greedy" is that pass
     followed by random search. Grid search takes no prior."""
     name = ALIASES.get(name, name)
-    if name == "greedy" or (prior == "greedy" and centres and name != "grid"):
+    first = drawn_first(name, centres, prior)
+    if first == "greedy":
         from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
 
         after = "random" if name == "greedy" else name  # what follows the pass
         return GreedySampler(dict(centres or {}), base=lambda base_seed: _plain_sampler(after, params, base_seed),
                              seed=seed)
-    if prior == "config" and centres and name != "grid":
+    if first == "prior":
         from paddle_autotune_plugins.optuna_glue.prior_sampler import PriorSampler
 
-        return PriorSampler(dict(centres), base=lambda base_seed: make_sampler(name, params, seed=base_seed),
+        return PriorSampler(dict(centres or {}), base=lambda base_seed: make_sampler(name, params, seed=base_seed),
                             seed=seed)
     return _plain_sampler(name, params, seed)
+
+
+def drawn_first(name: str, centres: Optional[dict[str, Any]], prior: str) -> Optional[str]:
+    """What make_sampler puts before the named sampler: "greedy" (PULC's pass from the centres), "prior" (the
+    prior around them) or None. Grid search takes neither; without centres there is nothing to start from."""
+    name = ALIASES.get(name, name)
+    if name == "greedy" or (prior == "greedy" and centres and name != "grid"):
+        return "greedy"
+    if prior == "config" and centres and name != "grid":
+        return "prior"
+    return None
+
+
+def describe(name: str, centres: Optional[dict[str, Any]], prior: str) -> str:
+    """How the study draws, for its first line: e.g. "the prior around the config, then tpe"."""
+    name = ALIASES.get(name, name)
+    first = drawn_first(name, centres, prior)
+    if first == "greedy":
+        return f"PULC's pass from the config, then {'random' if name == 'greedy' else name}"
+    if first == "prior":
+        return f"the prior around the config, then {name}"
+    return f"sampler {name}"
 
 
 def _plain_sampler(name: str, params: Sequence["Param"], seed: Optional[int]) -> optuna.samplers.BaseSampler:

@@ -58,6 +58,7 @@ def test_prior_greedy_runs_pulcs_pass_from_the_config_then_the_named_sampler(tmp
     tried = sorted(round(float(r["lr"]), 6) for r in rows[1:5])
     assert tried == [0.001, 0.003333, 0.03, 0.1], rows
     assert "PULC's pass from the config: 4 complete trials; best drawn from: greedy" in proc.stdout, proc.stdout
+    assert "PULC's pass from the config, then tpe, pruner none" in proc.stderr, proc.stderr[:500]
 
 
 def test_dry_run_prints_the_space_and_trial_0s_command_and_trains_nothing(tmp_path):
@@ -67,6 +68,7 @@ def test_dry_run_prints_the_space_and_trial_0s_command_and_trains_nothing(tmp_pa
                      "--out", str(out), "--dry-run"], cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "lr: float [0.001, 0.1] log; centred on the config's 0.01" in proc.stdout
+    assert "the prior around the config, then tpe, pruner asha" in proc.stdout, proc.stdout[:500]
     command = next(line for line in proc.stdout.splitlines() if "trial 0 (the config as given)" in line)
     assert command.endswith("train.py --lr 0.01"), command
     assert not (out / "study.db").exists() and not list(out.glob("trial_*"))

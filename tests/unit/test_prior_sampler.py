@@ -197,3 +197,15 @@ def test_the_cli_names_the_pass_and_what_follows_it(name, prior, base):
     study = run(sampler, 9)
     assert [t.user_attrs["drawn_from"] for t in study.trials] == ["greedy"] * 7 + ["sampler"] * 2
     assert type(sampler.base_for(study.trials[-1])) is base
+
+
+def test_the_first_line_says_what_draws_first_as_make_sampler_builds_it():
+    from paddle_autotune_plugins.optuna_glue.samplers import describe
+
+    centres = {"lr": 0.01}
+    assert describe("tpe", centres, "config") == "the prior around the config, then tpe"
+    assert describe("bayes", centres, "greedy") == "PULC's pass from the config, then tpe"
+    assert describe("greedy", centres, "config") == "PULC's pass from the config, then random"
+    # nothing to start from, grid search, or --prior none: the sampler alone
+    assert describe("tpe", {}, "config") == describe("tpe", centres, "none") == "sampler tpe"
+    assert describe("grid", centres, "config") == "sampler grid"
