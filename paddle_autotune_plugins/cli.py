@@ -221,8 +221,7 @@ def launch(argv: list[str]) -> int:
             opts.gpus_per_trial = len(launcher_gpus)
         opts.gpus = opts.gpus or ",".join(launcher_gpus)
     adapter = program or detect_adapter(script)
-    task = adapter.load(script, command[1:])
-    task.argv = command[1:]
+    task = adapter.load_command(script, command[1:])
     task.launcher = launcher
     return run_study(task, opts)
 
@@ -267,8 +266,7 @@ def demo_epilog(suites: dict[str, str]) -> str:
 
 def cmd_tune(opts: argparse.Namespace, rest: list[str]) -> int:
     adapter = get_adapter(opts.suite)
-    task = adapter.load(None, rest)
-    task.argv = rest
+    task = adapter.load_command(None, rest)
     return run_study(task, opts)
 
 

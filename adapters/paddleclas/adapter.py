@@ -177,7 +177,7 @@ class ClasAdapter(YamlSuiteAdapter):
         from .digits import write_demo_config
 
         config = write_demo_config(out)
-        return self.load(None, ["-c", str(config)]), [
+        return self.load_command(None, ["-c", str(config)]), [
             "--preset", "clas-lr", "--preset", "clas-weight-decay", "--pruner", "asha", "--seed", "0", "--reference-devices", "1"]
 
     def doctor(self) -> list[str]:

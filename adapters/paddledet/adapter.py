@@ -299,5 +299,5 @@ class DetAdapter(YamlSuiteAdapter):
         from .digits_det import DEMO, DEMO_SPACE, write_demo_config
 
         workers = max(1, min(2, os.cpu_count() or 1))
-        return self.load(None, ["-c", str(write_demo_config(out, **DEMO))]), [
+        return self.load_command(None, ["-c", str(write_demo_config(out, **DEMO))]), [
             "--space", str(DEMO_SPACE), "--pruner", "asha", "--seed", "0", "--workers", str(workers), "--reference-devices", "1"]

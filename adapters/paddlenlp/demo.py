@@ -37,5 +37,5 @@ def demo_args(out, max_train=800, max_dev=200, epochs=3):
 
 def demo_task(adapter, out):
     path = demo_args(out)
-    return adapter.load(None, ["-c", str(path)]), ["--preset", "ernie-finetune", "--space", str(DEMO_SPACE),
+    return adapter.load_command(None, ["-c", str(path)]), ["--preset", "ernie-finetune", "--space", str(DEMO_SPACE),
                                                    "--pruner", "asha", "--seed", "0"]

@@ -42,6 +42,6 @@ def demo_task(adapter, out):
 
     script = find_checkout() / "tools" / "train.py"
     config = write_demo_config(pathlib.Path(out), config=DIRECTION_CONFIG)
-    return adapter.load(str(script), ["-c", str(config)]), [
+    return adapter.load_command(str(script), ["-c", str(config)]), [
         "--preset", "ocr-lr", "--preset", "ocr-regularization", "--pruner", "asha", "--seed", "0",
         "--reference-devices", "1"]  # the demo's config is written for the one CPU device it trains on

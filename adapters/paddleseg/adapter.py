@@ -254,5 +254,5 @@ class SegAdapter(YamlSuiteAdapter):
         from .digits_seg import write_demo_config
 
         config = write_demo_config(out)
-        return self.load(None, ["--config", str(config), "--save_interval", "10"]), [
+        return self.load_command(None, ["--config", str(config), "--save_interval", "10"]), [
             "--preset", "seg-lr", "--preset", "seg-loss", "--pruner", "asha", "--seed", "0", "--reference-devices", "1"]

@@ -25,11 +25,13 @@ class Exporter:
     def task(self) -> Task:
         assert self.adapter is not None  # write() asks for the task only when the study names its suite
         if self._task is None:
+            if self.command.get("argv") is None:  # demos of earlier versions recorded none
+                raise UsageError("the study recorded no command arguments")
             cwd = os.getcwd()
             try:
                 if self.command.get("cwd") and os.path.isdir(self.command["cwd"]):
                     os.chdir(self.command["cwd"])  # relative config paths, as when the study ran
-                self._task = self.adapter.load(self.command.get("script"), self.command.get("argv") or [])
+                self._task = self.adapter.load_command(self.command.get("script"), self.command["argv"])
             finally:
                 os.chdir(cwd)
         return self._task

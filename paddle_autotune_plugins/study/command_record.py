@@ -27,10 +27,11 @@ def replay(command: Any, study_name: str, opts: argparse.Namespace) -> tuple[Tas
     paths)."""
     if not command:
         raise UsageError(f"study '{study_name}' was not started by paddle-autotune (no command recorded)")
+    if command.get("argv") is None:  # demos of earlier versions recorded none
+        raise UsageError(f"study '{study_name}' recorded no command arguments: run its command again to resume it")
     if command["cwd"] and os.path.isdir(command["cwd"]):
         os.chdir(command["cwd"])  # relative config and data paths, as on the first machine
-    task = get_adapter(command["suite"]).load(command["script"], command["argv"])
-    task.argv = command["argv"]
+    task = get_adapter(command["suite"]).load_command(command["script"], command["argv"])
     task.launcher = command.get("launcher")
     params = [space.Param(**p) for p in command["space"]]
     for key, value in command["options"].items():

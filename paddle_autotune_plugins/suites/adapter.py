@@ -132,6 +132,13 @@ class Adapter(abc.ABC):
         """Parse the suite's own command (config file, -o overrides) into a Task. script: the user's
         training script (None: the plugin's own train entry); argv: the command's arguments after it."""
 
+    def load_command(self, script: Optional[str], argv: Sequence[str]) -> Task:
+        """load(), the arguments kept on the task: the study records them, so that a worker, `export` and a
+        resumed run load the same command (a demo's too)."""
+        task = self.load(script, argv)
+        task.argv = list(argv)
+        return task
+
     @abc.abstractmethod
     def metric_names(self, task: Task) -> Optional[list[str]]:
         """Metrics the trials will report; --metric must be one of them. None: not known before a run."""

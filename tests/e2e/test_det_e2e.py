@@ -145,6 +145,12 @@ def test_det_demo_learns_and_the_tuning_beats_its_baseline(tmp_path):
     assert baseline > CHANCE_FACTOR * max(chance.values()), (baseline, chance)
     assert best >= baseline + BEST_MARGIN, (baseline, values)
     assert (out / "best" / "best_model.pdparams").exists()
+    # the demo's command is recorded whole, so `export` loads it (it stopped on `-c/--config is required`)
+    exported = autotune(["export", "--out", str(out)])
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    best_number = max(values, key=values.get)
+    assert (out / "export" / f"trial_{best_number:04d}_config.yml").read_text() == \
+        (out / "best_config.yaml").read_text()
 
 
 def _untagged(path):
