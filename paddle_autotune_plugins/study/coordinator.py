@@ -120,6 +120,15 @@ class Coordinator:
                                   pruner=fidelity.make_pruner(*self.ladder) if self.ladder else None)
         self.agree_best()
 
+    def note_resumed(self) -> None:
+        """The same command again (or a worker): say so before the progress line counts the trials held."""
+        held = self.view.counted()
+        if held:
+            best = self.view.best_value()  # None for several objectives
+            self.progress.note(f"resuming: the study already holds {len(held)} finished trial(s)"
+                               + ("" if best is None else f", best {self.metric}={best:.4f}")
+                               + (f"; this run goes on to {self.s.trials} trials" if self.s.trials else ""))
+
     def agree_best(self) -> None:
         """best_config.yaml is the study's best trial's: a coordinator stopped between a trial's tell and
         writing its files left the previous best's (or none)."""
@@ -163,6 +172,7 @@ class Coordinator:
             self.unlock()
             raise
         self.view.started = time.time()
+        self.note_resumed()
         stop = None
         next_check = time.time() + self.s.heartbeat
         try:

@@ -165,3 +165,18 @@ def test_launcher_gpus_on_a_cpu_build_stop_before_any_trial(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "--gpus 0,1: this Paddle build has no CUDA" in proc.stderr
     assert not (tmp_path / "out" / "trial_0000").exists()
+
+
+def test_the_same_command_again_says_it_resumes(tmp_path):
+    """Run again, a study's first lines say it goes on from the trials it holds (before, only the progress line's
+    count "2/3 done" at its first trial told)."""
+    write_script(tmp_path)
+    command = ["train.py", "--lr", "0.1", "--autotune", "--param", "lr=log:1e-3:1", "--metric", "val_acc",
+               "--pruner", "none", "--out", str(tmp_path / "out")]
+    first = autotune(command + ["--trials", "2"], cwd=tmp_path)
+    assert first.returncode == 0 and "resuming" not in first.stderr, first.stderr[-3000:]
+    best = max(float(r["value"]) for r in read_trials(tmp_path / "out"))
+    again = autotune(command + ["--trials", "3"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resuming: the study already holds 2 finished trial(s), best val_acc={best:.4f}; this run goes on " \
+           f"to 3 trials" in again.stderr, again.stderr[-3000:]
