@@ -96,6 +96,8 @@ SCENARIOS = {
     },
 }
 LR = {"clas": "Optimizer.lr.learning_rate", "nlp": "learning_rate"}
+# the learning-rate range of the realistic and misleading scenarios (nlp's demo uses it too)
+SCENARIO_SPACES = {"clas": HERE / "spaces" / "clas_wide_lr.yaml", "nlp": HERE / "spaces" / "ernie_tiny_wide_lr.yaml"}
 TARGETS = {"realistic": 1 / 3, "misleading": 1.1}  # issue 28's: the new default's compute over random search's
 # method -> the options its study adds ({half}: E/2 in epochs)
 METHODS = {
@@ -158,7 +160,7 @@ def make_task(suite, work, epochs, sizes=None, scenario="demo"):
         argv = ["-c", str(path), "-o", f"Global.epochs={epochs}"]
         options = ["--preset", "clas-basic"]
         if scenario != "demo":  # one range for both scenarios' configs (spaces/clas_wide_lr.yaml says why)
-            options += ["--space", str(HERE / "spaces" / "clas_wide_lr.yaml")]
+            options += ["--space", str(SCENARIO_SPACES["clas"])]
     else:
         from paddle_autotune_plugins.adapters.paddlenlp.demo import demo_args
 
@@ -168,7 +170,7 @@ def make_task(suite, work, epochs, sizes=None, scenario="demo"):
         if scenario != "demo":
             path.write_text(json.dumps(dict(json.loads(path.read_text()), **SCENARIOS[suite][scenario]), indent=1))
         argv = ["-c", str(path)]
-        options = ["--preset", "ernie-finetune", "--space", str(HERE / "spaces" / "ernie_tiny_wide_lr.yaml")]
+        options = ["--preset", "ernie-finetune", "--space", str(SCENARIO_SPACES["nlp"])]
     task = adapter.load(None, argv)
     task.argv = argv
     return task, options
@@ -418,8 +420,7 @@ def searched_range(suite):
     """(low, high) of the learning rate in the realistic and misleading scenarios' space file."""
     import yaml
 
-    name = "clas_wide_lr.yaml" if suite == "clas" else "ernie_tiny_wide_lr.yaml"
-    spec = yaml.safe_load((HERE / "spaces" / name).read_text())[LR[suite]]
+    spec = yaml.safe_load(SCENARIO_SPACES[suite].read_text())[LR[suite]]
     return float(spec["low"]), float(spec["high"])
 
 

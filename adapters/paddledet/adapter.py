@@ -119,12 +119,17 @@ def distribution_for(module, root):
     return wanted
 
 
+def first_scheduler(cfg):
+    """LearningRate's first scheduler, the decay ({} where there is none)."""
+    schedulers = dotpath.get(cfg, "LearningRate.schedulers", None) or []
+    return schedulers[0] if schedulers and isinstance(schedulers[0], dict) else {}
+
+
 def decays_before_last_epoch(cfg):
     """Whether a PiecewiseDecay reaches a milestone before training ends (else its gamma does nothing).
     ppdet decays at `milestone x steps_per_epoch`, so a milestone counts when it is below `epoch`; `values`
     given in the config replace what gamma computes."""
-    schedulers = dotpath.get(cfg, "LearningRate.schedulers", None) or []
-    decay = schedulers[0] if schedulers else {}
+    decay = first_scheduler(cfg)
     if getattr(decay, "tag", None) != "PiecewiseDecay" or decay.get("values") is not None:
         return False
     epochs = cfg.get("epoch")
@@ -135,8 +140,7 @@ def decays_before_last_epoch(cfg):
 def gamma_is_one_number(cfg):
     """Whether PiecewiseDecay's gamma is one number, which ppdet spreads over the milestones as g, g/10, g/100...
     A list (SSD's [0.5, 0.5, 0.4, 0.1]) gives each stage's factor itself: one number cannot stand for it."""
-    schedulers = dotpath.get(cfg, "LearningRate.schedulers", None) or []
-    gamma = schedulers[0].get("gamma", 0.1) if schedulers and isinstance(schedulers[0], dict) else None
+    gamma = first_scheduler(cfg).get("gamma", 0.1)
     return isinstance(gamma, (int, float)) and not isinstance(gamma, bool)
 
 

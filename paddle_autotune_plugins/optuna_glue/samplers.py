@@ -37,7 +37,7 @@ def make_sampler(name: str, params: Sequence["Param"], seed: Optional[int] = Non
     if first == "greedy":
         from paddle_autotune_plugins.optuna_glue.greedy_sampler import GreedySampler
 
-        after = "random" if name == "greedy" else name  # what follows the pass
+        after = after_pass(name)
         return GreedySampler(dict(centres or {}), base=lambda base_seed: _plain_sampler(after, params, base_seed),
                              seed=seed)
     if first == "prior":
@@ -59,12 +59,17 @@ def drawn_first(name: str, centres: Optional[dict[str, Any]], prior: str) -> Opt
     return None
 
 
+def after_pass(name: str) -> str:
+    """The sampler that follows PULC's pass: the one named, random search for the sampler "greedy" itself."""
+    return "random" if name == "greedy" else name
+
+
 def describe(name: str, centres: Optional[dict[str, Any]], prior: str) -> str:
     """How the study draws, for its first line: e.g. "the prior around the config, then tpe"."""
     name = ALIASES.get(name, name)
     first = drawn_first(name, centres, prior)
     if first == "greedy":
-        return f"PULC's pass from the config, then {'random' if name == 'greedy' else name}"
+        return f"PULC's pass from the config, then {after_pass(name)}"
     if first == "prior":
         return f"the prior around the config, then {name}"
     return f"sampler {name}"

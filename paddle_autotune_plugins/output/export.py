@@ -6,6 +6,7 @@ from typing import Optional
 import optuna
 
 from paddle_autotune_plugins.errors import UsageError
+from paddle_autotune_plugins.study import command_record
 from paddle_autotune_plugins.suites.adapter import Task, get_adapter
 
 
@@ -25,13 +26,11 @@ class Exporter:
     def task(self) -> Task:
         assert self.adapter is not None  # write() asks for the task only when the study names its suite
         if self._task is None:
-            if self.command.get("argv") is None:  # demos of earlier versions recorded none
-                raise UsageError("the study recorded no command arguments")
             cwd = os.getcwd()
             try:
                 if self.command.get("cwd") and os.path.isdir(self.command["cwd"]):
                     os.chdir(self.command["cwd"])  # relative config paths, as when the study ran
-                self._task = self.adapter.load_command(self.command.get("script"), self.command["argv"])
+                self._task = command_record.load_task(self.command)
             finally:
                 os.chdir(cwd)
         return self._task
