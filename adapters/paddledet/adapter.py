@@ -225,11 +225,13 @@ class DetAdapter(YamlSuiteAdapter):
         return super().trainer_fact(task, name)
 
     def data_paths(self, task: Task) -> list[DataPath]:
-        """ppdet opens dataset_dir from its working directory, image_dir and anno_path under dataset_dir."""
-        keys, under = [], {}
+        """ppdet opens dataset_dir from its working directory, image_dir, anno_path and a VOC set's label_list
+        under dataset_dir (VOCDataSet raises on a missing label_list; None means VOC's own 20 classes).
+        TestDataset is left out: training builds it only for PTQ slimming or uniform_output_enabled."""
+        keys, under, inside = [], {}, ("image_dir", "anno_path", "label_list")
         for dataset in ("TrainDataset", "EvalDataset"):
-            keys += [f"{dataset}.{key}" for key in ("dataset_dir", "image_dir", "anno_path")]
-            under.update({f"{dataset}.{key}": f"{dataset}.dataset_dir" for key in ("image_dir", "anno_path")})
+            keys += [f"{dataset}.{key}" for key in ("dataset_dir",) + inside]
+            under.update({f"{dataset}.{key}": f"{dataset}.dataset_dir" for key in inside})
         return data_paths.yaml_keys(task.config, task.cwd, keys, self.override_flag, under=under)
 
     def reference_devices(self, cfg: Config) -> Optional[int]:

@@ -60,3 +60,19 @@ def test_ocr_lists_each_label_file(tmp_path):
         data_paths.check(paths)
     assert "Train.dataset.label_file_list.1 = b.txt" in str(e.value), e.value
     assert "-o Train.dataset.label_file_list=[PATH]" in str(e.value)
+
+
+def test_det_checks_a_voc_label_list_under_dataset_dir(tmp_path):
+    """VOCDataSet opens label_list under dataset_dir and raises where it is missing: said before trial 0."""
+    from paddle_autotune_plugins.adapters.paddledet.adapter import DetAdapter
+
+    (tmp_path / "voc").mkdir()
+    (tmp_path / "voc" / "train.txt").write_text("a.jpg a.xml\n")
+    cfg = {"TrainDataset": {"dataset_dir": "voc", "anno_path": "train.txt", "label_list": "label_list.txt"}}
+    paths = DetAdapter().data_paths(SimpleNamespace(config=cfg, cwd=str(tmp_path), override_flag="-o"))
+    with pytest.raises(UsageError) as e:
+        data_paths.check(paths)
+    assert "TrainDataset.label_list = label_list.txt" in str(e.value), e.value
+    assert f"{tmp_path}/voc/label_list.txt" in str(e.value)
+    (tmp_path / "voc" / "label_list.txt").write_text("zero\n")
+    data_paths.check(paths)  # found: nothing said
