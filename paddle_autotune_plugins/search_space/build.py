@@ -67,6 +67,11 @@ def prior_notes(task: Task, opts: argparse.Namespace, params: list[space.Param],
     opts.rescaled_trial = opts.centres if rescaled.moved and tuned_lr else None
     line = rescaled.line()
     lines = [line] if line else []
+    defaults = {name: value for name, value in opts.centres.items() if not dotpath.has(task.config, name)}
+    if defaults:
+        lines.append(f"the command does not give {', '.join(defaults)}: the search starts from the trainer's own "
+                     f"default{'s' if len(defaults) > 1 else ''} ("
+                     f"{', '.join(f'{k} {rescale._fmt(dotpath.get(rescaled.config, k))}' for k in defaults)})")
     if opts.rescaled_trial:
         lines.append(f"trial {1 + len(getattr(opts, 'enqueue', None) or [])} runs the config rescaled to {rescaled.devices} device(s) ({', '.join(tuned_lr)} = "
                      f"{rescale._fmt(dotpath.get(rescaled.config, tuned_lr[0]))}); trial 0 runs it as given")

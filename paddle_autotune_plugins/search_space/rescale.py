@@ -111,7 +111,7 @@ def factor_for(rule: Optional[str], ratio: float) -> float:
 def rescale(task: "Task", devices: int, reference: Optional[int] = None) -> Rescaled:
     """The task's config rescaled from the devices it is written for (`reference`, else its suite's) to
     `devices`."""
-    adapter, cfg = task.adapter, task.config
+    adapter, cfg = task.adapter, task.adapter.values_in_effect(task)
     reference = reference or adapter.reference_devices(cfg)
     result = Rescaled(config=cfg, reference=reference, devices=devices, given=cfg)
     if reference is None or reference == devices:

@@ -279,12 +279,13 @@ def sampler_seed(settings: "Settings", embedded: bool, existing: int) -> Optiona
 
 def enqueue_baseline(study: optuna.Study, task: Task, params: Sequence[Param]) -> None:
     """Trial 0 runs the user's config unchanged; values that fit the space teach the sampler too."""
-    fitting = {p.name: p.encode(p.current(task.config)) for p in params
-               if p.current(task.config) is not None and p.contains(p.current(task.config))
-               and task.known_value(p.name)}
+    cfg = task.adapter.values_in_effect(task)
+    fitting = {p.name: p.encode(p.current(cfg)) for p in params
+               if p.current(cfg) is not None and p.contains(p.current(cfg)) and task.known_value(p.name)}
     study.enqueue_trial(fitting, user_attrs={"baseline": True, "baseline_params": sorted(fitting)})
 
 
 def baseline_values(task: Task, params: Sequence[Param]) -> dict[str, Any]:
     """What trial 0 runs with: the config's own value of each tuned path (None where it is not known)."""
-    return {p.name: p.current(task.config) if task.known_value(p.name) else None for p in params}
+    cfg = task.adapter.values_in_effect(task)
+    return {p.name: p.current(cfg) if task.known_value(p.name) else None for p in params}

@@ -185,6 +185,12 @@ class Adapter(abc.ABC):
         script's --help lists): a preset knob may then be added there."""
         return False
 
+    def values_in_effect(self, task: Task) -> Config:
+        """The config as the trainer trains with it: the task's config and, for what it leaves out, the
+        trainer's own defaults where the adapter can read them (a script's argparse defaults). The prior is
+        centred on it and trial 0's values come from it; trial commands still pass only the config's own."""
+        return task.config
+
     def data_paths(self, task: Task) -> list["DataPath"]:
         """The data files and folders the task's config names, as its trainer resolves them
         (data_paths.DataPath); checked before trial 0. None listed: nothing checked."""

@@ -7,6 +7,7 @@
   weights to ``out/best/`` (:meth:`Outputs.best_files`) and deletes every other trial's;
 - switches in a space: tuned as present or absent, with a note when the space turns one on.
 """
+import ast
 import dataclasses
 import os
 import pathlib
@@ -49,6 +50,46 @@ def uses_argparse(script: PathLike) -> bool:
     except OSError:
         return False
     return bool(re.search(r"\bargparse\b|ArgumentParser", text))
+
+
+def source_defaults(script: Optional[PathLike]) -> dict[str, Any]:
+    """{flag: default} that an argparse script writes as a literal, for scripts whose --help does not print
+    defaults (PaddleNLP's multi_class/train.py: ``add_argument("--learning_rate", default=3e-5, type=float)``).
+    A text default with ``type=int``/``float`` is converted, as argparse does; switches and None are left out.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+    ...     _ = f.write("p.add_argument('--lr', default='3e-5', type=float)\\np.add_argument('--warmup', action='store_true')")
+    >>> source_defaults(f.name)
+    {'lr': 3e-05}
+    >>> os.remove(f.name)
+    """
+    try:
+        tree = ast.parse(pathlib.Path(script).read_text(errors="ignore")) if script else None
+    except (OSError, SyntaxError, ValueError):
+        tree = None
+    found: dict[str, Any] = {}
+    for node in ast.walk(tree) if tree else ():
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument"):
+            continue
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        flags = [a.value[2:] for a in node.args
+                 if isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value.startswith("--")]
+        if not flags or "default" not in keywords or "action" in keywords:
+            continue
+        try:
+            value = ast.literal_eval(keywords["default"])
+        except ValueError:  # computed (os.getenv(...)): not known before the script runs
+            continue
+        kind = keywords.get("type")
+        if isinstance(value, str) and isinstance(kind, ast.Name) and kind.id in ("int", "float"):
+            try:
+                value = int(value) if kind.id == "int" else float(value)
+            except ValueError:
+                continue
+        if value is not None:
+            found.update(dict.fromkeys(flags, value))
+    return found
 
 
 def ask_help(cmd: Sequence[str], cwd: Optional[PathLike], label: str, stamp: Optional[int] = None,

@@ -38,12 +38,20 @@ _USAGE_SWITCH = re.compile(rf"[\[|]\s*--({_NAME})\s*(?=[\]|])")
 _OPTION_SWITCH = re.compile(r"^\s+(-[^\s,]+(?:,\s+-[^\s,]+)*)(?:\s{2,}\S.*)?$")
 
 
+# an option's entry in --help starts "  --name" (or "  -n, --name"); ArgumentDefaultsHelpFormatter, which
+# PaddleNLP's PdArgumentParser uses, ends its help text with "(default: X)"
+_OPTION_START = re.compile(rf"^\s+(?:-\w+,\s+)?--({_NAME})\b")
+_DEFAULT = re.compile(r"\(default:\s*([^()]*?)\)\s*$")
+
+
 @dataclasses.dataclass
 class ScriptHelp:
-    """What a script's ``--help`` says: every ``--flag`` it lists, and which of them take no value."""
+    """What a script's ``--help`` says: every ``--flag`` it lists, which of them take no value, and the
+    defaults it prints (``(default: X)``; None defaults left out)."""
 
     names: set[str]
     switches: set[str]
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def parse_help(text: str) -> ScriptHelp:
@@ -54,7 +62,30 @@ def parse_help(text: str) -> ScriptHelp:
         match = _OPTION_SWITCH.match(line)
         if match:
             switches.update(o[2:] for o in re.split(r",\s+", match.group(1)) if o.startswith("--"))
-    return ScriptHelp(names, (switches & names))
+    return ScriptHelp(names, (switches & names), _help_defaults(text))
+
+
+def _help_defaults(text: str) -> dict[str, Any]:
+    """{flag: default} where an option's help ends with "(default: X)", its lines joined (argparse wraps them).
+
+    >>> _help_defaults("  --learning_rate LEARNING_RATE\\n      The rate. (default:\\n      5e-05)\\n  --out OUT  (default: None)")
+    {'learning_rate': 5e-05}
+    """
+    entries: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        start = _OPTION_START.match(line)
+        if start:
+            entries.append((start.group(1), [line]))
+        elif entries and line.startswith(" "):
+            entries[-1][1].append(line.strip())
+        else:  # a section title ("options:") or a blank line ends the entry
+            entries.append(("", []))
+    defaults = {}
+    for name, lines in entries:
+        found = _DEFAULT.search(" ".join(lines)) if name else None
+        if found and found.group(1) != "None":
+            defaults[name] = _value(found.group(1))
+    return defaults
 
 
 def parse_flags(tokens: Iterable[str], switches: Iterable[str] = ()) -> dict[str, Any]:

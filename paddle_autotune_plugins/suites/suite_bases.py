@@ -21,7 +21,8 @@ from paddle_autotune_plugins.errors import ArgumentParser, UsageError
 from paddle_autotune_plugins.search_space import dotpath
 from paddle_autotune_plugins.suites.adapter import (Adapter, Config, PathLike, Task, TaskState, available_device,
                                                     check_override, literal, python, weight_files)
-from paddle_autotune_plugins.suites.flag_scripts import Outputs, check_switches, switch_notes, write_command
+from paddle_autotune_plugins.suites.flag_scripts import (Outputs, check_switches, source_defaults, switch_notes,
+                                                         write_command)
 from paddle_autotune_plugins.suites.flags import ScriptHelp, to_flags
 from paddle_autotune_plugins.suites.script_yaml import ScriptYamls
 
@@ -201,6 +202,7 @@ class FlagScriptState(TaskState):
     help: ScriptHelp = dataclasses.field(default_factory=lambda: ScriptHelp(set(), set()))  # its --help
     outputs: Optional[Outputs] = None  # its output-folder flags
     yamls: Optional[ScriptYamls] = None  # YAML files its flags name (script_yaml.py)
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # what it trains with for flags not given
 
 
 class FlagScriptAdapter(Adapter):
@@ -227,7 +229,14 @@ class FlagScriptAdapter(Adapter):
         task.state.outputs = Outputs.of(script_help.names, cfg)
         task.state.yamls = ScriptYamls.find(cfg, task.cwd)
         task.set_by_files = task.state.yamls.set_by()
+        printed = {**source_defaults(task.script), **script_help.defaults}  # --help's, where it prints them
+        task.state.defaults = {name: value for name, value in printed.items() if name in script_help.names
+                               and name not in script_help.switches and name not in task.set_by_files}
         return task
+
+    def values_in_effect(self, task: Task) -> Config:
+        """The command's flags, and the script's own defaults for the flags it does not give."""
+        return {**task.state.defaults, **task.config}
 
     @staticmethod
     def switches(task: Task) -> set[str]:

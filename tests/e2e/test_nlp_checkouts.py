@@ -58,12 +58,17 @@ def test_multi_class_train_py_tuned_with_the_ernie_preset(tmp_path):
                           timeout=900)
     timings["study"] = time.time() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "suite nlp" in proc.stderr and "warmup_proportion: float [0.1, 0.3]" in proc.stderr
+    assert "suite nlp" in proc.stderr and "warmup_proportion: float [0, 0.3]" in proc.stderr
+    # flags the command does not give: the search starts from the script's own add_argument defaults
+    assert "the command does not give batch_size, warmup_proportion: the search starts from the trainer's own " \
+           "defaults (batch_size 32, warmup_proportion 0)" in proc.stderr, proc.stderr[:2000]
     assert "--warmup is passed to every sampled trial" in proc.stderr
     assert "knob does not act" not in proc.stderr + proc.stdout
 
     rows = read_trials(out)
     assert len(rows) == 3 and not [r for r in rows if r["state"] == "FAIL"], rows
+    # trial 0 trains with the script's default=3e-5 (outside the offline space's 3e-4 .. 3e-3)
+    assert float(rows[0]["learning_rate"]) == 3e-5 and int(rows[0]["batch_size"]) == 32, rows[0]
     verdicts = _knob_verdicts(out)
     for row in rows:
         trial = out / f"trial_{int(row['number']):04d}"

@@ -74,6 +74,20 @@ def test_dry_run_prints_the_space_and_trial_0s_command_and_trains_nothing(tmp_pa
     assert not (out / "study.db").exists() and not list(out.glob("trial_*"))
 
 
+def test_a_flag_the_command_leaves_out_is_centred_on_the_scripts_own_default(tmp_path):
+    """The TOY script's --help prints no defaults; its add_argument's default=0.01 is what trial 0 trains with."""
+    (tmp_path / "train.py").write_text(TOY)
+    out = tmp_path / "out"
+    proc = autotune(["train.py", "--autotune", "--param", "lr=log:around:10", "--metric", "acc", "--trials", "3",
+                     "--pruner", "none", "--out", str(out)], cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "lr: float [0.001, 0.1] log; centred on the config's 0.01" in proc.stderr, proc.stderr[:1500]
+    assert "the command does not give lr: the search starts from the trainer's own default (lr 0.01)" in proc.stderr
+    rows = read_trials(out)
+    assert float(rows[0]["lr"]) == 0.01 and rows[0]["drawn_from"] == "config", rows[0]
+    assert "--lr" not in (out / "trial_0000" / "command.txt").read_text()  # trial 0 runs the command as given
+
+
 def test_a_resumed_study_draws_around_the_centres_it_stored(tmp_path):
     """The centres live in the study: a resumed run (or a worker, which has no config of its own) uses them."""
     from fake_suite import FakeAdapter

@@ -65,7 +65,8 @@ def test_metric_read_from_stderr_without_colours_or_training_lines(study):
 def test_flag_listed_by_help_is_tuned_without_new(study):
     _, out = study
     rows = read_trials(out)
-    assert [r["state"] for r in rows] == ["COMPLETE"] * 3 and rows[0]["dropout"] == ""
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 3
+    assert float(rows[0]["dropout"]) == 0.0  # not given: trial 0 trains with the script's default=0.0
     assert "--dropout" in (out / "trial_0001" / "command.txt").read_text()
 
 
@@ -154,3 +155,4 @@ def test_a_study_whose_baseline_fails_stops_there(tmp_path):
     assert "paddle-autotune report" not in proc.stdout and "Next:" not in proc.stdout
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "paddle-autotune: error: no trial completed; the first failure, trial 0: exit code 1: FileNotFoundError")
+
