@@ -32,9 +32,10 @@ from paddle_autotune_plugins.output import console, exit_reasons, process_memory
 from paddle_autotune_plugins.search_space import space
 from paddle_autotune_plugins.search_space.space import Param
 from paddle_autotune_plugins.study import fidelity, interrupts, study_view, trial_queries as queries
-from paddle_autotune_plugins.study.objectives import (Objectives, best_evaluation, keep_best, record_constraints,
-                                                      single_value, store_config, write_pareto)
-from paddle_autotune_plugins.suites.adapter import Task, check_gpus
+from paddle_autotune_plugins.study.objectives import (Objectives, best_evaluation, best_weights_trial, keep_best,
+                                                      move_best_weights, record_constraints, single_value, store_config,
+                                                      write_pareto)
+from paddle_autotune_plugins.suites.adapter import Task, check_gpus, remove
 from paddle_autotune_plugins.trials import knobs, process_tree, trial_events, trial_processes
 from paddle_autotune_plugins.trials.trial_processes import RunningTrial
 
@@ -76,6 +77,7 @@ class Coordinator:
                                                              settings.time_budget), quiet=settings.quiet)
         self.processes = trial_processes.TrialProcesses(task, settings, self.goal, params, self.out,
                                                         self.progress.note)
+        self.weights_note: Optional[str] = None  # best/ set right as the study opened (agree_best_weights)
         self.warned_paths: set[str] = set()  # knobs already warned about (loudly, once per path)
         self.mine: set[int] = set()  # numbers of the trials this coordinator started
         self.tracker: Optional["Tracker"] = None  # --mlflow
@@ -128,6 +130,8 @@ class Coordinator:
             self.progress.note(f"resuming: the study already holds {len(held)} finished trial(s)"
                                + ("" if best is None else f", best {self.metric}={best:.4f}")
                                + (f"; this run goes on to {self.s.trials} trials" if self.s.trials else ""))
+        if self.weights_note:  # found while the study opened (agree_best_weights), said once the loop began
+            self.progress.note(self.weights_note)
 
     def agree_best(self) -> None:
         """best_config.yaml is the study's best trial's: a coordinator stopped between a trial's tell and
@@ -137,6 +141,21 @@ class Coordinator:
         best = queries.best_of(queries.complete(self.view.counted()), self.direction, key=lambda t: t.value)
         if best is not None and "config" in best.user_attrs:
             self.adapter.write_best(self.task, self.adapter.config_from_store(best.user_attrs["config"]), self.out)
+            self.agree_best_weights(best)
+
+    def agree_best_weights(self, best: optuna.trial.FrozenTrial) -> None:
+        """out/best/ holds the best trial's weights: stopped before it kept them, the best trial's folder still
+        holds them (a trial's weights are deleted only after that), and they move now."""
+        if best_weights_trial(self.out) == best.number:
+            return
+        trial_dir = pathlib.Path(best.user_attrs.get("dir") or self.out / f"trial_{best.number:04d}")
+        config = trial_dir / self.adapter.config_filename
+        cfg = self.adapter.read_config(config) if config.is_file() else None
+        if cfg is not None and move_best_weights(self.task, cfg, trial_dir, best.number, self.out):
+            for path in self.adapter.trial_outputs(self.task, cfg, trial_dir=trial_dir):  # as its release would
+                remove(path)
+            self.weights_note = (f"best/: the weights of trial {best.number}, the best, moved there now (the study "
+                                 f"had stopped before keeping them)")
 
     def stop_reason(self) -> Optional[str]:
         """Why the study stops now (None: it goes on); one method, so that a benchmark may add a rule."""

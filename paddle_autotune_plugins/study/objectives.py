@@ -123,13 +123,28 @@ def store_config(rt: RunningTrial, task: Task) -> Any:
 def keep_best(rt: RunningTrial, out: pathlib.Path, task: Task, exported: Any) -> None:
     """Move the new best trial's weights to out/best/ and write best_config.yaml: after the trial's tell, so
     that they never name a trial whose result the study does not hold."""
-    adapter = task.adapter
+    move_best_weights(task, rt.cfg, rt.dir, rt.trial.number, out)
+    task.adapter.write_best(task, exported, out)
+
+
+def move_best_weights(task: Task, cfg: Any, trial_dir: pathlib.Path, number: int, out: pathlib.Path) -> bool:
+    """Move what trial `number` saved (its config `cfg`) to out/best/, named in best/trial.txt; False where
+    its folder holds none."""
+    checkpoint = task.adapter.best_checkpoint(task, cfg, trial_dir=trial_dir)
+    if not checkpoint:
+        return False
     best_dir = out / "best"
-    checkpoint = adapter.best_checkpoint(task, rt.cfg, trial_dir=rt.dir)
-    if checkpoint:
-        remove(best_dir)
-        best_dir.mkdir(parents=True)
-        for path in checkpoint:
-            os.replace(path, best_dir / pathlib.Path(path).name)
-        (best_dir / "trial.txt").write_text(f"trial {rt.trial.number}\n")
-    adapter.write_best(task, exported, out)
+    remove(best_dir)
+    best_dir.mkdir(parents=True)
+    for path in checkpoint:
+        os.replace(path, best_dir / pathlib.Path(path).name)
+    (best_dir / "trial.txt").write_text(f"trial {number}\n")
+    return True
+
+
+def best_weights_trial(out: pathlib.Path) -> Optional[int]:
+    """The trial whose weights out/best/ holds (best/trial.txt), or None."""
+    try:
+        return int((out / "best" / "trial.txt").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None

@@ -156,3 +156,28 @@ def test_a_study_whose_baseline_fails_stops_there(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "paddle-autotune: error: no trial completed; the first failure, trial 0: exit code 1: FileNotFoundError")
 
+
+def test_a_resumed_study_moves_the_best_trials_weights_it_had_not_kept(tmp_path):
+    """A coordinator stopped between the best trial's tell and moving its weights to best/ (simulated: the
+    weights put back in the trial's save_dir, best/ holding another trial's): the same command again moves them."""
+    (tmp_path / "train.py").write_text(SCRIPT)
+    command = ["train.py", "--autotune", "--param", "lr=0.2:0.4", "--metric", "acc", "--trials", "3",
+               "--pruner", "none", "--out", str(tmp_path / "out")]
+    assert autotune(command, cwd=tmp_path).returncode == 0
+    out = tmp_path / "out"
+    best = int((out / "best" / "trial.txt").read_text().split()[1])
+    other = next(n for n in range(3) if n != best)
+    kept = (out / "best" / "model.pdparams").read_text()
+    (out / f"trial_{best:04d}" / "save_dir").mkdir()
+    (out / "best" / "model.pdparams").rename(out / f"trial_{best:04d}" / "save_dir" / "model.pdparams")
+    (out / "best" / "model.pdparams").write_text("an older best's weights")
+    (out / "best" / "trial.txt").write_text(f"trial {other}\n")
+
+    proc = autotune(command, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"best/: the weights of trial {best}, the best, moved there now" in proc.stderr, proc.stderr
+    assert (out / "best" / "model.pdparams").read_text() == kept
+    assert (out / "best" / "trial.txt").read_text() == f"trial {best}\n"
+    assert not (out / f"trial_{best:04d}" / "save_dir").exists()
+    again = autotune(command, cwd=tmp_path)  # in agreement now: nothing moves, nothing said
+    assert again.returncode == 0 and "best/:" not in again.stderr
