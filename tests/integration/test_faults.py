@@ -180,7 +180,9 @@ def _load(server):
 
 
 def test_sigkill_of_a_worker_on_postgresql(postgres_server, tmp_path):
-    first = start(_shared(postgres_server, tmp_path, "a", 6))
+    # 2 s trials: the worker must start (import Paddle) and claim a trial before the first finishes all six,
+    # which at 1 s a trial it missed once on a loaded machine ("b/trial_*/train.log never appeared")
+    first = start(_shared(postgres_server, tmp_path, "a", 6, sleep="2.0"))
     wait_for(tmp_path / "a" / "trial_0000" / "train.log")
     worker = start([PYTHON, "-m", "paddle_autotune_plugins", "worker", "--storage", postgres_server.url, "--study",
                     "faults", "--out", str(tmp_path / "b")])
