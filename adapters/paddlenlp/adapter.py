@@ -103,12 +103,13 @@ def check_value(name, value):
 @dataclasses.dataclass
 class NlpState(FlagScriptState):
     trainer_style: bool = True  # False for a script with a training loop of its own (load finds out)
-    launcher: Optional[str] = None  # paddleformers-cli's launcher.py, for a paddleformers-cli command
+    cli_launcher: Optional[str] = None  # paddleformers-cli's launcher.py, for a paddleformers-cli command
+    # (not Task.launcher, the user's own paddle.distributed.launch)
 
 
 class NlpAdapter(FlagScriptAdapter):
     """task.state (NlpState) adds ``trainer_style``: False for a script with a training loop of its own; and
-    ``launcher`` for a paddleformers-cli command."""
+    ``cli_launcher`` for a paddleformers-cli command."""
 
     name = "nlp"
     demo_summary = ("PaddleNLP: a tiny random-init ERNIE fine-tuned on bundled review sentences (positive or negative), "
@@ -152,7 +153,7 @@ class NlpAdapter(FlagScriptAdapter):
     def command(self, task: Task) -> list[str]:
         """paddleformers-cli: its launcher.py train, in-process with the hooks (paddleformers_cli.py)."""
         if self.cli_task(task):
-            return self.script_command(task.state.launcher) + ["train"]
+            return self.script_command(task.state.cli_launcher) + ["train"]
         return super().command(task)
 
     # --- the command --------------------------------------------------------------------------
@@ -189,9 +190,9 @@ class NlpAdapter(FlagScriptAdapter):
         task = Task(self, {}, config_path=os.path.abspath(config_path), script=program, cwd=os.getcwd())
         cfg = load_args_file(config_path)
         cfg.update(overrides)
-        task.state.launcher = paddleformers_cli.launcher(paddleformers_python())
+        task.state.cli_launcher = paddleformers_cli.launcher(paddleformers_python())
         script_help = ask_help(self.command(task), task.cwd, f"{paddleformers_cli.PROGRAM} train",
-                               script_stamp(task.state.launcher))
+                               script_stamp(task.state.cli_launcher))
         for name, value in cfg.items():
             self._check_name(script_help.names, task, name, "argument")
             check_value(name, value)
@@ -200,7 +201,7 @@ class NlpAdapter(FlagScriptAdapter):
 
     @staticmethod
     def cli_task(task):
-        return task is not None and bool(task.state.launcher)
+        return task is not None and bool(task.state.cli_launcher)
 
     @staticmethod
     def trainer_style(task):
