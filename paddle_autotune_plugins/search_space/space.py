@@ -197,7 +197,9 @@ class Param:
         """Where the range is centred: the config's value, or its rescaled value (rescale.py)."""
         if self.centre is None:  # a fixed range: the config's value is shown beside it, where known
             return "" if self.config_value is None else f"; the config's {_fmt(self.config_value)}"
-        if self.config_value is None or self.config_value == self.centre:
+        if self.config_value is None:  # the config leaves it out: the trainer's own default (values_in_effect)
+            return f"; centred on the trainer's default {_fmt(self.centre)}"
+        if self.config_value == self.centre:
             return f"; centred on the config's {_fmt(self.centre)}"
         return f"; centred on {_fmt(self.centre)} (the config's {_fmt(self.config_value)}, rescaled)"
 

@@ -81,7 +81,7 @@ def test_a_flag_the_command_leaves_out_is_centred_on_the_scripts_own_default(tmp
     proc = autotune(["train.py", "--autotune", "--param", "lr=log:around:10", "--metric", "acc", "--trials", "3",
                      "--pruner", "none", "--out", str(out)], cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "lr: float [0.001, 0.1] log; centred on the config's 0.01" in proc.stderr, proc.stderr[:1500]
+    assert "lr: float [0.001, 0.1] log; centred on the trainer's default 0.01" in proc.stderr, proc.stderr[:1500]
     assert "the command does not give lr: the search starts from the trainer's own default (lr 0.01)" in proc.stderr
     rows = read_trials(out)
     assert float(rows[0]["lr"]) == 0.01 and rows[0]["drawn_from"] == "config", rows[0]
