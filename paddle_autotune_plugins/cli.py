@@ -24,7 +24,7 @@ from paddle_autotune_plugins.output.summary import no_trial_completed, summary
 from paddle_autotune_plugins.search_space import data_paths, presets, space
 from paddle_autotune_plugins.search_space.build import build_params
 from paddle_autotune_plugins.settings.options import add_tuning_options, at_least, make_settings, parse_gpus
-from paddle_autotune_plugins.study import command_record, interrupts
+from paddle_autotune_plugins.study import command_record, interrupts, trial_queries
 from paddle_autotune_plugins.study.coordinator import Coordinator
 from paddle_autotune_plugins.suites.adapter import Task, detect_adapter, detect_program, get_adapter, suite_names
 
@@ -332,7 +332,7 @@ def cmd_export(opts: argparse.Namespace, rest: list[str]) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     exporter = Exporter(study)
     for t in chosen:
-        folder = pathlib.Path(t.user_attrs.get("dir", pathlib.Path(opts.out) / f"trial_{t.number:04d}"))
+        folder = trial_queries.folder(t, opts.out)
         configs = sorted(p for p in folder.glob("config.*") if p.suffix in (".yaml", ".yml", ".json"))
         if not configs and "config" not in t.user_attrs:
             raise UsageError(f"trial {t.number} left no config in {folder}")

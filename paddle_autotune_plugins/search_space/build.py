@@ -67,7 +67,7 @@ def prior_notes(task: Task, opts: argparse.Namespace, params: list[space.Param],
     opts.rescaled_trial = opts.centres if rescaled.moved and tuned_lr else None
     line = rescaled.line()
     lines = [line] if line else []
-    defaults = {name: value for name, value in opts.centres.items() if not dotpath.has(task.config, name)}
+    defaults = [name for name in opts.centres if not dotpath.has(task.config, name)]  # from values_in_effect
     if defaults:
         lines.append(f"the command does not give {', '.join(defaults)}: the search starts from the trainer's own "
                      f"default{'s' if len(defaults) > 1 else ''} ("

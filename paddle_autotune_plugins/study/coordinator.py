@@ -148,7 +148,7 @@ class Coordinator:
         holds them (a trial's weights are deleted only after that), and they move now."""
         if best_weights_trial(self.out) == best.number:
             return
-        trial_dir = pathlib.Path(best.user_attrs.get("dir") or self.out / f"trial_{best.number:04d}")
+        trial_dir = queries.folder(best, self.out)
         config = trial_dir / self.adapter.config_filename
         cfg = self.adapter.read_config(config) if config.is_file() else None
         if cfg is not None and move_best_weights(self.task, cfg, trial_dir, best.number, self.out):

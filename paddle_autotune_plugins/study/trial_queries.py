@@ -1,6 +1,8 @@
 """Questions asked of a study's trials (Optuna FrozenTrials), answered in one place for the coordinator,
 trials.csv and the closing summary (output/) and the report (report/): which rows are trials,
-a trial's value, which of two values is better, the best so far, counts by state."""
+a trial's value, which of two values is better, the best so far, counts by state, its folder."""
+import os
+import pathlib
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import optuna
@@ -14,6 +16,11 @@ def excluded(t: FrozenTrial) -> bool:
     """Storage rows that are not trials of the study: queued ones, interrupted ones (re-run under a new
     number) and surplus asks of a worker that came too late."""
     return bool(t.state == S.WAITING or t.user_attrs.get("interrupted") or t.user_attrs.get("surplus"))
+
+
+def folder(t: FrozenTrial, out: "os.PathLike[str] | str") -> pathlib.Path:
+    """Where the trial ran: the folder it recorded (a worker's, on its machine), else OUT/trial_NNNN."""
+    return pathlib.Path(t.user_attrs.get("dir") or pathlib.Path(out) / f"trial_{t.number:04d}")
 
 
 def trials(study: optuna.Study) -> list[FrozenTrial]:
